@@ -1,0 +1,230 @@
+// Package store is the gateway's durable state: the inbox of events, the
+// outbox of actions, rule decisions, dead letters, the communication log,
+// plugin key-value data and polling watermarks.
+//
+// The store is the only hand-over between the receiving half of the gateway
+// (webhooks, polling) and the sending half (dispatch, egress). Everything a
+// stage needs to resume after a crash is here. Two implementations share one
+// conformance suite (storetest): sqlite (embedded default) and postgres.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors every implementation returns.
+var (
+	ErrNotFound = errors.New("store: not found")
+	// ErrLeaseLost: the row was claimed by another worker or its lease ran
+	// out and it was reclaimed; the caller must drop its result.
+	ErrLeaseLost = errors.New("store: lease lost")
+	ErrClosed    = errors.New("store: closed")
+)
+
+// EventStatus is where an event is in its life.
+type EventStatus string
+
+const (
+	EventPending EventStatus = "pending" // waiting to be dispatched
+	EventDone    EventStatus = "done"    // rules ran, plugins answered, actions are in the outbox
+	EventDead    EventStatus = "dead"    // failed permanently; a dead letter
+	EventParked  EventStatus = "parked"  // needs a person (reason in LastError); a dead letter too
+	EventIgnored EventStatus = "ignored" // a dead letter an operator chose to ignore
+)
+
+// Event is one inbound event: a webhook notification, a polled or
+// reconciled work order, or an inbound call forwarded to a plugin.
+type Event struct {
+	ID          int64
+	Account     string
+	MessageID   string // CorrigoPro's MessageId; unique per account
+	WorkOrderID int64
+	Action      string
+	ActionDate  time.Time // CorrigoPro's ActionDate; zero if unknown
+	ReceivedAt  time.Time
+	Source      string // webhook, poll, reconcile, inbound
+	Plugin      string // for inbound events: the plugin they are addressed to
+	Body        json.RawMessage
+
+	Status    EventStatus
+	Attempts  int
+	NextAt    time.Time // not dispatched before this time
+	LastError string
+	// Decision is the recorded rule decision (JSON), set when done.
+	Decision json.RawMessage
+	// ConfigVersion is the config version the decision was made under.
+	ConfigVersion string
+	HandledAt     time.Time
+}
+
+// ActionStatus is where an outbox action is in its life.
+type ActionStatus string
+
+const (
+	ActionPending ActionStatus = "pending" // to send
+	ActionSent    ActionStatus = "sent"    // CorrigoPro accepted it
+	ActionRefused ActionStatus = "refused" // the guard refused it (status rules, settings)
+	ActionDead    ActionStatus = "dead"    // failed permanently
+	ActionParked  ActionStatus = "parked"  // needs a person
+	ActionIgnored ActionStatus = "ignored" // an operator chose to ignore it
+	ActionShadow  ActionStatus = "shadow"  // recorded, not sent (shadow mode)
+)
+
+// OutboxAction is an action waiting for, or done with, delivery to CorrigoPro.
+type OutboxAction struct {
+	ID             int64
+	EventID        int64
+	IdempotencyKey string // unique; derived from event, rule and action index
+	Account        string
+	WorkOrderID    int64
+	Rule           string
+	Plugin         string
+	Kind           string
+	Payload        json.RawMessage // pluginapi.Action as JSON
+	CreatedAt      time.Time
+
+	Status    ActionStatus
+	Attempts  int
+	NextAt    time.Time
+	LastError string
+	SentAt    time.Time
+}
+
+// Outcome is what dispatching an event produced, written in one transaction.
+type Outcome struct {
+	Status        EventStatus // done, dead or parked
+	Decision      json.RawMessage
+	ConfigVersion string
+	LastError     string
+	Actions       []OutboxAction // inserted with status pending (or shadow); duplicate keys are skipped
+}
+
+// LogEntry is one line of the communication log (like CorrigoPro's usage log).
+type LogEntry struct {
+	ID              int64
+	Time            time.Time
+	Duration        time.Duration
+	Account         string
+	Direction       string // inbound, outbound
+	Severity        string // info, warn, error
+	Method          string
+	URL             string
+	Status          int
+	WorkOrderID     int64
+	WorkOrderNumber string
+	Customer        string
+	MessageID       string
+	Request         string // truncated, secrets removed
+	Response        string
+	Error           string
+}
+
+// LogFilter selects log entries; zero fields match everything.
+type LogFilter struct {
+	Since, Until time.Time
+	Account      string
+	Direction    string
+	Severity     string
+	WorkOrderID  int64
+	Customer     string
+	Limit        int // default 100
+	BeforeID     int64
+}
+
+// DeadLetterFilter selects dead letters (dead, parked events and actions).
+type DeadLetterFilter struct {
+	Account     string
+	WorkOrderID int64
+	Action      string // event action or action kind
+	Since       time.Time
+	Limit       int
+}
+
+// DeadLetter is a dead or parked event or action.
+type DeadLetter struct {
+	Kind   string // "event" or "action"
+	Event  *Event
+	Action *OutboxAction
+}
+
+// Store is implemented by sqlite.Store and postgres.Store.
+type Store interface {
+	// InsertEvent stores an event durably before the webhook answers 2xx.
+	// It returns false, nil when (Account, MessageID) is already stored.
+	// Implementations batch concurrent calls into one commit (group commit).
+	InsertEvent(ctx context.Context, e *Event) (inserted bool, err error)
+
+	// ClaimEvents leases up to limit pending events whose NextAt has passed,
+	// at most one per (Account, WorkOrderID) lane and only the head of each
+	// lane: the earliest pending event by (ActionDate, ID). A lane with a
+	// leased event yields nothing until the lease is completed or expires.
+	ClaimEvents(ctx context.Context, owner string, lease time.Duration, limit int) ([]Event, error)
+	// CompleteEvent records the outcome and inserts its actions atomically,
+	// releasing the lease. ErrLeaseLost if owner no longer holds it.
+	CompleteEvent(ctx context.Context, id int64, owner string, out Outcome) error
+	// RetryEvent releases the lease and schedules another attempt.
+	RetryEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+
+	// ClaimActions leases pending actions due now, only the head of each
+	// (Account, WorkOrderID) lane by ID, so one work order's actions go out
+	// in the order they were created.
+	ClaimActions(ctx context.Context, owner string, lease time.Duration, limit int) ([]OutboxAction, error)
+	// FinishAction sets a final status (sent, refused, dead, parked).
+	FinishAction(ctx context.Context, id int64, owner string, status ActionStatus, lastErr string) error
+	// RetryAction releases the lease and schedules another attempt.
+	RetryAction(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+
+	GetEvent(ctx context.Context, id int64) (*Event, error)
+	GetAction(ctx context.Context, id int64) (*OutboxAction, error)
+	// EventsForWorkOrder and ActionsForWorkOrder build a work order timeline.
+	EventsForWorkOrder(ctx context.Context, account string, workOrderID int64) ([]Event, error)
+	ActionsForWorkOrder(ctx context.Context, account string, workOrderID int64) ([]OutboxAction, error)
+	// SeenMessage reports whether an event with this MessageId is stored.
+	SeenMessage(ctx context.Context, account, messageID string) (bool, error)
+	// SeenWorkOrders returns which of ids have at least one stored event.
+	SeenWorkOrders(ctx context.Context, account string, ids []int64) (map[int64]bool, error)
+
+	// Dead letters.
+	ListDeadLetters(ctx context.Context, f DeadLetterFilter) ([]DeadLetter, error)
+	// RequeueEvent puts a dead, parked or ignored event back to pending.
+	RequeueEvent(ctx context.Context, id int64) error
+	// RequeueAction puts a dead, parked, refused or ignored action back to pending.
+	RequeueAction(ctx context.Context, id int64) error
+	IgnoreEvent(ctx context.Context, id int64) error
+	IgnoreAction(ctx context.Context, id int64) error
+
+	// Counts for metrics and readiness: pending events and the age of the
+	// oldest, per account.
+	Backlog(ctx context.Context) (map[string]Backlog, error)
+
+	// Communication log.
+	AppendLog(ctx context.Context, entries ...LogEntry) error
+	QueryLog(ctx context.Context, f LogFilter) ([]LogEntry, error)
+
+	// Per-plugin key-value data (e.g. work order id ↔ ERP job id).
+	KVGet(ctx context.Context, plugin, key string) (value []byte, found bool, err error)
+	KVPut(ctx context.Context, plugin, key string, value []byte) error
+	KVDelete(ctx context.Context, plugin, key string) error
+
+	// Watermarks (e.g. the poller's last search time), surviving restarts.
+	GetWatermark(ctx context.Context, name string) (string, error) // "" if unset
+	SetWatermark(ctx context.Context, name, value string) error
+
+	// Prune deletes handled events, sent actions and log entries older than
+	// before. Dead letters are kept until resolved.
+	Prune(ctx context.Context, before time.Time) (deleted int64, err error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Backlog is the pending work of one account.
+type Backlog struct {
+	PendingEvents  int
+	OldestEvent    time.Time
+	PendingActions int
+	OldestAction   time.Time
+}
