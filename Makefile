@@ -50,6 +50,37 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
 
+# Plugin protocol code generation, offline: protoc from Debian's
+# protobuf-compiler (pinned below, because generated files embed protoc's
+# version) and the Go generators pinned as tool dependencies in go.mod.
+PROTOC_VERSION := 3.21.12
+PROTO_FILES    := $(shell find proto -name '*.proto' 2>/dev/null | sort)
+
+define protoc_gen
+	@v=$$(protoc --version 2>/dev/null | awk '{print $$2}'); \
+	if [ "$$v" != "$(PROTOC_VERSION)" ]; then \
+		echo "protoc $(PROTOC_VERSION) required, found '$$v' (apt-get install protobuf-compiler)"; exit 1; fi
+	protoc -I proto \
+		--plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \
+		--plugin=protoc-gen-go-grpc=$$($(GO) tool -n protoc-gen-go-grpc) \
+		--go_out=$(1) --go_opt=module=github.com/wogate/wogate \
+		--go-grpc_out=$(1) --go-grpc_opt=module=github.com/wogate/wogate \
+		$(PROTO_FILES)
+endef
+
+# Regenerate internal/pluginpb from proto/.
+proto:
+	$(call protoc_gen,.)
+
+# Fail when the committed generated code is stale.
+proto-check:
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(MAKE) --no-print-directory proto-gen-into OUT=$$tmp && \
+	diff -ru internal/pluginpb $$tmp/internal/pluginpb && echo "generated protocol code is up to date"
+
+proto-gen-into:
+	$(call protoc_gen,$(OUT))
+
 lint:
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
 
