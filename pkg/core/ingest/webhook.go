@@ -1,0 +1,273 @@
+// Package ingest is the receiving half of the gateway: the webhook endpoint
+// CorrigoPro posts notifications to, and the poller that turns recently
+// created work orders into the same events when webhooks are off or missed.
+//
+// Both write to the store and nowhere else. A webhook is answered 2xx only
+// after its event is durably stored, so CorrigoPro's retry queue keeps
+// anything the gateway did not keep.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/corrigo"
+)
+
+// DefaultMaxBodyBytes bounds a webhook body. CorrigoPro's largest
+// notification, NewWorkOrder with a full work order, is a few kilobytes.
+const DefaultMaxBodyBytes = 1 << 20
+
+// VerifyFunc checks a webhook bearer token. On failure it returns a short,
+// stable reason ("expired", "bad_signature", ...) for the 401 answer, the log
+// and the metrics, and the error with the details.
+type VerifyFunc func(token string) (reason string, err error)
+
+// Inserter is the part of store.Store the webhook handler needs.
+type Inserter interface {
+	InsertEvent(ctx context.Context, e *store.Event) (inserted bool, err error)
+}
+
+// WebhookOptions configure one account's webhook endpoint.
+type WebhookOptions struct {
+	// Account is the configured CorrigoPro account name.
+	Account string
+	// Verify checks the bearer token. Required: an endpoint that accepts
+	// anything is a hole, so a nil Verify is refused by NewWebhook.
+	Verify VerifyFunc
+	// Store keeps accepted events.
+	Store Inserter
+	// MaxBodyBytes bounds the body; default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Logger receives one line per rejection; default slog.Default().
+	Logger *slog.Logger
+	// Stats counts outcomes; optional.
+	Stats *Stats
+	// OnStored is called after a new event is stored (not for duplicates),
+	// typically to wake the dispatcher. It must not block.
+	OnStored func(e *store.Event)
+	// OnExchange receives a communication log entry for every request,
+	// accepted or not, except requests with a missing or bad token
+	// (CorrigoPro's usage log leaves those out too). It must not block.
+	OnExchange func(store.LogEntry)
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Webhook is the http.Handler of one account's webhook path.
+type Webhook struct {
+	opts WebhookOptions
+	log  *slog.Logger
+}
+
+// NewWebhook checks opts and returns the handler.
+func NewWebhook(opts WebhookOptions) (*Webhook, error) {
+	if opts.Account == "" {
+		return nil, errors.New("ingest: webhook needs an account name")
+	}
+	if opts.Verify == nil {
+		return nil, errors.New("ingest: webhook for account " + opts.Account + " needs a token verifier")
+	}
+	if opts.Store == nil {
+		return nil, errors.New("ingest: webhook for account " + opts.Account + " needs a store")
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Webhook{opts: opts, log: log.With("account", opts.Account, "component", "webhook")}, nil
+}
+
+// Rejection reasons, as they appear in 4xx/5xx answers, logs and Stats.
+const (
+	ReasonMethod        = "method_not_allowed"
+	ReasonMissingToken  = "missing_token"
+	ReasonBodyTooLarge  = "body_too_large"
+	ReasonBodyRead      = "body_read"
+	ReasonBadBody       = "bad_body"
+	ReasonStoreFailed   = "store_unavailable"
+	ReasonEventTypeDiff = "event_type_mismatch" // a warning, not a rejection
+)
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+var (
+	answerAccepted  = []byte(`{"status":"accepted"}` + "\n")
+	answerDuplicate = []byte(`{"status":"duplicate"}` + "\n")
+)
+
+// ServeHTTP verifies, decodes and stores one notification.
+func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.opts.Now()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.reject(w, r, http.StatusMethodNotAllowed, ReasonMethod, "webhooks must be POSTed", nil)
+		return
+	}
+
+	token, ok := bearerToken(r.Header.Get("Authorization"))
+	if !ok {
+		h.reject(w, r, http.StatusUnauthorized, ReasonMissingToken, "missing bearer token", nil)
+		return
+	}
+	if reason, err := h.opts.Verify(token); err != nil {
+		if reason == "" {
+			reason = "invalid_token"
+		}
+		h.reject(w, r, http.StatusUnauthorized, reason, "invalid webhook token", err)
+		return
+	}
+
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.rejectLogged(w, r, start, buf.Bytes(), http.StatusRequestEntityTooLarge, ReasonBodyTooLarge,
+				"body exceeds "+itoa(h.opts.MaxBodyBytes)+" bytes", nil)
+			return
+		}
+		h.rejectLogged(w, r, start, buf.Bytes(), http.StatusBadRequest, ReasonBodyRead, "cannot read body", err)
+		return
+	}
+
+	n, err := corrigo.DecodeNotification(buf.Bytes())
+	if err != nil {
+		h.rejectLogged(w, r, start, buf.Bytes(), http.StatusBadRequest, ReasonBadBody, err.Error(), nil)
+		return
+	}
+	if et := r.Header.Get("Event-Type"); et != "" && et != string(n.Header.Action) {
+		// The body is what CorrigoPro signed off on; the header is a hint.
+		h.log.Warn("webhook Event-Type header differs from body; using the body",
+			"event_type", et, "action", n.Header.Action, "message_id", n.Header.MessageId)
+		h.opts.Stats.add(ReasonEventTypeDiff)
+	}
+
+	ev := &store.Event{
+		Account:     h.opts.Account,
+		MessageID:   n.Header.MessageId,
+		WorkOrderID: n.Header.WorkOrderId,
+		Action:      string(n.Header.Action),
+		ActionDate:  n.Header.ActionDate.Time,
+		ReceivedAt:  start.UTC(),
+		Source:      "webhook",
+		Body:        n.Raw,
+		Status:      store.EventPending,
+	}
+	inserted, err := h.opts.Store.InsertEvent(r.Context(), ev)
+	if err != nil {
+		// 503 makes CorrigoPro retry later; nothing was promised.
+		w.Header().Set("Retry-After", "5")
+		h.rejectLogged(w, r, start, n.Raw, http.StatusServiceUnavailable, ReasonStoreFailed, "event store unavailable", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	answer := answerAccepted
+	if inserted {
+		h.opts.Stats.add("accepted")
+		if h.opts.OnStored != nil {
+			h.opts.OnStored(ev)
+		}
+	} else {
+		answer = answerDuplicate
+		h.opts.Stats.add("duplicate")
+		h.log.Debug("webhook duplicate MessageId", "message_id", ev.MessageID, "work_order", ev.WorkOrderID)
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(answer)
+	h.exchange(r, start, ev.WorkOrderID, ev.MessageID, n.Raw, http.StatusOK, answer, "")
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer x" header.
+// The scheme is case-insensitive (third-party senders use "bearer").
+func bearerToken(h string) (string, bool) {
+	const scheme = "bearer "
+	if len(h) <= len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return "", false
+	}
+	t := strings.TrimSpace(h[len(scheme):])
+	return t, t != ""
+}
+
+type errorAnswer struct {
+	Error  string `json:"error"`
+	Reason string `json:"reason"`
+}
+
+// reject answers an error without a communication log entry (bad method or
+// token: such requests are not CorrigoPro's and would only flood the log).
+func (h *Webhook) reject(w http.ResponseWriter, r *http.Request, code int, reason, msg string, err error) {
+	h.opts.Stats.add(reason)
+	attrs := []any{"status", code, "reason", reason, "remote", r.RemoteAddr}
+	if err != nil {
+		attrs = append(attrs, "err", err)
+	}
+	h.log.Warn("webhook rejected: "+msg, attrs...)
+	writeJSON(w, code, errorAnswer{Error: msg, Reason: reason})
+}
+
+// rejectLogged answers an error for a request that carried a valid token,
+// and records it in the communication log.
+func (h *Webhook) rejectLogged(w http.ResponseWriter, r *http.Request, start time.Time, body []byte, code int, reason, msg string, err error) {
+	h.reject(w, r, code, reason, msg, err)
+	detail := msg
+	if err != nil {
+		detail += ": " + err.Error()
+	}
+	answer, _ := json.Marshal(errorAnswer{Error: msg, Reason: reason})
+	h.exchange(r, start, 0, "", body, code, answer, detail)
+}
+
+func (h *Webhook) exchange(r *http.Request, start time.Time, wo int64, msgID string, req []byte, code int, resp []byte, errText string) {
+	if h.opts.OnExchange == nil {
+		return
+	}
+	sev := "info"
+	if code >= 500 {
+		sev = "error"
+	} else if code >= 400 {
+		sev = "warn"
+	}
+	h.opts.OnExchange(store.LogEntry{
+		Time:        start.UTC(),
+		Duration:    h.opts.Now().Sub(start),
+		Account:     h.opts.Account,
+		Direction:   "inbound",
+		Severity:    sev,
+		Method:      r.Method,
+		URL:         r.URL.Path,
+		Status:      code,
+		WorkOrderID: wo,
+		MessageID:   msgID,
+		Request:     string(req),
+		Response:    string(bytes.TrimSpace(resp)),
+		Error:       errText,
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
