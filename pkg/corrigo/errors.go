@@ -71,6 +71,12 @@ func ClassOf(err error) Class {
 	if errors.As(err, &te) {
 		return te.Class()
 	}
+	if errors.Is(err, ErrWorkOrderNotFound) {
+		return ClassNotFound
+	}
+	if errors.Is(err, ErrAttachmentTooLarge) {
+		return ClassValidation
+	}
 	if errors.Is(err, context.Canceled) {
 		return ClassCanceled
 	}
