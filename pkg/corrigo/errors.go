@@ -197,10 +197,13 @@ func (e *TokenError) Is(target error) bool {
 
 func (e *TokenError) Unwrap() error { return e.Err }
 
-// Class: bad credentials are permanent until a person fixes the config;
-// anything else (5xx, network) is transient.
+// Class: bad credentials (or a token URL that does not exist) are permanent
+// until a person fixes the config; anything else (5xx, network) is transient.
 func (e *TokenError) Class() Class {
-	if e.OAuthError != "" || e.StatusCode == 400 || e.StatusCode == 401 {
+	if e.StatusCode >= 500 || e.StatusCode == 429 || e.OAuthError == "server_error" || e.OAuthError == "temporarily_unavailable" {
+		return ClassTransient
+	}
+	if e.OAuthError != "" || e.StatusCode == 400 || e.StatusCode == 401 || e.StatusCode == 404 {
 		return ClassNeedsPerson
 	}
 	return ClassTransient
