@@ -1,0 +1,678 @@
+package egress
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wogate/wogate/pkg/corrigo"
+	"github.com/wogate/wogate/pkg/pluginapi"
+)
+
+// GuardOptions configure the action guard. Zero values mean the defaults
+// named on each field.
+type GuardOptions struct {
+	// CheckInFrom lists the statuses a check-in is allowed from. The checkIn
+	// call is confirmed but its source statuses are not [I]; default
+	// Accepted and Paused.
+	CheckInFrom []corrigo.Status
+	// CheckOutFrom lists the statuses a check-out is allowed from. CheckedIn
+	// is confirmed; Paused is inferred [I]. Default CheckedIn and Paused.
+	CheckOutFrom []corrigo.Status
+	// AllowIncompletePMRMCheckOut lets a PMRM check-out through without the
+	// completion info the customer requires: CorrigoPro then moves the work
+	// order to NeedsCompletionDetails instead of failing [C], and a later
+	// work_done_details must supply it. Off by default: a plugin that knows
+	// the repair info should send it with the check-out.
+	AllowIncompletePMRMCheckOut bool
+	// SettingsRefresh is how long fetched customer settings are used before
+	// they are fetched again. Default 1h.
+	SettingsRefresh time.Duration
+	// StatusTTL is how long an observed work order status is trusted before
+	// the guard fetches the work order again. Default 10m.
+	StatusTTL time.Duration
+	// MaxWorkOrders bounds the status cache. Default 100000.
+	MaxWorkOrders int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o GuardOptions) withDefaults() GuardOptions {
+	if o.CheckInFrom == nil {
+		o.CheckInFrom = []corrigo.Status{corrigo.StatusAccepted, corrigo.StatusPaused}
+	}
+	if o.CheckOutFrom == nil {
+		o.CheckOutFrom = []corrigo.Status{corrigo.StatusCheckedIn, corrigo.StatusPaused}
+	}
+	if o.SettingsRefresh <= 0 {
+		o.SettingsRefresh = time.Hour
+	}
+	if o.StatusTTL <= 0 {
+		o.StatusTTL = 10 * time.Minute
+	}
+	if o.MaxWorkOrders <= 0 {
+		o.MaxWorkOrders = 100000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// snapshot is what the guard knows about one work order. A snapshot built
+// from a status observation alone has Full false: it lacks the customer,
+// the prebilled flag and the quote, which some rules need.
+type snapshot struct {
+	Status     corrigo.Status
+	Full       bool
+	CustomerID int
+	Type       string
+	PreBilled  bool
+	Quote      *corrigo.Quote
+	Schedule   *corrigo.Appointment
+	// AsOf is when the information was true (CorrigoPro's ActionDate for a
+	// notification, our clock for a fetch); older observations never
+	// overwrite newer ones.
+	AsOf time.Time
+	// Seen is when the guard recorded it, for StatusTTL.
+	Seen time.Time
+}
+
+func snapshotOf(wo *corrigo.WorkOrder, at time.Time) snapshot {
+	s := snapshot{Status: wo.Status, Full: true, Type: wo.Type, PreBilled: wo.IsPreBilled, AsOf: at, Seen: at}
+	if wo.Customer != nil {
+		s.CustomerID = wo.Customer.ID
+	}
+	if wo.Nte != nil && wo.Nte.Quote != nil {
+		q := *wo.Nte.Quote
+		s.Quote = &q
+	}
+	if wo.Schedule != nil {
+		a := *wo.Schedule
+		s.Schedule = &a
+	}
+	return s
+}
+
+type woKey struct {
+	account string
+	id      int64
+}
+
+type settingsKey struct {
+	account  string
+	customer int
+}
+
+type settingsEntry struct {
+	settings *corrigo.CustomerSettings // nil: CorrigoPro had none for us (non-transient error)
+	fetched  time.Time
+}
+
+type settingsFlight struct {
+	done     chan struct{}
+	settings *corrigo.CustomerSettings
+	err      error
+}
+
+// Guard checks actions against CorrigoPro's status rules (API.md §4.2) and
+// the customer's completion settings before they are sent, so that the
+// gateway refuses — with a reason a person can act on — what CorrigoPro
+// would reject, instead of burning a call and a dead letter on it.
+//
+// It keeps a small per-work-order status cache fed by the gateway (Observe*,
+// from the events it handles) and by the Sender (after each successful
+// send), and fetches the work order when it knows too little. A refusal made
+// on cached information is confirmed against a fresh fetch first: refusing
+// is final, so it must not rest on a stale cache.
+type Guard struct {
+	fetch Fetcher
+	opts  GuardOptions
+
+	mu  sync.Mutex
+	wos map[woKey]*snapshot
+
+	smu      sync.Mutex
+	settings map[settingsKey]settingsEntry
+	flights  map[settingsKey]*settingsFlight
+}
+
+// NewGuard returns a guard reading from fetch. The Sender builds its own;
+// use Sender.Guard to feed it observations.
+func NewGuard(fetch Fetcher, opts GuardOptions) *Guard {
+	return &Guard{
+		fetch:    fetch,
+		opts:     opts.withDefaults(),
+		wos:      make(map[woKey]*snapshot),
+		settings: make(map[settingsKey]settingsEntry),
+		flights:  make(map[settingsKey]*settingsFlight),
+	}
+}
+
+// Observe records that work order id of account has status now.
+func (g *Guard) Observe(account string, id int64, status corrigo.Status) {
+	g.observeStatus(account, id, status, g.opts.Now())
+}
+
+// ObserveAt records a status that was true at the given time (a
+// notification's ActionDate). It is ignored if the guard knows something
+// newer.
+func (g *Guard) ObserveAt(account string, id int64, status corrigo.Status, at time.Time) {
+	if at.IsZero() {
+		at = g.opts.Now()
+	}
+	g.observeStatus(account, id, status, at)
+}
+
+// ObserveWorkOrder records a full work order (a NewWorkOrder event's
+// details, a polled or fetched work order).
+func (g *Guard) ObserveWorkOrder(account string, wo *corrigo.WorkOrder) {
+	if wo == nil || wo.WorkOrderId == 0 {
+		return
+	}
+	now := g.opts.Now()
+	s := snapshotOf(wo, now)
+	g.put(woKey{account, wo.WorkOrderId}, s)
+}
+
+// ObserveNotification records what a webhook notification says about its
+// work order's state: the status of status-change notifications, the work
+// order of NewWorkOrder, quote and appointment changes. Other notifications
+// are ignored.
+func (g *Guard) ObserveNotification(account string, n *corrigo.Notification) {
+	if n == nil || n.Header.WorkOrderId == 0 {
+		return
+	}
+	id := n.Header.WorkOrderId
+	at := n.Header.ActionDate.Time
+	if at.IsZero() {
+		at = g.opts.Now()
+	}
+	switch p := n.Payload.(type) {
+	case corrigo.NewWorkOrderPayload:
+		wo := p.Details
+		if wo.WorkOrderId == 0 {
+			wo.WorkOrderId = id
+		}
+		if wo.Status == "" {
+			wo.Status = corrigo.StatusNew
+		}
+		s := snapshotOf(&wo, at)
+		s.Seen = g.opts.Now()
+		g.put(woKey{account, id}, s)
+	case corrigo.AcceptedPayload:
+		g.observeStatus(account, id, statusOr(p.Status, corrigo.StatusAccepted), at)
+	case corrigo.RejectedPayload:
+		g.observeStatus(account, id, statusOr(p.Status, corrigo.StatusRejected), at)
+	case corrigo.CheckedInPayload:
+		g.observeStatus(account, id, statusOr(p.Status, corrigo.StatusCheckedIn), at)
+	case corrigo.PausedPayload:
+		g.observeStatus(account, id, statusOr(p.Status, corrigo.StatusPaused), at)
+	case corrigo.NeedsCompletionDetailsPayload:
+		g.observeStatus(account, id, statusOr(p.Status, corrigo.StatusNeedsCompletionDetails), at)
+	case corrigo.PutOnHoldPayload:
+		g.observeStatus(account, id, statusOr(p.Status, corrigo.StatusOnHold), at)
+	case corrigo.ReopenedPayload:
+		g.observeStatus(account, id, statusOr(p.Status, corrigo.StatusNew), at)
+	case corrigo.RecalledPayload:
+		g.observeStatus(account, id, statusOr(p.Status, corrigo.StatusRecalled), at)
+	case corrigo.CheckedOutPayload:
+		g.observeStatus(account, id, corrigo.StatusCheckedOut, at)
+	case corrigo.QuoteChangedPayload:
+		q := p.Quote
+		g.update(woKey{account, id}, at, func(s *snapshot) { s.Quote = &q })
+	case corrigo.AppointmentInfoChangedPayload:
+		a := p.Appointment
+		g.update(woKey{account, id}, at, func(s *snapshot) { s.Schedule = &a })
+	}
+}
+
+// Forget drops what the guard knows about a work order.
+func (g *Guard) Forget(account string, id int64) {
+	g.mu.Lock()
+	delete(g.wos, woKey{account, id})
+	g.mu.Unlock()
+}
+
+// Status returns the cached status of a work order, if known and fresh.
+func (g *Guard) Status(account string, id int64) (corrigo.Status, bool) {
+	s, ok := g.cached(woKey{account, id})
+	if !ok {
+		return "", false
+	}
+	return s.Status, true
+}
+
+func statusOr(s, def corrigo.Status) corrigo.Status {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func (g *Guard) observeStatus(account string, id int64, status corrigo.Status, at time.Time) {
+	if id == 0 || status == "" {
+		return
+	}
+	g.update(woKey{account, id}, at, func(s *snapshot) { s.Status = status })
+}
+
+// update applies fn to the work order's snapshot (creating a status-only one)
+// unless the snapshot is newer than at.
+func (g *Guard) update(k woKey, at time.Time, fn func(*snapshot)) {
+	now := g.opts.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s, ok := g.wos[k]
+	if ok && s.AsOf.After(at) {
+		return
+	}
+	if !ok {
+		g.makeRoomLocked(now)
+		s = &snapshot{}
+		g.wos[k] = s
+	}
+	fn(s)
+	s.AsOf = at
+	s.Seen = now
+}
+
+func (g *Guard) put(k woKey, s snapshot) {
+	now := g.opts.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if old, ok := g.wos[k]; ok {
+		if old.AsOf.After(s.AsOf) {
+			return
+		}
+	} else {
+		g.makeRoomLocked(now)
+	}
+	g.wos[k] = &s
+}
+
+// makeRoomLocked keeps the cache under MaxWorkOrders: first expired entries
+// go, then arbitrary ones (map order) down to 90%. Losing an entry costs one
+// GET later, nothing more.
+func (g *Guard) makeRoomLocked(now time.Time) {
+	if len(g.wos) < g.opts.MaxWorkOrders {
+		return
+	}
+	for k, s := range g.wos {
+		if now.Sub(s.Seen) > g.opts.StatusTTL {
+			delete(g.wos, k)
+		}
+	}
+	target := g.opts.MaxWorkOrders * 9 / 10
+	for k := range g.wos {
+		if len(g.wos) <= target {
+			break
+		}
+		delete(g.wos, k)
+	}
+}
+
+func (g *Guard) cached(k woKey) (snapshot, bool) {
+	now := g.opts.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s, ok := g.wos[k]
+	if !ok || s.Status == "" || now.Sub(s.Seen) > g.opts.StatusTTL {
+		return snapshot{}, false
+	}
+	return *s, true
+}
+
+// refresh fetches the work order from CorrigoPro and caches it.
+func (g *Guard) refresh(ctx context.Context, account string, id int64) (snapshot, error) {
+	wo, err := g.fetch.GetWorkOrder(ctx, account, id)
+	if err != nil {
+		return snapshot{}, fmt.Errorf("get work order %d: %w", id, err)
+	}
+	if wo == nil {
+		return snapshot{}, fmt.Errorf("get work order %d: empty answer", id)
+	}
+	if wo.WorkOrderId == 0 {
+		wo.WorkOrderId = id
+	}
+	s := snapshotOf(wo, g.opts.Now())
+	g.put(woKey{account, id}, s)
+	return s, nil
+}
+
+// needsFull says which kinds need more than the status: accept (prebilled),
+// quote (quote status), check out and work done details (customer, type).
+func needsFull(k pluginapi.ActionKind) bool {
+	switch k {
+	case pluginapi.KindAccept, pluginapi.KindQuote, pluginapi.KindCheckOut, pluginapi.KindWorkDoneDetails:
+		return true
+	}
+	return false
+}
+
+// Check decides whether act may be sent for account. It returns a non-empty
+// refusal ("check_out refused: customer 90256 requires RepairInfo") when
+// CorrigoPro's rules say no, or an error when it could not decide (the work
+// order or the settings could not be fetched; classify it with
+// corrigo.ClassOf). act.WorkOrderID must be set.
+func (g *Guard) Check(ctx context.Context, account string, act pluginapi.Action) (refusal string, err error) {
+	if act.Kind == pluginapi.KindNote {
+		// Notes are allowed on every work order, even Rejected or Recalled.
+		return "", nil
+	}
+	k := woKey{account, act.WorkOrderID}
+	snap, ok := g.cached(k)
+	fresh := false
+	if !ok || (needsFull(act.Kind) && !snap.Full) {
+		if snap, err = g.refresh(ctx, account, act.WorkOrderID); err != nil {
+			return "", err
+		}
+		fresh = true
+	}
+	reason, err := g.decide(ctx, account, act, snap)
+	if err != nil || reason == "" || fresh {
+		return reason, err
+	}
+	// Refusing on cached information: confirm with CorrigoPro first.
+	if snap, err = g.refresh(ctx, account, act.WorkOrderID); err != nil {
+		return "", err
+	}
+	return g.decide(ctx, account, act, snap)
+}
+
+// CheckWith decides like Check against a work order the caller just fetched.
+func (g *Guard) CheckWith(ctx context.Context, account string, act pluginapi.Action, wo *corrigo.WorkOrder) (string, error) {
+	if act.Kind == pluginapi.KindNote {
+		return "", nil
+	}
+	return g.decide(ctx, account, act, snapshotOf(wo, g.opts.Now()))
+}
+
+func (g *Guard) decide(ctx context.Context, account string, act pluginapi.Action, snap snapshot) (string, error) {
+	if why := statusRule(act, act.WorkOrderID, snap, &g.opts); why != "" {
+		return string(act.Kind) + " refused: " + why, nil
+	}
+	if act.Kind != pluginapi.KindCheckOut && act.Kind != pluginapi.KindWorkDoneDetails {
+		return "", nil
+	}
+	if snap.CustomerID == 0 {
+		return "", nil
+	}
+	cs, err := g.CustomerSettings(ctx, account, snap.CustomerID)
+	if err != nil {
+		return "", err
+	}
+	if why := settingsRule(act, snap, cs, &g.opts); why != "" {
+		return string(act.Kind) + " refused: " + why, nil
+	}
+	return "", nil
+}
+
+// CustomerSettings returns the customer's settings, cached per (account,
+// customer) for SettingsRefresh. Concurrent misses share one fetch. A
+// transient failure is returned (the caller retries later) unless an older
+// copy exists, which is then used; a non-transient failure (the endpoint or
+// customer is unknown to CorrigoPro) is cached as "no settings" so the guard
+// does not block actions on requirements it cannot know. The plugin host can
+// serve plugins' GetCustomerSettings from here.
+func (g *Guard) CustomerSettings(ctx context.Context, account string, customerID int) (*corrigo.CustomerSettings, error) {
+	k := settingsKey{account, customerID}
+	now := g.opts.Now()
+	g.smu.Lock()
+	e, have := g.settings[k]
+	if have && now.Sub(e.fetched) < g.opts.SettingsRefresh {
+		g.smu.Unlock()
+		return e.settings, nil
+	}
+	f, running := g.flights[k]
+	if !running {
+		f = &settingsFlight{done: make(chan struct{})}
+		g.flights[k] = f
+		go g.fetchSettings(context.WithoutCancel(ctx), k, f)
+	}
+	g.smu.Unlock()
+
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if f.err != nil {
+		if have {
+			g.opts.Logger.Warn("customer settings refresh failed; using the older copy",
+				"account", account, "customer", customerID, "err", f.err)
+			return e.settings, nil
+		}
+		return nil, f.err
+	}
+	return f.settings, nil
+}
+
+// fetchSettings runs one fetch for all waiters. It runs detached from the
+// first caller's cancellation (so one impatient caller does not fail the
+// others) but bounded by a timeout.
+func (g *Guard) fetchSettings(ctx context.Context, k settingsKey, f *settingsFlight) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cs, err := g.fetch.CustomerSettings(ctx, k.account, k.customer)
+	if err != nil {
+		switch corrigo.ClassOf(err) {
+		case corrigo.ClassTransient, corrigo.ClassAuth, corrigo.ClassCanceled:
+			err = fmt.Errorf("get customer %d settings: %w", k.customer, err)
+		default:
+			g.opts.Logger.Warn("customer settings unavailable; completion requirements will not be checked",
+				"account", k.account, "customer", k.customer, "err", err)
+			cs, err = nil, nil
+		}
+	}
+	g.smu.Lock()
+	if err == nil {
+		g.settings[k] = settingsEntry{settings: cs, fetched: g.opts.Now()}
+	}
+	delete(g.flights, k)
+	f.settings, f.err = cs, err
+	g.smu.Unlock()
+	close(f.done)
+}
+
+// afterSend records the state a successful send left the work order in.
+func (g *Guard) afterSend(account string, act pluginapi.Action) {
+	k := woKey{account, act.WorkOrderID}
+	at := g.opts.Now()
+	switch act.Kind {
+	case pluginapi.KindAccept:
+		g.update(k, at, func(s *snapshot) { s.Status = corrigo.StatusAccepted })
+	case pluginapi.KindReject:
+		g.update(k, at, func(s *snapshot) { s.Status = corrigo.StatusRejected })
+	case pluginapi.KindCheckIn:
+		g.update(k, at, func(s *snapshot) { s.Status = corrigo.StatusCheckedIn })
+	case pluginapi.KindPause:
+		g.update(k, at, func(s *snapshot) { s.Status = corrigo.StatusPaused })
+	case pluginapi.KindCheckOut, pluginapi.KindWorkDoneDetails:
+		// PMRM check-outs missing info land in NeedsCompletionDetails; we
+		// cannot tell which, so record CheckedOut and let a refusal based on
+		// it be confirmed by a fetch (Check always confirms cached refusals).
+		g.update(k, at, func(s *snapshot) { s.Status = corrigo.StatusCheckedOut })
+	case pluginapi.KindQuote:
+		amount := quoteAmount(act)
+		g.update(k, at, func(s *snapshot) {
+			s.Quote = &corrigo.Quote{Amount: amount, QuoteStatus: corrigo.QuoteSubmitted, Comment: act.Comment}
+		})
+	case pluginapi.KindAppointment:
+		if act.Appointment != nil {
+			a := *act.Appointment
+			g.update(k, at, func(s *snapshot) { s.Schedule = &a })
+		}
+	}
+}
+
+// quoteAmount is the amount a quote action submits: Amount, or the sum of
+// its line items when Amount is zero.
+func quoteAmount(act pluginapi.Action) float64 {
+	if act.Amount > 0 || len(act.LineItems) == 0 {
+		return act.Amount
+	}
+	var sum float64
+	for _, li := range act.LineItems {
+		if li.Amount != 0 {
+			sum += li.Amount
+		} else {
+			sum += li.Quantity * li.Rate
+		}
+	}
+	return sum
+}
+
+func statusList(ss []corrigo.Status) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = string(s)
+	}
+	switch len(parts) {
+	case 0:
+		return "(none configured)"
+	case 1:
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
+}
+
+// statusRule applies CorrigoPro's status rules (API.md §4.2) and returns why
+// the action is not allowed, or "". snap must be Full for the kinds
+// needsFull names (otherwise the prebilled flag and quote are unknown and
+// treated as absent).
+func statusRule(act pluginapi.Action, id int64, snap snapshot, o *GuardOptions) string {
+	st := snap.Status
+	is := func(want string) string {
+		return fmt.Sprintf("CorrigoPro allows it only when the work order is %s; work order %d is %s", want, id, st)
+	}
+	if act.Kind != pluginapi.KindNote && (st == corrigo.StatusRejected || st == corrigo.StatusRecalled) {
+		return fmt.Sprintf("work order %d is %s; CorrigoPro allows nothing but notes on it", id, st)
+	}
+	switch act.Kind {
+	case pluginapi.KindNote:
+		return ""
+	case pluginapi.KindAccept:
+		if st != corrigo.StatusNew {
+			return is("New")
+		}
+		if snap.PreBilled {
+			return fmt.Sprintf("work order %d is prebilled; CorrigoPro never accepts a prebilled work order (error 3002)", id)
+		}
+	case pluginapi.KindReject:
+		if st != corrigo.StatusNew {
+			return is("New")
+		}
+	case pluginapi.KindCheckIn:
+		if !slices.Contains(o.CheckInFrom, st) {
+			return is(statusList(o.CheckInFrom))
+		}
+	case pluginapi.KindPause:
+		if st != corrigo.StatusCheckedIn {
+			return is("CheckedIn")
+		}
+	case pluginapi.KindCheckOut:
+		if !slices.Contains(o.CheckOutFrom, st) {
+			return is(statusList(o.CheckOutFrom))
+		}
+	case pluginapi.KindWorkDoneDetails:
+		if st != corrigo.StatusNeedsCompletionDetails {
+			return is("NeedsCompletionDetails")
+		}
+	case pluginapi.KindQuote:
+		if q := snap.Quote; q != nil && (q.QuoteStatus == corrigo.QuoteSubmitted || q.QuoteStatus == corrigo.QuoteApproved) {
+			return fmt.Sprintf("work order %d already has a %s quote; CorrigoPro takes one quote, and the customer must reject it before another", id, q.QuoteStatus)
+		}
+	case pluginapi.KindInvoiceSubmit:
+		if st != corrigo.StatusCheckedOut && st != corrigo.StatusVerified {
+			return is("CheckedOut or Verified") + " (error 3051)"
+		}
+	case pluginapi.KindInvoiceUpdate, pluginapi.KindMessage, pluginapi.KindAppointment:
+		// Only the Rejected/Recalled rule above applies.
+	default:
+		return fmt.Sprintf("unknown action kind %q", act.Kind)
+	}
+	return ""
+}
+
+// settingsRule checks a check-out or work-done-details action against the
+// customer's completion settings (which fields are required and which values
+// are allowed) and returns why it would fail, or "".
+//
+// The customerSettings response shape is inferred [I] (API.md §10.6): a
+// custom field is required when its IsRequired is set, or — when the
+// customer sets CustomFieldsRequired but marks no single field — every
+// listed field is. Values, when listed, are the only allowed values (case
+// sensitive, as CorrigoPro documents for custom fields). Checklist,
+// procedure and equipment requirements are not checked: actions cannot
+// carry them, and CorrigoPro's answer is the authority there.
+func settingsRule(act pluginapi.Action, snap snapshot, cs *corrigo.CustomerSettings, o *GuardOptions) string {
+	if cs == nil {
+		return ""
+	}
+	if act.Kind == pluginapi.KindCheckOut && o.AllowIncompletePMRMCheckOut && snap.Type == corrigo.TypePMRM {
+		return ""
+	}
+	cust := cs.CustomerId
+	if cust == 0 {
+		cust = snap.CustomerID
+	}
+	var missing, bad []string
+	if cs.CommentRequired && strings.TrimSpace(act.Comment) == "" {
+		missing = append(missing, "a Comment")
+	}
+	ri := act.RepairInfo
+	hasRepair := ri != nil && (ri.CodeId != 0 || ri.Code != "")
+	if cs.RepairInfoRequired && !hasRepair {
+		missing = append(missing, "RepairInfo")
+	}
+	if hasRepair && len(cs.RepairCodes) > 0 && !slices.ContainsFunc(cs.RepairCodes, func(rc corrigo.RepairCodeSetting) bool {
+		return (ri.CodeId != 0 && rc.CodeId == ri.CodeId) || (ri.CodeId == 0 && ri.Code != "" && rc.Code == ri.Code)
+	}) {
+		code := ri.Code
+		if ri.CodeId != 0 {
+			code = fmt.Sprintf("%d", ri.CodeId)
+			if ri.Code != "" {
+				code += " (" + ri.Code + ")"
+			}
+		}
+		bad = append(bad, fmt.Sprintf("repair code %s is not in its repair code list", code))
+	}
+	anyMarked := slices.ContainsFunc(cs.CustomFields, func(f corrigo.CustomFieldSetting) bool { return f.IsRequired })
+	given := make(map[int]string, len(act.CustomFields))
+	for _, cf := range act.CustomFields {
+		given[cf.Id] = cf.Value
+	}
+	for _, f := range cs.CustomFields {
+		name := fmt.Sprintf("custom field %d", f.Id)
+		if f.Label != "" {
+			name += " (" + f.Label + ")"
+		}
+		v, ok := given[f.Id]
+		required := f.IsRequired || (cs.CustomFieldsRequired && !anyMarked)
+		if required && (!ok || strings.TrimSpace(v) == "") {
+			missing = append(missing, name)
+			continue
+		}
+		if ok && v != "" && len(f.Values) > 0 && !slices.Contains(f.Values, v) {
+			bad = append(bad, fmt.Sprintf("%s does not allow %q (allowed: %s)", name, v, strings.Join(f.Values, ", ")))
+		}
+	}
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, fmt.Sprintf("customer %d requires %s", cust, strings.Join(missing, ", ")))
+	}
+	if len(bad) > 0 {
+		parts = append(parts, fmt.Sprintf("customer %d: %s", cust, strings.Join(bad, "; ")))
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,544 @@
+package egress
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/corrigo"
+	"github.com/wogate/wogate/pkg/pluginapi"
+)
+
+// Options configure a Sender. Zero values mean the defaults named on each
+// field.
+type Options struct {
+	// Guard configures the action guard (status rules, customer settings).
+	Guard GuardOptions
+	// InitialBackoff is the delay before the first retry of a transient
+	// failure. Default 2s.
+	InitialBackoff time.Duration
+	// MaxBackoff caps the delay between retries. Default 10m.
+	MaxBackoff time.Duration
+	// MaxAttempts is how many attempts an action gets before a transient
+	// failure makes it dead. Default 30 (about four hours with the default
+	// backoff). Attempts rejected by an open breaker never make an action
+	// dead: they did not reach CorrigoPro.
+	MaxAttempts int
+	// Breaker configures the per-account circuit breakers.
+	Breaker BreakerOptions
+	// MessageIDPrefix is put before the MessageId derived from each action's
+	// idempotency key. Default none (the MessageId is then a plain GUID, as
+	// CorrigoPro's docs show).
+	MessageIDPrefix string
+	// Observer receives metrics; default NopObserver.
+	Observer Observer
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Jitter returns a number in [0, 1); default math/rand/v2.Float64.
+	Jitter func() float64
+}
+
+// BreakerOptions configure the circuit breaker of each account.
+type BreakerOptions struct {
+	// ConsecutiveFailures opens the breaker after this many transient
+	// failures in a row. Default 5.
+	ConsecutiveFailures uint32
+	// OpenTimeout is how long the breaker stays open before letting a probe
+	// through (half-open). Default 30s.
+	OpenTimeout time.Duration
+	// HalfOpenRequests is how many probes may run while half-open; that many
+	// successes close the breaker. Default 1.
+	HalfOpenRequests uint32
+}
+
+func (o Options) withDefaults() Options {
+	if o.InitialBackoff <= 0 {
+		o.InitialBackoff = 2 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Minute
+	}
+	if o.MaxBackoff < o.InitialBackoff {
+		o.MaxBackoff = o.InitialBackoff
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 30
+	}
+	if o.Breaker.ConsecutiveFailures == 0 {
+		o.Breaker.ConsecutiveFailures = 5
+	}
+	if o.Breaker.OpenTimeout <= 0 {
+		o.Breaker.OpenTimeout = 30 * time.Second
+	}
+	if o.Breaker.HalfOpenRequests == 0 {
+		o.Breaker.HalfOpenRequests = 1
+	}
+	if o.Observer == nil {
+		o.Observer = NopObserver{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Jitter == nil {
+		o.Jitter = rand.Float64
+	}
+	if o.Guard.Logger == nil {
+		o.Guard.Logger = o.Logger
+	}
+	return o
+}
+
+// Result is what became of one Send. When Retry is false, Status is the
+// action's final status (sent, refused, dead or parked) and Reason says why
+// (for sent: set when the action was found already done and not resent).
+// When Retry is true the action should be tried again after RetryAfter.
+type Result struct {
+	Status     store.ActionStatus
+	Retry      bool
+	RetryAfter time.Duration
+	Err        error
+	Reason     string
+	// Class is the classification of the error, if any.
+	Class corrigo.Class
+	// Resent reports that the action was sent again after an earlier
+	// attempt that may have reached CorrigoPro (note, message, ...).
+	Resent bool
+}
+
+// Outcome names the result for metrics.
+func (r Result) Outcome() Outcome {
+	if r.Retry {
+		if r.Class == corrigo.ClassCanceled {
+			return OutcomeCanceled
+		}
+		return OutcomeRetry
+	}
+	switch r.Status {
+	case store.ActionSent:
+		return OutcomeSent
+	case store.ActionRefused:
+		return OutcomeRefused
+	case store.ActionParked:
+		return OutcomeParked
+	}
+	return OutcomeDead
+}
+
+type account struct {
+	name string
+	api  API
+	cb   *gobreaker.CircuitBreaker[any]
+}
+
+// Sender delivers outbox actions to CorrigoPro: guard, breaker, MessageId,
+// classification. It is safe for concurrent use.
+type Sender struct {
+	opts     Options
+	accounts map[string]*account
+	guard    *Guard
+}
+
+// NewSender returns a Sender for the given accounts (account name → client).
+func NewSender(accounts map[string]API, opts Options) *Sender {
+	opts = opts.withDefaults()
+	s := &Sender{opts: opts, accounts: make(map[string]*account, len(accounts))}
+	for name, api := range accounts {
+		s.accounts[name] = &account{name: name, api: api, cb: s.newBreaker(name)}
+	}
+	s.guard = NewGuard(s, opts.Guard)
+	return s
+}
+
+// Guard returns the sender's action guard, for the gateway to feed with
+// observations (ObserveNotification, ObserveWorkOrder, Observe) and to serve
+// cached customer settings.
+func (s *Sender) Guard() *Guard { return s.guard }
+
+func toBreakerState(st gobreaker.State) BreakerState {
+	switch st {
+	case gobreaker.StateOpen:
+		return BreakerOpen
+	case gobreaker.StateHalfOpen:
+		return BreakerHalfOpen
+	}
+	return BreakerClosed
+}
+
+func (s *Sender) newBreaker(name string) *gobreaker.CircuitBreaker[any] {
+	bo := s.opts.Breaker
+	return gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
+		Name:        "corrigo:" + name,
+		MaxRequests: bo.HalfOpenRequests,
+		Timeout:     bo.OpenTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= bo.ConsecutiveFailures },
+		// Runs under the breaker's lock: no State()/Counts() here.
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			s.opts.Logger.Warn("corrigo circuit breaker changed state", "account", name, "from", from.String(), "to", to.String())
+			s.opts.Observer.BreakerChanged(name, toBreakerState(from), toBreakerState(to))
+		},
+		IsSuccessful: func(err error) bool { return !breakerFailure(err) },
+		IsExcluded: func(err error) bool {
+			return errors.Is(err, context.Canceled)
+		},
+	})
+}
+
+// breakerFailure says which errors count against CorrigoPro's health: only
+// transient ones (5xx, 429, timeouts, connection errors) and authentication
+// failures (the token server or credentials are failing every call).
+// Validation and business-rule errors are answers from a healthy CorrigoPro.
+func breakerFailure(err error) bool {
+	if err == nil {
+		return false
+	}
+	var te *corrigo.TokenError
+	if errors.As(err, &te) {
+		return true
+	}
+	switch corrigo.ClassOf(err) {
+	case corrigo.ClassTransient, corrigo.ClassAuth:
+		return true
+	}
+	return false
+}
+
+// BreakerState returns the current state of an account's breaker. Never
+// call it from Observer.BreakerChanged.
+func (s *Sender) BreakerState(name string) BreakerState {
+	a, ok := s.accounts[name]
+	if !ok {
+		return ""
+	}
+	return toBreakerState(a.cb.State())
+}
+
+// Accounts lists the configured account names, sorted.
+func (s *Sender) Accounts() []string {
+	names := make([]string, 0, len(s.accounts))
+	for n := range s.accounts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func through[T any](a *account, fn func() (T, error)) (T, error) {
+	v, err := a.cb.Execute(func() (any, error) { return fn() })
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	t, _ := v.(T)
+	return t, nil
+}
+
+// GetWorkOrder implements Fetcher through the account's breaker.
+func (s *Sender) GetWorkOrder(ctx context.Context, accountName string, id int64) (*corrigo.WorkOrder, error) {
+	a, ok := s.accounts[accountName]
+	if !ok {
+		return nil, fmt.Errorf("unknown account %q", accountName)
+	}
+	return through(a, func() (*corrigo.WorkOrder, error) { return a.api.GetWorkOrder(ctx, id) })
+}
+
+// CustomerSettings implements Fetcher through the account's breaker.
+func (s *Sender) CustomerSettings(ctx context.Context, accountName string, customerID int) (*corrigo.CustomerSettings, error) {
+	a, ok := s.accounts[accountName]
+	if !ok {
+		return nil, fmt.Errorf("unknown account %q", accountName)
+	}
+	return through(a, func() (*corrigo.CustomerSettings, error) { return a.api.CustomerSettings(ctx, customerID) })
+}
+
+// messageIDSpace namespaces the name-based UUIDs derived from idempotency
+// keys, so they cannot collide with other SHA-1 UUIDs.
+var messageIDSpace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/wogate/wogate/egress/message-id"))
+
+// MessageID derives the MessageId sent with an action from its idempotency
+// key: prefix + a name-based (SHA-1, version 5) UUID of the key. It is
+// deterministic, so every attempt of one action carries the same MessageId
+// and a resend after a crash is recognisable in CorrigoPro's usage log.
+func MessageID(prefix, idempotencyKey string) string {
+	return prefix + uuid.NewSHA1(messageIDSpace, []byte(idempotencyKey)).String()
+}
+
+// Backoff is the delay before retry number attempt (1 for the first retry):
+// InitialBackoff doubled per earlier attempt, capped at MaxBackoff, with
+// "equal jitter" — uniformly in [d/2, d] — so retries of many actions after
+// one outage spread out while the delay still grows.
+func (s *Sender) Backoff(attempt int) time.Duration {
+	return backoff(s.opts.InitialBackoff, s.opts.MaxBackoff, attempt, s.opts.Jitter())
+}
+
+func backoff(initial, max time.Duration, attempt int, jitter float64) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	d := float64(initial) * math.Pow(2, float64(attempt-1))
+	if d > float64(max) || math.IsInf(d, 0) {
+		d = float64(max)
+	}
+	if jitter < 0 {
+		jitter = 0
+	}
+	if jitter >= 1 {
+		jitter = 0.999999
+	}
+	return time.Duration(d/2 + jitter*d/2)
+}
+
+// attempt is the number of this attempt. The store's ClaimActions
+// increments Attempts, so a claimed action counts this attempt; an action
+// built by hand with Attempts 0 is a first attempt too.
+func attempt(a store.OutboxAction) int { return max(a.Attempts, 1) }
+
+// Send delivers one outbox action. It never panics on bad payloads; every
+// failure becomes a Result. a.Attempts is as ClaimActions returns it (this
+// attempt included); when it is above one, an earlier attempt may have
+// reached CorrigoPro before a crash or a lost answer, and Send first checks
+// the work order instead of resending blindly.
+func (s *Sender) Send(ctx context.Context, a store.OutboxAction) Result {
+	start := time.Now()
+	act, r, ok := s.prepare(a)
+	if ok {
+		r = s.send(ctx, a, act)
+	}
+	if r.Retry && !r.breakerOpen() && r.Class != corrigo.ClassCanceled && attempt(a) >= s.opts.MaxAttempts {
+		r = Result{Status: store.ActionDead, Err: r.Err, Class: r.Class,
+			Reason: fmt.Sprintf("gave up after %d attempts: %s", attempt(a), r.Reason)}
+	}
+	kind := act.Kind
+	if kind == "" {
+		kind = pluginapi.ActionKind(a.Kind)
+	}
+	s.opts.Observer.ActionDone(a.Account, kind, r.Outcome(), time.Since(start))
+	log := s.opts.Logger.With("account", a.Account, "action", a.ID, "kind", kind, "work_order", act.WorkOrderID, "attempt", attempt(a))
+	switch {
+	case r.Retry && r.Class == corrigo.ClassAuth:
+		log.Error("CorrigoPro refused the credentials even after a token refresh; will retry — check the account's client id and secret",
+			"err", r.Err, "retry_after", r.RetryAfter)
+	case r.Retry:
+		log.Info("action will be retried", "reason", r.Reason, "retry_after", r.RetryAfter)
+	case r.Status == store.ActionSent:
+		log.Debug("action sent", "note", r.Reason)
+	default:
+		log.Warn("action not sent", "status", r.Status, "reason", r.Reason)
+	}
+	return r
+}
+
+func (r Result) breakerOpen() bool {
+	return errors.Is(r.Err, gobreaker.ErrOpenState) || errors.Is(r.Err, gobreaker.ErrTooManyRequests)
+}
+
+// prepare decodes and validates the payload against the outbox row.
+func (s *Sender) prepare(a store.OutboxAction) (pluginapi.Action, Result, bool) {
+	var act pluginapi.Action
+	dead := func(format string, args ...any) (pluginapi.Action, Result, bool) {
+		reason := fmt.Sprintf(format, args...)
+		return act, Result{Status: store.ActionDead, Class: corrigo.ClassValidation, Reason: reason, Err: errors.New(reason)}, false
+	}
+	if err := json.Unmarshal(a.Payload, &act); err != nil {
+		return dead("decode action payload: %v", err)
+	}
+	if act.WorkOrderID == 0 {
+		act.WorkOrderID = a.WorkOrderID
+	}
+	switch {
+	case a.WorkOrderID != 0 && act.WorkOrderID != a.WorkOrderID:
+		return dead("payload names work order %d but the outbox row is for %d", act.WorkOrderID, a.WorkOrderID)
+	case a.Kind != "" && string(act.Kind) != a.Kind:
+		return dead("payload kind %q differs from the outbox row's %q", act.Kind, a.Kind)
+	case act.WorkOrderID <= 0:
+		return dead("%s has no work order id", act.Kind)
+	}
+	if err := act.Validate(); err != nil {
+		return dead("invalid action: %v", err)
+	}
+	if act.Kind == pluginapi.KindInvoiceUpdate && act.Invoice.WorkOrderId != 0 && act.Invoice.WorkOrderId != act.WorkOrderID {
+		return dead("invoice names work order %d but the action is for %d", act.Invoice.WorkOrderId, act.WorkOrderID)
+	}
+	if _, ok := s.accounts[a.Account]; !ok {
+		return dead("unknown account %q", a.Account)
+	}
+	return act, Result{}, true
+}
+
+func (s *Sender) send(ctx context.Context, a store.OutboxAction, act pluginapi.Action) Result {
+	acc := s.accounts[a.Account]
+	var refusal string
+	resent := false
+	if attempt(a) > 1 {
+		// An earlier attempt may have reached CorrigoPro before a crash or a
+		// lost answer: look before sending again.
+		wo, err := s.GetWorkOrder(ctx, a.Account, act.WorkOrderID)
+		if err != nil {
+			return s.failure(a, fmt.Errorf("check work order %d before resending: %w", act.WorkOrderID, err))
+		}
+		s.guard.ObserveWorkOrder(a.Account, wo)
+		if done, why := alreadyDone(act, wo); done {
+			return Result{Status: store.ActionSent, Reason: why}
+		}
+		if act.Kind == pluginapi.KindInvoiceSubmit {
+			if ig, ok := acc.api.(invoiceGetter); ok {
+				inv, err := through(acc, func() (*corrigo.Invoice, error) { return ig.GetInvoice(ctx, act.WorkOrderID) })
+				if err != nil {
+					return s.failure(a, fmt.Errorf("check invoice of work order %d before resending: %w", act.WorkOrderID, err))
+				}
+				if inv != nil && inv.Status != "" && inv.Status != corrigo.InvoiceDraft {
+					return Result{Status: store.ActionSent, Reason: fmt.Sprintf("invoice of work order %d is already %s; not resubmitted", act.WorkOrderID, inv.Status)}
+				}
+			}
+		}
+		if refusal, err = s.guard.CheckWith(ctx, a.Account, act, wo); err != nil {
+			return s.failure(a, err)
+		}
+		resent = true
+	} else {
+		var err error
+		if refusal, err = s.guard.Check(ctx, a.Account, act); err != nil {
+			return s.failure(a, err)
+		}
+	}
+	if refusal != "" {
+		return Result{Status: store.ActionRefused, Reason: refusal}
+	}
+
+	mid := MessageID(s.opts.MessageIDPrefix, a.IdempotencyKey)
+	cctx := corrigo.WithMessageID(ctx, mid)
+	_, err := through(acc, func() (struct{}, error) { return struct{}{}, call(cctx, acc.api, act) })
+	if err != nil {
+		r := s.failure(a, err)
+		r.Resent = resent
+		return r
+	}
+	s.guard.afterSend(a.Account, act)
+	return Result{Status: store.ActionSent, Resent: resent}
+}
+
+// failure turns an error into a Result by its class.
+func (s *Sender) failure(a store.OutboxAction, err error) Result {
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return Result{Retry: true, RetryAfter: s.Backoff(attempt(a)), Err: err, Class: corrigo.ClassTransient,
+			Reason: fmt.Sprintf("circuit breaker for account %q is open: %v", a.Account, err)}
+	}
+	class := corrigo.ClassOf(err)
+	r := Result{Err: err, Class: class, Reason: err.Error()}
+	switch class {
+	case corrigo.ClassTransient, corrigo.ClassAuth:
+		// Auth: the client already retried once with a fresh token; a second
+		// failure may be the token server having a bad minute. Retry later
+		// (Send logs it loudly).
+		r.Retry, r.RetryAfter = true, s.Backoff(attempt(a))
+	case corrigo.ClassCanceled:
+		r.Retry = true
+	case corrigo.ClassNeedsPerson:
+		r.Status = store.ActionParked
+	default: // validation, permanent, not found
+		r.Status = store.ActionDead
+	}
+	return r
+}
+
+// call maps the action to its CorrigoPro request and sends it.
+func call(ctx context.Context, api API, act pluginapi.Action) error {
+	base := corrigo.ActionRequest{
+		WorkOrderId:      act.WorkOrderID,
+		Comment:          act.Comment,
+		Location:         act.Location,
+		ActualActionDate: act.ActualActionDate,
+		PerformedBy:      act.PerformedBy,
+	}
+	switch act.Kind {
+	case pluginapi.KindAccept:
+		return api.Accept(ctx, base)
+	case pluginapi.KindReject:
+		return api.Reject(ctx, base)
+	case pluginapi.KindCheckIn:
+		return api.CheckIn(ctx, base)
+	case pluginapi.KindPause:
+		return api.Pause(ctx, base)
+	case pluginapi.KindCheckOut:
+		return api.CheckOut(ctx, corrigo.CheckOutRequest{ActionRequest: base, RepairInfo: act.RepairInfo, CustomFields: act.CustomFields})
+	case pluginapi.KindWorkDoneDetails:
+		return api.WorkDoneDetails(ctx, corrigo.WorkDoneDetailsRequest{ActionRequest: base, RepairInfo: act.RepairInfo, CustomFields: act.CustomFields})
+	case pluginapi.KindQuote:
+		return api.SubmitQuote(ctx, corrigo.QuoteSubmitRequest{WorkOrderId: act.WorkOrderID, Amount: quoteAmount(act), Comment: act.Comment, LineItems: act.LineItems})
+	case pluginapi.KindInvoiceUpdate:
+		inv := *act.Invoice
+		inv.WorkOrderId = act.WorkOrderID
+		_, err := api.UpdateInvoice(ctx, inv)
+		return err
+	case pluginapi.KindInvoiceSubmit:
+		return api.SubmitInvoice(ctx, corrigo.InvoiceSubmitRequest{WorkOrderId: act.WorkOrderID, SubmitAnyway: act.SubmitAnyway})
+	case pluginapi.KindNote:
+		return api.AddNote(ctx, corrigo.NoteRequest{WorkOrderId: act.WorkOrderID, InternalNote: act.Text, PerformedBy: act.PerformedBy})
+	case pluginapi.KindMessage:
+		return api.PostMessage(ctx, corrigo.PostMessageRequest{WorkOrderId: act.WorkOrderID, Text: act.Text, MessageVisibility: act.Visibility})
+	case pluginapi.KindAppointment:
+		return api.SetAppointmentInfo(ctx, corrigo.AppointmentInfoRequest{WorkOrderId: act.WorkOrderID, Appointment: *act.Appointment})
+	}
+	return &corrigo.APIError{Method: "-", Path: string(act.Kind), StatusCode: 400, Code: corrigo.CodeValidation, Message: "unknown action kind"}
+}
+
+// alreadyDone says whether the work order shows that act already took
+// effect, for kinds where its state can tell. Notes, messages and invoice
+// updates cannot be told apart from a fresh request: they are resent with
+// the same MessageId.
+func alreadyDone(act pluginapi.Action, wo *corrigo.WorkOrder) (bool, string) {
+	st := wo.Status
+	in := func(ss ...corrigo.Status) bool { return slices.Contains(ss, st) }
+	done := func() (bool, string) {
+		return true, fmt.Sprintf("work order %d is already %s; %s not resent", act.WorkOrderID, st, act.Kind)
+	}
+	switch act.Kind {
+	case pluginapi.KindAccept:
+		if in(corrigo.StatusAccepted, corrigo.StatusCheckedIn, corrigo.StatusPaused, corrigo.StatusCheckedOut,
+			corrigo.StatusNeedsCompletionDetails, corrigo.StatusVerified) {
+			return done()
+		}
+	case pluginapi.KindReject:
+		if in(corrigo.StatusRejected) {
+			return done()
+		}
+	case pluginapi.KindCheckIn:
+		if in(corrigo.StatusCheckedIn) {
+			return done()
+		}
+	case pluginapi.KindPause:
+		if in(corrigo.StatusPaused) {
+			return done()
+		}
+	case pluginapi.KindCheckOut:
+		if in(corrigo.StatusCheckedOut, corrigo.StatusNeedsCompletionDetails, corrigo.StatusVerified) {
+			return done()
+		}
+	case pluginapi.KindWorkDoneDetails:
+		if in(corrigo.StatusCheckedOut, corrigo.StatusVerified) {
+			return done()
+		}
+	case pluginapi.KindQuote:
+		if wo.Nte != nil && wo.Nte.Quote != nil {
+			q := wo.Nte.Quote
+			if (q.QuoteStatus == corrigo.QuoteSubmitted || q.QuoteStatus == corrigo.QuoteApproved) && math.Abs(q.Amount-quoteAmount(act)) < 0.005 {
+				return true, fmt.Sprintf("work order %d already has a %s quote of %.2f; quote not resent", act.WorkOrderID, q.QuoteStatus, q.Amount)
+			}
+		}
+	case pluginapi.KindAppointment:
+		if s := wo.Schedule; s != nil && act.Appointment != nil && s.ScheduledStart.Equal(act.Appointment.ScheduledStart.Time) &&
+			(act.Appointment.Pte == "" || act.Appointment.Pte == s.Pte) {
+			return true, fmt.Sprintf("work order %d already has this appointment; not resent", act.WorkOrderID)
+		}
+	}
+	return false, ""
+}
