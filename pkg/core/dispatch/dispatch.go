@@ -1,0 +1,587 @@
+// Package dispatch turns stored events into stored actions: it claims
+// pending events from the store (one lane per work order, so a work order's
+// events are handled one at a time and in order), evaluates the rules, calls
+// the plugins the matching rules name, and writes the decision and the
+// actions the plugins returned in one transaction (the outbox). Sending the
+// actions is egress's job; dispatch only wakes it.
+//
+// Dispatch never talks to CorrigoPro except to read a work order a rule or
+// plugin needs, and it never sends an action itself: the store is the only
+// hand-over, which is what makes "each action once" provable.
+package dispatch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/corrigo"
+	"github.com/wogate/wogate/pkg/pluginapi"
+)
+
+// Store is the part of store.Store the dispatcher uses.
+type Store interface {
+	ClaimEvents(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.Event, error)
+	CompleteEvent(ctx context.Context, id int64, owner string, out store.Outcome) error
+	RetryEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+	EventsForWorkOrder(ctx context.Context, account string, workOrderID int64) ([]store.Event, error)
+}
+
+// Plugins calls a plugin by name (pkg/core/plugins.Manager).
+type Plugins interface {
+	HandleEvent(ctx context.Context, plugin string, ev pluginapi.Event) ([]pluginapi.Action, error)
+}
+
+// WorkOrders reads a work order from CorrigoPro for rules that need it.
+type WorkOrders interface {
+	GetWorkOrder(ctx context.Context, account string, id int64) (*corrigo.WorkOrder, error)
+}
+
+// Evaluator decides which rules match an event. The gateway adapts the
+// compiled rule set (pkg/core/rules) to it; keeping the interface here lets
+// dispatch be tested and reloaded without knowing how rules are written.
+type Evaluator interface {
+	Evaluate(ctx context.Context, in *Input) (Decision, error)
+}
+
+// Decision is what the rules decided for one event.
+type Decision struct {
+	Matched []Match
+	// Stopped is true when a matching rule with stop ended the evaluation.
+	Stopped bool
+	// ConfigVersion is the version of the config the rules came from; it
+	// is recorded with the event.
+	ConfigVersion string
+}
+
+// Match is one matched rule.
+type Match struct {
+	Rule   string
+	Plugin string
+	Index  int // the rule's position in the config
+	// Shadow: the rule or the account is in shadow mode; its actions are
+	// recorded but never sent.
+	Shadow bool
+}
+
+// Input is one event as the evaluator sees it.
+type Input struct {
+	Event        *store.Event
+	Notification *corrigo.Notification
+
+	ctx       context.Context
+	fetch     WorkOrders
+	mu        sync.Mutex
+	workOrder *corrigo.WorkOrder
+	fetched   bool
+	fetchErr  error
+}
+
+// WorkOrder returns the event's work order: the notification's Details for
+// NewWorkOrder, otherwise fetched from CorrigoPro once, on first use. Rules
+// that never look at the work order cost no API call.
+func (in *Input) WorkOrder() (*corrigo.WorkOrder, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.workOrder != nil || in.fetched {
+		return in.workOrder, in.fetchErr
+	}
+	in.fetched = true
+	if in.fetch == nil {
+		in.fetchErr = errors.New("no CorrigoPro client to fetch the work order")
+		return nil, in.fetchErr
+	}
+	in.workOrder, in.fetchErr = in.fetch.GetWorkOrder(in.ctx, in.Event.Account, in.Event.WorkOrderID)
+	if in.fetchErr != nil {
+		in.fetchErr = fmt.Errorf("fetch work order %d: %w", in.Event.WorkOrderID, in.fetchErr)
+	}
+	return in.workOrder, in.fetchErr
+}
+
+// known returns the work order if it is known without a fetch.
+func (in *Input) known() *corrigo.WorkOrder {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.workOrder
+}
+
+// Verdict says what to do with an event whose plugin call failed.
+type Verdict int
+
+const (
+	Retry Verdict = iota // transient: try again later, with backoff
+	Dead                 // permanent: a dead letter now
+	Park                 // needs a person: a dead letter with the reason
+)
+
+// Options configure a Dispatcher.
+type Options struct {
+	Store      Store
+	Evaluator  Evaluator
+	Plugins    Plugins
+	WorkOrders WorkOrders // optional; without it rules needing a work order fail
+	// Owner identifies this process in leases; default a random id.
+	Owner string
+	// Workers bounds concurrent events; default 32.
+	Workers int
+	// Lease is how long a claimed event is ours; it must outlast the
+	// slowest plugin call. Default 2 minutes.
+	Lease time.Duration
+	// PluginTimeout bounds one plugin call; default 30s.
+	PluginTimeout time.Duration
+	// PollInterval is how often the store is checked when nothing woke the
+	// dispatcher (retries coming due, leases expiring); default 500ms.
+	PollInterval time.Duration
+	// MaxAttempts bounds retries; then the event is dead. Default 10.
+	MaxAttempts int
+	// BackoffBase and BackoffMax shape the jittered exponential backoff;
+	// defaults 1s and 5m.
+	BackoffBase, BackoffMax time.Duration
+	// DrainTimeout is how long Run waits for in-flight events after its
+	// context ends; default 10s. Unfinished leases expire and are
+	// reclaimed at the next start.
+	DrainTimeout time.Duration
+	// Classify says whether a plugin error is worth retrying; default:
+	// always retry (bounded by MaxAttempts).
+	Classify func(error) Verdict
+	// Observe is told every notification as it is handled, in order per
+	// work order (egress.Guard.ObserveNotification keeps its status cache
+	// from it). Optional; must be fast.
+	Observe func(account string, n *corrigo.Notification)
+	// OnOutbox is called after an outcome with pending actions is stored
+	// (to wake egress). Optional; must not block.
+	OnOutbox func()
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Dispatcher runs the dispatch loop.
+type Dispatcher struct {
+	o    Options
+	log  *slog.Logger
+	wake chan struct{}
+	// stats
+	mu    sync.Mutex
+	stats Stats
+}
+
+// Stats are the dispatcher's counters.
+type Stats struct {
+	Done, Dead, Parked, Retried, Duplicates, Actions int64
+}
+
+// New checks opts and returns a dispatcher.
+func New(o Options) (*Dispatcher, error) {
+	if o.Store == nil || o.Evaluator == nil || o.Plugins == nil {
+		return nil, errors.New("dispatch: needs a store, an evaluator and plugins")
+	}
+	if o.Owner == "" {
+		o.Owner = "dispatch-" + strconv.FormatUint(rand.Uint64(), 36)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if o.Workers <= 0 {
+		o.Workers = 32
+	}
+	def(&o.Lease, 2*time.Minute)
+	def(&o.PluginTimeout, 30*time.Second)
+	def(&o.PollInterval, 500*time.Millisecond)
+	def(&o.BackoffBase, time.Second)
+	def(&o.BackoffMax, 5*time.Minute)
+	def(&o.DrainTimeout, 10*time.Second)
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 10
+	}
+	if o.Classify == nil {
+		o.Classify = func(error) Verdict { return Retry }
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Dispatcher{o: o, log: log.With("component", "dispatch"), wake: make(chan struct{}, 1)}, nil
+}
+
+// Wake tells the dispatcher new events may be waiting. It never blocks.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns a copy of the counters.
+func (d *Dispatcher) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
+func (d *Dispatcher) count(f func(*Stats)) {
+	d.mu.Lock()
+	f(&d.stats)
+	d.mu.Unlock()
+}
+
+// Run claims and handles events until ctx ends, then waits up to
+// DrainTimeout for in-flight events before abandoning them to their leases.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	done := make(chan struct{}, d.o.Workers)
+	inflight := 0
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	// Claim in batches: while busy, wait until a quarter of the workers is
+	// free, so a full pool costs one store query per batch, not per event.
+	threshold := max(1, d.o.Workers/4)
+	for {
+		free := d.o.Workers - inflight
+		if free >= threshold || (free > 0 && inflight == 0) {
+			evs, err := d.o.Store.ClaimEvents(ctx, d.o.Owner, d.o.Lease, free)
+			if err != nil && ctx.Err() == nil {
+				d.log.Error("claim events failed", "err", err)
+			}
+			for i := range evs {
+				inflight++
+				ev := evs[i]
+				go func() {
+					d.handle(workCtx, &ev)
+					done <- struct{}{}
+				}()
+			}
+			if len(evs) == free && free > 0 {
+				// The batch was full: more may be waiting.
+				select {
+				case d.wake <- struct{}{}:
+				default:
+				}
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(d.o.PollInterval)
+		select {
+		case <-ctx.Done():
+			return d.drain(inflight, done, cancelWork)
+		case <-done:
+			inflight--
+			// A finished event may unblock the next one in its lane.
+			d.Wake()
+		case <-d.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+func (d *Dispatcher) drain(inflight int, done chan struct{}, cancel context.CancelFunc) error {
+	if inflight == 0 {
+		return nil
+	}
+	d.log.Info("waiting for in-flight events", "count", inflight, "deadline", d.o.DrainTimeout)
+	deadline := time.NewTimer(d.o.DrainTimeout)
+	defer deadline.Stop()
+	for inflight > 0 {
+		select {
+		case <-done:
+			inflight--
+		case <-deadline.C:
+			d.log.Warn("drain deadline passed; unfinished events will be reclaimed after their lease", "count", inflight)
+			cancel()
+			for inflight > 0 {
+				<-done
+				inflight--
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// record is the decision JSON stored with each event.
+type record struct {
+	Skipped string       `json:"skipped,omitempty"`
+	Rules   []ruleRecord `json:"rules"`
+	Stopped bool         `json:"stopped,omitempty"`
+}
+
+type ruleRecord struct {
+	Rule    string          `json:"rule"`
+	Plugin  string          `json:"plugin"`
+	Shadow  bool            `json:"shadow,omitempty"`
+	Actions int             `json:"actions"`
+	Refused []refusedAction `json:"refused,omitempty"`
+	Millis  float64         `json:"plugin_ms"`
+}
+
+type refusedAction struct {
+	Index  int    `json:"index"`
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+}
+
+// handle processes one claimed event to a final outcome or a retry.
+func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
+	log := d.log.With("event", ev.ID, "account", ev.Account, "work_order", ev.WorkOrderID, "action", ev.Action, "message_id", ev.MessageID)
+	out, verdict, err := d.process(ctx, ev, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			// Shutting down: leave the lease to expire; the event is
+			// reclaimed at the next start.
+			return
+		}
+		switch {
+		case verdict == Retry && ev.Attempts < d.o.MaxAttempts:
+			next := d.o.Now().Add(d.backoff(ev.Attempts))
+			log.Warn("event failed; will retry", "attempt", ev.Attempts, "next", next, "err", err)
+			if rerr := d.o.Store.RetryEvent(ctx, ev.ID, d.o.Owner, next, err.Error()); rerr != nil {
+				log.Error("schedule retry failed", "err", rerr)
+			}
+			d.count(func(s *Stats) { s.Retried++ })
+			return
+		case verdict == Park:
+			out = store.Outcome{Status: store.EventParked, LastError: err.Error(), Decision: out.Decision, ConfigVersion: out.ConfigVersion}
+		default:
+			msg := err.Error()
+			if verdict == Retry {
+				msg = "gave up after " + strconv.Itoa(ev.Attempts) + " attempts: " + msg
+			}
+			out = store.Outcome{Status: store.EventDead, LastError: msg, Decision: out.Decision, ConfigVersion: out.ConfigVersion}
+		}
+		log.Error("event is a dead letter", "status", out.Status, "err", out.LastError)
+	}
+	if err := d.o.Store.CompleteEvent(ctx, ev.ID, d.o.Owner, out); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			log.Warn("lease lost before the outcome was stored; another worker has the event")
+			return
+		}
+		if ctx.Err() == nil {
+			log.Error("store outcome failed; the event will be retried after its lease", "err", err)
+		}
+		return
+	}
+	pending := 0
+	for _, a := range out.Actions {
+		if a.Status == store.ActionPending {
+			pending++
+		}
+	}
+	d.count(func(s *Stats) {
+		switch out.Status {
+		case store.EventDone:
+			s.Done++
+		case store.EventDead:
+			s.Dead++
+		case store.EventParked:
+			s.Parked++
+		}
+		s.Actions += int64(len(out.Actions))
+	})
+	if pending > 0 && d.o.OnOutbox != nil {
+		d.o.OnOutbox()
+	}
+}
+
+// process evaluates the rules and calls the plugins. A non-nil error comes
+// with the verdict for it; out then carries what is known of the decision.
+func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Logger) (store.Outcome, Verdict, error) {
+	if ev.Source == "inbound" {
+		return d.processInbound(ctx, ev)
+	}
+	n, err := corrigo.DecodeNotification(ev.Body)
+	if err != nil {
+		return store.Outcome{}, Dead, fmt.Errorf("stored body does not decode: %w", err)
+	}
+	if d.o.Observe != nil {
+		d.o.Observe(ev.Account, n)
+	}
+	if n.Header.Action == corrigo.ActionNewWorkOrder {
+		if dup, err := d.duplicateNew(ctx, ev); err != nil {
+			return store.Outcome{}, Retry, err
+		} else if dup != "" {
+			d.count(func(s *Stats) { s.Duplicates++ })
+			log.Info("skipping duplicate NewWorkOrder", "reason", dup)
+			b, _ := json.Marshal(record{Skipped: dup, Rules: []ruleRecord{}})
+			return store.Outcome{Status: store.EventDone, Decision: b}, Retry, nil
+		}
+	}
+
+	in := &Input{Event: ev, Notification: n, ctx: ctx, fetch: d.o.WorkOrders}
+	if p, ok := n.Payload.(corrigo.NewWorkOrderPayload); ok && p.Details.WorkOrderId != 0 {
+		wo := p.Details
+		in.workOrder = &wo
+	}
+	dec, err := d.o.Evaluator.Evaluate(ctx, in)
+	if err != nil {
+		// A rule that cannot be evaluated (e.g. the work order could not be
+		// fetched) is retried: CorrigoPro may be down for a moment.
+		return store.Outcome{ConfigVersion: dec.ConfigVersion}, Retry, fmt.Errorf("evaluate rules: %w", err)
+	}
+	rec := record{Rules: make([]ruleRecord, 0, len(dec.Matched)), Stopped: dec.Stopped}
+	var actions []store.OutboxAction
+	for _, m := range dec.Matched {
+		pev := pluginapi.Event{
+			ID:        strconv.FormatInt(ev.ID, 10),
+			Account:   ev.Account,
+			Source:    ev.Source,
+			Rule:      m.Rule,
+			Header:    n.Header,
+			WorkOrder: in.known(),
+			Body:      ev.Body,
+		}
+		start := time.Now()
+		pctx, cancel := context.WithTimeout(ctx, d.o.PluginTimeout)
+		acts, err := d.o.Plugins.HandleEvent(pctx, m.Plugin, pev)
+		cancel()
+		rr := ruleRecord{Rule: m.Rule, Plugin: m.Plugin, Shadow: m.Shadow, Millis: float64(time.Since(start).Microseconds()) / 1000}
+		if err != nil {
+			rec.Rules = append(rec.Rules, rr)
+			b, _ := json.Marshal(rec)
+			return store.Outcome{Decision: b, ConfigVersion: dec.ConfigVersion}, d.o.Classify(err),
+				fmt.Errorf("rule %q: plugin %q: %w", m.Rule, m.Plugin, err)
+		}
+		for i, a := range acts {
+			if a.WorkOrderID == 0 {
+				a.WorkOrderID = ev.WorkOrderID
+			}
+			if verr := a.Validate(); verr != nil {
+				rr.Refused = append(rr.Refused, refusedAction{Index: i, Kind: string(a.Kind), Reason: verr.Error()})
+				log.Warn("plugin returned an invalid action; not sending it", "rule", m.Rule, "plugin", m.Plugin, "index", i, "err", verr)
+				continue
+			}
+			payload, err := json.Marshal(a)
+			if err != nil {
+				rr.Refused = append(rr.Refused, refusedAction{Index: i, Kind: string(a.Kind), Reason: err.Error()})
+				continue
+			}
+			status := store.ActionPending
+			if m.Shadow {
+				status = store.ActionShadow
+			}
+			actions = append(actions, store.OutboxAction{
+				EventID:        ev.ID,
+				IdempotencyKey: IdempotencyKey(ev.Account, ev.MessageID, m.Rule, i),
+				Account:        ev.Account,
+				WorkOrderID:    a.WorkOrderID,
+				Rule:           m.Rule,
+				Plugin:         m.Plugin,
+				Kind:           string(a.Kind),
+				Payload:        payload,
+				CreatedAt:      d.o.Now().UTC(),
+				Status:         status,
+			})
+			rr.Actions++
+		}
+		rec.Rules = append(rec.Rules, rr)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return store.Outcome{}, Dead, fmt.Errorf("encode decision: %w", err)
+	}
+	return store.Outcome{Status: store.EventDone, Decision: b, ConfigVersion: dec.ConfigVersion, Actions: actions}, Retry, nil
+}
+
+// processInbound forwards an event a plugin's own system sent (through the
+// gateway's inbound endpoint) to that plugin; no rules apply.
+func (d *Dispatcher) processInbound(ctx context.Context, ev *store.Event) (store.Outcome, Verdict, error) {
+	if ev.Plugin == "" {
+		return store.Outcome{}, Dead, errors.New("inbound event names no plugin")
+	}
+	pctx, cancel := context.WithTimeout(ctx, d.o.PluginTimeout)
+	defer cancel()
+	acts, err := d.o.Plugins.HandleEvent(pctx, ev.Plugin, pluginapi.Event{
+		ID: strconv.FormatInt(ev.ID, 10), Account: ev.Account, Source: ev.Source, Rule: "inbound",
+		Header: corrigo.Header{WorkOrderId: ev.WorkOrderID, Action: corrigo.Action(ev.Action), MessageId: ev.MessageID},
+		Body:   ev.Body,
+	})
+	if err != nil {
+		return store.Outcome{}, d.o.Classify(err), fmt.Errorf("plugin %q: %w", ev.Plugin, err)
+	}
+	rr := ruleRecord{Rule: "inbound", Plugin: ev.Plugin}
+	var actions []store.OutboxAction
+	for i, a := range acts {
+		if a.WorkOrderID == 0 {
+			a.WorkOrderID = ev.WorkOrderID
+		}
+		if verr := a.Validate(); verr != nil || a.WorkOrderID == 0 {
+			reason := "action names no work order"
+			if verr != nil {
+				reason = verr.Error()
+			}
+			rr.Refused = append(rr.Refused, refusedAction{Index: i, Kind: string(a.Kind), Reason: reason})
+			continue
+		}
+		payload, _ := json.Marshal(a)
+		actions = append(actions, store.OutboxAction{
+			EventID: ev.ID, IdempotencyKey: IdempotencyKey(ev.Account, ev.MessageID, "inbound:"+ev.Plugin, i),
+			Account: ev.Account, WorkOrderID: a.WorkOrderID, Rule: "inbound", Plugin: ev.Plugin,
+			Kind: string(a.Kind), Payload: payload, CreatedAt: d.o.Now().UTC(), Status: store.ActionPending,
+		})
+		rr.Actions++
+	}
+	b, _ := json.Marshal(record{Rules: []ruleRecord{rr}})
+	return store.Outcome{Status: store.EventDone, Decision: b, Actions: actions}, Retry, nil
+}
+
+// duplicateNew reports why a NewWorkOrder event is a duplicate: the same
+// work order already arrived (and was handled) under another MessageId, as
+// happens when polling finds a work order whose webhook comes later. Events
+// of one work order are handled one at a time, so this check cannot race.
+func (d *Dispatcher) duplicateNew(ctx context.Context, ev *store.Event) (string, error) {
+	evs, err := d.o.Store.EventsForWorkOrder(ctx, ev.Account, ev.WorkOrderID)
+	if err != nil {
+		return "", fmt.Errorf("read work order timeline: %w", err)
+	}
+	for _, o := range evs {
+		if o.ID != ev.ID && o.Action == string(corrigo.ActionNewWorkOrder) && o.Status == store.EventDone {
+			return fmt.Sprintf("work order already handled as event %d (MessageId %s, source %s)", o.ID, o.MessageID, o.Source), nil
+		}
+	}
+	return "", nil
+}
+
+// backoff is the delay before attempt n+1: exponential from BackoffBase,
+// capped at BackoffMax, with ±50% jitter so retries of many events spread.
+func (d *Dispatcher) backoff(attempts int) time.Duration {
+	delay := d.o.BackoffBase
+	for i := 1; i < attempts && delay < d.o.BackoffMax; i++ {
+		delay *= 2
+	}
+	delay = min(delay, d.o.BackoffMax)
+	return time.Duration(float64(delay) * (0.5 + rand.Float64()))
+}
+
+// IdempotencyKey derives an action's key from what produced it: the event
+// (account and MessageId), the rule and the action's index in the plugin's
+// answer. Handling the same event again yields the same keys, so the store
+// refuses the duplicates and CorrigoPro sees each action once.
+func IdempotencyKey(account, messageID, rule string, index int) string {
+	h := sha256.New()
+	h.Write([]byte(account))
+	h.Write([]byte{'|'})
+	h.Write([]byte(messageID))
+	h.Write([]byte{'|'})
+	h.Write([]byte(rule))
+	h.Write([]byte{'|'})
+	h.Write([]byte(strconv.Itoa(index)))
+	return hex.EncodeToString(h.Sum(nil))
+}
