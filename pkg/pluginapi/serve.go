@@ -1,0 +1,203 @@
+package pluginapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// ServeOption tunes Serve.
+type ServeOption func(*serveOptions)
+
+type serveOptions struct {
+	maxMsg int
+	level  hclog.Level
+}
+
+// WithMaxMessageSize sets the largest gRPC message the plugin sends or
+// accepts (default DefaultMaxMessageSize). Keep it equal to the gateway's.
+func WithMaxMessageSize(n int) ServeOption {
+	return func(o *serveOptions) {
+		if n > 0 {
+			o.maxMsg = n
+		}
+	}
+}
+
+// WithLogLevel sets the level of the SDK's own (go-plugin) log lines:
+// "trace", "debug", "info", "warn" or "error". Default "info".
+func WithLogLevel(level string) ServeOption {
+	return func(o *serveOptions) {
+		if l := hclog.LevelFromString(level); l != hclog.NoLevel {
+			o.level = l
+		}
+	}
+}
+
+// Serve runs p as a wogate plugin and returns when the gateway ends it. It
+// is all a plugin's main needs:
+//
+//	func main() { pluginapi.Serve(&myPlugin{}) }
+//
+// Run by hand (without the gateway's handshake cookie), the binary says it
+// is a plugin and exits, except for two flags that print what Describe
+// reports, for docs generation: --describe (JSON) and --config-markdown
+// (the config table).
+func Serve(p Plugin, opts ...ServeOption) {
+	o := serveOptions{maxMsg: DefaultMaxMessageSize, level: hclog.Info}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if os.Getenv(Handshake.MagicCookieKey) == "" && len(os.Args) > 1 {
+		if code, handled := describeCommand(p, os.Args[1], os.Stdout); handled {
+			os.Exit(code)
+		}
+	}
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{1: PluginSet(p, o.maxMsg)},
+		GRPCServer: func(so []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(serverOptions(o.maxMsg, so)...)
+		},
+		// stdout carries the handshake line; logs go to stderr as hclog
+		// JSON, which the gateway parses and re-logs under the plugin's
+		// name.
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Name: "sdk", Level: o.level, Output: stderr, JSONFormat: true,
+		}),
+	})
+}
+
+// describeCommand implements the --describe and --config-markdown flags.
+func describeCommand(p Plugin, arg string, w io.Writer) (code int, handled bool) {
+	if arg != "--describe" && arg != "--config-markdown" {
+		return 0, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := p.Describe(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "describe: %v\n", err)
+		return 1, true
+	}
+	if arg == "--config-markdown" {
+		fmt.Fprint(w, info.ConfigSchema.Markdown())
+		return 0, true
+	}
+	type field struct {
+		Name        string    `json:"name"`
+		Type        FieldType `json:"type"`
+		Required    bool      `json:"required,omitempty"`
+		Default     any       `json:"default,omitempty"`
+		Description string    `json:"description,omitempty"`
+		Secret      bool      `json:"secret,omitempty"`
+		Enum        []string  `json:"enum,omitempty"`
+		Example     string    `json:"example,omitempty"`
+	}
+	out := struct {
+		Name        string  `json:"name"`
+		Version     string  `json:"version"`
+		Description string  `json:"description,omitempty"`
+		Protocol    int     `json:"protocol"`
+		Config      []field `json:"config"`
+	}{Name: info.Name, Version: info.Version, Description: info.Description, Protocol: ProtocolVersion, Config: []field{}}
+	for _, f := range info.ConfigSchema.Fields {
+		var def any
+		if b := defaultJSON(f); b != nil {
+			def = json.RawMessage(b)
+		}
+		out.Config = append(out.Config, field{f.Name, f.Type, f.Required, def, f.Description, f.Secret, f.Enum, f.Example})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return 1, true
+	}
+	return 0, true
+}
+
+// stderr is the process's stderr as it was at start. go-plugin redirects
+// os.Stderr once serving begins (to stream it to the gateway as plain
+// text); logs written here stay structured.
+var stderr = os.Stderr
+
+var (
+	loggerOnce sync.Once
+	logger     *slog.Logger
+)
+
+// Logger returns a structured logger for plugin code. Lines go to stderr
+// in hclog's JSON shape, which the gateway parses and re-logs under the
+// plugin's name with their level and attributes. Host.Log is the
+// alternative that goes over the plugin connection instead.
+func Logger() *slog.Logger {
+	loggerOnce.Do(func() {
+		logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{
+			Level:       slog.LevelDebug,
+			ReplaceAttr: hclogAttr,
+		}))
+	})
+	return logger
+}
+
+// hclogAttr renames slog's built-in keys to hclog's JSON keys.
+func hclogAttr(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) > 0 {
+		return a
+	}
+	switch a.Key {
+	case slog.TimeKey:
+		if t, ok := a.Value.Any().(time.Time); ok {
+			return slog.String("@timestamp", t.Format("2006-01-02T15:04:05.000000Z07:00"))
+		}
+		return slog.Attr{Key: "@timestamp", Value: a.Value}
+	case slog.LevelKey:
+		l, _ := a.Value.Any().(slog.Level)
+		return slog.String("@level", hclogLevelName(l))
+	case slog.MessageKey:
+		return slog.Attr{Key: "@message", Value: a.Value}
+	}
+	return a
+}
+
+func hclogLevelName(l slog.Level) string {
+	switch {
+	case l < slog.LevelDebug:
+		return "trace"
+	case l < slog.LevelInfo:
+		return "debug"
+	case l < slog.LevelWarn:
+		return "info"
+	case l < slog.LevelError:
+		return "warn"
+	}
+	return "error"
+}
+
+// slogLevel maps a Host.Log level name to slog; unknown names are info.
+func slogLevel(level string) slog.Level {
+	switch strings.ToLower(strings.TrimSpace(level)) {
+	case "trace", "debug":
+		return slog.LevelDebug
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "error", "err":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// SlogLevel maps a level name as used by Host.Log ("debug", "info",
+// "warn", "error"; anything else is info) to a slog.Level. Hosts use it to
+// re-log plugin lines.
+func SlogLevel(level string) slog.Level { return slogLevel(level) }
