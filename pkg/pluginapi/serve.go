@@ -64,7 +64,7 @@ func Serve(p Plugin, opts ...ServeOption) {
 		}
 	}
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
+		HandshakeConfig:  Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{1: PluginSet(p, o.maxMsg)},
 		GRPCServer: func(so []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(serverOptions(o.maxMsg, so)...)
