@@ -307,3 +307,24 @@ func TestTokenWaitHonoursCallerContext(t *testing.T) {
 		t.Fatalf("token requests = %d, want 1", n)
 	}
 }
+
+func TestInvalidateOnlyClearsTheRejectedToken(t *testing.T) {
+	f := newClientFake(t)
+	c := f.client()
+	ctx := context.Background()
+	if tok, _ := c.Token(ctx); tok != "tok-1" {
+		t.Fatal(tok)
+	}
+	c.auth.invalidate("tok-1")
+	if tok, _ := c.Token(ctx); tok != "tok-2" {
+		t.Fatalf("after invalidating tok-1: %q, want tok-2", tok)
+	}
+	// A late 401 for the old token must not throw away the new one.
+	c.auth.invalidate("tok-1")
+	if tok, _ := c.Token(ctx); tok != "tok-2" {
+		t.Fatalf("stale invalidation replaced the token: %q", tok)
+	}
+	if n := f.tokenRequests.Load(); n != 2 {
+		t.Fatalf("token requests = %d, want 2", n)
+	}
+}
