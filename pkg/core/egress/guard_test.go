@@ -348,7 +348,7 @@ func TestGuardSettingsSingleflightAndRefresh(t *testing.T) {
 	f := newFake()
 	f.csRelease = make(chan struct{})
 	clk := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	g := NewGuard(f, GuardOptions{Now: clk.Now, SettingsRefresh: time.Hour})
+	g := NewGuard(f, GuardOptions{Now: clk.Now, SettingsRefresh: time.Hour, Logger: quiet})
 
 	const n = 20
 	var wg sync.WaitGroup

@@ -1,0 +1,218 @@
+package egress
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/corrigo"
+)
+
+// WorkerOptions configure a Worker. Zero values mean the defaults named on
+// each field.
+type WorkerOptions struct {
+	// Owner identifies this worker in the store's leases. Default
+	// "egress-<hostname>-<pid>-<random>", unique per process.
+	Owner string
+	// Concurrency bounds the sends in flight. Default 32. Actions of one
+	// work order never run concurrently (the store hands out one per lane).
+	Concurrency int
+	// Lease is how long a claimed action stays ours. If the process dies,
+	// the action is claimed again after it. Default 2m, and at least twice
+	// SendTimeout so a slow send cannot outlive its lease.
+	Lease time.Duration
+	// SendTimeout bounds one Send (guard lookups and the call). Default 60s.
+	SendTimeout time.Duration
+	// PollInterval is how often the outbox is polled when idle; Kick wakes
+	// the worker earlier. Default 1s.
+	PollInterval time.Duration
+	// StopTimeout is how long Run waits for sends in flight after its
+	// context ends before cancelling them. Default 15s.
+	StopTimeout time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o WorkerOptions) withDefaults() WorkerOptions {
+	if o.Owner == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		o.Owner = fmt.Sprintf("egress-%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 32
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 60 * time.Second
+	}
+	if o.Lease <= 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.Lease < 2*o.SendTimeout {
+		o.Lease = 2 * o.SendTimeout
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = 15 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Worker moves actions from the store's outbox to CorrigoPro: it claims due
+// actions (leased to Owner), sends them through the Sender with bounded
+// concurrency, and records each result (FinishAction or RetryAction).
+// Several workers — in one process or in replicas sharing a PostgreSQL
+// store — can run at once; leases keep them apart.
+type Worker struct {
+	st    store.Store
+	s     *Sender
+	opts  WorkerOptions
+	kick  chan struct{}
+	freed chan struct{}
+}
+
+// NewWorker returns a worker; call Run to start it.
+func NewWorker(st store.Store, s *Sender, opts WorkerOptions) *Worker {
+	return &Worker{
+		st:    st,
+		s:     s,
+		opts:  opts.withDefaults(),
+		kick:  make(chan struct{}, 1),
+		freed: make(chan struct{}, 1),
+	}
+}
+
+// Owner returns the lease owner id the worker claims with.
+func (w *Worker) Owner() string { return w.opts.Owner }
+
+// Kick wakes the worker to claim now instead of at the next poll. The
+// dispatcher calls it after writing new actions. It never blocks.
+func (w *Worker) Kick() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and sends until ctx ends, then stops claiming, waits up to
+// StopTimeout for the sends in flight (their results are recorded), and
+// cancels the rest: their leases expire and they are claimed again, by
+// this process after a restart or by another replica, where the resend
+// check finds out whether they reached CorrigoPro. Run returns nil after a
+// clean stop, or the store's error if it is closed underneath it.
+func (w *Worker) Run(ctx context.Context) error {
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+	var wg sync.WaitGroup
+	var inflight int
+	var mu sync.Mutex
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var runErr error
+
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-w.kick:
+		case <-w.freed:
+		case <-timer.C:
+		}
+		mu.Lock()
+		free := w.opts.Concurrency - inflight
+		mu.Unlock()
+		if free <= 0 {
+			continue // a finishing send signals freed
+		}
+		acts, err := w.st.ClaimActions(ctx, w.opts.Owner, w.opts.Lease, free)
+		if err != nil {
+			if ctx.Err() != nil {
+				break loop
+			}
+			if errors.Is(err, store.ErrClosed) {
+				runErr = fmt.Errorf("egress: claim actions: %w", err)
+				break loop
+			}
+			w.opts.Logger.Error("egress: claim actions failed", "err", err)
+			timer.Reset(w.opts.PollInterval)
+			continue
+		}
+		mu.Lock()
+		inflight += len(acts)
+		mu.Unlock()
+		for _, a := range acts {
+			wg.Go(func() {
+				w.handle(sendCtx, a)
+				mu.Lock()
+				inflight--
+				mu.Unlock()
+				signal(w.freed)
+			})
+		}
+		timer.Reset(w.opts.PollInterval)
+	}
+
+	stopped := make(chan struct{})
+	go func() { wg.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(w.opts.StopTimeout):
+		mu.Lock()
+		n := inflight
+		mu.Unlock()
+		w.opts.Logger.Warn("egress: stop timeout; cancelling sends in flight (their leases will expire and they will be resent after a check)", "in_flight", n)
+		cancelSends()
+		<-stopped
+	}
+	return runErr
+}
+
+// handle sends one action and records the result.
+func (w *Worker) handle(sendCtx context.Context, a store.OutboxAction) {
+	ctx, cancel := context.WithTimeout(sendCtx, w.opts.SendTimeout)
+	r := w.s.Send(ctx, a)
+	cancel()
+	if r.Retry && r.Class == corrigo.ClassCanceled && sendCtx.Err() != nil {
+		// Shut down mid-send: leave the lease to expire.
+		return
+	}
+	// Record the result even while stopping: a send that happened must not
+	// be repeated for want of a row update.
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(sendCtx), 10*time.Second)
+	defer scancel()
+	var err error
+	if r.Retry {
+		err = w.st.RetryAction(sctx, a.ID, w.opts.Owner, time.Now().Add(r.RetryAfter), r.Reason)
+	} else {
+		err = w.st.FinishAction(sctx, a.ID, w.opts.Owner, r.Status, r.Reason)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrLeaseLost):
+		w.opts.Logger.Warn("egress: lease lost before the result was recorded; another worker owns the action now",
+			"action", a.ID, "status", r.Status, "retry", r.Retry)
+	default:
+		w.opts.Logger.Error("egress: record action result", "action", a.ID, "status", r.Status, "retry", r.Retry, "err", err)
+	}
+}
