@@ -1,7 +1,6 @@
 package corrigo
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -165,10 +164,9 @@ func (s *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) 
 	}
 	var tr TokenResponse
 	jerr := json.Unmarshal(body, &tr)
-	if tr.AccessToken != "" {
-		body = bytes.ReplaceAll(body, []byte(tr.AccessToken), []byte(redacted))
+	if s.observe != nil {
+		ex.ResponseBody = redactTokenBody(body)
 	}
-	ex.ResponseBody = body
 	switch {
 	case resp.StatusCode/100 != 2 || tr.Error != "":
 		te := &TokenError{StatusCode: resp.StatusCode, OAuthError: tr.Error, Description: tr.ErrorDesc}
@@ -196,6 +194,32 @@ func (s *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) 
 		lifetime = unknownTokenLifetime
 	}
 	return tr.AccessToken, lifetime, nil
+}
+
+// redactTokenBody replaces the value of every access_token (and the
+// deprecated refresh_token) member, in any letter case as encoding/json
+// matches them, with REDACTED. A body that is not a JSON object carries no
+// token the client would use and is returned as is.
+func redactTokenBody(body []byte) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return body
+	}
+	changed := false
+	for k := range m {
+		if strings.EqualFold(k, "access_token") || strings.EqualFold(k, "refresh_token") {
+			m[k] = json.RawMessage(`"` + redacted + `"`)
+			changed = true
+		}
+	}
+	if !changed {
+		return body
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return []byte(`{"access_token":"` + redacted + `"}`)
+	}
+	return out
 }
 
 // errBodyTooLarge is returned when a response exceeds its read bound.

@@ -411,7 +411,7 @@ func TestResponseBodyIsBounded(t *testing.T) {
 	f.setHandler(func(w http.ResponseWriter, r *http.Request, _ clientRecorded) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"Customers":[`)
-		chunk := strings.Repeat(`{"Id":1,"Name":"x"},`, 1000)
+		chunk := strings.Repeat(" ", 1<<16)
 		for written := 0; written <= MaxResponseBytes; written += len(chunk) {
 			if _, err := io.WriteString(w, chunk); err != nil {
 				return
