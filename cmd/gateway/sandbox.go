@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/wogate/wogate/pkg/corrigo/sandbox"
+)
+
+func init() {
+	register("sandbox", "run the CorrigoPro Direct sandbox (OAuth, REST API, webhooks, control API)", runSandbox)
+}
+
+// runSandbox starts the emulator and serves until ctx is cancelled.
+func runSandbox(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("gateway sandbox", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	listen := fs.String("listen", "127.0.0.1:8089", "address to listen on")
+	webhookURL := fs.String("webhook-url", "", "where to POST webhook notifications (empty: webhooks off; set later with PUT /_sandbox/webhook)")
+	clientID := fs.String("client-id", sandbox.DefaultClientID, "OAuth client id")
+	clientSecret := fs.String("client-secret", sandbox.DefaultClientSecret, "OAuth client secret")
+	autoCreate := fs.Duration("auto-create", 0, "dispatch a new random work order at this interval (0: only on demand)")
+	timeScale := fs.Float64("time-scale", 1, "multiply webhook retry delays by this factor (0.001 runs the 5-minute first retry in 300ms)")
+	seedWOs := fs.Int("seed-work-orders", 25, "work orders that exist at start")
+	seed := fs.Int64("seed", 1, "random seed for generated data")
+	retry := fs.Bool("webhook-retry", true, "retry failed webhook deliveries on CorrigoPro's schedule")
+	maxAttempts := fs.Int("webhook-max-attempts", sandbox.DefaultMaxAttempts, "attempts before a notification is dead")
+	concurrency := fs.Int("webhook-concurrency", sandbox.DefaultWebhookConcurrency, "parallel webhook deliveries")
+	lifetime := fs.Duration("token-lifetime", sandbox.DefaultTokenLifetime, "lifetime of access and webhook tokens")
+	keyFile := fs.String("key", "", "PEM RSA private key to sign tokens with (with --cert; default: generate one)")
+	certFile := fs.String("cert", "", "PEM certificate matching --key")
+	certOut := fs.String("cert-out", "", "also write the certificate PEM to this file")
+	verbose := fs.Bool("v", false, "log webhook and server events to stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "gateway sandbox: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	opts := sandbox.Options{
+		Clients:            map[string]string{*clientID: *clientSecret},
+		WebhookURL:         *webhookURL,
+		WebhookRetry:       *retry,
+		WebhookMaxAttempts: *maxAttempts,
+		WebhookConcurrency: *concurrency,
+		TimeScale:          *timeScale,
+		TokenLifetime:      *lifetime,
+		Seed:               *seed,
+		SeedWorkOrders:     *seedWOs,
+		AutoCreateEvery:    *autoCreate,
+		Logger:             logger,
+	}
+	if (*keyFile == "") != (*certFile == "") {
+		fmt.Fprintln(os.Stderr, "gateway sandbox: --key and --cert go together")
+		return 2
+	}
+	if *keyFile != "" {
+		key, cert, err := loadKeyPair(*keyFile, *certFile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "gateway sandbox: %v\n", err)
+			return 1
+		}
+		opts.Key, opts.CertificatePEM = key, cert
+	}
+	sb, err := sandbox.New(opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gateway sandbox: %v\n", err)
+		return 1
+	}
+	if _, err := sb.Start(*listen); err != nil {
+		_ = sb.Close()
+		fmt.Fprintf(os.Stderr, "gateway sandbox: %v\n", err)
+		return 1
+	}
+	if *certOut != "" {
+		if err := os.WriteFile(*certOut, sb.CertificatePEM(), 0o644); err != nil {
+			_ = sb.Close()
+			fmt.Fprintf(os.Stderr, "gateway sandbox: write certificate: %v\n", err)
+			return 1
+		}
+	}
+	printBanner(os.Stdout, sb, *clientID, *clientSecret, *autoCreate, *timeScale)
+	<-ctx.Done()
+	fmt.Fprintln(os.Stdout, "sandbox: shutting down")
+	if err := sb.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "gateway sandbox: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func printBanner(w io.Writer, sb *sandbox.Sandbox, id, secret string, autoCreate time.Duration, timeScale float64) {
+	hook := sb.WebhookURL()
+	if hook == "" {
+		hook = "(off — set with: curl -X PUT " + sb.ControlURL() + "webhook -d '{\"Url\":\"http://...\"}')"
+	}
+	auto := "on demand (POST " + sb.ControlURL() + "workorders)"
+	if autoCreate > 0 {
+		auto = "every " + autoCreate.String()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "CorrigoPro Direct sandbox is running\n\n")
+	fmt.Fprintf(&b, "  REST base        %sapi/\n", sb.BaseURL())
+	fmt.Fprintf(&b, "  OAuth token URL  %s\n", sb.OAuthURL())
+	fmt.Fprintf(&b, "  Certificate      %s\n", sb.CertificateURL())
+	fmt.Fprintf(&b, "  Control API      %s\n", sb.ControlURL())
+	fmt.Fprintf(&b, "  Webhook URL      %s\n", hook)
+	fmt.Fprintf(&b, "  client_id        %s\n", id)
+	fmt.Fprintf(&b, "  client_secret    %s\n", secret)
+	fmt.Fprintf(&b, "  New work orders  %s\n", auto)
+	fmt.Fprintf(&b, "  Retry time scale %g\n\n", timeScale)
+	fmt.Fprintf(&b, "Try it:\n\n")
+	fmt.Fprintf(&b, "  TOKEN=$(curl -s -X POST %s -H 'Content-Type: application/x-www-form-urlencoded' \\\n", sb.OAuthURL())
+	fmt.Fprintf(&b, "    -d 'grant_type=client_credentials&client_id=%s&client_secret=%s' | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n", id, secret)
+	fmt.Fprintf(&b, "  curl -s '%sapi/customers?messageId=1' -H \"Authorization: Bearer $TOKEN\"\n\n", sb.BaseURL())
+	fmt.Fprintf(&b, "Press Ctrl-C to stop.\n")
+	_, _ = io.WriteString(w, b.String())
+}
+
+// loadKeyPair reads an RSA private key (PKCS#1 or PKCS#8) and its
+// certificate, and checks that they belong together.
+func loadKeyPair(keyFile, certFile string) (*rsa.PrivateKey, []byte, error) {
+	kb, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read key: %w", err)
+	}
+	cb, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read certificate: %w", err)
+	}
+	kblock, _ := pem.Decode(kb)
+	if kblock == nil {
+		return nil, nil, fmt.Errorf("%s: no PEM block", keyFile)
+	}
+	var key *rsa.PrivateKey
+	if k, err := x509.ParsePKCS1PrivateKey(kblock.Bytes); err == nil {
+		key = k
+	} else if k8, err8 := x509.ParsePKCS8PrivateKey(kblock.Bytes); err8 == nil {
+		rk, ok := k8.(*rsa.PrivateKey)
+		if !ok {
+			return nil, nil, fmt.Errorf("%s: not an RSA key", keyFile)
+		}
+		key = rk
+	} else {
+		return nil, nil, fmt.Errorf("%s: parse key: %v", keyFile, err)
+	}
+	cblock, _ := pem.Decode(cb)
+	if cblock == nil {
+		return nil, nil, fmt.Errorf("%s: no PEM block", certFile)
+	}
+	cert, err := x509.ParseCertificate(cblock.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: parse certificate: %w", certFile, err)
+	}
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok || !pub.Equal(&key.PublicKey) {
+		return nil, nil, fmt.Errorf("%s does not belong to %s", certFile, keyFile)
+	}
+	return key, cb, nil
+}
