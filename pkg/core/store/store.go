@@ -15,13 +15,21 @@ import (
 	"time"
 )
 
-// Errors every implementation returns.
+// Errors every implementation returns. Callers test them with errors.Is:
+// implementations wrap them with context.
 var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrLeaseLost: the row was claimed by another worker or its lease ran
 	// out and it was reclaimed; the caller must drop its result.
 	ErrLeaseLost = errors.New("store: lease lost")
 	ErrClosed    = errors.New("store: closed")
+	// ErrWrongState: the row exists but its status does not allow the
+	// operation (e.g. requeueing an event that is not a dead letter). An
+	// admin API maps it to 409 Conflict.
+	ErrWrongState = errors.New("store: wrong state")
+	// ErrInvalid: an argument is malformed (empty MessageID, unknown
+	// status, action without idempotency key). An admin API maps it to 400.
+	ErrInvalid = errors.New("store: invalid argument")
 )
 
 // EventStatus is where an event is in its life.
@@ -37,6 +45,9 @@ const (
 
 // Event is one inbound event: a webhook notification, a polled or
 // reconciled work order, or an inbound call forwarded to a plugin.
+//
+// Times are stored with microsecond precision and returned in UTC; a zero
+// time means "unset" (a zero ActionDate sorts before every real one).
 type Event struct {
 	ID          int64
 	Account     string
@@ -135,12 +146,18 @@ type LogFilter struct {
 }
 
 // DeadLetterFilter selects dead letters (dead, parked events and actions).
+// Results are newest first (events by ReceivedAt, actions by CreatedAt).
 type DeadLetterFilter struct {
 	Account     string
 	WorkOrderID int64
 	Action      string // event action or action kind
 	Since       time.Time
-	Limit       int
+	Limit       int // default 100
+	// Kind is "event", "action" or "" for both.
+	Kind string
+	// Status narrows to one status ("dead", "parked", "ignored", or for
+	// actions "refused"); "" means dead and parked, the unresolved ones.
+	Status string
 }
 
 // DeadLetter is a dead or parked event or action.
@@ -152,27 +169,40 @@ type DeadLetter struct {
 
 // Store is implemented by sqlite.Store and postgres.Store.
 type Store interface {
-	// InsertEvent stores an event durably before the webhook answers 2xx.
+	// InsertEvent stores an event durably before the webhook answers 2xx:
+	// when it returns nil the row is committed (fsynced as configured).
 	// It returns false, nil when (Account, MessageID) is already stored.
 	// Implementations batch concurrent calls into one commit (group commit).
+	// On insert it sets e.ID, and defaults ReceivedAt (now) and Status
+	// (pending). Account and MessageID must not be empty (ErrInvalid).
 	InsertEvent(ctx context.Context, e *Event) (inserted bool, err error)
 
 	// ClaimEvents leases up to limit pending events whose NextAt has passed,
 	// at most one per (Account, WorkOrderID) lane and only the head of each
 	// lane: the earliest pending event by (ActionDate, ID). A lane with a
-	// leased event yields nothing until the lease is completed or expires.
+	// leased event yields nothing until the lease is completed or expires,
+	// and a lane whose head is not due yet (NextAt) waits for it: later
+	// events never overtake. Claiming increments Attempts, so the returned
+	// Attempts counts this attempt. Dead letters do not block a lane.
 	ClaimEvents(ctx context.Context, owner string, lease time.Duration, limit int) ([]Event, error)
-	// CompleteEvent records the outcome and inserts its actions atomically,
-	// releasing the lease. ErrLeaseLost if owner no longer holds it.
+	// CompleteEvent records the outcome (Status done, dead or parked) and
+	// inserts its actions atomically, releasing the lease. Actions get
+	// EventID = id, Account defaults to the event's, Status defaults to
+	// pending (shadow is kept), CreatedAt defaults to now; an action whose
+	// IdempotencyKey is already stored is skipped. ErrLeaseLost if owner no
+	// longer holds the lease (another worker reclaimed it after it expired;
+	// an expired lease nobody reclaimed still counts as held).
 	CompleteEvent(ctx context.Context, id int64, owner string, out Outcome) error
 	// RetryEvent releases the lease and schedules another attempt.
 	RetryEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
 
 	// ClaimActions leases pending actions due now, only the head of each
 	// (Account, WorkOrderID) lane by ID, so one work order's actions go out
-	// in the order they were created.
+	// in the order they were created; a lane with a leased action, or whose
+	// head is not due, yields nothing. Claiming increments Attempts.
 	ClaimActions(ctx context.Context, owner string, lease time.Duration, limit int) ([]OutboxAction, error)
-	// FinishAction sets a final status (sent, refused, dead, parked).
+	// FinishAction sets a final status (sent, refused, dead, parked);
+	// sent sets SentAt. ErrLeaseLost as for CompleteEvent.
 	FinishAction(ctx context.Context, id int64, owner string, status ActionStatus, lastErr string) error
 	// RetryAction releases the lease and schedules another attempt.
 	RetryAction(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
@@ -189,10 +219,16 @@ type Store interface {
 
 	// Dead letters.
 	ListDeadLetters(ctx context.Context, f DeadLetterFilter) ([]DeadLetter, error)
-	// RequeueEvent puts a dead, parked or ignored event back to pending.
+	// RequeueEvent puts a dead, parked or ignored event back to pending,
+	// due now, with Attempts reset to 0 (LastError is kept for history).
+	// ErrNotFound for an unknown id, ErrWrongState for any other status.
 	RequeueEvent(ctx context.Context, id int64) error
-	// RequeueAction puts a dead, parked, refused or ignored action back to pending.
+	// RequeueAction puts a dead, parked, refused or ignored action back to
+	// pending, due now, Attempts 0. Errors as for RequeueEvent.
 	RequeueAction(ctx context.Context, id int64) error
+	// IgnoreEvent and IgnoreAction resolve a dead letter (dead or parked,
+	// for actions also refused) without handling it; ignoring an ignored
+	// row is a no-op. ErrNotFound, ErrWrongState as for requeue.
 	IgnoreEvent(ctx context.Context, id int64) error
 	IgnoreAction(ctx context.Context, id int64) error
 
@@ -200,7 +236,9 @@ type Store interface {
 	// oldest, per account.
 	Backlog(ctx context.Context) (map[string]Backlog, error)
 
-	// Communication log.
+	// Communication log. QueryLog returns newest first (by ID); page with
+	// BeforeID = the last ID of the previous page. Since is inclusive,
+	// Until exclusive.
 	AppendLog(ctx context.Context, entries ...LogEntry) error
 	QueryLog(ctx context.Context, f LogFilter) ([]LogEntry, error)
 
@@ -215,9 +253,17 @@ type Store interface {
 
 	// Prune deletes handled events, sent actions and log entries older than
 	// before. Dead letters are kept until resolved.
+	// Precisely: actions sent, refused, shadow or ignored, last changed
+	// before `before`; events done or ignored, last changed before
+	// `before`, with no action left that is not prunable; log entries
+	// whose Time is before `before`. Pending rows and dead letters stay.
+	// Pruned events no longer deduplicate their MessageId: keep retention
+	// longer than CorrigoPro's redelivery window.
 	Prune(ctx context.Context, before time.Time) (deleted int64, err error)
 
 	Ping(ctx context.Context) error
+	// Close waits for writes already queued, then releases the database.
+	// Every later call returns ErrClosed. Close is idempotent.
 	Close() error
 }
 

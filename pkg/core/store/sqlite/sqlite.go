@@ -1,0 +1,365 @@
+// Package sqlite is the embedded store: one SQLite file under data_dir, in
+// WAL mode, written by a single goroutine that group-commits concurrent
+// writes, read through a small pool of read-only connections.
+//
+// Why one writer: SQLite admits one writing transaction at a time anyway.
+// Funnelling every write through one goroutine turns that limit into an
+// advantage: writes that arrive while a commit is being synced are gathered
+// into the next transaction and share its fsync (group commit), so ingest
+// throughput grows with concurrency instead of being capped at one fsync per
+// webhook. Each caller still returns only after its own write is committed.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/wogate/wogate/pkg/core/store"
+)
+
+//go:embed migrations/*.sql
+var migrationsFS embed.FS
+
+// Options tune the store. The zero value is the durable default.
+type Options struct {
+	// Synchronous is SQLite's synchronous setting: "FULL" (default) syncs
+	// the WAL on every commit, so an accepted event survives a power loss;
+	// "NORMAL" syncs only at checkpoints, so a commit survives a crash of
+	// the process (the OS still holds the data) but the last commits can be
+	// lost if the machine loses power. "EXTRA" is FULL plus a directory
+	// sync. OFF is refused: it breaks "accepted means kept".
+	Synchronous string
+	// BusyTimeout bounds how long a connection waits for a lock held by
+	// another process (e.g. a backup or the sqlite3 shell). Default 5s.
+	BusyTimeout time.Duration
+	// MaxBatch is the most writes committed in one transaction. Default
+	// 256. 1 disables group commit (one transaction per write).
+	MaxBatch int
+	// MaxWait is how long the writer lingers for more writes after the
+	// first of a batch before committing. Default 0: no lingering; writes
+	// that queued while the previous commit was syncing still share the
+	// next one, which is where most of the gain comes from (see
+	// docs/storage.md for measurements).
+	MaxWait time.Duration
+	// Readers is the size of the read-only connection pool. Default 4.
+	Readers int
+}
+
+func (o *Options) defaults() error {
+	switch strings.ToUpper(o.Synchronous) {
+	case "":
+		o.Synchronous = "FULL"
+	case "FULL", "NORMAL", "EXTRA":
+		o.Synchronous = strings.ToUpper(o.Synchronous)
+	default:
+		return fmt.Errorf("sqlite synchronous %q: want FULL, NORMAL or EXTRA", o.Synchronous)
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 5 * time.Second
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.MaxWait < 0 {
+		o.MaxWait = 0
+	}
+	if o.Readers <= 0 {
+		o.Readers = 4
+	}
+	return nil
+}
+
+// Store is the SQLite implementation of store.Store.
+type Store struct {
+	path string
+	opts Options
+
+	wdb *sql.DB // exactly one connection, used only by the writer goroutine
+	rdb *sql.DB // read-only pool
+
+	insertEvent *sql.Stmt // prepared on wdb
+
+	ops        chan *op
+	closing    chan struct{}
+	writerDone chan struct{}
+	closed     atomic.Bool
+	closeOnce  sync.Once
+	closeErr   error
+
+	stats writerStats
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path, applies pending
+// migrations and starts the writer. The parent directory is created.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open sqlite store: empty path")
+	}
+	if err := opts.defaults(); err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+		return nil, fmt.Errorf("open sqlite store: create directory: %w", err)
+	}
+	s := &Store{
+		path:       abs,
+		opts:       opts,
+		ops:        make(chan *op),
+		closing:    make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", opts.BusyTimeout.Milliseconds())
+	// The writer: WAL, the chosen synchronous level, foreign keys, and
+	// BEGIN IMMEDIATE so a transaction takes the write lock up front
+	// instead of failing with SQLITE_BUSY when it first writes.
+	wdsn := fileURI(abs) + "?" + busy +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(" + opts.Synchronous + ")" +
+		"&_pragma=foreign_keys(1)" +
+		"&_txlock=immediate"
+	s.wdb, err = sql.Open("sqlite", wdsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+	if err := s.wdb.PingContext(ctx); err != nil {
+		_ = s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
+	var mode string
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
+		_ = s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s: journal mode is %q, want wal (%v)", abs, mode, err)
+	}
+	if err := migrate(ctx, s.wdb); err != nil {
+		_ = s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
+	s.insertEvent, err = s.wdb.PrepareContext(ctx, insertEventSQL)
+	if err != nil {
+		_ = s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s: prepare: %w", abs, err)
+	}
+	rdsn := fileURI(abs) + "?" + busy + "&_pragma=query_only(1)"
+	s.rdb, err = sql.Open("sqlite", rdsn)
+	if err != nil {
+		_ = s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s: readers: %w", abs, err)
+	}
+	s.rdb.SetMaxOpenConns(opts.Readers)
+	s.rdb.SetMaxIdleConns(opts.Readers)
+	if err := s.rdb.PingContext(ctx); err != nil {
+		_ = s.rdb.Close()
+		_ = s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s: readers: %w", abs, err)
+	}
+	go s.run()
+	return s, nil
+}
+
+// fileURI makes an SQLite URI of an absolute path, escaping the characters
+// URIs give meaning to.
+func fileURI(abs string) string {
+	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+	return "file:" + r.Replace(filepath.ToSlash(abs))
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close waits for queued writes, stops the writer and closes the database.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		close(s.closing)
+		<-s.writerDone
+		var errs []error
+		if s.insertEvent != nil {
+			errs = append(errs, s.insertEvent.Close())
+		}
+		errs = append(errs, s.rdb.Close(), s.wdb.Close())
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("close sqlite store: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// Ping checks that the store is open and the file readable.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	var one int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return s.wrap("ping", err)
+	}
+	return nil
+}
+
+// wrap adds context to err and turns errors caused by Close into ErrClosed.
+func (s *Store) wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if s.closed.Load() && !errors.Is(err, store.ErrClosed) &&
+		(errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed")) {
+		err = store.ErrClosed
+	}
+	return fmt.Errorf("sqlite %s: %w", what, err)
+}
+
+// enc and dec map times to INTEGER microseconds; the zero time is 0.
+func enc(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func dec(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// blob stores empty JSON as NULL.
+func blob(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return []byte(b)
+}
+
+func unblob(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+const eventCols = `id, account, message_id, work_order_id, action, action_date, received_at,
+	source, plugin, body, status, attempts, next_at, last_error, decision, config_version, handled_at`
+
+func scanEvent(r scanner) (store.Event, error) {
+	var e store.Event
+	var ad, ra, na, ha int64
+	var body, decision []byte
+	var status string
+	err := r.Scan(&e.ID, &e.Account, &e.MessageID, &e.WorkOrderID, &e.Action, &ad, &ra,
+		&e.Source, &e.Plugin, &body, &status, &e.Attempts, &na, &e.LastError, &decision, &e.ConfigVersion, &ha)
+	if err != nil {
+		return e, err
+	}
+	e.ActionDate, e.ReceivedAt, e.NextAt, e.HandledAt = dec(ad), dec(ra), dec(na), dec(ha)
+	e.Body, e.Decision = unblob(body), unblob(decision)
+	e.Status = store.EventStatus(status)
+	return e, nil
+}
+
+const actionCols = `id, event_id, idempotency_key, account, work_order_id, rule, plugin, kind,
+	payload, created_at, status, attempts, next_at, last_error, sent_at`
+
+func scanAction(r scanner) (store.OutboxAction, error) {
+	var a store.OutboxAction
+	var ca, na, sa int64
+	var payload []byte
+	var status string
+	err := r.Scan(&a.ID, &a.EventID, &a.IdempotencyKey, &a.Account, &a.WorkOrderID, &a.Rule, &a.Plugin, &a.Kind,
+		&payload, &ca, &status, &a.Attempts, &na, &a.LastError, &sa)
+	if err != nil {
+		return a, err
+	}
+	a.CreatedAt, a.NextAt, a.SentAt = dec(ca), dec(na), dec(sa)
+	a.Payload = unblob(payload)
+	a.Status = store.ActionStatus(status)
+	return a, nil
+}
+
+const logCols = `id, time, duration_ns, account, direction, severity, method, url, status,
+	work_order_id, work_order_number, customer, message_id, request, response, error`
+
+func scanLog(r scanner) (store.LogEntry, error) {
+	var l store.LogEntry
+	var t, d int64
+	err := r.Scan(&l.ID, &t, &d, &l.Account, &l.Direction, &l.Severity, &l.Method, &l.URL, &l.Status,
+		&l.WorkOrderID, &l.WorkOrderNumber, &l.Customer, &l.MessageID, &l.Request, &l.Response, &l.Error)
+	l.Time, l.Duration = dec(t), time.Duration(d)
+	return l, err
+}
+
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// query runs a read on the reader pool.
+func query[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("sqlite %s: %w", what, store.ErrClosed)
+	}
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, s.wrap(what, err)
+	}
+	out, err := collect(rows, scan)
+	return out, s.wrap(what, err)
+}
+
+// where builds a conjunction of optional filters.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) in(col string, vals []string) {
+	ph := make([]string, len(vals))
+	for i, v := range vals {
+		ph[i] = "?"
+		w.args = append(w.args, v)
+	}
+	w.conds = append(w.conds, col+" IN ("+strings.Join(ph, ",")+")")
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
