@@ -1,0 +1,377 @@
+// Package config loads and validates the gateway's configuration: one YAML
+// file, overridden by WOGATE_ environment variables, with secrets referenced
+// as ${ENV_NAME} or file:/path and never printed.
+//
+// Loading is strict and complete: an unknown key, a value of the wrong type
+// or a missing required value is an error naming the file, the line and
+// column and the key path, and every such error is reported in one pass
+// (see Error). Defaults are filled in before validation, so a loaded Config
+// is ready to use: every duration is set, every account has a webhook path.
+//
+// The package knows the shape of rules but not their language: compiling
+// the `when` conditions is pkg/core/rules' job, which reports its errors in
+// the same ErrorEntry form, positioned with Rule.Line and Rule.Column.
+package config
+
+import (
+	"time"
+
+	"github.com/wogate/wogate/pkg/corrigo"
+)
+
+// Defaults. A key absent from the file and the environment takes these
+// values; an explicit value is validated as written (an explicit `0s` for
+// an interval is an error, not "use the default").
+const (
+	DefaultListen               = "127.0.0.1:8080"
+	DefaultDataDir              = "./data"
+	DefaultStoreDriver          = "sqlite"
+	DefaultSQLiteFile           = "wogate.db" // inside data_dir
+	DefaultGroupCommitMaxBatch  = 256
+	DefaultGroupCommitMaxWait   = 2 * time.Millisecond
+	DefaultWebhookPathPrefix    = "/webhooks/corrigo/" // + account name
+	DefaultWebhookClockSkew     = 5 * time.Minute
+	DefaultWebhookMaxBodyBytes  = 4 << 20
+	DefaultPollingInterval      = time.Minute
+	DefaultPollingLookback      = 15 * time.Minute
+	DefaultReconcileInterval    = time.Hour
+	DefaultReconcileWindow      = 24 * time.Hour
+	DefaultPluginTimeout        = 10 * time.Second
+	DefaultPluginConcurrency    = 8
+	DefaultMaxAttempts          = 10
+	DefaultBackoffInitial       = time.Second
+	DefaultBackoffMax           = 5 * time.Minute
+	DefaultEventLease           = 2 * time.Minute
+	DefaultCustomerRefresh      = 15 * time.Minute
+	DefaultAdminListen          = "127.0.0.1:8081"
+	DefaultSandboxListen        = "127.0.0.1:8090"
+	DefaultSandboxTimeScale     = 1.0
+	DefaultSandboxClientID      = "wogate-sandbox"
+	DefaultSandboxClientSecret  = "wogate-sandbox-secret"
+	DefaultLogLevel             = "info"
+	DefaultLogFormat            = "json"
+	DefaultRetentionEvents      = 30 * 24 * time.Hour
+	DefaultRetentionLog         = 7 * 24 * time.Hour
+	DefaultEnvPrefix            = "WOGATE_"
+	DefaultEnvNestingSeparator  = "__"
+)
+
+// Config is the whole gateway configuration. The zero value is not useful:
+// build one with Load or Parse, which fill in defaults and validate.
+type Config struct {
+	// Listen is the address of the public HTTP listener that receives
+	// CorrigoPro webhooks (host:port). Default 127.0.0.1:8080.
+	Listen string `koanf:"listen" json:"listen"`
+	// DataDir holds the embedded SQLite store and other local state.
+	// Relative paths are relative to the gateway's working directory.
+	// Default ./data.
+	DataDir string `koanf:"data_dir" json:"data_dir"`
+	// Store selects and tunes the durable store.
+	Store StoreConfig `koanf:"store" json:"store"`
+	// Corrigo lists the CorrigoPro accounts the gateway serves.
+	Corrigo CorrigoConfig `koanf:"corrigo" json:"corrigo"`
+	// Plugins are the plugin processes rules send events to, by name.
+	Plugins map[string]Plugin `koanf:"plugins" json:"plugins"`
+	// Rules decide which plugin gets which event. They run in order.
+	Rules []Rule `koanf:"rules" json:"rules"`
+	// Delivery tunes retries of events and actions.
+	Delivery Delivery `koanf:"delivery" json:"delivery"`
+	// CustomerSettings tunes the cache of customer completion settings
+	// the action guard checks before sending a check-out.
+	CustomerSettings CustomerSettings `koanf:"customer_settings" json:"customer_settings"`
+	// Admin is the operators' listener: web UI, API, health and metrics.
+	Admin Admin `koanf:"admin" json:"admin"`
+	// Sandbox configures the embedded CorrigoPro sandbox, started
+	// in-process when an account has sandbox: true.
+	Sandbox Sandbox `koanf:"sandbox" json:"sandbox"`
+	// Log configures the gateway's own log.
+	Log Log `koanf:"log" json:"log"`
+	// Retention says how long stored events and the communication log are
+	// kept.
+	Retention Retention `koanf:"retention" json:"retention"`
+
+	// Version is a short hash of the resolved configuration (secret values
+	// excluded), recorded with every rule decision so a decision can be
+	// traced to the configuration it was made under.
+	Version string `koanf:"-" json:"version"`
+	// Path is the file the configuration was loaded from.
+	Path string `koanf:"-" json:"path"`
+	// Warnings are problems that do not stop the gateway (a value that
+	// is ignored, an unusual combination). `gateway validate` prints them.
+	Warnings []ErrorEntry `koanf:"-" json:"-"`
+
+	// pos maps key paths to positions in the file, for errors found
+	// after loading (rule compilation, plugin config validation).
+	pos *positions
+	// envKeys maps key paths to the environment variable that set them.
+	envKeys map[string]string
+}
+
+// StoreConfig selects the durable store.
+type StoreConfig struct {
+	// Driver is "sqlite" (embedded, default) or "postgres".
+	Driver string `koanf:"driver" json:"driver"`
+	// DSN is the data source: for sqlite a file path (default
+	// <data_dir>/wogate.db), for postgres a URL such as
+	// postgres://user@host:5432/db (required). It may hold a password,
+	// so it is a Secret.
+	DSN Secret `koanf:"dsn" json:"dsn"`
+	// GroupCommit batches concurrent writes into one transaction.
+	GroupCommit GroupCommit `koanf:"group_commit" json:"group_commit"`
+}
+
+// GroupCommit batches concurrent store writes (webhook ingest under load)
+// into one transaction: fewer fsyncs, higher throughput.
+type GroupCommit struct {
+	// MaxBatch is the most writes committed together. Default 256.
+	MaxBatch int `koanf:"max_batch" json:"max_batch"`
+	// MaxWait is how long a write may wait for others to join its batch.
+	// 0 commits as soon as the store is free. Default 2ms.
+	MaxWait time.Duration `koanf:"max_wait" json:"max_wait"`
+}
+
+// CorrigoConfig holds the CorrigoPro accounts.
+type CorrigoConfig struct {
+	// Accounts by name. The name appears in the default webhook path,
+	// in logs and metrics, and in WOGATE_CORRIGO__ACCOUNTS__<NAME>__*
+	// overrides; it must match [a-z0-9][a-z0-9_-]*. At least one.
+	Accounts map[string]Account `koanf:"accounts" json:"accounts"`
+}
+
+// Account is one CorrigoPro account (one client id, one region).
+type Account struct {
+	// Region is the CorrigoPro data center: apac, am or emea. Either
+	// Region or BaseURL is required unless Sandbox is set.
+	Region corrigo.Region `koanf:"region" json:"region,omitempty"`
+	// BaseURL overrides Region with an explicit ".../Direct/" API root.
+	BaseURL string `koanf:"base_url" json:"base_url,omitempty"`
+	// OAuthURL is the token endpoint. Default corrigo.DefaultOAuthURL.
+	OAuthURL string `koanf:"oauth_url" json:"oauth_url,omitempty"`
+	// ClientID is the OAuth client id from CorrigoPro Desktop.
+	ClientID string `koanf:"client_id" json:"client_id,omitempty"`
+	// ClientSecret is the OAuth client secret; use ${ENV} or file:.
+	ClientSecret Secret `koanf:"client_secret" json:"client_secret,omitempty"`
+	// MessageIDPrefix prefixes the MessageIds the gateway generates, so
+	// its calls are easy to find in CorrigoPro's usage log.
+	MessageIDPrefix string `koanf:"message_id_prefix" json:"message_id_prefix,omitempty"`
+	// Sandbox connects the account to the embedded sandbox (see
+	// Config.Sandbox) instead of CorrigoPro: URLs, credentials and the
+	// webhook certificate come from the sandbox.
+	Sandbox bool `koanf:"sandbox" json:"sandbox,omitempty"`
+	// Webhook configures the endpoint CorrigoPro posts notifications to.
+	Webhook Webhook `koanf:"webhook" json:"webhook"`
+	// Polling searches for new work orders periodically, a safety net for
+	// lost webhooks (and the only source when webhooks are disabled).
+	Polling Polling `koanf:"polling" json:"polling"`
+	// Reconcile periodically compares CorrigoPro's view with the store.
+	Reconcile Reconcile `koanf:"reconcile" json:"reconcile"`
+	// Shadow records decisions and actions for this account but never
+	// sends actions to CorrigoPro: for trying rules on live traffic.
+	Shadow bool `koanf:"shadow" json:"shadow,omitempty"`
+}
+
+// Webhook configures one account's notification endpoint.
+type Webhook struct {
+	// Path is the URL path on the public listener. Default
+	// /webhooks/corrigo/<account>. Paths must be unique.
+	Path string `koanf:"path" json:"path"`
+	// Certificate is the PEM certificate whose key signs CorrigoPro's
+	// webhook tokens, usually file:./certs/corrigo.pem. Required unless
+	// the webhook is disabled or the account uses the sandbox.
+	Certificate Secret `koanf:"certificate" json:"certificate,omitempty"`
+	// Disabled turns the endpoint off (polling only).
+	Disabled bool `koanf:"disabled" json:"disabled,omitempty"`
+	// Audience, when set, must equal the token's audience claim.
+	Audience string `koanf:"audience" json:"audience,omitempty"`
+	// ClockSkew tolerates clock differences when checking a token's
+	// issued and expiry times. Default 5m.
+	ClockSkew time.Duration `koanf:"clock_skew" json:"clock_skew"`
+	// Hashes are the signature hashes accepted: sha1, sha256, sha384,
+	// sha512. Empty: the verifier's default set.
+	Hashes []string `koanf:"hashes" json:"hashes,omitempty"`
+	// SignedBytes are the byte forms the signature may cover: decoded,
+	// segment, gunzipped. Empty: the verifier's default.
+	SignedBytes []string `koanf:"signed_bytes" json:"signed_bytes,omitempty"`
+	// MaxBodyBytes bounds a notification body. Default 4 MiB.
+	MaxBodyBytes int64 `koanf:"max_body_bytes" json:"max_body_bytes"`
+}
+
+// Polling configures the search for new work orders.
+type Polling struct {
+	// Enabled turns polling on. Default true.
+	Enabled bool `koanf:"enabled" json:"enabled"`
+	// Interval between searches. Default 1m.
+	Interval time.Duration `koanf:"interval" json:"interval"`
+	// Lookback is how far before the last watermark each search reaches,
+	// to catch work orders created while the gateway was down or that
+	// CorrigoPro indexed late. Default 15m.
+	Lookback time.Duration `koanf:"lookback" json:"lookback"`
+}
+
+// Reconcile configures the periodic comparison of CorrigoPro's work orders
+// with what the gateway has seen.
+type Reconcile struct {
+	// Interval between reconciliations; 0 turns reconciliation off.
+	// Default 1h.
+	Interval time.Duration `koanf:"interval" json:"interval"`
+	// Window is how far back each reconciliation looks. Default 24h.
+	Window time.Duration `koanf:"window" json:"window"`
+	// SilenceAlert raises an alert (log, metric, health) when no webhook
+	// arrived for this long; 0 turns it off. Default off.
+	SilenceAlert time.Duration `koanf:"silence_alert" json:"silence_alert"`
+}
+
+// Plugin is one plugin process.
+type Plugin struct {
+	// Command is the plugin executable. Relative paths are relative to
+	// the gateway's working directory. Required.
+	Command string `koanf:"command" json:"command"`
+	// Args are passed to the command.
+	Args []string `koanf:"args" json:"args,omitempty"`
+	// Config is the plugin's own configuration, validated by the plugin
+	// against the schema it describes. String values may use ${ENV} and
+	// file: references; values from references are treated as secrets.
+	Config map[string]any `koanf:"config" json:"config,omitempty"`
+	// Timeout bounds one call to the plugin. Default 10s.
+	Timeout time.Duration `koanf:"timeout" json:"timeout"`
+	// Concurrency bounds concurrent calls to the plugin. Default 8.
+	Concurrency int `koanf:"concurrency" json:"concurrency"`
+	// SHA256, when set, pins the executable's SHA-256 (hex); a binary
+	// that does not match is not started.
+	SHA256 string `koanf:"sha256" json:"sha256,omitempty"`
+
+	// secretKeys are the Config keys (dotted paths) whose values are
+	// secret: resolved from ${ENV}/file: references or named like one.
+	secretKeys map[string]bool
+}
+
+// Rule sends matching events to a plugin.
+type Rule struct {
+	// Name identifies the rule in decisions, logs and metrics. Required
+	// and unique.
+	Name string `koanf:"name" json:"name"`
+	// When is the condition, an expr-lang expression that must be a bool
+	// (see docs/rules.md). Required; "true" matches everything.
+	When string `koanf:"when" json:"when"`
+	// Plugin receives matching events. Required unless Stop is set: a
+	// stop rule without a plugin drops matching events from later rules.
+	Plugin string `koanf:"plugin" json:"plugin,omitempty"`
+	// Stop ends rule evaluation for an event this rule matched.
+	Stop bool `koanf:"stop" json:"stop,omitempty"`
+	// Shadow records what the rule's plugin would do without sending it.
+	Shadow bool `koanf:"shadow" json:"shadow,omitempty"`
+	// FetchWorkOrder makes the gateway fetch the full work order before
+	// evaluating the rule and pass it to the plugin, for events that do
+	// not carry it (everything but NewWorkOrder). Rules whose condition
+	// mentions workOrder fetch it anyway.
+	FetchWorkOrder bool `koanf:"fetch_work_order" json:"fetch_work_order,omitempty"`
+
+	// File, Line and Column locate the first character of When in the
+	// configuration file (1-based; 0 when unknown), so expression errors
+	// can point into the file.
+	File   string `koanf:"-" json:"-"`
+	Line   int    `koanf:"-" json:"-"`
+	Column int    `koanf:"-" json:"-"`
+	// Block is true when When is a YAML block scalar (| or >): its
+	// continuation lines start at Column rather than at column 1.
+	Block bool `koanf:"-" json:"-"`
+}
+
+// Delivery tunes retries of events (plugin calls) and actions (CorrigoPro
+// calls). Retries use jittered exponential backoff between BackoffInitial
+// and BackoffMax; after MaxAttempts the item becomes a dead letter.
+type Delivery struct {
+	// MaxAttempts before an event or action becomes a dead letter.
+	// Default 10.
+	MaxAttempts int `koanf:"max_attempts" json:"max_attempts"`
+	// BackoffInitial is the first retry delay. Default 1s.
+	BackoffInitial time.Duration `koanf:"backoff_initial" json:"backoff_initial"`
+	// BackoffMax caps the retry delay. Default 5m.
+	BackoffMax time.Duration `koanf:"backoff_max" json:"backoff_max"`
+	// EventLease is how long a worker owns a claimed event before another
+	// may take it over; it must outlast the slowest plugin call.
+	// Default 2m.
+	EventLease time.Duration `koanf:"event_lease" json:"event_lease"`
+}
+
+// CustomerSettings tunes the customer-settings cache.
+type CustomerSettings struct {
+	// Refresh is how often cached settings are fetched again. Default 15m.
+	Refresh time.Duration `koanf:"refresh" json:"refresh"`
+}
+
+// Admin is the operators' listener.
+type Admin struct {
+	// Listen is the admin address; "" turns the admin listener off.
+	// Default 127.0.0.1:8081.
+	Listen string `koanf:"listen" json:"listen"`
+	// Token is the bearer token the admin UI and API require. Required
+	// when Listen is not a loopback address.
+	Token Secret `koanf:"token" json:"token,omitempty"`
+}
+
+// Sandbox configures the embedded CorrigoPro sandbox, used by accounts with
+// sandbox: true. It is for trying the gateway without a CorrigoPro account.
+type Sandbox struct {
+	// Listen is the sandbox's address (REST, OAuth, control API under
+	// /_sandbox/). Default 127.0.0.1:8090.
+	Listen string `koanf:"listen" json:"listen"`
+	// AutoCreate makes the sandbox create a random work order this often;
+	// 0 turns it off. Default off.
+	AutoCreate time.Duration `koanf:"auto_create" json:"auto_create"`
+	// TimeScale speeds up the sandbox's clock (SLA dates, token expiry).
+	// Default 1.
+	TimeScale float64 `koanf:"time_scale" json:"time_scale"`
+	// ClientID is the OAuth client the sandbox accepts. Default
+	// wogate-sandbox.
+	ClientID string `koanf:"client_id" json:"client_id"`
+	// ClientSecret is that client's secret. Default wogate-sandbox-secret.
+	ClientSecret Secret `koanf:"client_secret" json:"client_secret"`
+}
+
+// Log configures the gateway's log.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `koanf:"level" json:"level"`
+	// Format is json or text. Default json.
+	Format string `koanf:"format" json:"format"`
+}
+
+// Retention says how long history is kept; 0 keeps it forever.
+type Retention struct {
+	// Events is how long handled events (with their decisions and
+	// actions) are kept. Default 720h (30 days).
+	Events time.Duration `koanf:"events" json:"events"`
+	// Log is how long the communication log is kept. Default 168h.
+	Log time.Duration `koanf:"log" json:"log"`
+}
+
+// UsesSandbox reports whether any account uses the embedded sandbox, in
+// which case the gateway starts it.
+func (c *Config) UsesSandbox() bool {
+	for _, a := range c.Corrigo.Accounts {
+		if a.Sandbox {
+			return true
+		}
+	}
+	return false
+}
+
+// IsSecretKey reports whether the plugin config value at key (a dotted path
+// inside Config, e.g. "auth.token") is a secret.
+func (p Plugin) IsSecretKey(key string) bool { return p.secretKeys[key] }
+
+// MarkPluginSecret marks a plugin config key (dotted path, e.g.
+// "auth.token") as secret, for plugins whose schema declares secret fields;
+// Redacted and every printed form of the config mask it from then on.
+func (c *Config) MarkPluginSecret(plugin, key string) {
+	p, ok := c.Plugins[plugin]
+	if !ok {
+		return
+	}
+	if p.secretKeys == nil {
+		p.secretKeys = map[string]bool{}
+	}
+	p.secretKeys[key] = true
+	c.Plugins[plugin] = p
+}

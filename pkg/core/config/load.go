@@ -1,0 +1,828 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/v2"
+	"gopkg.in/yaml.v3"
+)
+
+// Options change where Load and Parse read the environment from. The zero
+// value uses the process environment.
+type Options struct {
+	// Environ lists "NAME=value" pairs for WOGATE_ overrides; nil means
+	// os.Environ.
+	Environ func() []string
+	// LookupEnv resolves ${NAME} references; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// EnvPrefix is the prefix of override variables; "" means WOGATE_.
+	EnvPrefix string
+}
+
+// Load reads the configuration file at path, applies WOGATE_ environment
+// overrides, resolves ${ENV} and file: references, fills in defaults and
+// validates the result. Any problem is returned as an *Error listing every
+// problem found, each with file, line, column and key.
+func Load(path string) (*Config, error) { return LoadWith(path, Options{}) }
+
+// LoadWith is Load with explicit options (tests, tools).
+func LoadWith(path string, opts Options) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Entries: []ErrorEntry{{File: path, Message: "cannot read config: " + unwrapPathError(err)}}}
+	}
+	return Parse(path, data, opts)
+}
+
+// unwrapPathError drops the path from an *fs.PathError: the entry already
+// names the file.
+func unwrapPathError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// koanfDelim separates key segments inside koanf. A control character, so
+// that map keys containing dots (plugin config keys) are kept whole.
+const koanfDelim = "\x1f"
+
+// loader carries the state of one Parse call.
+type loader struct {
+	file    string
+	dir     string
+	opts    Options
+	pos     *positions
+	envKeys map[string]string // normalized key -> variable name
+	secrets map[string]bool   // normalized keys resolved from references
+	errs    []ErrorEntry
+	warns   []ErrorEntry
+	errKeys map[string]bool // normalized keys that already have an error
+}
+
+// Parse loads a configuration from data; name is the file name used in
+// errors and the base for relative file: references.
+func Parse(name string, data []byte, opts Options) (cfg *Config, err error) {
+	l := &loader{
+		file:    name,
+		dir:     filepath.Dir(name),
+		opts:    opts,
+		envKeys: map[string]string{},
+		secrets: map[string]bool{},
+		errKeys: map[string]bool{},
+	}
+	if l.opts.Environ == nil {
+		l.opts.Environ = os.Environ
+	}
+	if l.opts.LookupEnv == nil {
+		l.opts.LookupEnv = os.LookupEnv
+	}
+	if l.opts.EnvPrefix == "" {
+		l.opts.EnvPrefix = DefaultEnvPrefix
+	}
+	defer func() {
+		// A parser bug must not take the gateway down with a stack
+		// trace instead of a message about the file.
+		if r := recover(); r != nil {
+			cfg = nil
+			err = &Error{Entries: []ErrorEntry{{File: name, Message: fmt.Sprintf("internal error while loading: %v", r)}}}
+		}
+	}()
+	return l.parse(data)
+}
+
+func (l *loader) parse(data []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		l.errs = append(l.errs, yamlErrorEntry(l.file, err))
+		return nil, l.fail()
+	}
+	l.pos = indexPositions(data, &doc)
+
+	fileMap := map[string]any{}
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		root := doc.Content[0]
+		if root.Kind != yaml.MappingNode && !(root.Kind == yaml.ScalarNode && root.Tag == "!!null") {
+			l.errs = append(l.errs, ErrorEntry{File: l.file, Line: root.Line, Column: root.Column, Message: "the top level must be a mapping of keys (listen:, corrigo:, ...)"})
+			return nil, l.fail()
+		}
+		var v any
+		if err := doc.Decode(&v); err != nil {
+			l.errs = append(l.errs, yamlErrorEntry(l.file, err))
+			return nil, l.fail()
+		}
+		if m, ok := plainValue(v).(map[string]any); ok {
+			fileMap = m
+		}
+	}
+
+	k := koanf.NewWithConf(koanf.Conf{Delim: koanfDelim})
+	if err := k.Load(mapProvider(fileMap), nil); err != nil {
+		return nil, fmt.Errorf("config: load %s: %w", l.file, err)
+	}
+	envProv := env.Provider(koanfDelim, env.Opt{
+		Prefix:        l.opts.EnvPrefix,
+		TransformFunc: l.envKey,
+		EnvironFunc:   l.opts.Environ,
+	})
+	if err := k.Load(envProv, nil); err != nil {
+		return nil, fmt.Errorf("config: load environment: %w", err)
+	}
+	raw := k.Raw()
+	if len(raw) == 0 && len(fileMap) > 0 {
+		// koanf's deep copy gives up silently on types it cannot copy;
+		// fall back to the map we built (plain types only).
+		raw = fileMap
+	}
+
+	l.resolveSecrets(raw)
+	applyDefaults(raw)
+
+	cfg := &Config{Path: l.file, pos: l.pos, envKeys: l.envKeys}
+	l.decode(raw, cfg)
+	l.finish(cfg)
+	l.validate(cfg)
+	if len(l.errs) > 0 {
+		return nil, l.fail()
+	}
+	sortEntries(l.warns)
+	cfg.Warnings = l.warns
+	cfg.Version = cfg.computeVersion()
+	return cfg, nil
+}
+
+func (l *loader) fail() error {
+	sortEntries(l.errs)
+	return &Error{Entries: l.errs}
+}
+
+// yamlLine matches the position yaml.v3 puts in its messages.
+var yamlLine = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): `)
+
+func yamlErrorEntry(file string, err error) ErrorEntry {
+	msg := err.Error()
+	e := ErrorEntry{File: file}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	e.Message = "invalid YAML: " + msg
+	return e
+}
+
+// plainValue converts what yaml.v3 decodes into the plain types the rest of
+// the loader (and koanf's deep copy) handle: string-keyed maps, []any,
+// strings, numbers, bools and nil.
+func plainValue(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = plainValue(x)
+		}
+		return t
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[fmt.Sprint(k)] = plainValue(x)
+		}
+		return m
+	case []any:
+		for i, x := range t {
+			t[i] = plainValue(x)
+		}
+		return t
+	case time.Time:
+		return t.Format(time.RFC3339Nano)
+	case []byte:
+		return string(t)
+	case nil, string, bool, int, int64, uint64, float64:
+		return t
+	default:
+		return fmt.Sprint(t)
+	}
+}
+
+// mapProvider hands an already parsed map to koanf.
+type mapProvider map[string]any
+
+func (m mapProvider) ReadBytes() ([]byte, error) { return nil, errors.New("not supported") }
+func (m mapProvider) Read() (map[string]any, error) {
+	return map[string]any(m), nil
+}
+
+// topLevelKeys are the keys Config accepts at the top level; environment
+// variables naming anything else are not configuration (WOGATE_TEST_*,
+// variables of other tools) and are ignored.
+var topLevelKeys = fieldTags(reflect.TypeOf(Config{}))
+
+// envKey maps WOGATE_CORRIGO__ACCOUNTS__MAIN__CLIENT_ID to the koanf key
+// corrigo<US>accounts<US>main<US>client_id.
+func (l *loader) envKey(name, value string) (string, any) {
+	rest := strings.TrimPrefix(name, l.opts.EnvPrefix)
+	parts := strings.Split(strings.ToLower(rest), DefaultEnvNestingSeparator)
+	if !topLevelKeys[parts[0]] {
+		return "", nil
+	}
+	for _, p := range parts {
+		if p == "" {
+			l.errs = append(l.errs, ErrorEntry{File: l.file, Env: name, Message: "malformed override: empty key segment (use __ between keys)"})
+			return "", nil
+		}
+	}
+	display := strings.Join(parts, ".")
+	if parts[0] == "rules" {
+		l.errs = append(l.errs, ErrorEntry{File: l.file, Key: display, Env: name, Message: "rules cannot be overridden from the environment; edit the file"})
+		return "", nil
+	}
+	l.envKeys[normKey(display)] = name
+	return strings.Join(parts, koanfDelim), value
+}
+
+// entry builds an error entry for key, positioned at its value (value
+// true) or at the key itself, or naming the environment variable that set
+// it.
+func (l *loader) entry(key string, value bool, msg string) ErrorEntry {
+	return entryFor(l.file, l.pos, l.envKeys, key, value, msg)
+}
+
+func entryFor(file string, pos *positions, envKeys map[string]string, key string, value bool, msg string) ErrorEntry {
+	e := ErrorEntry{File: file, Key: key, Message: msg}
+	if name, ok := envKeys[normKey(key)]; ok {
+		e.Env = name
+		return e
+	}
+	e.Line, e.Column = pos.lookup(key, value)
+	return e
+}
+
+// errorf records an error for key, at most one per key (a bad value
+// should not also be reported as "must be positive").
+func (l *loader) errorf(key string, value bool, format string, args ...any) {
+	nk := normKey(key)
+	if l.errKeys[nk] {
+		return
+	}
+	l.errKeys[nk] = true
+	l.errs = append(l.errs, l.entry(key, value, fmt.Sprintf(format, args...)))
+}
+
+func (l *loader) warnf(key string, format string, args ...any) {
+	l.warns = append(l.warns, l.entry(key, false, fmt.Sprintf(format, args...)))
+}
+
+// ---- secrets ----
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// maxSecretFile bounds a file: reference; certificates and secrets are
+// small, and /dev/zero must not hang the loader.
+const maxSecretFile = 1 << 20
+
+// resolveSecrets replaces ${ENV} and file: references in every string
+// value except under rules (rule conditions are code, not values).
+func (l *loader) resolveSecrets(raw map[string]any) {
+	for k, v := range raw {
+		if k == "rules" {
+			continue
+		}
+		raw[k] = l.resolveValue(k, v)
+	}
+}
+
+func (l *loader) resolveValue(path string, v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = l.resolveValue(joinKey(path, k), x)
+		}
+		return t
+	case []any:
+		for i, x := range t {
+			t[i] = l.resolveValue(path+"["+strconv.Itoa(i)+"]", x)
+		}
+		return t
+	case string:
+		out, isRef, err := l.resolveString(t)
+		if err != nil {
+			l.errorf(path, true, "%v", err)
+			return ""
+		}
+		if isRef {
+			l.secrets[normKey(path)] = true
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// resolveString resolves one value. "file:PATH" reads the file (relative
+// to the config file's directory; ${ENV} may be used inside PATH; trailing
+// newlines are dropped). Anywhere else, ${NAME} is replaced by the
+// variable, ${NAME:-default} falls back to default when NAME is unset, and
+// $${ is a literal ${.
+func (l *loader) resolveString(s string) (string, bool, error) {
+	if rest, ok := strings.CutPrefix(s, "file:"); ok {
+		p, _, err := l.expandEnv(rest)
+		if err != nil {
+			return "", true, err
+		}
+		if p == "" {
+			return "", true, errors.New("file: reference has no path")
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(l.dir, p)
+		}
+		b, err := readSmallFile(p)
+		if err != nil {
+			return "", true, fmt.Errorf("cannot read secret file %s: %s", p, unwrapPathError(err))
+		}
+		return strings.TrimRight(string(b), "\r\n"), true, nil
+	}
+	return l.expandEnv(s)
+}
+
+func readSmallFile(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, errors.New("is a directory")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSecretFile {
+		return nil, fmt.Errorf("larger than %d bytes", maxSecretFile)
+	}
+	return b, nil
+}
+
+func (l *loader) expandEnv(s string) (string, bool, error) {
+	if !strings.Contains(s, "${") {
+		return s, false, nil
+	}
+	var b strings.Builder
+	ref := false
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), ref, nil
+		}
+		if i > 0 && s[i-1] == '$' { // $${ is a literal ${
+			b.WriteString(s[:i-1])
+			b.WriteString("${")
+			s = s[i+2:]
+			continue
+		}
+		b.WriteString(s[:i])
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			return "", ref, fmt.Errorf("unterminated ${ reference")
+		}
+		inner := s[i+2 : i+end]
+		name, def, hasDef := strings.Cut(inner, ":-")
+		if !envName.MatchString(name) {
+			return "", ref, fmt.Errorf("invalid reference ${%s}: want ${NAME} or ${NAME:-default}", inner)
+		}
+		ref = true
+		val, ok := l.opts.LookupEnv(name)
+		switch {
+		case ok:
+			b.WriteString(val)
+		case hasDef:
+			b.WriteString(def)
+		default:
+			return "", ref, fmt.Errorf("environment variable %s is not set", name)
+		}
+		s = s[i+end+1:]
+	}
+}
+
+// ---- defaults ----
+
+// applyDefaults fills in every absent key with its default, in the raw
+// map, so that the typed decode and the validation see explicit values and
+// an explicit zero can be told from an absent key.
+func applyDefaults(raw map[string]any) {
+	set(raw, "listen", DefaultListen)
+	set(raw, "data_dir", DefaultDataDir)
+	if st := sub(raw, "store"); st != nil {
+		set(st, "driver", DefaultStoreDriver)
+		if gc := sub(st, "group_commit"); gc != nil {
+			set(gc, "max_batch", DefaultGroupCommitMaxBatch)
+			set(gc, "max_wait", DefaultGroupCommitMaxWait)
+		}
+	}
+	if c := sub(raw, "corrigo"); c != nil {
+		if accs := sub(c, "accounts"); accs != nil {
+			for name := range accs {
+				a := sub(accs, name)
+				if a == nil {
+					continue
+				}
+				if w := sub(a, "webhook"); w != nil {
+					set(w, "path", DefaultWebhookPathPrefix+name)
+					set(w, "clock_skew", DefaultWebhookClockSkew)
+					set(w, "max_body_bytes", DefaultWebhookMaxBodyBytes)
+				}
+				if p := sub(a, "polling"); p != nil {
+					set(p, "enabled", true)
+					set(p, "interval", DefaultPollingInterval)
+					set(p, "lookback", DefaultPollingLookback)
+				}
+				if r := sub(a, "reconcile"); r != nil {
+					set(r, "interval", DefaultReconcileInterval)
+					set(r, "window", DefaultReconcileWindow)
+					set(r, "silence_alert", time.Duration(0))
+				}
+			}
+		}
+	}
+	if ps := sub(raw, "plugins"); ps != nil {
+		for name := range ps {
+			if p := sub(ps, name); p != nil {
+				set(p, "timeout", DefaultPluginTimeout)
+				set(p, "concurrency", DefaultPluginConcurrency)
+			}
+		}
+	}
+	if d := sub(raw, "delivery"); d != nil {
+		set(d, "max_attempts", DefaultMaxAttempts)
+		set(d, "backoff_initial", DefaultBackoffInitial)
+		set(d, "backoff_max", DefaultBackoffMax)
+		set(d, "event_lease", DefaultEventLease)
+	}
+	if cs := sub(raw, "customer_settings"); cs != nil {
+		set(cs, "refresh", DefaultCustomerRefresh)
+	}
+	if a := sub(raw, "admin"); a != nil {
+		set(a, "listen", DefaultAdminListen)
+	}
+	if s := sub(raw, "sandbox"); s != nil {
+		set(s, "listen", DefaultSandboxListen)
+		set(s, "auto_create", time.Duration(0))
+		set(s, "time_scale", DefaultSandboxTimeScale)
+		set(s, "client_id", DefaultSandboxClientID)
+		set(s, "client_secret", DefaultSandboxClientSecret)
+	}
+	if lg := sub(raw, "log"); lg != nil {
+		set(lg, "level", DefaultLogLevel)
+		set(lg, "format", DefaultLogFormat)
+	}
+	if r := sub(raw, "retention"); r != nil {
+		set(r, "events", DefaultRetentionEvents)
+		set(r, "log", DefaultRetentionLog)
+	}
+}
+
+// set puts v at m[k] unless the key is present.
+func set(m map[string]any, k string, v any) {
+	if _, ok := m[k]; !ok {
+		m[k] = v
+	}
+}
+
+// sub returns the map at m[k], creating it when absent or null; nil when
+// the key holds something else (the decode reports the wrong type).
+func sub(m map[string]any, k string) map[string]any {
+	switch v := m[k].(type) {
+	case map[string]any:
+		return v
+	case nil:
+		n := map[string]any{}
+		m[k] = n
+		return n
+	default:
+		return nil
+	}
+}
+
+// ---- decoding ----
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// decode decodes raw into cfg strictly and turns every mapstructure error
+// into a positioned entry.
+func (l *loader) decode(raw map[string]any, cfg *Config) {
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		TagName:     "koanf",
+		ErrorUnused: true,
+		MatchName:   func(a, b string) bool { return a == b },
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			durationHook,
+			mapstructure.TextUnmarshallerHookFunc(),
+			scalarHook,
+		),
+		Result: cfg,
+	})
+	if err != nil {
+		l.errs = append(l.errs, ErrorEntry{File: l.file, Message: "internal error: " + err.Error()})
+		return
+	}
+	if err := dec.Decode(raw); err != nil {
+		l.decodeErrors(err)
+	}
+}
+
+var rootTypeName = reflect.TypeOf(Config{}).String()
+
+func (l *loader) decodeErrors(err error) {
+	switch e := err.(type) {
+	case *mapstructure.DecodeError:
+		inner := e.Unwrap()
+		var nested *mapstructure.DecodeError
+		if errors.As(inner, &nested) {
+			l.decodeErrors(inner)
+			return
+		}
+		name := displayKey(e.Name())
+		if name == rootTypeName {
+			name = ""
+		}
+		msg := inner.Error()
+		if keys, ok := strings.CutPrefix(msg, "has invalid keys: "); ok {
+			for _, k := range strings.Split(keys, ", ") {
+				m := fmt.Sprintf("unknown key %q", k)
+				if s := suggest(name, k); s != "" {
+					m += fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				l.errorf(joinKey(name, k), false, "%s", m)
+			}
+			return
+		}
+		l.errorf(name, true, "%s", friendlyDecodeError(inner))
+	case interface{ Unwrap() []error }:
+		for _, x := range e.Unwrap() {
+			l.decodeErrors(x)
+		}
+	default:
+		if u := errors.Unwrap(err); u != nil {
+			l.decodeErrors(u)
+			return
+		}
+		l.errs = append(l.errs, ErrorEntry{File: l.file, Message: err.Error()})
+	}
+}
+
+func friendlyDecodeError(err error) string {
+	var ute *mapstructure.UnconvertibleTypeError
+	if errors.As(err, &ute) {
+		return fmt.Sprintf("wrong type: want %s, got %s", typeName(ute.Expected.Type()), valueKind(ute.Value))
+	}
+	var pe *mapstructure.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("invalid %s value", typeName(pe.Expected.Type()))
+	}
+	msg := err.Error()
+	// mapstructure's own wording for containers.
+	for _, w := range []struct{ in, out string }{
+		{"expected a map or struct", "wrong type: want a mapping"},
+		{"source data must be an array or slice", "wrong type: want a list"},
+		{"expected a map", "wrong type: want a mapping"},
+	} {
+		if strings.Contains(msg, w.in) {
+			return w.out
+		}
+	}
+	return msg
+}
+
+func typeName(t reflect.Type) string {
+	if t == durationType {
+		return "duration (e.g. 30s, 5m, 1h)"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "list"
+	case reflect.Map, reflect.Struct:
+		return "mapping"
+	}
+	return t.String()
+}
+
+// valueKind describes a decoded YAML value without printing it (it may be
+// a secret).
+func valueKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case int, int64, uint64:
+		return "integer"
+	case float64:
+		return "number"
+	case []any:
+		return "list"
+	case map[string]any:
+		return "mapping"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// durationHook decodes "90s", "1h30m", "2d" and 0 into time.Duration. A
+// bare number other than 0 is refused: "10" could mean seconds or
+// nanoseconds.
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != durationType {
+		return data, nil
+	}
+	switch v := data.(type) {
+	case string:
+		return parseDuration(v)
+	case time.Duration:
+		return v, nil
+	case int, int64, uint64, float64:
+		if reflect.ValueOf(v).IsZero() {
+			return time.Duration(0), nil
+		}
+		return nil, fmt.Errorf("invalid duration %v: add a unit (e.g. %vs, %vm)", v, v, v)
+	}
+	return data, nil
+}
+
+var daysRe = regexp.MustCompile(`(\d+)d`)
+
+// parseDuration is time.ParseDuration plus a "d" (24h) unit, because
+// retention periods are naturally written in days.
+func parseDuration(s string) (time.Duration, error) {
+	in := strings.TrimSpace(s)
+	conv := daysRe.ReplaceAllStringFunc(in, func(m string) string {
+		n, err := strconv.Atoi(strings.TrimSuffix(m, "d"))
+		if err != nil || n > 100000 {
+			return m
+		}
+		return strconv.Itoa(n*24) + "h"
+	})
+	d, err := time.ParseDuration(conv)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (want e.g. 30s, 5m, 1h30m, 7d)", s)
+	}
+	return d, nil
+}
+
+// scalarHook converts between scalars where YAML and environment values
+// are naturally written either way: "8" for 8 (environment values are
+// always strings), 12345 for a client id string. Anything else is left to
+// mapstructure, which refuses it with a type error.
+func scalarHook(from, to reflect.Type, data any) (any, error) {
+	switch to.Kind() {
+	case reflect.String:
+		switch v := data.(type) {
+		case int, int64, uint64, bool:
+			return fmt.Sprint(v), nil
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64), nil
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		switch v := data.(type) {
+		case string:
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("invalid integer %q", v)
+			}
+			return n, nil
+		case float64:
+			if v != float64(int64(v)) {
+				return nil, fmt.Errorf("invalid integer %v", v)
+			}
+			return int64(v), nil
+		}
+	case reflect.Float32, reflect.Float64:
+		if v, ok := data.(string); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return nil, fmt.Errorf("invalid number %q", v)
+			}
+			return f, nil
+		}
+	case reflect.Bool:
+		if v, ok := data.(string); ok {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return nil, fmt.Errorf("invalid boolean %q (want true or false)", v)
+			}
+			return b, nil
+		}
+	}
+	return data, nil
+}
+
+// fieldTags returns the koanf keys a struct type accepts.
+func fieldTags(t reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("koanf"), ",")[0]
+		if tag != "" && tag != "-" {
+			out[tag] = true
+		}
+	}
+	return out
+}
+
+// typeAt walks Config's type along a display key path.
+func typeAt(key string) reflect.Type {
+	t := reflect.TypeOf(Config{})
+	if key == "" {
+		return t
+	}
+	for _, seg := range strings.Split(normKey(key), ".") {
+		switch t.Kind() {
+		case reflect.Struct:
+			found := false
+			for i := 0; i < t.NumField(); i++ {
+				if strings.Split(t.Field(i).Tag.Get("koanf"), ",")[0] == seg {
+					t = t.Field(i).Type
+					found = true
+					break
+				}
+			}
+			if !found {
+				return nil
+			}
+		case reflect.Map, reflect.Slice:
+			t = t.Elem()
+		default:
+			return nil
+		}
+	}
+	return t
+}
+
+// suggest proposes the valid key closest to an unknown one.
+func suggest(parent, unknown string) string {
+	t := typeAt(parent)
+	if t == nil || t.Kind() != reflect.Struct {
+		return ""
+	}
+	best, bestD := "", 3
+	keys := make([]string, 0)
+	for k := range fieldTags(t) {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if d := editDistance(strings.ToLower(unknown), k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 99
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,422 @@
+package config
+
+import (
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wogate/wogate/pkg/corrigo"
+)
+
+// namePattern is what account and plugin names must look like: they end
+// up in URL paths, metric labels, store keys and environment variable
+// names (where the gateway lowercases everything).
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// secretKeyPattern marks plugin config keys that hold secrets by name.
+var secretKeyPattern = regexp.MustCompile(`(?i)(secret|passw|token|api[_-]?key|credential|private[_-]?key|authorization)`)
+
+// Accepted webhook verification settings (API.md §6).
+var (
+	validHashes      = []string{"sha1", "sha256", "sha384", "sha512"}
+	validSignedBytes = []string{"decoded", "segment", "gunzipped"}
+	validLogLevels   = []string{"debug", "info", "warn", "error"}
+	validLogFormats  = []string{"json", "text"}
+	validDrivers     = []string{"sqlite", "postgres"}
+)
+
+// finish fills in values computed from others and the positions of rule
+// conditions.
+func (l *loader) finish(c *Config) {
+	for i := range c.Rules {
+		r := &c.Rules[i]
+		r.File = l.file
+		key := fmt.Sprintf("rules[%d].when", i)
+		if line, col, block, ok := l.pos.exprStart(key); ok {
+			r.Line, r.Column, r.Block = line, col, block
+		} else {
+			r.Line, r.Column = l.pos.lookup(key, true)
+		}
+	}
+	if c.Store.Driver == "sqlite" && c.Store.DSN == "" && c.DataDir != "" {
+		c.Store.DSN = Secret(filepath.Join(c.DataDir, DefaultSQLiteFile))
+	}
+	for name, acc := range c.Corrigo.Accounts {
+		if acc.Region != "" {
+			if r, err := corrigo.ParseRegion(string(acc.Region)); err == nil {
+				acc.Region = r
+			}
+		}
+		if !acc.Sandbox && acc.OAuthURL == "" && (acc.Region != "" || acc.BaseURL != "") {
+			acc.OAuthURL = corrigo.DefaultOAuthURL
+		}
+		c.Corrigo.Accounts[name] = acc
+	}
+	for name, p := range c.Plugins {
+		prefix := normKey("plugins." + name + ".config.")
+		for k := range l.secrets {
+			if rest, ok := strings.CutPrefix(k, prefix); ok {
+				if p.secretKeys == nil {
+					p.secretKeys = map[string]bool{}
+				}
+				p.secretKeys[rest] = true
+			}
+		}
+		markSecretNames(p.Config, "", &p)
+		c.Plugins[name] = p
+	}
+}
+
+// markSecretNames marks config keys whose names say they hold a secret.
+func markSecretNames(m map[string]any, prefix string, p *Plugin) {
+	for k, v := range m {
+		path := joinKey(prefix, k)
+		if secretKeyPattern.MatchString(k) {
+			if _, isMap := v.(map[string]any); !isMap {
+				if p.secretKeys == nil {
+					p.secretKeys = map[string]bool{}
+				}
+				p.secretKeys[path] = true
+			}
+		}
+		if sub, ok := v.(map[string]any); ok {
+			markSecretNames(sub, path, p)
+		}
+	}
+}
+
+// validate checks what types cannot: required values, ranges, references
+// between sections.
+func (l *loader) validate(c *Config) {
+	l.checkListen("listen", c.Listen, false)
+	if strings.TrimSpace(c.DataDir) == "" {
+		l.errorf("data_dir", true, "must not be empty")
+	}
+
+	// store
+	if !oneOf(c.Store.Driver, validDrivers) {
+		l.errorf("store.driver", true, "unknown driver %q (want sqlite or postgres)", c.Store.Driver)
+	}
+	if c.Store.Driver == "postgres" && c.Store.DSN == "" {
+		l.errorf("store.dsn", false, "required for the postgres driver (e.g. postgres://user@host:5432/db)")
+	}
+	if c.Store.GroupCommit.MaxBatch < 1 {
+		l.errorf("store.group_commit.max_batch", true, "must be at least 1")
+	}
+	l.nonNegative("store.group_commit.max_wait", c.Store.GroupCommit.MaxWait)
+
+	l.validateAccounts(c)
+	l.validatePlugins(c)
+	l.validateRules(c)
+
+	// delivery
+	if c.Delivery.MaxAttempts < 1 {
+		l.errorf("delivery.max_attempts", true, "must be at least 1")
+	}
+	l.positive("delivery.backoff_initial", c.Delivery.BackoffInitial)
+	l.positive("delivery.backoff_max", c.Delivery.BackoffMax)
+	if c.Delivery.BackoffMax > 0 && c.Delivery.BackoffMax < c.Delivery.BackoffInitial {
+		l.errorf("delivery.backoff_max", true, "must not be less than backoff_initial (%s)", c.Delivery.BackoffInitial)
+	}
+	l.positive("delivery.event_lease", c.Delivery.EventLease)
+	l.positive("customer_settings.refresh", c.CustomerSettings.Refresh)
+
+	// admin
+	if c.Admin.Listen != "" {
+		if l.checkListen("admin.listen", c.Admin.Listen, false) && !isLoopback(c.Admin.Listen) && c.Admin.Token == "" {
+			l.errorf("admin.token", false, "required when admin.listen (%s) is not a loopback address", c.Admin.Listen)
+		}
+		if c.Admin.Listen == c.Listen {
+			l.errorf("admin.listen", true, "must differ from listen (%s)", c.Listen)
+		}
+	}
+
+	// sandbox
+	if c.UsesSandbox() {
+		l.checkListen("sandbox.listen", c.Sandbox.Listen, true)
+		if c.Sandbox.TimeScale <= 0 {
+			l.errorf("sandbox.time_scale", true, "must be positive")
+		}
+		if c.Sandbox.ClientID == "" {
+			l.errorf("sandbox.client_id", true, "must not be empty")
+		}
+		if c.Sandbox.ClientSecret == "" {
+			l.errorf("sandbox.client_secret", true, "must not be empty")
+		}
+	}
+	l.nonNegative("sandbox.auto_create", c.Sandbox.AutoCreate)
+
+	// log, retention
+	if !oneOf(c.Log.Level, validLogLevels) {
+		l.errorf("log.level", true, "unknown level %q (want %s)", c.Log.Level, strings.Join(validLogLevels, ", "))
+	}
+	if !oneOf(c.Log.Format, validLogFormats) {
+		l.errorf("log.format", true, "unknown format %q (want json or text)", c.Log.Format)
+	}
+	l.nonNegative("retention.events", c.Retention.Events)
+	l.nonNegative("retention.log", c.Retention.Log)
+}
+
+func (l *loader) validateAccounts(c *Config) {
+	if len(c.Corrigo.Accounts) == 0 {
+		l.errorf("corrigo.accounts", false, "at least one account is required")
+		return
+	}
+	paths := map[string]string{}
+	for _, name := range sortedKeys(c.Corrigo.Accounts) {
+		a := c.Corrigo.Accounts[name]
+		p := "corrigo.accounts." + name
+		if !namePattern.MatchString(name) {
+			l.errorf(p, false, "invalid account name %q: use lower-case letters, digits, - and _", name)
+		}
+		if a.Sandbox {
+			for _, f := range []struct {
+				key string
+				set bool
+			}{{"region", a.Region != ""}, {"base_url", a.BaseURL != ""}, {"oauth_url", a.OAuthURL != ""}, {"client_id", a.ClientID != ""}, {"client_secret", a.ClientSecret != ""}} {
+				if f.set {
+					l.warnf(p+"."+f.key, "ignored: the account uses the embedded sandbox (sandbox: true)")
+				}
+			}
+		} else {
+			switch {
+			case a.Region == "" && a.BaseURL == "":
+				l.errorf(p+".region", false, "required: a region (apac, am or emea), a base_url, or sandbox: true")
+			case a.Region != "" && a.BaseURL != "":
+				l.warnf(p+".region", "ignored: base_url is set and takes precedence")
+			case a.Region != "":
+				if _, err := corrigo.ParseRegion(string(a.Region)); err != nil {
+					l.errorf(p+".region", true, "unknown region %q (want apac, am or emea)", a.Region)
+				}
+			}
+			if a.BaseURL != "" {
+				l.checkURL(p+".base_url", a.BaseURL)
+			}
+			if a.OAuthURL != "" {
+				l.checkURL(p+".oauth_url", a.OAuthURL)
+			}
+			if a.ClientID == "" {
+				l.errorf(p+".client_id", false, "required (the OAuth client id from CorrigoPro Desktop)")
+			}
+			if a.ClientSecret == "" {
+				l.errorf(p+".client_secret", false, "required (use ${ENV_NAME} or file:/path)")
+			}
+		}
+
+		w := a.Webhook
+		wp := p + ".webhook"
+		if !w.Disabled {
+			if !strings.HasPrefix(w.Path, "/") {
+				l.errorf(wp+".path", true, "must start with /")
+			} else if other, dup := paths[w.Path]; dup {
+				l.errorf(wp+".path", true, "%s is already the webhook path of account %q", w.Path, other)
+			} else {
+				paths[w.Path] = name
+			}
+			if !a.Sandbox {
+				if w.Certificate == "" {
+					l.errorf(wp+".certificate", false, "required to verify webhook tokens (e.g. file:./certs/corrigo.pem), unless webhook.disabled is true")
+				} else if !hasPEMCertificate(w.Certificate.Value()) {
+					l.errorf(wp+".certificate", true, "not a PEM certificate (want -----BEGIN CERTIFICATE-----)")
+				}
+			}
+		}
+		l.nonNegative(wp+".clock_skew", w.ClockSkew)
+		for i, h := range w.Hashes {
+			if !oneOf(strings.ToLower(h), validHashes) {
+				l.errorf(fmt.Sprintf("%s.hashes[%d]", wp, i), true, "unknown hash %q (want %s)", h, strings.Join(validHashes, ", "))
+			}
+		}
+		for i, s := range w.SignedBytes {
+			if !oneOf(strings.ToLower(s), validSignedBytes) {
+				l.errorf(fmt.Sprintf("%s.signed_bytes[%d]", wp, i), true, "unknown signed_bytes %q (want %s)", s, strings.Join(validSignedBytes, ", "))
+			}
+		}
+		if w.MaxBodyBytes <= 0 {
+			l.errorf(wp+".max_body_bytes", true, "must be positive")
+		}
+
+		pp := p + ".polling"
+		if a.Polling.Enabled {
+			l.positive(pp+".interval", a.Polling.Interval)
+		} else {
+			l.nonNegative(pp+".interval", a.Polling.Interval)
+		}
+		l.nonNegative(pp+".lookback", a.Polling.Lookback)
+		if w.Disabled && !a.Polling.Enabled {
+			l.warnf(p, "receives no events: both the webhook and polling are disabled")
+		}
+
+		rp := p + ".reconcile"
+		l.nonNegative(rp+".interval", a.Reconcile.Interval)
+		if a.Reconcile.Interval > 0 {
+			l.positive(rp+".window", a.Reconcile.Window)
+		}
+		l.nonNegative(rp+".silence_alert", a.Reconcile.SilenceAlert)
+	}
+}
+
+func (l *loader) validatePlugins(c *Config) {
+	used := map[string]bool{}
+	for _, r := range c.Rules {
+		used[r.Plugin] = true
+	}
+	for _, name := range sortedKeys(c.Plugins) {
+		p := c.Plugins[name]
+		key := "plugins." + name
+		if !namePattern.MatchString(name) {
+			l.errorf(key, false, "invalid plugin name %q: use lower-case letters, digits, - and _", name)
+		}
+		if strings.TrimSpace(p.Command) == "" {
+			l.errorf(key+".command", false, "required (the plugin executable, e.g. ./bin/csv-export)")
+		}
+		l.positive(key+".timeout", p.Timeout)
+		if p.Concurrency < 1 {
+			l.errorf(key+".concurrency", true, "must be at least 1")
+		}
+		if p.SHA256 != "" {
+			if b, err := hex.DecodeString(p.SHA256); err != nil || len(b) != 32 {
+				l.errorf(key+".sha256", true, "want 64 hexadecimal digits")
+			}
+		}
+		if !used[name] {
+			l.warnf(key, "not used by any rule")
+		}
+	}
+}
+
+func (l *loader) validateRules(c *Config) {
+	if len(c.Rules) == 0 {
+		l.warnf("rules", "no rules: events are stored and marked handled without any plugin call")
+	}
+	seen := map[string]int{}
+	for i, r := range c.Rules {
+		key := fmt.Sprintf("rules[%d]", i)
+		switch {
+		case strings.TrimSpace(r.Name) == "":
+			l.errorf(key+".name", false, "required: every rule needs a unique name")
+		default:
+			if j, dup := seen[r.Name]; dup {
+				line, _ := l.pos.lookup(fmt.Sprintf("rules[%d].name", j), true)
+				where := fmt.Sprintf("rules[%d]", j)
+				if line > 0 {
+					where += " at line " + strconv.Itoa(line)
+				}
+				l.errorf(key+".name", true, "duplicate rule name %q (also %s)", r.Name, where)
+			} else {
+				seen[r.Name] = i
+			}
+		}
+		if strings.TrimSpace(r.When) == "" {
+			l.errorf(key+".when", false, `required: a condition ("true" matches every event)`)
+		}
+		switch {
+		case r.Plugin == "" && !r.Stop:
+			l.errorf(key+".plugin", false, "required (or stop: true to drop matching events from later rules)")
+		case r.Plugin != "":
+			if _, ok := c.Plugins[r.Plugin]; !ok {
+				names := sortedKeys(c.Plugins)
+				list := "none"
+				if len(names) > 0 {
+					list = strings.Join(names, ", ")
+				}
+				l.errorf(key+".plugin", true, "unknown plugin %q (configured plugins: %s)", r.Plugin, list)
+			}
+		}
+	}
+}
+
+func (l *loader) positive(key string, d time.Duration) {
+	if d <= 0 {
+		l.errorf(key, true, "must be a positive duration, got %s", d)
+	}
+}
+
+func (l *loader) nonNegative(key string, d time.Duration) {
+	if d < 0 {
+		l.errorf(key, true, "must not be negative, got %s", d)
+	}
+}
+
+// checkListen validates a host:port listen address; port 0 (any free port)
+// is allowed only when anyPort is set.
+func (l *loader) checkListen(key, addr string, anyPort bool) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		l.errorf(key, true, "invalid listen address %q: want host:port (e.g. 127.0.0.1:8080)", addr)
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		l.errorf(key, true, "invalid port %q in listen address %q", port, addr)
+		return false
+	}
+	if n == 0 && !anyPort {
+		l.errorf(key, true, "port 0 is not allowed in %q: CorrigoPro and operators need a fixed port", addr)
+		return false
+	}
+	if strings.ContainsAny(host, " /") {
+		l.errorf(key, true, "invalid host %q in listen address", host)
+		return false
+	}
+	return true
+}
+
+func (l *loader) checkURL(key, s string) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		l.errorf(key, true, "invalid URL %q: want an absolute http(s) URL", s)
+	}
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func hasPEMCertificate(s string) bool {
+	rest := []byte(s)
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return false
+		}
+		if b.Type == "CERTIFICATE" {
+			return true
+		}
+	}
+}
+
+func oneOf(s string, set []string) bool {
+	for _, x := range set {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
