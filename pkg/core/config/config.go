@@ -23,37 +23,37 @@ import (
 // values; an explicit value is validated as written (an explicit `0s` for
 // an interval is an error, not "use the default").
 const (
-	DefaultListen               = "127.0.0.1:8080"
-	DefaultDataDir              = "./data"
-	DefaultStoreDriver          = "sqlite"
-	DefaultSQLiteFile           = "wogate.db" // inside data_dir
-	DefaultGroupCommitMaxBatch  = 256
-	DefaultGroupCommitMaxWait   = 2 * time.Millisecond
-	DefaultWebhookPathPrefix    = "/webhooks/corrigo/" // + account name
-	DefaultWebhookClockSkew     = 5 * time.Minute
-	DefaultWebhookMaxBodyBytes  = 4 << 20
-	DefaultPollingInterval      = time.Minute
-	DefaultPollingLookback      = 15 * time.Minute
-	DefaultReconcileInterval    = time.Hour
-	DefaultReconcileWindow      = 24 * time.Hour
-	DefaultPluginTimeout        = 10 * time.Second
-	DefaultPluginConcurrency    = 8
-	DefaultMaxAttempts          = 10
-	DefaultBackoffInitial       = time.Second
-	DefaultBackoffMax           = 5 * time.Minute
-	DefaultEventLease           = 2 * time.Minute
-	DefaultCustomerRefresh      = 15 * time.Minute
-	DefaultAdminListen          = "127.0.0.1:8081"
-	DefaultSandboxListen        = "127.0.0.1:8090"
-	DefaultSandboxTimeScale     = 1.0
-	DefaultSandboxClientID      = "wogate-sandbox"
-	DefaultSandboxClientSecret  = "wogate-sandbox-secret"
-	DefaultLogLevel             = "info"
-	DefaultLogFormat            = "json"
-	DefaultRetentionEvents      = 30 * 24 * time.Hour
-	DefaultRetentionLog         = 7 * 24 * time.Hour
-	DefaultEnvPrefix            = "WOGATE_"
-	DefaultEnvNestingSeparator  = "__"
+	DefaultListen              = "127.0.0.1:8080"
+	DefaultDataDir             = "./data"
+	DefaultStoreDriver         = "sqlite"
+	DefaultSQLiteFile          = "wogate.db" // inside data_dir
+	DefaultGroupCommitMaxBatch = 256
+	DefaultGroupCommitMaxWait  = 2 * time.Millisecond
+	DefaultWebhookPathPrefix   = "/webhooks/corrigo/" // + account name
+	DefaultWebhookClockSkew    = 5 * time.Minute
+	DefaultWebhookMaxBodyBytes = 4 << 20
+	DefaultPollingInterval     = time.Minute
+	DefaultPollingLookback     = 15 * time.Minute
+	DefaultReconcileInterval   = time.Hour
+	DefaultReconcileWindow     = 24 * time.Hour
+	DefaultPluginTimeout       = 10 * time.Second
+	DefaultPluginConcurrency   = 8
+	DefaultMaxAttempts         = 10
+	DefaultBackoffInitial      = time.Second
+	DefaultBackoffMax          = 5 * time.Minute
+	DefaultEventLease          = 2 * time.Minute
+	DefaultCustomerRefresh     = 15 * time.Minute
+	DefaultAdminListen         = "127.0.0.1:8081"
+	DefaultSandboxListen       = "127.0.0.1:8090"
+	DefaultSandboxTimeScale    = 1.0
+	DefaultSandboxClientID     = "wogate-sandbox"
+	DefaultSandboxClientSecret = "wogate-sandbox-secret"
+	DefaultLogLevel            = "info"
+	DefaultLogFormat           = "json"
+	DefaultRetentionEvents     = 30 * 24 * time.Hour
+	DefaultRetentionLog        = 7 * 24 * time.Hour
+	DefaultEnvPrefix           = "WOGATE_"
+	DefaultEnvNestingSeparator = "__"
 )
 
 // Config is the whole gateway configuration. The zero value is not useful:

@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"maps"
 	"reflect"
-	"time"
 	"strings"
+	"time"
 )
 
 // Redacted returns a copy of the configuration with every secret replaced
