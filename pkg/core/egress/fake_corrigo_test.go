@@ -30,6 +30,10 @@ type fakeCorrigo struct {
 	faults   map[string][]fault // lower-case path → errors to answer first
 	tokens   atomic.Int32
 	down     atomic.Bool // every api call answers 503
+	// stall, if set, is asked after a call took effect and before it is
+	// answered; a non-nil channel holds the answer until it is closed or
+	// the client gives up (an answer lost after CorrigoPro acted).
+	stall func(path string) <-chan struct{}
 }
 
 type fakeCall struct {
@@ -148,7 +152,6 @@ func (f *fakeCorrigo) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, ft.status, corrigo.ErrorBody{Code: ft.code, Message: ft.msg, MessageId: mid})
 		return
 	}
-	defer f.mu.Unlock()
 	woID := int64(0)
 	if v, ok := body["WorkOrderId"].(float64); ok {
 		woID = int64(v)
@@ -161,7 +164,21 @@ func (f *fakeCorrigo) serve(w http.ResponseWriter, r *http.Request) {
 			wo.Status = st
 		}
 	}
-	ok := func() { writeJSON(w, 200, corrigo.Envelope{MessageId: mid}) }
+	stall := f.stall
+	ok := func() {
+		f.mu.Unlock()
+		if stall != nil {
+			if c := stall(path); c != nil {
+				select {
+				case <-c:
+				case <-r.Context().Done():
+				}
+			}
+		}
+		writeJSON(w, 200, corrigo.Envelope{MessageId: mid})
+		f.mu.Lock()
+	}
+	defer f.mu.Unlock()
 	switch {
 	case r.Method == http.MethodGet && lp == "api/workorder":
 		var resp corrigo.WorkOrdersResponse
