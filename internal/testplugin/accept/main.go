@@ -137,7 +137,7 @@ func (p *acceptPlugin) Configure(_ context.Context, raw map[string]any, host plu
 		c.actions[ev] = ks
 	}
 	if c.crashConfigure {
-		fmt.Fprintln(os.Stderr, "test plugin: crashing in Configure as configured")
+		pluginapi.Logger().Error("test plugin: crashing in Configure as configured")
 		os.Exit(3)
 	}
 	if c.exitAfter > 0 {
@@ -166,7 +166,9 @@ func (p *acceptPlugin) HandleEvent(ctx context.Context, ev pluginapi.Event) ([]p
 	p.mu.Unlock()
 	n := p.events.Add(1)
 	if c.crashAfter > 0 && n >= c.crashAfter {
-		fmt.Fprintf(os.Stderr, "test plugin: crashing on event %d as configured\n", n)
+		// Logger writes to the real stderr synchronously, so these last
+		// words reach the gateway's log even though the process exits now.
+		pluginapi.Logger().Error("test plugin: crashing as configured", "event", n)
 		os.Exit(3)
 	}
 	if c.delay > 0 {

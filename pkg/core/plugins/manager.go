@@ -1,0 +1,503 @@
+// Package plugins runs the gateway's plugins: it launches each configured
+// plugin binary as a child process through hashicorp/go-plugin (gRPC only,
+// AutoMTLS, optional SHA-256 pinning), serves it the host callbacks
+// (CorrigoPro look-ups, a per-plugin key-value store, logging), bounds each
+// call with a timeout and each plugin with a concurrency limit, and
+// supervises the processes: a plugin that dies is restarted with capped
+// exponential backoff and configured again, and one that keeps crashing is
+// quarantined. Calls to a plugin that is not running fail fast with
+// ErrUnavailable so the caller can put the event back and retry later.
+package plugins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wogate/wogate/pkg/corrigo"
+	"github.com/wogate/wogate/pkg/pluginapi"
+)
+
+// Errors returned by the Manager. Plugin-reported errors are returned
+// wrapped (match them with errors.As into *pluginapi.Error).
+var (
+	// ErrUnavailable: the plugin is not running (crashed, restarting,
+	// quarantined or stopped). Nothing was delivered; retry the event
+	// later.
+	ErrUnavailable = errors.New("plugin unavailable")
+	// ErrQuarantined accompanies ErrUnavailable when the supervisor gave up
+	// on a crash-looping plugin.
+	ErrQuarantined = errors.New("plugin quarantined after repeated crashes")
+	// ErrTimeout: the plugin did not answer within its timeout. The plugin
+	// may still act on the event; handlers should be idempotent.
+	ErrTimeout = errors.New("plugin call timed out")
+	// ErrUnknownPlugin: no plugin of that name was started.
+	ErrUnknownPlugin = errors.New("no such plugin")
+	// ErrNoInbound: the plugin does not implement HandleInbound.
+	ErrNoInbound = errors.New("plugin does not handle inbound requests")
+	// ErrNotAPlugin: the binary did not complete the wogate plugin
+	// handshake.
+	ErrNotAPlugin = errors.New("not a wogate plugin")
+	// ErrIncompatible: the plugin speaks no protocol version this gateway
+	// knows.
+	ErrIncompatible = errors.New("incompatible plugin protocol version")
+	// ErrChecksumMismatch: the binary's SHA-256 differs from the pinned
+	// one; it was not started.
+	ErrChecksumMismatch = errors.New("plugin binary does not match its pinned sha256")
+	// ErrClosed: the manager was closed.
+	ErrClosed = errors.New("plugin manager closed")
+)
+
+// Spec is one plugin instance to run.
+type Spec struct {
+	// Name is the instance's name in the gateway config (rules route
+	// events to it; its KV namespace).
+	Name string
+	// Command is the plugin executable (a path, or a name looked up in
+	// PATH) and Args its arguments.
+	Command string
+	Args    []string
+	// Config is passed to ValidateConfig and Configure.
+	Config map[string]any
+	// Timeout bounds each HandleEvent/HandleInbound call (default 30s).
+	Timeout time.Duration
+	// Concurrency bounds the calls in flight to this plugin (default 16).
+	Concurrency int
+	// SHA256, when set, pins the binary: a binary whose hex SHA-256
+	// differs is refused (at start and at every restart).
+	SHA256 string
+}
+
+// HostServices is what the gateway offers plugins. KV calls carry the
+// plugin instance's name, which namespaces its keys.
+type HostServices interface {
+	GetWorkOrder(ctx context.Context, account string, id int64) (*corrigo.WorkOrder, error)
+	GetCustomerSettings(ctx context.Context, account string, customerID int) (*corrigo.CustomerSettings, error)
+	KVGet(ctx context.Context, plugin, key string) ([]byte, bool, error)
+	KVPut(ctx context.Context, plugin, key string, value []byte) error
+	KVDelete(ctx context.Context, plugin, key string) error
+}
+
+// Defaults for Spec and the supervisor.
+const (
+	DefaultTimeout     = 30 * time.Second
+	DefaultConcurrency = 16
+)
+
+// Supervisor configures crash handling.
+type Supervisor struct {
+	// HealthInterval is how often a running plugin is pinged (default
+	// 5s). Process exit is noticed at once regardless.
+	HealthInterval time.Duration
+	// PingTimeout bounds one health check (default 2s).
+	PingTimeout time.Duration
+	// BackoffMin and BackoffMax bound the wait before a restart, which
+	// doubles with each crash inside CrashWindow (defaults 250ms, 30s).
+	BackoffMin, BackoffMax time.Duration
+	// MaxCrashes within CrashWindow quarantines the plugin (defaults 5
+	// within 10m). A failed restart counts as a crash.
+	MaxCrashes  int
+	CrashWindow time.Duration
+}
+
+// DefaultSupervisor is used when no WithSupervisor option is given.
+var DefaultSupervisor = Supervisor{
+	HealthInterval: 5 * time.Second,
+	PingTimeout:    2 * time.Second,
+	BackoffMin:     250 * time.Millisecond,
+	BackoffMax:     30 * time.Second,
+	MaxCrashes:     5,
+	CrashWindow:    10 * time.Minute,
+}
+
+func (s Supervisor) withDefaults() Supervisor {
+	d := DefaultSupervisor
+	if s.HealthInterval > 0 {
+		d.HealthInterval = s.HealthInterval
+	}
+	if s.PingTimeout > 0 {
+		d.PingTimeout = s.PingTimeout
+	}
+	if s.BackoffMin > 0 {
+		d.BackoffMin = s.BackoffMin
+	}
+	if s.BackoffMax > 0 {
+		d.BackoffMax = s.BackoffMax
+	}
+	if d.BackoffMax < d.BackoffMin {
+		d.BackoffMax = d.BackoffMin
+	}
+	if s.MaxCrashes > 0 {
+		d.MaxCrashes = s.MaxCrashes
+	}
+	if s.CrashWindow > 0 {
+		d.CrashWindow = s.CrashWindow
+	}
+	return d
+}
+
+// Option tunes a Manager.
+type Option func(*Manager)
+
+// WithSupervisor sets crash handling; zero fields keep their defaults.
+func WithSupervisor(s Supervisor) Option { return func(m *Manager) { m.sup = s.withDefaults() } }
+
+// WithStartTimeout bounds a plugin's launch, handshake and Configure
+// (default 20s).
+func WithStartTimeout(d time.Duration) Option {
+	return func(m *Manager) {
+		if d > 0 {
+			m.startTimeout = d
+		}
+	}
+}
+
+// WithStopTimeout bounds the Stop call at shutdown (default 5s).
+func WithStopTimeout(d time.Duration) Option {
+	return func(m *Manager) {
+		if d > 0 {
+			m.stopTimeout = d
+		}
+	}
+}
+
+// WithMaxMessageSize sets the gRPC message limit both ways (default
+// pluginapi.DefaultMaxMessageSize).
+func WithMaxMessageSize(n int) Option {
+	return func(m *Manager) {
+		if n > 0 {
+			m.maxMsg = n
+		}
+	}
+}
+
+// WithStateHook calls f on every state change of a plugin (for metrics).
+// f must be fast and must not call back into the Manager.
+func WithStateHook(f func(name string, h PluginHealth)) Option {
+	return func(m *Manager) { m.hook = f }
+}
+
+// State is a plugin's supervisor state.
+type State string
+
+// Plugin states.
+const (
+	StateStarting    State = "starting"
+	StateRunning     State = "running"
+	StateRestarting  State = "restarting"
+	StateQuarantined State = "quarantined"
+	StateStopped     State = "stopped"
+)
+
+// PluginHealth is a plugin's state as reported by Health.
+type PluginHealth struct {
+	Name  string
+	State State
+	// Since is when the plugin entered State.
+	Since time.Time
+	// Restarts counts successful restarts since the manager started it.
+	Restarts int
+	// RecentCrashes counts crashes inside the supervisor's window.
+	RecentCrashes int
+	LastError     string
+	LastErrorAt   time.Time
+	PID           int
+	// Version is what the plugin's Describe reports; Protocol the
+	// negotiated protocol version.
+	Version  string
+	Protocol int
+	InFlight int
+}
+
+// InvalidConfigError lists the problems a plugin found with its config.
+type InvalidConfigError struct {
+	Plugin string
+	Errors []pluginapi.ConfigError
+}
+
+func (e *InvalidConfigError) Error() string {
+	parts := make([]string, len(e.Errors))
+	for i, ce := range e.Errors {
+		if ce.Key == "" {
+			parts[i] = ce.Message
+		} else {
+			parts[i] = "config." + ce.Key + ": " + ce.Message
+		}
+	}
+	return fmt.Sprintf("plugin %q: invalid config: %s", e.Plugin, strings.Join(parts, "; "))
+}
+
+// Manager runs and supervises plugins. It is safe for concurrent use.
+type Manager struct {
+	host         HostServices
+	log          *slog.Logger
+	sup          Supervisor
+	startTimeout time.Duration
+	stopTimeout  time.Duration
+	maxMsg       int
+	hook         func(string, PluginHealth)
+
+	mu        sync.RWMutex
+	instances map[string]*instance
+	closed    bool
+}
+
+// NewManager returns a Manager whose plugins reach host for callbacks
+// (host may be nil: host calls then fail). logger receives the plugins'
+// own log lines under plugin=<name>.
+func NewManager(host HostServices, logger *slog.Logger, opts ...Option) *Manager {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{
+		host:         host,
+		log:          logger,
+		sup:          DefaultSupervisor,
+		startTimeout: 20 * time.Second,
+		stopTimeout:  5 * time.Second,
+		maxMsg:       pluginapi.DefaultMaxMessageSize,
+		instances:    map[string]*instance{},
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+func normalize(s Spec) (Spec, error) {
+	if s.Name == "" {
+		return s, errors.New("plugin spec has no name")
+	}
+	if strings.TrimSpace(s.Command) == "" {
+		return s, fmt.Errorf("plugin %q: no command", s.Name)
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = DefaultTimeout
+	}
+	if s.Concurrency <= 0 {
+		s.Concurrency = DefaultConcurrency
+	}
+	if s.SHA256 != "" {
+		if _, err := parseSHA256(s.SHA256); err != nil {
+			return s, fmt.Errorf("plugin %q: sha256: %w", s.Name, err)
+		}
+	}
+	return s, nil
+}
+
+// Start launches each plugin, checks its config (Describe, ValidateConfig)
+// and configures it, then supervises it. Plugins start in parallel. If any
+// fails, the ones started by this call are stopped and the errors (one per
+// plugin, naming it) are returned joined.
+func (m *Manager) Start(ctx context.Context, specs []Spec) error {
+	norm := make([]Spec, 0, len(specs))
+	seen := map[string]bool{}
+	m.mu.RLock()
+	closed := m.closed
+	for _, s := range specs {
+		if _, ok := m.instances[s.Name]; ok {
+			seen[s.Name] = true
+		}
+	}
+	m.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	var errs []error
+	for _, s := range specs {
+		ns, err := normalize(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if seen[ns.Name] {
+			errs = append(errs, fmt.Errorf("plugin %q is already started", ns.Name))
+			continue
+		}
+		seen[ns.Name] = true
+		norm = append(norm, ns)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+
+	insts := make([]*instance, len(norm))
+	errs = make([]error, len(norm))
+	var wg sync.WaitGroup
+	for i, s := range norm {
+		insts[i] = m.newInstance(s)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = insts[i].start(ctx)
+		}(i)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for i, inst := range insts {
+			if errs[i] == nil {
+				inst.shutdown(context.Background())
+			}
+		}
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		for _, inst := range insts {
+			inst.shutdown(context.Background())
+		}
+		return ErrClosed
+	}
+	for _, inst := range insts {
+		m.instances[inst.spec.Name] = inst
+		inst.supervised.Store(true)
+		go inst.supervise(inst.first)
+	}
+	return nil
+}
+
+// Inspect launches the plugin of spec, asks for its description and
+// validates spec.Config, then stops it. The returned error is about the
+// launch itself (not a plugin, checksum mismatch, ...); config problems
+// come back as the slice.
+func (m *Manager) Inspect(ctx context.Context, spec Spec) (pluginapi.RemoteInfo, []pluginapi.ConfigError, error) {
+	s, err := normalize(spec)
+	if err != nil {
+		return pluginapi.RemoteInfo{}, nil, err
+	}
+	inst := m.newInstance(s)
+	ctx, cancel := context.WithTimeout(ctx, m.startTimeout)
+	defer cancel()
+	p, err := inst.launch(ctx, launchInspect)
+	if err != nil {
+		return pluginapi.RemoteInfo{}, nil, err
+	}
+	defer inst.stopProc(p)
+	ces, err := p.remote.ValidateConfig(ctx, s.Config)
+	if err != nil {
+		return p.info, nil, fmt.Errorf("plugin %q: validate config: %w", s.Name, err)
+	}
+	return p.info, ces, nil
+}
+
+// Validate launches the plugin of spec, validates spec.Config and stops
+// the plugin (for `gateway validate`).
+func (m *Manager) Validate(ctx context.Context, spec Spec) ([]pluginapi.ConfigError, error) {
+	_, ces, err := m.Inspect(ctx, spec)
+	return ces, err
+}
+
+func (m *Manager) get(name string) (*instance, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	inst, ok := m.instances[name]
+	if !ok {
+		return nil, fmt.Errorf("plugin %q: %w", name, ErrUnknownPlugin)
+	}
+	return inst, nil
+}
+
+// HandleEvent sends ev to the named plugin and returns its actions.
+func (m *Manager) HandleEvent(ctx context.Context, plugin string, ev pluginapi.Event) ([]pluginapi.Action, error) {
+	inst, err := m.get(plugin)
+	if err != nil {
+		return nil, err
+	}
+	var actions []pluginapi.Action
+	err = inst.call(ctx, func(ctx context.Context, r pluginapi.Remote) error {
+		var err error
+		actions, err = r.HandleEvent(ctx, ev)
+		return err
+	})
+	return actions, err
+}
+
+// HandleInbound forwards an inbound HTTP request to the named plugin.
+func (m *Manager) HandleInbound(ctx context.Context, plugin string, req pluginapi.InboundRequest) (pluginapi.InboundResponse, []pluginapi.Action, error) {
+	inst, err := m.get(plugin)
+	if err != nil {
+		return pluginapi.InboundResponse{}, nil, err
+	}
+	if info, ok := inst.describe(); ok && !info.HandlesInbound {
+		return pluginapi.InboundResponse{}, nil, fmt.Errorf("plugin %q: %w", plugin, ErrNoInbound)
+	}
+	var (
+		resp    pluginapi.InboundResponse
+		actions []pluginapi.Action
+	)
+	err = inst.call(ctx, func(ctx context.Context, r pluginapi.Remote) error {
+		var err error
+		resp, actions, err = r.HandleInbound(ctx, req)
+		return err
+	})
+	return resp, actions, err
+}
+
+// Info returns what the named plugin's Describe reported at its last
+// (re)start.
+func (m *Manager) Info(plugin string) (pluginapi.RemoteInfo, bool) {
+	inst, err := m.get(plugin)
+	if err != nil {
+		return pluginapi.RemoteInfo{}, false
+	}
+	return inst.describe()
+}
+
+// Names lists the started plugins, sorted.
+func (m *Manager) Names() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	names := make([]string, 0, len(m.instances))
+	for n := range m.instances {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Health reports every plugin's state.
+func (m *Manager) Health() map[string]PluginHealth {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make(map[string]PluginHealth, len(m.instances))
+	for n, inst := range m.instances {
+		out[n] = inst.health()
+	}
+	return out
+}
+
+// Close stops every plugin: each gets a Stop call (bounded by the stop
+// timeout and ctx), then its process is ended. Calls after Close fail with
+// ErrClosed.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	insts := make([]*instance, 0, len(m.instances))
+	for _, inst := range m.instances {
+		insts = append(insts, inst)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, inst := range insts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inst.shutdown(ctx)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
