@@ -500,3 +500,18 @@ func TestMessageID(t *testing.T) {
 		t.Fatalf("prefix: %s", p)
 	}
 }
+
+// TestDefaultRetrySpan pins the documented span of the default retry
+// schedule (docs/delivery.md): the sum of the waits before the last attempt.
+func TestDefaultRetrySpan(t *testing.T) {
+	o := Options{}.withDefaults()
+	var lo, hi time.Duration
+	for attempt := 1; attempt < o.MaxAttempts; attempt++ {
+		lo += backoff(o.InitialBackoff, o.MaxBackoff, attempt, 0)
+		hi += backoff(o.InitialBackoff, o.MaxBackoff, attempt, 0.999999999)
+	}
+	t.Logf("default schedule: %d attempts, %d waits, total wait between %v and %v", o.MaxAttempts, o.MaxAttempts-1, lo, hi.Round(time.Second))
+	if lo < 6500*time.Second || hi > 13100*time.Second {
+		t.Fatalf("span %v..%v drifted from the documented 1.8–3.6 h", lo, hi)
+	}
+}
