@@ -24,8 +24,10 @@ const (
 	// unknownTokenLifetime is assumed when the server sends no expires_in.
 	// It is short on purpose: a 401 refreshes early anyway.
 	unknownTokenLifetime = 5 * time.Minute
-	maxTokenResponse     = 1 << 20
-	redacted             = "REDACTED"
+	// refreshRetryDelay spaces background refresh attempts after a failure.
+	refreshRetryDelay = 5 * time.Second
+	maxTokenResponse  = 1 << 20
+	redacted          = "REDACTED"
 )
 
 // tokenSource fetches OAuth2 client-credentials tokens and caches them.
@@ -117,6 +119,10 @@ func (s *tokenSource) startLocked(ctx context.Context) *tokenFetch {
 				before = lifetime / 2
 			}
 			s.refresh = s.expiry.Add(-before)
+		} else if now := s.now(); s.token != "" && now.Before(s.expiry) {
+			// A background refresh failed while the old token still
+			// works: keep using it and try again shortly, not on every call.
+			s.refresh = now.Add(refreshRetryDelay)
 		}
 		s.inflight = nil
 		f.token, f.err = tok, err

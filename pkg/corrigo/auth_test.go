@@ -328,3 +328,51 @@ func TestInvalidateOnlyClearsTheRejectedToken(t *testing.T) {
 		t.Fatalf("token requests = %d, want 2", n)
 	}
 }
+
+func TestFailedBackgroundRefreshKeepsTokenAndBacksOff(t *testing.T) {
+	f := newClientFake(t)
+	c := f.client()
+	clk := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c.auth.now = clk.now
+	ctx := context.Background()
+	if _, err := c.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.tokenError, f.tokenStatus = "temporarily_unavailable", 503
+	f.mu.Unlock()
+	clk.advance(1199*time.Second - DefaultRefreshBefore) // into the refresh window
+	if tok, err := c.Token(ctx); err != nil || tok != "tok-1" {
+		t.Fatalf("in the window: %q, %v", tok, err)
+	}
+	waitTokenRequests(t, f, 2)
+	// Wait for the failed fetch to settle, then call again: the old token
+	// still serves and no new request is made until the retry delay passes.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.auth.mu.Lock()
+		idle := c.auth.inflight == nil
+		c.auth.mu.Unlock()
+		if idle {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("refresh never finished")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for range 10 {
+		if tok, err := c.Token(ctx); err != nil || tok != "tok-1" {
+			t.Fatalf("after failed refresh: %q, %v", tok, err)
+		}
+	}
+	if n := f.tokenRequests.Load(); n != 2 {
+		t.Fatalf("token requests = %d, want 2 (no retry before the delay)", n)
+	}
+	clk.advance(refreshRetryDelay)
+	f.mu.Lock()
+	f.tokenError = ""
+	f.mu.Unlock()
+	c.Token(ctx)
+	waitTokenRequests(t, f, 3)
+}

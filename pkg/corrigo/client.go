@@ -88,6 +88,7 @@ type Client struct {
 	auth      *tokenSource
 	now       func() time.Time
 	maxUpload int64
+	maxBody   int64 // response read bound; MaxResponseBytes (tests lower it)
 }
 
 // NewClient validates cfg and returns a Client. It makes no network calls.
@@ -142,6 +143,7 @@ func NewClient(cfg Config) (*Client, error) {
 		ua:        ua,
 		now:       time.Now,
 		maxUpload: MaxAttachmentBytes,
+		maxBody:   MaxResponseBytes,
 	}
 	c.auth = &tokenSource{
 		oauthURL:      oauth,
@@ -328,7 +330,7 @@ func (c *Client) roundTrip(ctx context.Context, method, u string, payload []byte
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	body, err := readBounded(resp.Body, MaxResponseBytes)
+	body, err := readBounded(resp.Body, c.maxBody)
 	if err != nil {
 		return resp.StatusCode, nil, fmt.Errorf("read response: %w", err)
 	}
@@ -361,7 +363,7 @@ func hintFor(cl call, e *APIError) string {
 	bodyCall := cl.method != http.MethodGet
 	switch {
 	case e.StatusCode == http.StatusUnauthorized || e.Code == CodeUnauthorized:
-		return "the bearer token was missing, malformed or expired (tokens live 1199 s); the client already retried once with a fresh token, so check that the Authorization header reaches the server and that the credentials belong to this region"
+		return "the bearer token was missing, malformed or expired (tokens live 1199 s); the client retries once with a fresh token, so if this persists check that the Authorization header reaches the server (proxies may strip it) and that the credentials belong to this region"
 	case e.StatusCode >= 500 && bodyCall:
 		return "CorrigoPro answers 500 when a body-bearing call lacks \"Content-Type: application/json\" or when the request goes to the wrong region's URL; check Region/BaseURL (and any proxy that rewrites headers)"
 	case e.StatusCode >= 500:

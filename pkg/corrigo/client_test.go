@@ -412,13 +412,18 @@ func TestResponseBodyIsBounded(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"Customers":[`)
 		chunk := strings.Repeat(" ", 1<<16)
-		for written := 0; written <= MaxResponseBytes; written += len(chunk) {
+		for written := 0; written <= 1<<20; written += len(chunk) {
 			if _, err := io.WriteString(w, chunk); err != nil {
 				return
 			}
 		}
 	})
-	_, err := f.client().Customers(context.Background())
+	c := f.client()
+	if c.maxBody != MaxResponseBytes {
+		t.Fatalf("default bound %d, want %d", c.maxBody, MaxResponseBytes)
+	}
+	c.maxBody = 1 << 20 // the same code path, a smaller answer to send
+	_, err := c.Customers(context.Background())
 	if !errors.Is(err, errBodyTooLarge) {
 		t.Fatalf("err = %v, want a too-large error", err)
 	}
