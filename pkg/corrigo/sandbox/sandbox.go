@@ -25,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wogate/wogate/pkg/corrigo"
 )
 
 // Defaults of Options.
@@ -83,6 +85,11 @@ type Options struct {
 	// TokenLifetime of OAuth access tokens and webhook tokens. Default 20
 	// minutes (expires_in 1199).
 	TokenLifetime time.Duration
+	// TokenFormat chooses how tokens are encoded and signed. The zero value
+	// is API.md §6.2's recommendation: base64url(gzip(ticket JSON)) without
+	// padding, RSA PKCS#1 v1.5 with SHA-256 over the decoded data bytes. Its
+	// Now is ignored (Options.Now is used).
+	TokenFormat corrigo.IssuerOptions
 	// Key signs tokens; CertificatePEM is its certificate. Both empty: a
 	// fresh key and self-signed certificate are generated.
 	Key            *rsa.PrivateKey

@@ -357,8 +357,8 @@ func (s *Sandbox) buildWorkOrder(spec WorkOrderSpec, cust *customerDef, id int64
 
 // pmProcedures is the procedure of a preventive-maintenance work order.
 func (s *Sandbox) pmProcedures(asset assetDef) []corrigo.Procedure {
-	pid := int(s.nextSeq())
-	base := int(s.nextSeq()) * 10
+	pid := 300000 + int(s.nextSeq())
+	base := 5000000 + int(s.nextSeq())*10
 	return []corrigo.Procedure{{
 		Id: pid, Order: 1, Name: "Quarterly HVAC PM", AllowMarkNotApplicable: true, Status: "Open",
 		Asset: &corrigo.Asset{Id: asset.Id, Path: asset.Path, Task: "Quarterly PM", AssetName: asset.Name},

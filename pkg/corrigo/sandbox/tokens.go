@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"crypto/rsa"
 	"crypto/subtle"
 	"fmt"
 	"mime"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wogate/wogate/pkg/corrigo"
 )
 
 // tokenInfo is what the sandbox remembers about an access token it issued.
@@ -45,11 +48,18 @@ type issuer interface {
 	Issue(name, audience string, lifetime time.Duration) (string, error)
 }
 
+// newIssuer builds the token issuer. The format (hash, signed bytes, gzip,
+// padding) comes from Options.TokenFormat; the clock is the sandbox's.
+func newIssuer(key *rsa.PrivateKey, format corrigo.IssuerOptions, now func() time.Time) issuer {
+	format.Now = now
+	return corrigo.NewTokenIssuer(key, format)
+}
+
 func newTokenService(opts Options, now func() time.Time) (*tokenService, error) {
 	key, certPEM := opts.Key, opts.CertificatePEM
 	if key == nil {
 		var err error
-		key, certPEM, err = generateCertificate("CorrigoPro Direct Sandbox", 5*365*24*time.Hour)
+		key, certPEM, err = corrigo.GenerateCertificate("CorrigoPro Direct Sandbox", 5*365*24*time.Hour)
 		if err != nil {
 			return nil, fmt.Errorf("sandbox: generate certificate: %w", err)
 		}
@@ -57,7 +67,7 @@ func newTokenService(opts Options, now func() time.Time) (*tokenService, error) 
 		return nil, fmt.Errorf("sandbox: Options.Key given without Options.CertificatePEM")
 	}
 	return &tokenService{
-		iss:      newIssuer(key, now),
+		iss:      newIssuer(key, opts.TokenFormat, now),
 		certPEM:  certPEM,
 		lifetime: opts.TokenLifetime,
 		audience: opts.WebhookAudience,
