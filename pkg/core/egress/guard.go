@@ -23,12 +23,14 @@ type GuardOptions struct {
 	// CheckOutFrom lists the statuses a check-out is allowed from. CheckedIn
 	// is confirmed; Paused is inferred [I]. Default CheckedIn and Paused.
 	CheckOutFrom []corrigo.Status
-	// AllowIncompletePMRMCheckOut lets a PMRM check-out through without the
-	// completion info the customer requires: CorrigoPro then moves the work
-	// order to NeedsCompletionDetails instead of failing [C], and a later
-	// work_done_details must supply it. Off by default: a plugin that knows
-	// the repair info should send it with the check-out.
-	AllowIncompletePMRMCheckOut bool
+	// RefuseIncompletePMRMCheckOut refuses a PMRM check-out that lacks the
+	// completion info the customer requires. Off by default, because
+	// CorrigoPro accepts such a check-out and moves the work order to
+	// NeedsCompletionDetails [C] (the technician did leave the site; a later
+	// work_done_details supplies the details). Request-type check-outs
+	// missing info are always refused, as CorrigoPro rejects them; invalid
+	// values are refused for both types.
+	RefuseIncompletePMRMCheckOut bool
 	// SettingsRefresh is how long fetched customer settings are used before
 	// they are fetched again. Default 1h.
 	SettingsRefresh time.Duration
@@ -608,20 +610,22 @@ func statusRule(act pluginapi.Action, id int64, snap snapshot, o *GuardOptions) 
 // customer's completion settings (which fields are required and which values
 // are allowed) and returns why it would fail, or "".
 //
-// The customerSettings response shape is inferred [I] (API.md §10.6): a
-// custom field is required when its IsRequired is set, or — when the
-// customer sets CustomFieldsRequired but marks no single field — every
-// listed field is. Values, when listed, are the only allowed values (case
-// sensitive, as CorrigoPro documents for custom fields). Checklist,
+// The customerSettings response shape is inferred [I] (API.md §10.6), so
+// the guard reads it the way the sandbox does and never more strictly: a
+// custom field is required when the customer sets CustomFieldsRequired and
+// the field IsRequired; Values, when listed, are the only allowed values
+// (case sensitive, as CorrigoPro documents for custom fields). Checklist,
 // procedure and equipment requirements are not checked: actions cannot
-// carry them, and CorrigoPro's answer is the authority there.
+// carry them, and CorrigoPro's answer is the authority there. A guard laxer
+// than CorrigoPro costs one rejected call; a stricter one would refuse, for
+// good, an action CorrigoPro would have taken.
 func settingsRule(act pluginapi.Action, snap snapshot, cs *corrigo.CustomerSettings, o *GuardOptions) string {
 	if cs == nil {
 		return ""
 	}
-	if act.Kind == pluginapi.KindCheckOut && o.AllowIncompletePMRMCheckOut && snap.Type == corrigo.TypePMRM {
-		return ""
-	}
+	// PMRM check-outs missing info are accepted by CorrigoPro (the work
+	// order goes to NeedsCompletionDetails); only wrong values fail.
+	lenient := act.Kind == pluginapi.KindCheckOut && snap.Type == corrigo.TypePMRM && !o.RefuseIncompletePMRMCheckOut
 	cust := cs.CustomerId
 	if cust == 0 {
 		cust = snap.CustomerID
@@ -647,7 +651,6 @@ func settingsRule(act pluginapi.Action, snap snapshot, cs *corrigo.CustomerSetti
 		}
 		bad = append(bad, fmt.Sprintf("repair code %s is not in its repair code list", code))
 	}
-	anyMarked := slices.ContainsFunc(cs.CustomFields, func(f corrigo.CustomFieldSetting) bool { return f.IsRequired })
 	given := make(map[int]string, len(act.CustomFields))
 	for _, cf := range act.CustomFields {
 		given[cf.Id] = cf.Value
@@ -658,7 +661,7 @@ func settingsRule(act pluginapi.Action, snap snapshot, cs *corrigo.CustomerSetti
 			name += " (" + f.Label + ")"
 		}
 		v, ok := given[f.Id]
-		required := f.IsRequired || (cs.CustomFieldsRequired && !anyMarked)
+		required := f.IsRequired && cs.CustomFieldsRequired
 		if required && (!ok || strings.TrimSpace(v) == "") {
 			missing = append(missing, name)
 			continue
@@ -668,7 +671,7 @@ func settingsRule(act pluginapi.Action, snap snapshot, cs *corrigo.CustomerSetti
 		}
 	}
 	var parts []string
-	if len(missing) > 0 {
+	if len(missing) > 0 && !lenient {
 		parts = append(parts, fmt.Sprintf("customer %d requires %s", cust, strings.Join(missing, ", ")))
 	}
 	if len(bad) > 0 {
