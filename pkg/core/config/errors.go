@@ -50,6 +50,9 @@ func (e ErrorEntry) String() string {
 // the whole list in one run.
 type Error struct {
 	Entries []ErrorEntry
+	// Rules are the rules that decoded despite the errors, positioned, so
+	// a linter can report rule errors in the same run.
+	Rules []Rule
 }
 
 // Error lists the entries, one per line, in file order.
@@ -60,6 +63,9 @@ func (e *Error) Error() string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// SortEntries orders entries by file, line and column (see sortEntries).
+func SortEntries(es []ErrorEntry) { sortEntries(es) }
 
 // sortEntries orders entries by file, line and column; entries without a
 // position (missing keys, environment values) keep their relative order

@@ -29,6 +29,9 @@ type Options struct {
 	LookupEnv func(string) (string, bool)
 	// EnvPrefix is the prefix of override variables; "" means WOGATE_.
 	EnvPrefix string
+	// ReadFile reads file: references (absolute paths); nil reads the
+	// file system, at most 1 MiB.
+	ReadFile func(path string) ([]byte, error)
 }
 
 // Load reads the configuration file at path, applies WOGATE_ environment
@@ -68,9 +71,17 @@ type loader struct {
 	pos     *positions
 	envKeys map[string]string // normalized key -> variable name
 	secrets map[string]bool   // normalized keys resolved from references
-	errs    []ErrorEntry
-	warns   []ErrorEntry
-	errKeys map[string]bool // normalized keys that already have an error
+	// refValues are the resolved values of those keys, scrubbed from
+	// error messages: a reference may hold a secret even where the key
+	// is not a secret field.
+	refValues map[string]string
+	errs      []ErrorEntry
+	warns     []ErrorEntry
+	errKeys   map[string]bool // normalized keys that already have an error
+	// rawAccounts and rawPlugins are the names written in the file and
+	// environment, whether or not their sections decoded: references to a
+	// plugin whose section has a type error are not "unknown".
+	rawAccounts, rawPlugins map[string]bool
 }
 
 // Parse loads a configuration from data; name is the file name used in
@@ -83,12 +94,17 @@ func Parse(name string, data []byte, opts Options) (cfg *Config, err error) {
 		envKeys: map[string]string{},
 		secrets: map[string]bool{},
 		errKeys: map[string]bool{},
+
+		refValues: map[string]string{},
 	}
 	if l.opts.Environ == nil {
 		l.opts.Environ = os.Environ
 	}
 	if l.opts.LookupEnv == nil {
 		l.opts.LookupEnv = os.LookupEnv
+	}
+	if l.opts.ReadFile == nil {
+		l.opts.ReadFile = readSmallFile
 	}
 	if l.opts.EnvPrefix == "" {
 		l.opts.EnvPrefix = DefaultEnvPrefix
@@ -108,6 +124,10 @@ func (l *loader) parse(data []byte) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		l.errs = append(l.errs, yamlErrorEntry(l.file, err))
+		return nil, l.fail()
+	}
+	if n := expandedSize(&doc, map[*yaml.Node]int{}, 0); n > maxValues {
+		l.errs = append(l.errs, ErrorEntry{File: l.file, Message: fmt.Sprintf("the configuration expands to more than %d values (aliases?)", maxValues)})
 		return nil, l.fail()
 	}
 	l.pos = indexPositions(data, &doc)
@@ -150,13 +170,28 @@ func (l *loader) parse(data []byte) (*Config, error) {
 
 	l.resolveSecrets(raw)
 	applyDefaults(raw)
+	l.rawAccounts, l.rawPlugins = map[string]bool{}, map[string]bool{}
+	if c, ok := raw["corrigo"].(map[string]any); ok {
+		if accs, ok := c["accounts"].(map[string]any); ok {
+			for name := range accs {
+				l.rawAccounts[name] = true
+			}
+		}
+	}
+	if ps, ok := raw["plugins"].(map[string]any); ok {
+		for name := range ps {
+			l.rawPlugins[name] = true
+		}
+	}
 
 	cfg := &Config{Path: l.file, pos: l.pos, envKeys: l.envKeys}
 	l.decode(raw, cfg)
 	l.finish(cfg)
 	l.validate(cfg)
 	if len(l.errs) > 0 {
-		return nil, l.fail()
+		err := l.fail()
+		err.Rules = cfg.Rules
+		return nil, err
 	}
 	sortEntries(l.warns)
 	cfg.Warnings = l.warns
@@ -164,9 +199,41 @@ func (l *loader) parse(data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-func (l *loader) fail() error {
+func (l *loader) fail() *Error {
 	sortEntries(l.errs)
 	return &Error{Entries: l.errs}
+}
+
+// maxValues bounds the decoded size of a configuration. Real files have a
+// few hundred values; YAML aliases can make a small file expand to
+// millions, which would stall the loader.
+const maxValues = 100000
+
+// expandedSize counts the values n decodes to, aliases expanded, without
+// expanding them (memoized per node, so the count is linear in the file).
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int, depth int) int {
+	if n == nil {
+		return 0
+	}
+	if v, ok := memo[n]; ok {
+		return v
+	}
+	if depth > 1000 {
+		return maxValues + 1
+	}
+	memo[n] = maxValues + 1 // a cycle counts as too large
+	total := 1
+	if n.Kind == yaml.AliasNode {
+		total += expandedSize(n.Alias, memo, depth+1)
+	}
+	for _, c := range n.Content {
+		total += expandedSize(c, memo, depth+1)
+		if total > maxValues {
+			break
+		}
+	}
+	memo[n] = total
+	return total
 }
 
 // yamlLine matches the position yaml.v3 puts in its messages.
@@ -278,7 +345,11 @@ func (l *loader) errorf(key string, value bool, format string, args ...any) {
 		return
 	}
 	l.errKeys[nk] = true
-	l.errs = append(l.errs, l.entry(key, value, fmt.Sprintf(format, args...)))
+	msg := fmt.Sprintf(format, args...)
+	if v := l.refValues[nk]; v != "" {
+		msg = strings.ReplaceAll(msg, v, "<value from reference>")
+	}
+	l.errs = append(l.errs, l.entry(key, value, msg))
 }
 
 func (l *loader) warnf(key string, format string, args ...any) {
@@ -324,6 +395,7 @@ func (l *loader) resolveValue(path string, v any) any {
 		}
 		if isRef {
 			l.secrets[normKey(path)] = true
+			l.refValues[normKey(path)] = out
 		}
 		return out
 	default:
@@ -348,7 +420,7 @@ func (l *loader) resolveString(s string) (string, bool, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(l.dir, p)
 		}
-		b, err := readSmallFile(p)
+		b, err := l.opts.ReadFile(p)
 		if err != nil {
 			return "", true, fmt.Errorf("cannot read secret file %s: %s", p, unwrapPathError(err))
 		}
@@ -591,7 +663,7 @@ func (l *loader) decodeErrors(err error) {
 func friendlyDecodeError(err error) string {
 	var ute *mapstructure.UnconvertibleTypeError
 	if errors.As(err, &ute) {
-		return fmt.Sprintf("wrong type: want %s, got %s", typeName(ute.Expected.Type()), valueKind(ute.Value))
+		return fmt.Sprintf("wrong type: want %s, got %s", article(typeName(ute.Expected.Type())), article(valueKind(ute.Value)))
 	}
 	var pe *mapstructure.ParseError
 	if errors.As(err, &pe) {
@@ -599,16 +671,48 @@ func friendlyDecodeError(err error) string {
 	}
 	msg := err.Error()
 	// mapstructure's own wording for containers.
-	for _, w := range []struct{ in, out string }{
-		{"expected a map or struct", "wrong type: want a mapping"},
-		{"source data must be an array or slice", "wrong type: want a list"},
-		{"expected a map", "wrong type: want a mapping"},
-	} {
-		if strings.Contains(msg, w.in) {
-			return w.out
-		}
+	want := ""
+	switch {
+	case strings.Contains(msg, "expected a map or struct"):
+		want = "a mapping"
+	case strings.Contains(msg, "must be an array or slice"):
+		want = "a list"
+	default:
+		return msg
 	}
-	return msg
+	if m := gotKind.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("wrong type: want %s, got %s", want, kindWord(m[1]))
+	}
+	return "wrong type: want " + want
+}
+
+var gotKind = regexp.MustCompile(`got "?(\w+)"?$`)
+
+// kindWord names a reflect.Kind the way YAML users think of it.
+func kindWord(k string) string {
+	switch {
+	case k == "map" || k == "struct":
+		return "a mapping"
+	case k == "slice" || k == "array":
+		return "a list"
+	case k == "string":
+		return "a string"
+	case k == "bool":
+		return "a boolean"
+	case strings.HasPrefix(k, "int") || strings.HasPrefix(k, "uint"):
+		return "an integer"
+	case strings.HasPrefix(k, "float"):
+		return "a number"
+	}
+	return k
+}
+
+// article prefixes a or an.
+func article(w string) string {
+	if w != "" && strings.ContainsRune("aeiou", rune(w[0])) {
+		return "an " + w
+	}
+	return "a " + w
 }
 
 func typeName(t reflect.Type) string {

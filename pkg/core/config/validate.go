@@ -166,7 +166,7 @@ func (l *loader) validate(c *Config) {
 }
 
 func (l *loader) validateAccounts(c *Config) {
-	if len(c.Corrigo.Accounts) == 0 {
+	if len(l.rawAccounts) == 0 {
 		l.errorf("corrigo.accounts", false, "at least one account is required")
 		return
 	}
@@ -322,8 +322,8 @@ func (l *loader) validateRules(c *Config) {
 		case r.Plugin == "" && !r.Stop:
 			l.errorf(key+".plugin", false, "required (or stop: true to drop matching events from later rules)")
 		case r.Plugin != "":
-			if _, ok := c.Plugins[r.Plugin]; !ok {
-				names := sortedKeys(c.Plugins)
+			if !l.rawPlugins[r.Plugin] {
+				names := sortedKeys(l.rawPlugins)
 				list := "none"
 				if len(names) > 0 {
 					list = strings.Join(names, ", ")

@@ -1,0 +1,689 @@
+package config_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/rules"
+	"github.com/wogate/wogate/pkg/corrigo"
+)
+
+// env builds Options from a fixed environment, so tests never depend on
+// the process environment (and may run in parallel).
+func env(vars ...string) config.Options {
+	m := map[string]string{}
+	for _, v := range vars {
+		k, val, _ := strings.Cut(v, "=")
+		m[k] = val
+	}
+	return config.Options{
+		Environ: func() []string { return vars },
+		LookupEnv: func(k string) (string, bool) {
+			v, ok := m[k]
+			return v, ok
+		},
+	}
+}
+
+// load loads a file and, like `gateway validate`, compiles its rules;
+// every problem comes back as one list of formatted entries.
+func load(t *testing.T, path string, opts config.Options) (*config.Config, []string) {
+	t.Helper()
+	cfg, err := config.LoadWith(path, opts)
+	var entries []config.ErrorEntry
+	var rs []config.Rule
+	if err != nil {
+		var ce *config.Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("load %s: error is %T, want *config.Error: %v", path, err, err)
+		}
+		entries = append(entries, ce.Entries...)
+		rs = ce.Rules
+	} else {
+		rs = cfg.Rules
+	}
+	if _, rerr := rules.Compile(rs); rerr != nil {
+		var ce *config.Error
+		if !errors.As(rerr, &ce) {
+			t.Fatalf("compile rules of %s: error is %T: %v", path, rerr, rerr)
+		}
+		// As gateway validate does: a key the loader already reported
+		// (an empty condition) is not reported twice.
+		seen := map[string]bool{}
+		for _, e := range entries {
+			seen[e.Key] = true
+		}
+		for _, e := range ce.Entries {
+			if !seen[e.Key] {
+				entries = append(entries, e)
+			}
+		}
+	}
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		if e.File != path {
+			t.Errorf("entry %q names file %q, want %q", e, e.File, path)
+		}
+		out[i] = e.String()
+	}
+	return cfg, out
+}
+
+var testEnv = env(
+	"TEST_CLIENT_ID=client-from-env",
+	"TEST_CLIENT_SECRET=secret-from-env",
+	"WOGATE_TEST_POSTGRES=postgres://ignored", // not a config key: ignored
+)
+
+func TestGoodConfigs(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.good.yaml")
+	if len(files) < 3 {
+		t.Fatalf("found %d good files", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			cfg, errs := load(t, f, testEnv)
+			if len(errs) > 0 {
+				t.Fatalf("unexpected errors:\n%s", strings.Join(errs, "\n"))
+			}
+			if cfg.Version == "" || len(cfg.Version) != 12 {
+				t.Errorf("version %q", cfg.Version)
+			}
+		})
+	}
+}
+
+// TestBadConfigs pairs each bad file with substrings its errors must
+// contain, positions included. Every bad file must be listed.
+func TestBadConfigs(t *testing.T) {
+	cases := map[string][]string{
+		"unknown_key.bad.yaml": {
+			`unknown_key.bad.yaml:6:9: corrigo.accounts.main.polling.intervall: unknown key "intervall" (did you mean "interval"?)`,
+			`unknown_key.bad.yaml:7:1: lisen: unknown key "lisen" (did you mean "listen"?)`,
+		},
+		"wrong_type.bad.yaml": {
+			`wrong_type.bad.yaml:3:22: corrigo.accounts.main.sandbox: invalid boolean "yes please"`,
+			`wrong_type.bad.yaml:7:11: plugins.csv.args: wrong type: want a list, got a string`,
+			`wrong_type.bad.yaml:8:18: plugins.csv.concurrency: invalid integer "many"`,
+			`wrong_type.bad.yaml:9:13: plugins.csv.config: wrong type: want a mapping, got a list`,
+			`wrong_type.bad.yaml:10:8: rules: wrong type: want a list, got a mapping`,
+		},
+		"missing_required.bad.yaml": {
+			`missing_required.bad.yaml:3:5: corrigo.accounts.prod.client_id: required`,
+			`missing_required.bad.yaml:3:5: corrigo.accounts.prod.client_secret: required`,
+			`missing_required.bad.yaml:7:3: plugins.csv.command: required`,
+			`missing_required.bad.yaml:9:5: rules[0].name: required`,
+			`missing_required.bad.yaml:11:5: rules[1].when: required`,
+			`missing_required.bad.yaml:13:5: rules[2].plugin: required (or stop: true`,
+		},
+		"bad_duration.bad.yaml": {
+			`bad_duration.bad.yaml:6:19: corrigo.accounts.main.polling.interval: invalid duration "1x"`,
+			`bad_duration.bad.yaml:9:46: plugins.csv.timeout: invalid duration 10: add a unit`,
+			`bad_duration.bad.yaml:13:20: delivery.backoff_initial: must be a positive duration, got 0s`,
+		},
+		"unknown_region.bad.yaml": {
+			`unknown_region.bad.yaml:4:15: corrigo.accounts.main.region: unknown region "mars" (want apac, am or emea)`,
+			`unknown_region.bad.yaml:8:5: corrigo.accounts.other.region: required: a region`,
+		},
+		"missing_plugin.bad.yaml": {
+			`missing_plugin.bad.yaml:9:13: rules[0].plugin: unknown plugin "erp" (configured plugins: csv)`,
+		},
+		"bad_expr.bad.yaml": {
+			"bad_expr.bad.yaml:8:59: rules[0].when: rule \"typo\": type corrigo.Sla has no field IsEmergncy\n" +
+				" | event.Action == \"NewWorkOrder\" && workOrder.Sla.IsEmergncy\n" +
+				" | ................................................^",
+			`bad_expr.bad.yaml:11:12: rules[1].when: rule "not-bool": expected bool, but got int`,
+			"bad_expr.bad.yaml:16:9: rules[2].when: rule \"block\": unknown name bogus\n |   bogus > 1\n | ..^",
+			`bad_expr.bad.yaml:19:48: rules[3].when: rule "bad-regex": invalid regular expression "("`,
+		},
+		"duplicate_rules.bad.yaml": {
+			`duplicate_rules.bad.yaml:8:13: rules[1].name: duplicate rule name "all" (also rules[0] at line 7)`,
+		},
+		"unresolved_env.bad.yaml": {
+			`unresolved_env.bad.yaml:5:18: corrigo.accounts.main.client_id: environment variable WOGATE_TEST_SURELY_UNSET_ID is not set`,
+			`unresolved_env.bad.yaml:6:22: corrigo.accounts.main.client_secret: environment variable WOGATE_TEST_SURELY_UNSET_SECRET is not set`,
+			`unresolved_env.bad.yaml:9:10: admin.token: invalid reference ${not a name}`,
+		},
+		"missing_secret_file.bad.yaml": {
+			`missing_secret_file.bad.yaml:6:22: corrigo.accounts.main.client_secret: cannot read secret file testdata/does-not-exist.txt: no such file or directory`,
+			`missing_secret_file.bad.yaml:7:31: corrigo.accounts.main.webhook.certificate: not a PEM certificate`,
+		},
+		"yaml_syntax.bad.yaml": {
+			`yaml_syntax.bad.yaml:2: invalid YAML: did not find expected ',' or '}'`,
+		},
+		"duplicate_key.bad.yaml": {
+			`duplicate_key.bad.yaml:2: invalid YAML: mapping key "listen" already defined at line 1`,
+		},
+		"top_level.bad.yaml": {
+			`top_level.bad.yaml:1:1: the top level must be a mapping`,
+		},
+		"postgres_no_dsn.bad.yaml": {
+			`postgres_no_dsn.bad.yaml:1:1: store.dsn: required for the postgres driver`,
+		},
+		"semantics.bad.yaml": {
+			`semantics.bad.yaml:1:9: listen: invalid listen address "localhost"`,
+			`semantics.bad.yaml:2:18: store.driver: unknown driver "mysql"`,
+			`semantics.bad.yaml:6:42: corrigo.accounts.b.webhook.path: /hooks is already the webhook path of account "a"`,
+			`semantics.bad.yaml:7:5: corrigo.accounts.Bad_Name: invalid account name "Bad_Name"`,
+			`semantics.bad.yaml:9:50: plugins.csv.concurrency: must be at least 1`,
+			`semantics.bad.yaml:9:61: plugins.csv.sha256: want 64 hexadecimal digits`,
+			`semantics.bad.yaml:12:1: admin.token: required when admin.listen (0.0.0.0:8081) is not a loopback address`,
+			`semantics.bad.yaml:13:15: log.level: unknown level "verbose"`,
+			`semantics.bad.yaml:13:32: log.format: unknown format "xml"`,
+		},
+	}
+	files, _ := filepath.Glob("testdata/*.bad.yaml")
+	for _, f := range files {
+		if _, ok := cases[filepath.Base(f)]; !ok {
+			t.Errorf("%s has no expected errors in TestBadConfigs", f)
+		}
+	}
+	for name, want := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("testdata", name)
+			if _, err := os.Stat(path); err != nil {
+				t.Fatal(err)
+			}
+			_, errs := load(t, path, testEnv)
+			if len(errs) == 0 {
+				t.Fatal("loaded without errors")
+			}
+			all := strings.Join(errs, "\n")
+			for _, w := range want {
+				if !strings.Contains(all, "testdata/"+w) {
+					t.Errorf("missing error:\n  %s\ngot:\n%s", w, all)
+				}
+			}
+			if len(errs) != len(want) {
+				t.Errorf("got %d errors, want %d:\n%s", len(errs), len(want), all)
+			}
+		})
+	}
+}
+
+func TestExampleConfig(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "examples", "config.yaml")
+	cfg, errs := load(t, path, env())
+	if len(errs) > 0 {
+		t.Fatalf("examples/config.yaml is invalid:\n%s", strings.Join(errs, "\n"))
+	}
+	if len(cfg.Warnings) > 0 {
+		t.Errorf("examples/config.yaml has warnings: %v", cfg.Warnings)
+	}
+	set, err := rules.CompileConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := set.Warnings(); len(w) > 0 {
+		t.Errorf("examples/config.yaml rule warnings: %v", w)
+	}
+	if !cfg.UsesSandbox() || !cfg.Corrigo.Accounts["main"].Sandbox {
+		t.Error("the example must run against the embedded sandbox")
+	}
+	for _, name := range []string{"emergencies-to-erp", "everything-to-csv"} {
+		found := false
+		for _, r := range cfg.Rules {
+			found = found || r.Name == name
+		}
+		if !found {
+			t.Errorf("rule %s missing from the example", name)
+		}
+	}
+	if cfg.Plugins["csv"].Command != "./bin/csv-export" || cfg.Plugins["erp"].Command != "./bin/erp-rest" {
+		t.Errorf("plugin commands: %+v", cfg.Plugins)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, errs := load(t, "testdata/minimal.good.yaml", env())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	acc := cfg.Corrigo.Accounts["main"]
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"listen", cfg.Listen, config.DefaultListen},
+		{"data_dir", cfg.DataDir, config.DefaultDataDir},
+		{"store.driver", cfg.Store.Driver, "sqlite"},
+		{"store.dsn", cfg.Store.DSN.Value(), filepath.Join("data", "wogate.db")},
+		{"group_commit.max_batch", cfg.Store.GroupCommit.MaxBatch, config.DefaultGroupCommitMaxBatch},
+		{"webhook.path", acc.Webhook.Path, "/webhooks/corrigo/main"},
+		{"webhook.clock_skew", acc.Webhook.ClockSkew, 5 * time.Minute},
+		{"webhook.max_body_bytes", acc.Webhook.MaxBodyBytes, int64(4 << 20)},
+		{"polling.enabled", acc.Polling.Enabled, true},
+		{"polling.interval", acc.Polling.Interval, time.Minute},
+		{"polling.lookback", acc.Polling.Lookback, 15 * time.Minute},
+		{"reconcile.interval", acc.Reconcile.Interval, time.Hour},
+		{"delivery.max_attempts", cfg.Delivery.MaxAttempts, 10},
+		{"delivery.event_lease", cfg.Delivery.EventLease, 2 * time.Minute},
+		{"customer_settings.refresh", cfg.CustomerSettings.Refresh, 15 * time.Minute},
+		{"admin.listen", cfg.Admin.Listen, "127.0.0.1:8081"},
+		{"sandbox.listen", cfg.Sandbox.Listen, "127.0.0.1:8090"},
+		{"sandbox.time_scale", cfg.Sandbox.TimeScale, 1.0},
+		{"sandbox.client_secret", cfg.Sandbox.ClientSecret.Value(), config.DefaultSandboxClientSecret},
+		{"log.level", cfg.Log.Level, "info"},
+		{"log.format", cfg.Log.Format, "json"},
+		{"retention.events", cfg.Retention.Events, 30 * 24 * time.Hour},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	w := strings.Join(entries(cfg.Warnings), "\n")
+	if !strings.Contains(w, "rules: no rules") {
+		t.Errorf("want a no-rules warning, got %q", w)
+	}
+}
+
+func entries(es []config.ErrorEntry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.String()
+	}
+	return out
+}
+
+func TestFullConfig(t *testing.T) {
+	cfg, errs := load(t, "testdata/full.good.yaml", testEnv)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	prod := cfg.Corrigo.Accounts["prod"]
+	if prod.Region != corrigo.RegionAM {
+		t.Errorf("region %q, want normalised am", prod.Region)
+	}
+	if prod.ClientID != "12345" {
+		t.Errorf("numeric client_id decoded as %q", prod.ClientID)
+	}
+	if prod.ClientSecret.Value() != "file-secret-value" {
+		t.Errorf("file: secret resolved to %q (trailing newline must go)", prod.ClientSecret.Value())
+	}
+	if !strings.HasPrefix(prod.Webhook.Certificate.Value(), "-----BEGIN CERTIFICATE-----") {
+		t.Error("certificate not read from file")
+	}
+	if prod.OAuthURL != corrigo.DefaultOAuthURL {
+		t.Errorf("oauth_url default %q", prod.OAuthURL)
+	}
+	if prod.Reconcile.Window != 48*time.Hour || cfg.Retention.Events != 90*24*time.Hour {
+		t.Errorf("day durations: window %v, retention %v", prod.Reconcile.Window, cfg.Retention.Events)
+	}
+	if got := prod.Webhook.Hashes; len(got) != 2 || got[0] != "sha256" {
+		t.Errorf("hashes %v", got)
+	}
+	emea := cfg.Corrigo.Accounts["emea"]
+	if !emea.Shadow || !emea.Webhook.Disabled || emea.Polling.Interval != 30*time.Second {
+		t.Errorf("emea: %+v", emea)
+	}
+	erp := cfg.Plugins["erp"]
+	if erp.Timeout != 5*time.Second || erp.Concurrency != 16 || len(erp.Args) != 1 {
+		t.Errorf("erp: %+v", erp)
+	}
+	if !erp.IsSecretKey("auth.password") || erp.IsSecretKey("auth.user") {
+		t.Error("auth.password should be secret by name, auth.user not")
+	}
+	if r := cfg.Rules[2]; !r.FetchWorkOrder || r.Plugin != "erp" {
+		t.Errorf("rule 2: %+v", r)
+	}
+	if r := cfg.Rules[0]; !r.Stop || r.Plugin != "" {
+		t.Errorf("stop rule without plugin: %+v", r)
+	}
+	// Rule positions point at the first character of the condition.
+	if r := cfg.Rules[1]; r.Line != 50 || r.Column != 11 {
+		t.Errorf("rule 1 at %d:%d, want 50:11", r.Line, r.Column)
+	}
+	if r := cfg.Rules[3]; r.Line != 59 || r.Column != 7 || !r.Block {
+		t.Errorf("block rule at %d:%d block=%v, want 59:7 block", r.Line, r.Column, r.Block)
+	}
+	if r := cfg.Rules[4]; r.Line != 64 || r.Column != 12 {
+		t.Errorf("quoted rule at %d:%d, want 64:12", r.Line, r.Column)
+	}
+	if l, c := cfg.Position("plugins.erp.config.base_url"); l != 39 || c != 17 {
+		t.Errorf("Position = %d:%d, want 39:17", l, c)
+	}
+	e := cfg.Entry("plugins.erp.config.base_url", "unreachable")
+	if got := e.String(); got != "testdata/full.good.yaml:39:17: plugins.erp.config.base_url: unreachable" {
+		t.Errorf("Entry = %q", got)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	opts := env(
+		"WOGATE_LISTEN=127.0.0.1:9999",
+		"WOGATE_LOG__LEVEL=debug",
+		"WOGATE_CORRIGO__ACCOUNTS__MAIN__POLLING__INTERVAL=30s",
+		"WOGATE_CORRIGO__ACCOUNTS__MAIN__POLLING__ENABLED=false",
+		"WOGATE_PLUGINS__CSV__CONCURRENCY=3",
+		"WOGATE_PLUGINS__CSV__CONFIG__DIR=/tmp/out",
+		"WOGATE_CORRIGO__ACCOUNTS__EXTRA__SANDBOX=true",
+		"WOGATE_TEST_POSTGRES=postgres://not-config",
+		"WOGATE_UNRELATED=1",
+		"OTHER_LISTEN=1.2.3.4:1",
+	)
+	cfg, errs := load(t, "../../../examples/config.yaml", opts)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	main := cfg.Corrigo.Accounts["main"]
+	if cfg.Listen != "127.0.0.1:9999" || cfg.Log.Level != "debug" || main.Polling.Interval != 30*time.Second || main.Polling.Enabled {
+		t.Errorf("overrides not applied: listen %s level %s polling %+v", cfg.Listen, cfg.Log.Level, main.Polling)
+	}
+	if cfg.Plugins["csv"].Concurrency != 3 || cfg.Plugins["csv"].Config["dir"] != "/tmp/out" {
+		t.Errorf("plugin overrides: %+v", cfg.Plugins["csv"])
+	}
+	if extra, ok := cfg.Corrigo.Accounts["extra"]; !ok || !extra.Sandbox || extra.Webhook.Path != "/webhooks/corrigo/extra" {
+		t.Errorf("account added from the environment: %+v (ok=%v)", extra, ok)
+	}
+	// Untouched values keep the file's.
+	if cfg.Plugins["csv"].Command != "./bin/csv-export" || cfg.Sandbox.AutoCreate != 30*time.Second {
+		t.Error("file values lost")
+	}
+	base, _ := load(t, "../../../examples/config.yaml", env())
+	if base.Version == cfg.Version {
+		t.Error("version must change with an override")
+	}
+}
+
+func TestEnvOverrideErrors(t *testing.T) {
+	_, errs := load(t, "../../../examples/config.yaml", env(
+		"WOGATE_CORRIGO__ACCOUNTS__MAIN__POLLING__INTERVAL=1x",
+		"WOGATE_RULES__0__WHEN=false",
+		"WOGATE_LOG____LEVEL=x",
+		"WOGATE_LOG__COLOUR=red",
+	))
+	all := strings.Join(errs, "\n")
+	for _, want := range []string{
+		`config.yaml: corrigo.accounts.main.polling.interval (from WOGATE_CORRIGO__ACCOUNTS__MAIN__POLLING__INTERVAL): invalid duration "1x"`,
+		`config.yaml: rules.0.when (from WOGATE_RULES__0__WHEN): rules cannot be overridden from the environment`,
+		`config.yaml: WOGATE_LOG____LEVEL: malformed override`,
+		`config.yaml: log.colour (from WOGATE_LOG__COLOUR): unknown key "colour"`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("missing %q in:\n%s", want, all)
+		}
+	}
+}
+
+// The secrets of this test must never appear in any printed form.
+var secretValues = []string{"s3cr3t-client", "t0ken-admin", "p4ss-plugin", "dsn-pa55", "file-secret-value", "ENV-PLUGIN-KEY", "sandbox-s3cret"}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	dir := t.TempDir()
+	cert, err := os.ReadFile("testdata/corrigo.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "cert.pem"), cert, 0o600))
+	must(t, os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("file-secret-value\n"), 0o600))
+	yaml := `
+store: { driver: postgres, dsn: "postgres://u:dsn-pa55@db/x" }
+corrigo:
+  accounts:
+    prod:
+      region: am
+      client_id: id
+      client_secret: ${CS}
+      webhook: { certificate: file:cert.pem }
+    two:
+      region: am
+      client_id: id2
+      client_secret: file:secret.txt
+      webhook: { disabled: true }
+plugins:
+  erp:
+    command: ./erp
+    config:
+      password: p4ss-plugin
+      nested: { key: "${PK}" }
+      plain: visible-value
+rules:
+  - { name: r, when: "true", plugin: erp }
+admin: { token: t0ken-admin }
+sandbox: { client_secret: sandbox-s3cret }
+`
+	path := filepath.Join(dir, "c.yaml")
+	must(t, os.WriteFile(path, []byte(yaml), 0o600))
+	cfg, err := config.LoadWith(path, env("CS=s3cr3t-client", "PK=ENV-PLUGIN-KEY"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The values are there for code that uses them...
+	if cfg.Corrigo.Accounts["prod"].ClientSecret.Value() != "s3cr3t-client" || cfg.Plugins["erp"].Config["password"] != "p4ss-plugin" {
+		t.Fatal("secrets not loaded")
+	}
+	// ...and nowhere else.
+	var outputs []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		outputs = append(outputs,
+			fmt.Sprintf(verb, cfg), fmt.Sprintf(verb, *cfg),
+			fmt.Sprintf(verb, cfg.Corrigo.Accounts), fmt.Sprintf(verb, cfg.Corrigo.Accounts["prod"]),
+			fmt.Sprintf(verb, cfg.Plugins), fmt.Sprintf(verb, cfg.Plugins["erp"]),
+			fmt.Sprintf(verb, cfg.Store), fmt.Sprintf(verb, cfg.Admin.Token))
+	}
+	for _, v := range []any{cfg, *cfg, cfg.Corrigo, cfg.Plugins, cfg.Plugins["erp"], cfg.Redacted()} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outputs = append(outputs, string(b))
+	}
+	for _, h := range []func(*bytes.Buffer) slog.Handler{
+		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+	} {
+		var buf bytes.Buffer
+		log := slog.New(h(&buf))
+		log.Info("config", "cfg", cfg, "value", *cfg, "account", cfg.Corrigo.Accounts["prod"], "plugin", cfg.Plugins["erp"], "secret", cfg.Admin.Token)
+		outputs = append(outputs, buf.String())
+	}
+	outputs = append(outputs, cfg.String(), cfg.Plugins["erp"].String())
+	for _, out := range outputs {
+		for _, s := range secretValues {
+			if strings.Contains(out, s) {
+				t.Fatalf("secret %q printed in:\n%s", s, out)
+			}
+		}
+	}
+	if all := strings.Join(outputs, "\n"); !strings.Contains(all, "REDACTED") || !strings.Contains(all, "visible-value") {
+		t.Error("printed forms should show REDACTED and keep non-secret values")
+	}
+	// Redacted holds no secret bytes at all, not just hidden ones.
+	red := cfg.Redacted()
+	if red.Corrigo.Accounts["prod"].ClientSecret.Value() != "REDACTED" || red.Plugins["erp"].Config["nested"].(map[string]any)["key"] != "REDACTED" {
+		t.Errorf("Redacted kept a secret: %q", red.Corrigo.Accounts["prod"].ClientSecret.Value())
+	}
+	// Redacted must not alias the original's maps.
+	if cfg.Plugins["erp"].Config["password"] != "p4ss-plugin" {
+		t.Error("Redacted modified the original")
+	}
+	// MarkPluginSecret hides a key the plugin declares secret.
+	cfg.MarkPluginSecret("erp", "plain")
+	if strings.Contains(fmt.Sprint(cfg), "visible-value") {
+		t.Error("MarkPluginSecret did not hide the value")
+	}
+}
+
+// Errors must not print secret values either, even next to a bad value.
+func TestSecretsNotInErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	must(t, os.WriteFile(path, []byte(`
+corrigo:
+  accounts:
+    prod:
+      region: am
+      client_id: id
+      client_secret: ${CS}
+      webhook: { certificate: "${CS}" }
+delivery: { backoff_max: "${CS}" }
+`), 0o600))
+	_, err := config.LoadWith(path, env("CS=s3cr3t-client"))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	// The certificate check must not echo the value; backoff_max is not
+	// a secret field, but its value came from a reference, so the
+	// duration error must not quote it either.
+	msg := err.Error()
+	if strings.Contains(msg, "s3cr3t-client") {
+		t.Errorf("secret echoed in errors:\n%s", msg)
+	}
+	if !strings.Contains(msg, `delivery.backoff_max: invalid duration "<value from reference>"`) {
+		t.Errorf("missing duration error:\n%s", msg)
+	}
+	if !strings.Contains(msg, "not a PEM certificate") {
+		t.Errorf("missing certificate error:\n%s", msg)
+	}
+}
+
+func TestSecretType(t *testing.T) {
+	s := config.Secret("hunter2")
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v|%+v|%#v|%s|%q|%x|%10s", s, s, s, s, s, s, s)} {
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("leaked: %s", out)
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"s": s})
+	if string(b) != `{"s":"REDACTED"}` {
+		t.Errorf("json %s", b)
+	}
+	if s.Value() != "hunter2" {
+		t.Error("Value")
+	}
+	if fmt.Sprint(config.Secret("")) != "" {
+		t.Error("an empty secret should print empty")
+	}
+}
+
+func TestSecretReferences(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "id.txt"), []byte("from-file\r\n"), 0o600))
+	must(t, os.Mkdir(filepath.Join(dir, "sub"), 0o700))
+	cases := []struct {
+		value, want, err string
+	}{
+		{`${A}`, "alpha", ""},
+		{`pre-${A}-${B}-post`, "pre-alpha-beta-post", ""},
+		{`${UNSET:-fallback}`, "fallback", ""},
+		{`${A:-fallback}`, "alpha", ""},
+		{`${EMPTY}`, "", "client_id: required"},
+		{`$${A}`, "${A}", ""},
+		{`cost $5`, "cost $5", ""},
+		{`file:id.txt`, "from-file", ""},
+		{`file:${DIR}/id.txt`, "from-file", ""},
+		{`${UNSET}`, "", "environment variable UNSET is not set"},
+		{`${A`, "", "unterminated ${ reference"},
+		{`${1A}`, "", "invalid reference ${1A}"},
+		{`file:`, "", "file: reference has no path"},
+		{`file:sub`, "", "is a directory"},
+		{`file:missing.txt`, "", "cannot read secret file"},
+	}
+	for _, c := range cases {
+		t.Run(c.value, func(t *testing.T) {
+			path := filepath.Join(dir, "c.yaml")
+			body := fmt.Sprintf("corrigo:\n  accounts:\n    a:\n      region: am\n      client_id: %q\n      client_secret: x\n      webhook: { disabled: true }\n", c.value)
+			must(t, os.WriteFile(path, []byte(body), 0o600))
+			cfg, err := config.LoadWith(path, env("A=alpha", "B=beta", "EMPTY=", "DIR="+dir))
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err = %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Corrigo.Accounts["a"].ClientID; got != c.want {
+				t.Errorf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	write := func(secret, rule string) string {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "c.yaml")
+		must(t, os.WriteFile(p, []byte(fmt.Sprintf(`
+corrigo: { accounts: { a: { region: am, client_id: id, client_secret: %s, webhook: { disabled: true } } } }
+plugins: { p: { command: ./p } }
+rules: [ { name: r, when: %q, plugin: p } ]
+`, secret, rule)), 0o600))
+		cfg, err := config.LoadWith(p, env())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Version
+	}
+	v1, v2 := write("one", "true"), write("one", "true")
+	if v1 != v2 {
+		t.Errorf("same config, different versions %s %s (path must not count)", v1, v2)
+	}
+	if write("two", "true") != v1 {
+		t.Error("a rotated secret changes the version; secrets must not be hashed")
+	}
+	if write("one", "false") == v1 {
+		t.Error("a rule change must change the version")
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	must(t, os.WriteFile(p, []byte(`
+corrigo:
+  accounts:
+    quiet: { sandbox: true, region: am, webhook: { disabled: true }, polling: { enabled: false } }
+plugins:
+  unused: { command: ./x }
+  used: { command: ./y }
+rules:
+  - { name: r, when: "true", plugin: used }
+`), 0o600))
+	cfg, err := config.LoadWith(p, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := entries(cfg.Warnings)
+	sort.Strings(got)
+	all := strings.Join(got, "\n")
+	want := []string{
+		`c.yaml:4:5: corrigo.accounts.quiet: receives no events: both the webhook and polling are disabled`,
+		`c.yaml:4:29: corrigo.accounts.quiet.region: ignored: the account uses the embedded sandbox`,
+		`c.yaml:6:3: plugins.unused: not used by any rule`,
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d warnings, want %d", len(got), len(want))
+	}
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("missing warning %q in:\n%s", w, all)
+		}
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	_, err := config.Load("testdata/no-such-file.yaml")
+	if err == nil || err.Error() != "testdata/no-such-file.yaml: cannot read config: no such file or directory" {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
