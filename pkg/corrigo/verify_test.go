@@ -561,11 +561,11 @@ func BenchmarkVerify(b *testing.B) {
 		"plain":         mustIssue(b, NewTokenIssuer(keyA, IssuerOptions{NoGzip: true, Now: fixedClock(testNow)}), "client-1", "", 0),
 		"sha1":          mustIssue(b, NewTokenIssuer(keyA, IssuerOptions{Hash: crypto.SHA1, Now: fixedClock(testNow)}), "client-1", "", 0),
 		"wrong-cert":    mustIssue(b, NewTokenIssuer(keyB, IssuerOptions{Now: fixedClock(testNow)}), "client-1", "", 0),
-		"bad-signature": "H4sIAAAAAAAEAG2NvQrCMBzE" + TokenSeparator + "fyyoO7AkAOIJGw",
+		"short-signature": "H4sIAAAAAAAEAG2NvQrCMBzE" + TokenSeparator + "fyyoO7AkAOIJGw",
 	}
-	for _, name := range []string{"gzip", "plain", "sha1", "wrong-cert", "bad-signature"} {
+	for _, name := range []string{"gzip", "plain", "sha1", "wrong-cert", "short-signature"} {
 		tok := tokens[name]
-		wantErr := name == "wrong-cert" || name == "bad-signature"
+		wantErr := name == "wrong-cert" || name == "short-signature"
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
