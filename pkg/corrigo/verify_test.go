@@ -557,10 +557,10 @@ func BenchmarkVerify(b *testing.B) {
 	keyA, certA, keyB, _ := testKeys(b)
 	v := mustVerifier(b, certA, VerifyOptions{})
 	tokens := map[string]string{
-		"gzip":          mustIssue(b, NewTokenIssuer(keyA, IssuerOptions{Now: fixedClock(testNow)}), "client-1", "", 0),
-		"plain":         mustIssue(b, NewTokenIssuer(keyA, IssuerOptions{NoGzip: true, Now: fixedClock(testNow)}), "client-1", "", 0),
-		"sha1":          mustIssue(b, NewTokenIssuer(keyA, IssuerOptions{Hash: crypto.SHA1, Now: fixedClock(testNow)}), "client-1", "", 0),
-		"wrong-cert":    mustIssue(b, NewTokenIssuer(keyB, IssuerOptions{Now: fixedClock(testNow)}), "client-1", "", 0),
+		"gzip":            mustIssue(b, NewTokenIssuer(keyA, IssuerOptions{Now: fixedClock(testNow)}), "client-1", "", 0),
+		"plain":           mustIssue(b, NewTokenIssuer(keyA, IssuerOptions{NoGzip: true, Now: fixedClock(testNow)}), "client-1", "", 0),
+		"sha1":            mustIssue(b, NewTokenIssuer(keyA, IssuerOptions{Hash: crypto.SHA1, Now: fixedClock(testNow)}), "client-1", "", 0),
+		"wrong-cert":      mustIssue(b, NewTokenIssuer(keyB, IssuerOptions{Now: fixedClock(testNow)}), "client-1", "", 0),
 		"short-signature": "H4sIAAAAAAAEAG2NvQrCMBzE" + TokenSeparator + "fyyoO7AkAOIJGw",
 	}
 	for _, name := range []string{"gzip", "plain", "sha1", "wrong-cert", "short-signature"} {
