@@ -152,9 +152,10 @@ type Sandbox struct {
 
 	seq atomic.Int64 // history, message and line item ids
 
-	baseURL atomic.Pointer[string]
-	srv     *http.Server
-	ln      net.Listener
+	baseURL  atomic.Pointer[string]
+	srv      *http.Server
+	inflight atomic.Int64
+	ln       net.Listener
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -256,7 +257,11 @@ func (s *Sandbox) Start(addr string) (string, error) {
 	s.baseURL.Store(&base)
 	s.ln = ln
 	s.srv = &http.Server{
-		Handler:           s.mux,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.inflight.Add(1)
+			defer s.inflight.Add(-1)
+			s.mux.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -322,9 +327,24 @@ func (s *Sandbox) Close() error {
 	s.closeMu.Unlock()
 	var err error
 	if s.srv != nil {
+		// Shutdown stops the listener and waits for requests in flight. It
+		// would also wait up to 5 s for connections a client opened but
+		// never used, so stop waiting once no request is in flight.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		go func() {
+			defer cancel()
+			for s.inflight.Load() > 0 && ctx.Err() == nil {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
 		err = s.srv.Shutdown(ctx)
 		cancel()
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+		if cerr := s.srv.Close(); err == nil {
+			err = cerr
+		}
 	}
 	s.cancel()
 	s.wg.Wait()
