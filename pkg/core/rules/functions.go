@@ -362,6 +362,7 @@ func functions() []expr.Option {
 			return false, nil
 		}, new(func(string, ...string) bool), new(func(corrigo.Status, ...string) bool)),
 		expr.Patch(nowPatcher{}),
+		expr.Patch(coercePatcher{}),
 	}
 	return opts
 }
@@ -383,4 +384,59 @@ func (nowPatcher) Visit(node *ast.Node) {
 	now := &ast.IdentifierNode{Value: "now"}
 	now.SetLocation(call.Location())
 	call.Arguments = append(call.Arguments, now)
+}
+
+// coercePatcher lets conditions use CorrigoPro's named types as the plain
+// values they are. expr compares types strictly, so without it
+// `workOrder.Status == "New"` (corrigo.Status vs string) fails to compile
+// and `workOrder.Status in ["New"]` is silently false; and corrigo.Time
+// cannot be compared with `now`. Operands and arguments of a named string
+// type are wrapped in string(...), and corrigo.Time values in .Time.
+// Member access (`workOrder.Sla.DueDate.Year()`) is left alone.
+type coercePatcher struct{}
+
+func (coercePatcher) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.BinaryNode:
+		coerce(&n.Left)
+		coerce(&n.Right)
+	case *ast.UnaryNode:
+		coerce(&n.Node)
+	case *ast.CallNode:
+		for i := range n.Arguments {
+			coerce(&n.Arguments[i])
+		}
+	case *ast.BuiltinNode:
+		for i := range n.Arguments {
+			coerce(&n.Arguments[i])
+		}
+	case *ast.ArrayNode:
+		for i := range n.Nodes {
+			coerce(&n.Nodes[i])
+		}
+	case *ast.ConditionalNode:
+		coerce(&n.Exp1)
+		coerce(&n.Exp2)
+	}
+}
+
+var stringT = reflect.TypeOf("")
+
+func coerce(slot *ast.Node) {
+	n := *slot
+	if n == nil {
+		return
+	}
+	t := n.Type()
+	switch {
+	case t == ctimeT:
+		m := &ast.MemberNode{Node: n, Property: &ast.StringNode{Value: "Time"}}
+		m.SetLocation(n.Location())
+		m.Property.SetLocation(n.Location())
+		*slot = m
+	case t != nil && t.Kind() == reflect.String && t != stringT:
+		b := &ast.BuiltinNode{Name: "string", Arguments: []ast.Node{n}}
+		b.SetLocation(n.Location())
+		*slot = b
+	}
 }
