@@ -28,7 +28,7 @@ func (s *Store) InsertEvent(ctx context.Context, e *store.Event) (bool, error) {
 	args := []any{e.Account, e.MessageID, e.WorkOrderID, e.Action, enc(e.ActionDate),
 		enc(e.ReceivedAt), e.Source, e.Plugin, blob(e.Body), string(e.Status), enc(e.NextAt), enc(e.HandledAt), e.LastError, enc(now)}
 	var id int64
-	err := s.write(ctx, "insert event", func(tx *sql.Tx) error {
+	err := s.writeOne(ctx, "insert event", func(tx *sql.Tx) error {
 		err := tx.StmtContext(bg, s.insertEvent).QueryRowContext(bg, args...).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			id = 0 // a duplicate

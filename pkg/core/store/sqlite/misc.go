@@ -105,7 +105,7 @@ func (s *Store) KVPut(ctx context.Context, plugin, key string, value []byte) err
 		return fmt.Errorf("sqlite kv put: %w", err)
 	}
 	v := append([]byte{}, value...) // never NULL, and not the caller's slice
-	return s.write(ctx, "kv put", func(tx *sql.Tx) error {
+	return s.writeOne(ctx, "kv put", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(bg, `INSERT INTO kv (plugin, key, value) VALUES (?, ?, ?)
 			ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value`, plugin, key, v)
 		return err
@@ -117,7 +117,7 @@ func (s *Store) KVDelete(ctx context.Context, plugin, key string) error {
 	if err := checkKV(plugin, key); err != nil {
 		return fmt.Errorf("sqlite kv delete: %w", err)
 	}
-	return s.write(ctx, "kv delete", func(tx *sql.Tx) error {
+	return s.writeOne(ctx, "kv delete", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(bg, "DELETE FROM kv WHERE plugin = ? AND key = ?", plugin, key)
 		return err
 	})
@@ -141,7 +141,7 @@ func (s *Store) SetWatermark(ctx context.Context, name, value string) error {
 	if name == "" {
 		return fmt.Errorf("sqlite set watermark: %w: empty name", store.ErrInvalid)
 	}
-	return s.write(ctx, "set watermark", func(tx *sql.Tx) error {
+	return s.writeOne(ctx, "set watermark", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(bg, `INSERT INTO watermarks (name, value) VALUES (?, ?)
 			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
 		return err
@@ -167,7 +167,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
 	for _, q := range stmts {
 		for {
 			var n int64
-			err := s.write(ctx, "prune", func(tx *sql.Tx) error {
+			err := s.writeOne(ctx, "prune", func(tx *sql.Tx) error {
 				res, err := tx.ExecContext(bg, q, b, pruneChunk)
 				if err != nil {
 					return err

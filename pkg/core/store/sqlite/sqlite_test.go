@@ -10,7 +10,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/store/storetest"
 )
 
-func openAt(t *testing.T, path string, opts sqlite.Options) *sqlite.Store {
+func openAt(t testing.TB, path string, opts sqlite.Options) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), path, opts)
 	if err != nil {

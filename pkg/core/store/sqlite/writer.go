@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,9 @@ type op struct {
 	ctx  context.Context
 	fn   func(tx *sql.Tx) error
 	done chan error // buffered: the writer never blocks on a caller that left
+	// single: fn runs exactly one statement. SQLite undoes a failed
+	// statement by itself, so no savepoint is needed around it.
+	single bool
 }
 
 type writerStats struct {
@@ -46,10 +50,18 @@ var bg = context.Background()
 // safe to read once write returns nil. If ctx ends while waiting, write
 // returns ctx's error; the write may still commit.
 func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	return s.submit(ctx, what, &op{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// writeOne is write for an fn that runs a single statement.
+func (s *Store) writeOne(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	return s.submit(ctx, what, &op{ctx: ctx, fn: fn, done: make(chan error, 1), single: true})
+}
+
+func (s *Store) submit(ctx context.Context, what string, o *op) error {
 	if s.closed.Load() {
 		return fmt.Errorf("sqlite %s: %w", what, store.ErrClosed)
 	}
-	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.ops <- o:
 	case <-s.closing:
@@ -72,6 +84,7 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) erro
 func (s *Store) run() {
 	defer close(s.writerDone)
 	batch := make([]*op, 0, s.opts.MaxBatch)
+	busy := false
 	for {
 		batch = batch[:0]
 		select {
@@ -80,14 +93,16 @@ func (s *Store) run() {
 		case <-s.closing:
 			return
 		}
-		batch = s.gather(batch)
+		batch = s.gather(batch, busy)
+		busy = len(batch) > 1
 		s.commit(batch)
 	}
 }
 
-// gather adds the writes already waiting, then lingers up to MaxWait for
-// more, up to MaxBatch in all.
-func (s *Store) gather(batch []*op) []*op {
+// gather adds the writes already waiting, then, if the writer is busy
+// (the last batch had company), lingers up to MaxWait for more, up to
+// MaxBatch in all.
+func (s *Store) gather(batch []*op, busy bool) []*op {
 	max := s.opts.MaxBatch
 	for len(batch) < max {
 		select {
@@ -98,7 +113,7 @@ func (s *Store) gather(batch []*op) []*op {
 		}
 		break
 	}
-	if s.opts.MaxWait <= 0 || len(batch) >= max {
+	if !busy || s.opts.MaxWait <= 0 || len(batch) >= max {
 		return batch
 	}
 	t := time.NewTimer(s.opts.MaxWait)
@@ -157,7 +172,8 @@ func (s *Store) commit(batch []*op) {
 		if errs[i] != nil {
 			continue
 		}
-		if savepoints {
+		sp := savepoints && !o.single
+		if sp {
 			if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
 				_ = tx.Rollback()
 				failAll(fmt.Errorf("savepoint: %w", err))
@@ -172,6 +188,18 @@ func (s *Store) commit(batch []*op) {
 				answer()
 				return
 			}
+			if !sp {
+				if isConstraint(err) {
+					continue // the statement undid itself; the transaction is intact
+				}
+				// Errors such as SQLITE_FULL or IOERR may have rolled the
+				// whole transaction back: fail the batch rather than run
+				// the rest outside a transaction.
+				_ = tx.Rollback()
+				failAll(err)
+				answer()
+				return
+			}
 			if _, rerr := tx.ExecContext(bg, "ROLLBACK TO w"); rerr != nil {
 				_ = tx.Rollback()
 				failAll(fmt.Errorf("rollback to savepoint after %v: %w", err, rerr))
@@ -179,7 +207,7 @@ func (s *Store) commit(batch []*op) {
 				return
 			}
 		}
-		if savepoints {
+		if sp {
 			if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
 				_ = tx.Rollback()
 				failAll(fmt.Errorf("release savepoint: %w", err))
@@ -202,6 +230,13 @@ func (s *Store) commit(batch []*op) {
 		s.stats.ops.Add(int64(n))
 	}
 	answer()
+}
+
+// isConstraint reports an SQLite constraint violation (primary result code
+// SQLITE_CONSTRAINT = 19), which aborts only the failing statement.
+func isConstraint(err error) bool {
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code()&0xff == 19
 }
 
 // runOp runs one write, turning a panic into an error so one bad write
