@@ -281,6 +281,12 @@ func (v *Verifier) VerifyToken(token string) (*VerifyResult, error) {
 	if err != nil {
 		return nil, verr(ReasonBadBase64, "signature segment: %w", err)
 	}
+	// A signature is exactly as long as the modulus. Checking that first is
+	// free, while crypto/rsa rebuilds the key's Montgomery parameters on
+	// every call before it looks at the length.
+	if !v.sizeMatches(len(sig)) {
+		return nil, verr(ReasonBadSignature, "signature is %d bytes, the certificate's key needs %d", len(sig), v.keys[0].Size())
+	}
 	gzipped := bytes.HasPrefix(data, gzipMagic)
 
 	// The gunzipped form is needed before the signature check only when a
@@ -313,6 +319,9 @@ func (v *Verifier) VerifyToken(token string) (*VerifyResult, error) {
 		h.Write(signed)
 		digest := h.Sum(nil)
 		for i, k := range v.keys {
+			if len(sig) != k.Size() {
+				continue
+			}
 			if rsa.VerifyPKCS1v15(k, c.hash, digest, sig) == nil {
 				res.Hash, res.SignedBytes, res.Key = c.hash, c.bytes, i
 				c.count.Add(1)
@@ -414,6 +423,16 @@ func (v *Verifier) checkTicket(t *Ticket, res *VerifyResult) error {
 		return verr(ReasonWrongAudience, "audience %q, want %q", truncateForLog(strings.Join(auds, ","), 80), v.audience)
 	}
 	return nil
+}
+
+// sizeMatches reports whether some key produces signatures of n bytes.
+func (v *Verifier) sizeMatches(n int) bool {
+	for _, k := range v.keys {
+		if k.Size() == n {
+			return true
+		}
+	}
+	return false
 }
 
 // describe lists the configured combinations for an error message.
