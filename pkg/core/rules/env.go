@@ -216,79 +216,145 @@ var (
 	zeroPerson          corrigo.Person
 )
 
-// state is one goroutine's scratch space for evaluation: the VM and a
-// nil-free copy of the environment.
+// vmEnv is what compiled conditions run against: Env's fields behind
+// pointers, so preparing an evaluation copies a few words instead of the
+// whole event, and nothing at all when the data has no nil pointers to
+// patch. Its expr tags must match Env's.
+type vmEnv struct {
+	Event        *EventEnv          `expr:"event"`
+	Header       *corrigo.Header    `expr:"header"`
+	WorkOrder    *corrigo.WorkOrder `expr:"workOrder"`
+	HasWorkOrder bool               `expr:"hasWorkOrder"`
+	Account      string             `expr:"account"`
+	Branch       int64              `expr:"branch"`
+	Customer     CustomerEnv        `expr:"customer"`
+	Now          time.Time          `expr:"now"`
+}
+
+// zeroWorkOrder stands in for an unknown work order: every pointer set.
+var zeroWorkOrder = corrigo.WorkOrder{
+	Sla: &zeroSla, Nte: &zeroNte, Customer: &zeroCustomer, Schedule: &zeroAppointment,
+	WorkType: &zeroWorkType, WorkDetails: &zeroWorkDetails, Contact: &zeroContact,
+	ServiceLocation: &zeroServiceLocation,
+}
+
+// state is one goroutine's scratch space for evaluation: the environment
+// and copies of the parts that had nil pointers to patch.
 type state struct {
-	env Env
+	env vmEnv
+	hdr corrigo.Header
 	wo  corrigo.WorkOrder
 	nte corrigo.Nte
 	loc corrigo.ServiceLocation
+	// copied records which scratch copies hold caller data.
+	copiedHdr, copiedWO bool
 }
 
-// prepare copies env into st and replaces every nil pointer a condition
-// could dereference with a zero value.
-func (st *state) prepare(env *Env) *Env {
-	st.env = *env
+// complete reports whether wo has every pointer a condition can reach.
+func complete(wo *corrigo.WorkOrder) bool {
+	return wo.Sla != nil && wo.Nte != nil && wo.Nte.Quote != nil && wo.Customer != nil &&
+		wo.Schedule != nil && wo.WorkType != nil && wo.WorkDetails != nil && wo.Contact != nil &&
+		wo.ServiceLocation != nil && wo.ServiceLocation.Address != nil
+}
+
+// prepare points st's environment at env, substituting zero values for
+// every nil pointer a condition could dereference. env is not modified.
+func (st *state) prepare(env *Env) *vmEnv {
 	e := &st.env
+	e.Event = &env.Event
+	e.Account = env.Account
+	e.Now = env.Now
 	if e.Now.IsZero() {
 		e.Now = time.Now()
 	}
-	e.HasWorkOrder = env.WorkOrder != nil
-	if env.WorkOrder != nil {
-		st.wo = *env.WorkOrder
+
+	if env.Header.Sender != nil && env.Header.PerformedBy != nil {
+		e.Header = &env.Header
 	} else {
-		st.wo = corrigo.WorkOrder{}
+		st.hdr = env.Header
+		st.copiedHdr = true
+		if st.hdr.Sender == nil {
+			st.hdr.Sender = &zeroSender
+		}
+		if st.hdr.PerformedBy == nil {
+			st.hdr.PerformedBy = &zeroPerson
+		}
+		e.Header = &st.hdr
 	}
-	wo := &st.wo
-	if wo.Sla == nil {
-		wo.Sla = &zeroSla
-	}
+
+	e.HasWorkOrder = env.WorkOrder != nil
 	switch {
-	case wo.Nte == nil:
-		wo.Nte = &zeroNte
-	case wo.Nte.Quote == nil:
-		st.nte = *wo.Nte
-		st.nte.Quote = &zeroQuote
-		wo.Nte = &st.nte
+	case env.WorkOrder == nil:
+		e.WorkOrder = &zeroWorkOrder
+	case complete(env.WorkOrder):
+		e.WorkOrder = env.WorkOrder
+	default:
+		st.wo = *env.WorkOrder
+		st.copiedWO = true
+		wo := &st.wo
+		if wo.Sla == nil {
+			wo.Sla = &zeroSla
+		}
+		switch {
+		case wo.Nte == nil:
+			wo.Nte = &zeroNte
+		case wo.Nte.Quote == nil:
+			st.nte = *wo.Nte
+			st.nte.Quote = &zeroQuote
+			wo.Nte = &st.nte
+		}
+		if wo.Customer == nil {
+			wo.Customer = &zeroCustomer
+		}
+		if wo.Schedule == nil {
+			wo.Schedule = &zeroAppointment
+		}
+		if wo.WorkType == nil {
+			wo.WorkType = &zeroWorkType
+		}
+		if wo.WorkDetails == nil {
+			wo.WorkDetails = &zeroWorkDetails
+		}
+		if wo.Contact == nil {
+			wo.Contact = &zeroContact
+		}
+		switch {
+		case wo.ServiceLocation == nil:
+			wo.ServiceLocation = &zeroServiceLocation
+		case wo.ServiceLocation.Address == nil:
+			st.loc = *wo.ServiceLocation
+			st.loc.Address = &zeroAddress
+			wo.ServiceLocation = &st.loc
+		}
+		e.WorkOrder = wo
 	}
-	if wo.Customer == nil {
-		wo.Customer = &zeroCustomer
-	}
-	if wo.Schedule == nil {
-		wo.Schedule = &zeroAppointment
-	}
-	if wo.WorkType == nil {
-		wo.WorkType = &zeroWorkType
-	}
-	if wo.WorkDetails == nil {
-		wo.WorkDetails = &zeroWorkDetails
-	}
-	if wo.Contact == nil {
-		wo.Contact = &zeroContact
-	}
-	switch {
-	case wo.ServiceLocation == nil:
-		wo.ServiceLocation = &zeroServiceLocation
-	case wo.ServiceLocation.Address == nil:
-		st.loc = *wo.ServiceLocation
-		st.loc.Address = &zeroAddress
-		wo.ServiceLocation = &st.loc
-	}
-	e.WorkOrder = wo
-	if e.Header.Sender == nil {
-		e.Header.Sender = &zeroSender
-	}
-	if e.Header.PerformedBy == nil {
-		e.Header.PerformedBy = &zeroPerson
-	}
+
+	e.Branch = env.Branch
 	if e.Branch == 0 {
-		e.Branch = e.Header.BranchId
+		e.Branch = env.Header.BranchId
 		if e.Branch == 0 {
-			e.Branch = wo.BranchId
+			e.Branch = e.WorkOrder.BranchId
 		}
 	}
+	e.Customer = env.Customer
 	if e.Customer == (CustomerEnv{}) && env.WorkOrder != nil && env.WorkOrder.Customer != nil {
 		e.Customer = CustomerEnv{Id: env.WorkOrder.Customer.ID, Name: env.WorkOrder.Customer.Name}
 	}
 	return e
+}
+
+// release drops references to the caller's data so the pool does not keep
+// it alive.
+func (st *state) release() {
+	st.env = vmEnv{}
+	if st.copiedHdr {
+		st.hdr = corrigo.Header{}
+		st.copiedHdr = false
+	}
+	if st.copiedWO {
+		st.wo = corrigo.WorkOrder{}
+		st.nte = corrigo.Nte{}
+		st.loc = corrigo.ServiceLocation{}
+		st.copiedWO = false
+	}
 }

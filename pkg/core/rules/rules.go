@@ -153,7 +153,7 @@ func (s *Set) NeedsWorkOrder(action string) bool {
 
 func exprOptions() []expr.Option {
 	opts := []expr.Option{
-		expr.Env(Env{}),
+		expr.Env(vmEnv{}),
 		expr.AsBool(),
 		expr.MaxNodes(MaxNodes),
 	}
@@ -377,7 +377,10 @@ func (s *Set) evaluate(env *Env, indexed bool) (d Decision, err error) {
 		}
 	}
 	es := s.pool.Get().(*evalState)
-	defer s.pool.Put(es)
+	defer func() {
+		es.st.release()
+		s.pool.Put(es)
+	}()
 	e := es.st.prepare(env)
 	for _, i := range list {
 		c := &s.rules[i]
