@@ -107,12 +107,23 @@ func (in *Input) WorkOrder() (*corrigo.WorkOrder, error) {
 	return in.workOrder, in.fetchErr
 }
 
-// known returns the work order if it is known without a fetch.
-func (in *Input) known() *corrigo.WorkOrder {
+// Known returns the work order if it is known without a fetch (NewWorkOrder
+// details, or fetched earlier by WorkOrder), else nil.
+func (in *Input) Known() *corrigo.WorkOrder {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.workOrder
 }
+
+// NeedsPerson wraps an error that retrying cannot fix but a person can (a
+// rule condition that fails at run time, a rule naming a plugin that is not
+// configured): the event is parked with the reason instead of retried.
+func NeedsPerson(err error) error { return &needsPerson{err} }
+
+type needsPerson struct{ err error }
+
+func (e *needsPerson) Error() string { return e.err.Error() }
+func (e *needsPerson) Unwrap() error { return e.err }
 
 // Verdict says what to do with an event whose plugin call failed.
 type Verdict int
@@ -326,11 +337,11 @@ type record struct {
 
 type ruleRecord struct {
 	Rule    string          `json:"rule"`
-	Plugin  string          `json:"plugin"`
+	Plugin  string          `json:"plugin,omitempty"`
 	Shadow  bool            `json:"shadow,omitempty"`
 	Actions int             `json:"actions"`
 	Refused []refusedAction `json:"refused,omitempty"`
-	Millis  float64         `json:"plugin_ms"`
+	Millis  float64         `json:"plugin_ms,omitempty"`
 }
 
 type refusedAction struct {
@@ -432,20 +443,30 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 	}
 	dec, err := d.o.Evaluator.Evaluate(ctx, in)
 	if err != nil {
-		// A rule that cannot be evaluated (e.g. the work order could not be
-		// fetched) is retried: CorrigoPro may be down for a moment.
+		// A rule that cannot be evaluated because the work order could not
+		// be fetched is retried (CorrigoPro may be down for a moment); one
+		// whose condition fails by itself needs a person.
+		var np *needsPerson
+		if errors.As(err, &np) {
+			return store.Outcome{ConfigVersion: dec.ConfigVersion}, Park, fmt.Errorf("evaluate rules: %w", err)
+		}
 		return store.Outcome{ConfigVersion: dec.ConfigVersion}, Retry, fmt.Errorf("evaluate rules: %w", err)
 	}
 	rec := record{Rules: make([]ruleRecord, 0, len(dec.Matched)), Stopped: dec.Stopped}
 	var actions []store.OutboxAction
 	for _, m := range dec.Matched {
+		if m.Plugin == "" {
+			// A stop rule without a plugin: the event goes nowhere else.
+			rec.Rules = append(rec.Rules, ruleRecord{Rule: m.Rule})
+			continue
+		}
 		pev := pluginapi.Event{
 			ID:        strconv.FormatInt(ev.ID, 10),
 			Account:   ev.Account,
 			Source:    ev.Source,
 			Rule:      m.Rule,
 			Header:    n.Header,
-			WorkOrder: in.known(),
+			WorkOrder: in.Known(),
 			Body:      ev.Body,
 		}
 		start := time.Now()

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/egress"
+	"github.com/wogate/wogate/pkg/core/gateway"
+	"github.com/wogate/wogate/pkg/corrigo/sandbox"
+)
+
+func init() {
+	register("run", "run the gateway: receive webhooks, dispatch to plugins, send actions", runGateway)
+}
+
+func runGateway(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	path := fs.String("config", "", "configuration file (YAML); required")
+	breakerFailures := fs.Uint("breaker-failures", 0, "open an account's circuit breaker after this many transient failures in a row (default 5)")
+	breakerOpen := fs.Duration("breaker-open-timeout", 0, "how long an open breaker waits before a probe call (default 30s)")
+	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long each shutdown step may take before in-flight work is handed back")
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: gateway run --config FILE\n\n"+
+			"Runs the gateway until SIGINT or SIGTERM, then shuts down gracefully:\n"+
+			"stops accepting webhooks, finishes in-flight work, stops plugins.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *path == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gateway: invalid configuration:\n%v\n", err)
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+	}
+	log, err := newLogger(cfg.Log, os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gateway: %v\n", err)
+		return 1
+	}
+
+	// The embedded sandbox lives here, not in pkg/core: the gateway only
+	// sees an account whose URLs, credentials and certificate happen to
+	// point at it.
+	var sb *sandbox.Sandbox
+	var sbAccount string
+	if cfg.UsesSandbox() {
+		sb, sbAccount, err = startSandbox(cfg, log)
+		if err != nil {
+			log.Error("start embedded sandbox", "err", err)
+			return 1
+		}
+		defer func() { _ = sb.Close() }()
+	}
+
+	g, err := gateway.New(ctx, cfg, gateway.Options{
+		Logger:          log,
+		ShutdownTimeout: *shutdown,
+		Breaker:         egress.BreakerOptions{ConsecutiveFailures: uint32(*breakerFailures), OpenTimeout: *breakerOpen},
+	})
+	if err != nil {
+		log.Error("gateway failed to start", "err", err)
+		return 1
+	}
+	addr, err := g.Listen()
+	if err != nil {
+		log.Error("gateway failed to start", "err", err)
+		return 1
+	}
+	if sb != nil {
+		a := cfg.Corrigo.Accounts[sbAccount]
+		if !a.Webhook.Disabled {
+			url := "http://" + addr.String() + a.Webhook.Path
+			sb.SetWebhookURL(url)
+			log.Info("embedded sandbox sends webhooks to the gateway", "account", sbAccount, "url", url)
+		}
+	}
+	if err := g.Run(ctx); err != nil {
+		log.Error("gateway stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// startSandbox starts the embedded CorrigoPro sandbox and points every
+// account with sandbox: true at it. The sandbox has one webhook URL: the
+// first such account (by name) receives its notifications; the others can
+// still poll.
+func startSandbox(cfg *config.Config, log *slog.Logger) (*sandbox.Sandbox, string, error) {
+	sc := cfg.Sandbox
+	sb, err := sandbox.New(sandbox.Options{
+		Clients:         map[string]string{sc.ClientID: sc.ClientSecret.Value()},
+		WebhookRetry:    true,
+		TimeScale:       sc.TimeScale,
+		AutoCreateEvery: sc.AutoCreate,
+		Logger:          log.With("component", "sandbox"),
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := sb.Start(sc.Listen); err != nil {
+		_ = sb.Close()
+		return nil, "", fmt.Errorf("listen on %s: %w", sc.Listen, err)
+	}
+	var names []string
+	for name, a := range cfg.Corrigo.Accounts {
+		if !a.Sandbox {
+			continue
+		}
+		names = append(names, name)
+		a.BaseURL = sb.BaseURL()
+		a.OAuthURL = sb.OAuthURL()
+		a.ClientID = sc.ClientID
+		a.ClientSecret = sc.ClientSecret
+		a.Webhook.Certificate = config.Secret(sb.CertificatePEM())
+		cfg.Corrigo.Accounts[name] = a
+	}
+	if len(names) == 0 {
+		_ = sb.Close()
+		return nil, "", errors.New("no account uses the sandbox")
+	}
+	sort.Strings(names)
+	log.Info("embedded sandbox started", "url", sb.URL(), "control", sb.ControlURL(), "accounts", strings.Join(names, ","),
+		"auto_create", sc.AutoCreate.String())
+	if len(names) > 1 {
+		log.Warn("several accounts use the embedded sandbox; only the first receives its webhooks", "webhooks_to", names[0])
+	}
+	return sb, names[0], nil
+}
+
+// newLogger builds the gateway's slog logger from the log config.
+func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
+	}
+	o := &slog.HandlerOptions{Level: level}
+	switch c.Format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, o)), nil
+	case "json", "":
+		return slog.New(slog.NewJSONHandler(w, o)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want json or text", c.Format)
+}

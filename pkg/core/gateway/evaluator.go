@@ -1,0 +1,70 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/dispatch"
+	"github.com/wogate/wogate/pkg/core/rules"
+	"github.com/wogate/wogate/pkg/corrigo"
+)
+
+// evaluator adapts the compiled rule set to dispatch.Evaluator: it builds
+// the rules' environment from the event, fetches the work order only when
+// a rule that may run for the event's action reads it, and applies the
+// account's shadow mode.
+type evaluator struct {
+	set    *rules.Set
+	shadow map[string]bool // accounts in shadow mode
+}
+
+func newEvaluator(cfg *config.Config) (*evaluator, error) {
+	set, err := rules.CompileConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("compile rules: %w", err)
+	}
+	e := &evaluator{set: set, shadow: map[string]bool{}}
+	for name, a := range cfg.Corrigo.Accounts {
+		e.shadow[name] = a.Shadow
+	}
+	for _, r := range cfg.Rules {
+		if r.Plugin != "" {
+			if _, ok := cfg.Plugins[r.Plugin]; !ok {
+				return nil, fmt.Errorf("rule %q: plugin %q is not configured", r.Name, r.Plugin)
+			}
+		}
+	}
+	return e, nil
+}
+
+// Evaluate implements dispatch.Evaluator.
+func (e *evaluator) Evaluate(ctx context.Context, in *dispatch.Input) (dispatch.Decision, error) {
+	ev := in.Event
+	wo := in.Known()
+	if wo == nil && e.set.NeedsWorkOrder(ev.Action) {
+		var err error
+		if wo, err = in.WorkOrder(); err != nil {
+			return dispatch.Decision{ConfigVersion: e.set.Version()}, err
+		}
+	}
+	d, err := e.set.Evaluate(rules.NewEnv(ev.Account, ev.Source, in.Notification, wo, timeZero))
+	out := dispatch.Decision{Stopped: d.Stopped, ConfigVersion: d.ConfigVersion}
+	if err != nil {
+		var ee *rules.EvalError
+		if errors.As(err, &ee) {
+			return out, dispatch.NeedsPerson(err)
+		}
+		return out, err
+	}
+	for _, m := range d.Matched {
+		out.Matched = append(out.Matched, dispatch.Match{
+			Rule: m.Rule, Plugin: m.Plugin, Index: m.Index, Shadow: m.Shadow || e.shadow[ev.Account],
+		})
+	}
+	return out, nil
+}
+
+// timeZero lets rules.Evaluate use the current time.
+var timeZero = corrigo.Time{}.Time

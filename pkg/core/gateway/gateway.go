@@ -1,0 +1,493 @@
+// Package gateway wires the gateway's stages into one runtime: config →
+// store → CorrigoPro clients → token verifiers → plugins → rules → ingest
+// (webhooks, pollers) → dispatch → egress, plus the communication log and
+// the health endpoints. It owns their lifecycle: New builds everything and
+// fails early with a clear error; Run serves until its context ends and
+// then shuts down in the order that loses nothing (stop accepting, stop
+// claiming, let in-flight work finish within a deadline, stop plugins,
+// close the store).
+//
+// The stages never call each other directly: ingest writes events to the
+// store, dispatch turns them into outbox actions, egress sends those. The
+// gateway only connects wake-up signals between them so an event does not
+// wait for a poll interval.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/wogate/wogate/pkg/core/commlog"
+	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/dispatch"
+	"github.com/wogate/wogate/pkg/core/egress"
+	"github.com/wogate/wogate/pkg/core/ingest"
+	"github.com/wogate/wogate/pkg/core/plugins"
+	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/core/store/sqlite"
+	"github.com/wogate/wogate/pkg/corrigo"
+)
+
+// Options are runtime settings that are not part of the config file.
+type Options struct {
+	// Logger receives the gateway's log; default slog.Default().
+	Logger *slog.Logger
+	// Listener, if set, is used instead of listening on cfg.Listen (tests,
+	// socket activation).
+	Listener net.Listener
+	// ShutdownTimeout bounds each shutdown step; default 15s.
+	ShutdownTimeout time.Duration
+	// Workers is the dispatcher's pool size; default 64.
+	Workers int
+	// EgressConcurrency bounds concurrent CorrigoPro calls; default 64.
+	EgressConcurrency int
+	// HTTPClient is used by every CorrigoPro client; default the client
+	// package's tuned transport (large idle pool per host).
+	HTTPClient *http.Client
+	// Breaker overrides the egress circuit breaker settings (tests).
+	Breaker egress.BreakerOptions
+	// SQLiteSynchronous overrides the SQLite store's synchronous setting
+	// (FULL by default; NORMAL trades the last commits on power loss for
+	// throughput). Benchmarks compare both.
+	SQLiteSynchronous string
+	// WrapStore, if set, wraps the opened store (instrumentation, fault
+	// injection in tests).
+	WrapStore func(store.Store) store.Store
+	// EgressBackoff overrides the first retry delay of actions (tests).
+	EgressBackoff time.Duration
+}
+
+// Gateway is one running gateway.
+type Gateway struct {
+	cfg  *config.Config
+	opts Options
+	log  *slog.Logger
+
+	st        store.Store
+	clog      *commlog.Writer
+	clients   map[string]*corrigo.Client
+	sender    *egress.Sender
+	egressObs *egressObserver
+	worker    *egress.Worker
+	plugins   *plugins.Manager
+	disp      *dispatch.Dispatcher
+	pollers   []*ingest.Poller
+	hooks     map[string]*ingest.Webhook // by path
+	stats     *ingest.Stats
+	srv       *http.Server
+	ln        net.Listener
+	closeFns  []func()
+
+	mu      sync.Mutex
+	running bool
+}
+
+// New builds the runtime described by cfg: it opens the store (running
+// migrations), builds a client and a webhook verifier per account, starts
+// the plugins, compiles the rules, and prepares ingest, dispatch and
+// egress. Nothing is served until Run. On error everything already started
+// is stopped again.
+func New(ctx context.Context, cfg *config.Config, opts Options) (g *Gateway, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 15 * time.Second
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 64
+	}
+	if opts.EgressConcurrency <= 0 {
+		opts.EgressConcurrency = 64
+	}
+	g = &Gateway{cfg: cfg, opts: opts, log: opts.Logger, clients: map[string]*corrigo.Client{},
+		hooks: map[string]*ingest.Webhook{}, stats: &ingest.Stats{}}
+	defer func() {
+		if err != nil {
+			g.closeAll()
+		}
+	}()
+
+	if g.st, err = openStore(ctx, cfg, opts); err != nil {
+		return nil, err
+	}
+	if opts.WrapStore != nil {
+		g.st = opts.WrapStore(g.st)
+	}
+	g.onClose(func() {
+		if cerr := g.st.Close(); cerr != nil {
+			g.log.Warn("close store", "err", cerr)
+		}
+	})
+	g.clog = commlog.New(g.st, commlog.Options{Logger: g.log})
+	g.onClose(g.clog.Close)
+
+	names := accountNames(cfg)
+	apis := map[string]egress.API{}
+	for _, name := range names {
+		a := cfg.Corrigo.Accounts[name]
+		c, err := corrigo.NewClient(corrigo.Config{
+			Region: a.Region, BaseURL: a.BaseURL, OAuthURL: a.OAuthURL,
+			ClientID: a.ClientID, ClientSecret: a.ClientSecret.Value(),
+			MessageIDPrefix: a.MessageIDPrefix, HTTPClient: opts.HTTPClient,
+			Observer: exchangeObserver(g.clog, name),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("account %s: corrigo client: %w", name, err)
+		}
+		g.clients[name] = c
+		apis[name] = c
+	}
+	backoff := cfg.Delivery.BackoffInitial
+	if opts.EgressBackoff > 0 {
+		backoff = opts.EgressBackoff
+	}
+	g.egressObs = newEgressObserver(g.log.With("component", "egress"))
+	g.sender = egress.NewSender(apis, egress.Options{
+		Guard:          egress.GuardOptions{Logger: g.log},
+		InitialBackoff: backoff,
+		MaxBackoff:     cfg.Delivery.BackoffMax,
+		Breaker:        opts.Breaker,
+		Observer:       g.egressObs,
+		Logger:         g.log.With("component", "egress"),
+	})
+	g.worker = egress.NewWorker(g.st, g.sender, egress.WorkerOptions{
+		Concurrency: opts.EgressConcurrency, Logger: g.log.With("component", "egress"),
+		PollInterval: 500 * time.Millisecond, StopTimeout: opts.ShutdownTimeout,
+	})
+
+	// Plugins, then rules: a rule naming a plugin that failed to start is
+	// caught here rather than at the first event.
+	host := &hostServices{accounts: map[string]bool{}, reader: g.sender, settings: g.sender.Guard(), kv: g.st}
+	for _, n := range names {
+		host.accounts[n] = true
+	}
+	g.plugins = plugins.NewManager(host, g.log.With("component", "plugins"))
+	g.onClose(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
+		defer cancel()
+		if err := g.plugins.Close(ctx); err != nil {
+			g.log.Warn("stop plugins", "err", err)
+		}
+	})
+	if err := g.plugins.Start(ctx, pluginSpecs(cfg)); err != nil {
+		return nil, fmt.Errorf("start plugins: %w", err)
+	}
+	eval, err := newEvaluator(cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	g.disp, err = dispatch.New(dispatch.Options{
+		Store: g.st, Evaluator: eval, Plugins: g.plugins, WorkOrders: g.sender,
+		Workers: opts.Workers, Lease: cfg.Delivery.EventLease,
+		MaxAttempts: cfg.Delivery.MaxAttempts, BackoffBase: cfg.Delivery.BackoffInitial, BackoffMax: cfg.Delivery.BackoffMax,
+		DrainTimeout: opts.ShutdownTimeout, Classify: classifyPluginError,
+		Observe:  g.sender.Guard().ObserveNotification,
+		OnOutbox: g.worker.Kick,
+		Logger:   g.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	for _, name := range names {
+		a := cfg.Corrigo.Accounts[name]
+		if !a.Webhook.Disabled {
+			h, err := g.webhook(name, a)
+			if err != nil {
+				return nil, err
+			}
+			g.hooks[a.Webhook.Path] = h
+			mux.Handle(a.Webhook.Path, h)
+		}
+		if a.Polling.Enabled {
+			p, err := ingest.NewPoller(ingest.PollerOptions{
+				Account: name, API: g.clients[name], Store: g.st,
+				Interval: a.Polling.Interval, Lookback: a.Polling.Lookback,
+				OnStored: func(*store.Event) { g.disp.Wake() }, Logger: g.log,
+			})
+			if err != nil {
+				return nil, err
+			}
+			g.pollers = append(g.pollers, p)
+		}
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("GET /readyz", g.readyz)
+	g.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+	return g, nil
+}
+
+// webhook builds one account's endpoint with its certificate's verifier.
+func (g *Gateway) webhook(name string, a config.Account) (*ingest.Webhook, error) {
+	vo := corrigo.VerifyOptions{Audience: a.Webhook.Audience, ClockSkew: a.Webhook.ClockSkew}
+	for _, h := range a.Webhook.Hashes {
+		hash, err := corrigo.ParseHash(h)
+		if err != nil {
+			return nil, fmt.Errorf("account %s: webhook hashes: %w", name, err)
+		}
+		vo.Hashes = append(vo.Hashes, hash)
+	}
+	for _, s := range a.Webhook.SignedBytes {
+		sb, err := corrigo.ParseSignedBytes(s)
+		if err != nil {
+			return nil, fmt.Errorf("account %s: webhook signed_bytes: %w", name, err)
+		}
+		vo.SignedBytes = append(vo.SignedBytes, sb)
+	}
+	v, err := corrigo.NewVerifier([]byte(a.Webhook.Certificate.Value()), vo)
+	if err != nil {
+		return nil, fmt.Errorf("account %s: %w", name, err)
+	}
+	return ingest.NewWebhook(ingest.WebhookOptions{
+		Account: name, Verify: newCachedVerifier(v).Check, Store: g.st,
+		MaxBodyBytes: a.Webhook.MaxBodyBytes, Logger: g.log, Stats: g.stats,
+		OnStored:   func(*store.Event) { g.disp.Wake() },
+		OnExchange: g.clog.Add,
+	})
+}
+
+// Listen binds the public listener (cfg.Listen or Options.Listener) and
+// returns its address; Run calls it if it was not called before. Calling
+// it first lets a caller learn the port of ":0" before serving.
+func (g *Gateway) Listen() (net.Addr, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ln != nil {
+		return g.ln.Addr(), nil
+	}
+	if g.opts.Listener != nil {
+		g.ln = g.opts.Listener
+		return g.ln.Addr(), nil
+	}
+	ln, err := net.Listen("tcp", g.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", g.cfg.Listen, err)
+	}
+	g.ln = ln
+	return ln.Addr(), nil
+}
+
+// Run serves webhooks and runs pollers, dispatch and egress until ctx
+// ends, then shuts down gracefully. It returns after everything stopped
+// and the store is closed.
+func (g *Gateway) Run(ctx context.Context) error {
+	addr, err := g.Listen()
+	if err != nil {
+		g.closeAll()
+		return err
+	}
+	g.mu.Lock()
+	if g.running {
+		g.mu.Unlock()
+		return errors.New("gateway: Run called twice")
+	}
+	g.running = true
+	g.mu.Unlock()
+	g.logStart(addr)
+
+	serveErr := make(chan error, 1)
+	go func() {
+		if err := g.srv.Serve(g.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+		close(serveErr)
+	}()
+
+	ingestCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
+	dispCtx, stopDisp := context.WithCancel(context.WithoutCancel(ctx))
+	egressCtx, stopEgress := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopIngest()
+	defer stopDisp()
+	defer stopEgress()
+	var pollWG, dispWG, egressWG sync.WaitGroup
+	for _, p := range g.pollers {
+		pollWG.Go(func() { _ = p.Run(ingestCtx) })
+	}
+	dispWG.Go(func() {
+		if err := g.disp.Run(dispCtx); err != nil {
+			g.log.Error("dispatcher stopped", "err", err)
+		}
+	})
+	egressWG.Go(func() {
+		if err := g.worker.Run(egressCtx); err != nil {
+			g.log.Error("egress worker stopped", "err", err)
+		}
+	})
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		g.log.Info("shutting down: no longer accepting webhooks")
+	case err, ok := <-serveErr:
+		if ok && err != nil {
+			runErr = fmt.Errorf("serve: %w", err)
+			g.log.Error("listener failed; shutting down", "err", err)
+		}
+	}
+
+	// 1. Stop accepting: answer the webhooks in flight, refuse new ones
+	//    (CorrigoPro retries them later).
+	sctx, cancel := context.WithTimeout(context.Background(), g.opts.ShutdownTimeout)
+	if err := g.srv.Shutdown(sctx); err != nil {
+		g.log.Warn("webhook listener did not drain in time", "err", err)
+		_ = g.srv.Close()
+	}
+	cancel()
+	// 2. Stop polling and claiming; in-flight events finish within the
+	//    dispatcher's deadline, the rest is reclaimed after its lease.
+	stopIngest()
+	pollWG.Wait()
+	stopDisp()
+	dispWG.Wait()
+	// 3. Stop sending; sends in flight finish within egress's deadline.
+	stopEgress()
+	egressWG.Wait()
+	// 4. Plugins, communication log, store.
+	g.closeAll()
+	st := g.disp.Stats()
+	sent := g.egressObs.counts()
+	g.log.Info("gateway stopped", "events_done", st.Done, "events_dead", st.Dead+st.Parked, "actions", st.Actions,
+		"actions_sent", sent[egress.OutcomeSent], "actions_refused", sent[egress.OutcomeRefused], "actions_failed", sent[egress.OutcomeDead]+sent[egress.OutcomeParked])
+	return runErr
+}
+
+func (g *Gateway) logStart(addr net.Addr) {
+	g.log.Info("gateway listening", "addr", addr.String(), "config", g.cfg.Path, "config_version", g.cfg.Version)
+	for _, name := range accountNames(g.cfg) {
+		a := g.cfg.Corrigo.Accounts[name]
+		attrs := []any{"account", name, "api", g.clients[name].BaseURL()}
+		if a.Webhook.Disabled {
+			attrs = append(attrs, "webhook", "disabled")
+		} else {
+			attrs = append(attrs, "webhook", "http://"+addr.String()+a.Webhook.Path)
+		}
+		if a.Polling.Enabled {
+			attrs = append(attrs, "polling", a.Polling.Interval.String(), "lookback", a.Polling.Lookback.String())
+		} else {
+			attrs = append(attrs, "polling", "off")
+		}
+		if a.Shadow {
+			attrs = append(attrs, "shadow", true)
+		}
+		g.log.Info("account live", attrs...)
+	}
+	for _, name := range sortedKeys(g.cfg.Plugins) {
+		p := g.cfg.Plugins[name]
+		g.log.Info("plugin live", "plugin", name, "command", p.Command, "timeout", p.Timeout.String(), "concurrency", p.Concurrency)
+	}
+	for i, r := range g.cfg.Rules {
+		g.log.Info("rule live", "index", i, "rule", r.Name, "plugin", r.Plugin, "when", r.When, "stop", r.Stop, "shadow", r.Shadow)
+	}
+}
+
+// readyz answers 200 when the store answers and every plugin is up.
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	problems := []string{}
+	if err := g.st.Ping(ctx); err != nil {
+		problems = append(problems, "store: "+err.Error())
+	}
+	problems = append(problems, pluginProblems(g.plugins)...)
+	w.Header().Set("Content-Type", "application/json")
+	if len(problems) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		writeJSONBody(w, map[string]any{"status": "unavailable", "problems": problems})
+		return
+	}
+	writeJSONBody(w, map[string]any{"status": "ready"})
+}
+
+// WebhookStats returns the webhook counters (accepted, duplicate, and each
+// rejection reason).
+func (g *Gateway) WebhookStats() map[string]int64 { return g.stats.Snapshot() }
+
+// Store returns the gateway's store (admin tools, tests).
+func (g *Gateway) Store() store.Store { return g.st }
+
+func (g *Gateway) onClose(f func()) { g.closeFns = append(g.closeFns, f) }
+
+// closeAll runs the close functions in reverse order of registration,
+// once.
+func (g *Gateway) closeAll() {
+	fns := g.closeFns
+	g.closeFns = nil
+	for i := len(fns) - 1; i >= 0; i-- {
+		fns[i]()
+	}
+}
+
+// openStore opens the configured store. PostgreSQL is opened by the
+// postgres package when it is configured.
+func openStore(ctx context.Context, cfg *config.Config, opts Options) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "", "sqlite":
+		path := cfg.Store.DSN.Value()
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, config.DefaultSQLiteFile)
+		}
+		st, err := sqlite.Open(ctx, path, sqlite.Options{MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait,
+			Synchronous: opts.SQLiteSynchronous})
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		return st, nil
+	case "postgres":
+		return openPostgres(ctx, cfg)
+	}
+	return nil, fmt.Errorf("open store: unknown driver %q", cfg.Store.Driver)
+}
+
+func pluginSpecs(cfg *config.Config) []plugins.Spec {
+	var specs []plugins.Spec
+	for _, name := range sortedKeys(cfg.Plugins) {
+		p := cfg.Plugins[name]
+		specs = append(specs, plugins.Spec{Name: name, Command: p.Command, Args: p.Args, Config: p.Config,
+			Timeout: p.Timeout, Concurrency: p.Concurrency, SHA256: p.SHA256})
+	}
+	return specs
+}
+
+func accountNames(cfg *config.Config) []string { return sortedKeys(cfg.Corrigo.Accounts) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Stats is a snapshot of the pipeline's counters.
+type Stats struct {
+	Webhooks map[string]int64         // accepted, duplicate, rejection reasons
+	Dispatch dispatch.Stats           // events done, dead, retried, actions written
+	Egress   map[egress.Outcome]int64 // sends by outcome
+}
+
+// Stats returns the pipeline's counters.
+func (g *Gateway) Stats() Stats {
+	return Stats{Webhooks: g.stats.Snapshot(), Dispatch: g.disp.Stats(), Egress: g.egressObs.counts()}
+}
