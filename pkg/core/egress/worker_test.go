@@ -285,3 +285,59 @@ func TestWorkerStoreClosed(t *testing.T) {
 		t.Fatalf("Run on a closed store: %v", err)
 	}
 }
+
+// TestWorkerBoundsConcurrency holds every call at CorrigoPro and checks that
+// no more than Concurrency sends are in flight (a broken bound can only be
+// missed, never reported falsely), then lets them all finish.
+func TestWorkerBoundsConcurrency(t *testing.T) {
+	st := openStore(t)
+	f := newFakeCorrigo(t)
+	release := make(chan struct{})
+	var inFlight, maxInFlight atomic.Int32
+	entered := make(chan struct{}, 100)
+	f.mu.Lock()
+	f.stall = func(string) <-chan struct{} {
+		n := inFlight.Add(1)
+		for {
+			m := maxInFlight.Load()
+			if n <= m || maxInFlight.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		entered <- struct{}{}
+		return release
+	}
+	f.mu.Unlock()
+	const conc = 3
+	var ids []int64
+	for i := range int64(9) {
+		id := 10 + i
+		ids = append(ids, id)
+		f.addWO(wo(id, corrigo.StatusAccepted))
+		enqueue(t, st, id, false, pluginapi.Action{Kind: pluginapi.KindNote, Text: "x"})
+	}
+	w := NewWorker(st, newTestSender(t, f, Options{}), WorkerOptions{Concurrency: conc, PollInterval: 5 * time.Millisecond, Logger: quiet})
+	runWorker(t, w)
+	for range conc {
+		<-entered
+	}
+	// Give the worker every chance to overshoot: kicks and polls.
+	for range 20 {
+		w.Kick()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := maxInFlight.Load(); n != conc {
+		t.Fatalf("%d sends in flight, want %d", n, conc)
+	}
+	// Let everything through; the rest go out with the same bound.
+	f.mu.Lock()
+	f.stall = nil
+	f.mu.Unlock()
+	close(release)
+	got := waitSettled(t, st, ids...)
+	for _, id := range ids {
+		if got[id][0].Status != store.ActionSent {
+			t.Fatalf("work order %d: %s", id, got[id][0].Status)
+		}
+	}
+}
