@@ -23,20 +23,13 @@ import (
 	"github.com/wogate/wogate/pkg/pluginapi/plugintest"
 )
 
-var (
-	acceptBin     string
-	notAPluginBin string
-	futureBin     string
-)
+// Test plugin binaries are built on first use (once per test binary), so
+// that fuzz workers, which run no subprocess tests, do not build them.
+func acceptBin(t testing.TB) string     { return testplugin.Build(t, "accept") }
+func notAPluginBin(t testing.TB) string { return testplugin.Build(t, "notaplugin") }
+func futureBin(t testing.TB) string     { return testplugin.Build(t, "future") }
 
 func TestMain(m *testing.M) {
-	var err error
-	for name, dst := range map[string]*string{"accept": &acceptBin, "notaplugin": &notAPluginBin, "future": &futureBin} {
-		if *dst, err = testplugin.BuildErr(name); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
 	code := m.Run()
 	testplugin.Cleanup()
 	os.Exit(code)
@@ -197,7 +190,7 @@ func TestHandleEventWithHostCallbacks(t *testing.T) {
 	m, rec := newManager(t, svc)
 	ctx := ctxT(t)
 	err := m.Start(ctx, []plugins.Spec{{
-		Name: "acc", Command: acceptBin,
+		Name: "acc", Command: acceptBin(t),
 		Config: map[string]any{"kv": true, "fetch_work_order": true, "report": true,
 			"actions": map[string]any{"NewWorkOrder": "accept,check_in"}},
 	}})
@@ -233,10 +226,14 @@ func TestHandleEventWithHostCallbacks(t *testing.T) {
 	}
 	// Host.Log and the plugin's stderr (hclog JSON) both reach our slog
 	// logger under the plugin's name.
-	if rec.find(func(r map[string]any) bool { return r["msg"] == "configured" && r["plugin"] == "acc" && r["via"] == "host" }) == nil {
+	if rec.find(func(r map[string]any) bool {
+		return r["msg"] == "configured" && r["plugin"] == "acc" && r["via"] == "host"
+	}) == nil {
 		t.Error("Host.Log line not found in the gateway log")
 	}
-	if rec.find(func(r map[string]any) bool { return r["msg"] == "handled event" && r["plugin"] == "acc" && r["level"] == "DEBUG" }) == nil {
+	if rec.find(func(r map[string]any) bool {
+		return r["msg"] == "handled event" && r["plugin"] == "acc" && r["level"] == "DEBUG"
+	}) == nil {
 		t.Error("plugin stderr (hclog JSON) line not re-logged")
 	}
 }
@@ -266,7 +263,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ces, err := m.Validate(ctx, plugins.Spec{Name: "v", Command: acceptBin, Config: tt.cfg})
+			ces, err := m.Validate(ctx, plugins.Spec{Name: "v", Command: acceptBin(t), Config: tt.cfg})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -282,7 +279,7 @@ func TestValidate(t *testing.T) {
 		})
 	}
 	// Start refuses the same bad config, naming plugin and key.
-	err := m.Start(ctx, []plugins.Spec{{Name: "bad", Command: acceptBin, Config: map[string]any{"fail_rate": 2}}})
+	err := m.Start(ctx, []plugins.Spec{{Name: "bad", Command: acceptBin(t), Config: map[string]any{"fail_rate": 2}}})
 	var ice *plugins.InvalidConfigError
 	if !errors.As(err, &ice) || ice.Plugin != "bad" || !strings.Contains(err.Error(), `plugin "bad": invalid config: config.fail_rate`) {
 		t.Fatalf("start err = %v", err)
@@ -294,7 +291,7 @@ func TestValidate(t *testing.T) {
 
 func TestInspectDescribesSchema(t *testing.T) {
 	m, _ := newManager(t, nil)
-	info, ces, err := m.Inspect(ctxT(t), plugins.Spec{Name: "i", Command: acceptBin})
+	info, ces, err := m.Inspect(ctxT(t), plugins.Spec{Name: "i", Command: acceptBin(t)})
 	if err != nil || len(ces) != 0 {
 		t.Fatal(err, ces)
 	}
@@ -314,7 +311,7 @@ func TestInspectDescribesSchema(t *testing.T) {
 func TestHandleInbound(t *testing.T) {
 	m, _ := newManager(t, nil)
 	ctx := ctxT(t)
-	if err := m.Start(ctx, []plugins.Spec{{Name: "in", Command: acceptBin}}); err != nil {
+	if err := m.Start(ctx, []plugins.Spec{{Name: "in", Command: acceptBin(t)}}); err != nil {
 		t.Fatal(err)
 	}
 	resp, actions, err := m.HandleInbound(ctx, "in", pluginapi.InboundRequest{
@@ -340,8 +337,8 @@ func TestPluginErrors(t *testing.T) {
 	m, _ := newManager(t, nil)
 	ctx := ctxT(t)
 	err := m.Start(ctx, []plugins.Spec{
-		{Name: "retry", Command: acceptBin, Config: map[string]any{"fail_rate": 1}},
-		{Name: "perm", Command: acceptBin, Config: map[string]any{"fail_rate": 1, "fail_permanent": true}},
+		{Name: "retry", Command: acceptBin(t), Config: map[string]any{"fail_rate": 1}},
+		{Name: "perm", Command: acceptBin(t), Config: map[string]any{"fail_rate": 1, "fail_permanent": true}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -365,7 +362,7 @@ func TestPluginErrors(t *testing.T) {
 func TestTimeout(t *testing.T) {
 	m, _ := newManager(t, nil)
 	ctx := ctxT(t)
-	err := m.Start(ctx, []plugins.Spec{{Name: "slow", Command: acceptBin, Timeout: 50 * time.Millisecond,
+	err := m.Start(ctx, []plugins.Spec{{Name: "slow", Command: acceptBin(t), Timeout: 50 * time.Millisecond,
 		Config: map[string]any{"delay": "5s"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -389,7 +386,7 @@ func TestTimeout(t *testing.T) {
 func TestConcurrencyLimit(t *testing.T) {
 	m, _ := newManager(t, nil)
 	ctx := ctxT(t)
-	err := m.Start(ctx, []plugins.Spec{{Name: "c", Command: acceptBin, Concurrency: 2,
+	err := m.Start(ctx, []plugins.Spec{{Name: "c", Command: acceptBin(t), Concurrency: 2,
 		Config: map[string]any{"delay": "100ms", "report": true}}})
 	if err != nil {
 		t.Fatal(err)
@@ -422,7 +419,7 @@ func TestConcurrencyLimit(t *testing.T) {
 }
 
 func TestSHA256Pinning(t *testing.T) {
-	b, err := os.ReadFile(acceptBin)
+	b, err := os.ReadFile(acceptBin(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,15 +429,15 @@ func TestSHA256Pinning(t *testing.T) {
 	m, _ := newManager(t, nil)
 	ctx := ctxT(t)
 
-	err = m.Start(ctx, []plugins.Spec{{Name: "pinned", Command: acceptBin, SHA256: bad}})
+	err = m.Start(ctx, []plugins.Spec{{Name: "pinned", Command: acceptBin(t), SHA256: bad}})
 	if !errors.Is(err, plugins.ErrChecksumMismatch) || !strings.Contains(err.Error(), good) || !strings.Contains(err.Error(), "refusing") {
 		t.Fatalf("err = %v", err)
 	}
-	err = m.Start(ctx, []plugins.Spec{{Name: "malformed", Command: acceptBin, SHA256: "abc"}})
+	err = m.Start(ctx, []plugins.Spec{{Name: "malformed", Command: acceptBin(t), SHA256: "abc"}})
 	if err == nil || !strings.Contains(err.Error(), "64 hex digits") {
 		t.Fatalf("err = %v", err)
 	}
-	if err := m.Start(ctx, []plugins.Spec{{Name: "pinned", Command: acceptBin, SHA256: "SHA256:" + strings.ToUpper(good)}}); err != nil {
+	if err := m.Start(ctx, []plugins.Spec{{Name: "pinned", Command: acceptBin(t), SHA256: "SHA256:" + strings.ToUpper(good)}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.HandleEvent(ctx, "pinned", event(1)); err != nil {
@@ -457,9 +454,9 @@ func TestNotAPlugin(t *testing.T) {
 		is        error
 		want      string
 	}{
-		{"garbage", notAPluginBin, nil, plugins.ErrNotAPlugin, "hello from a program that is not a plugin"},
+		{"garbage", notAPluginBin(t), nil, plugins.ErrNotAPlugin, "hello from a program that is not a plugin"},
 		{"exits", "/bin/false", nil, plugins.ErrNotAPlugin, "exited before completing the plugin handshake"},
-		{"future", futureBin, nil, plugins.ErrIncompatible, "speaks plugin protocol 1"},
+		{"future", futureBin(t), nil, plugins.ErrIncompatible, "speaks plugin protocol 1"},
 		{"missing", "/nonexistent/plugin", nil, nil, "no such file"},
 	}
 	for _, tt := range tests {
@@ -495,7 +492,7 @@ func TestCrashRestartConfiguresAgain(t *testing.T) {
 	svc := newServices()
 	m, rec := newManager(t, svc)
 	ctx := ctxT(t)
-	err := m.Start(ctx, []plugins.Spec{{Name: "crashy", Command: acceptBin,
+	err := m.Start(ctx, []plugins.Spec{{Name: "crashy", Command: acceptBin(t),
 		Config: map[string]any{"crash_after": 2, "report": true, "kv": true}}})
 	if err != nil {
 		t.Fatal(err)
@@ -545,7 +542,7 @@ func TestCrashLoopQuarantined(t *testing.T) {
 	m, _ := newManager(t, nil, plugins.WithSupervisor(sup), hook)
 	ctx := ctxT(t)
 	// Every process exits on its own shortly after Configure.
-	err := m.Start(ctx, []plugins.Spec{{Name: "loop", Command: acceptBin, Config: map[string]any{"exit_after": "300ms"}}})
+	err := m.Start(ctx, []plugins.Spec{{Name: "loop", Command: acceptBin(t), Config: map[string]any{"exit_after": "300ms"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -569,7 +566,7 @@ func TestKilledUnderLoad(t *testing.T) {
 	sup.MaxCrashes = 100
 	m, _ := newManager(t, nil, plugins.WithSupervisor(sup))
 	ctx := ctxT(t)
-	if err := m.Start(ctx, []plugins.Spec{{Name: "victim", Command: acceptBin, Config: map[string]any{"mode": "quiet"}}}); err != nil {
+	if err := m.Start(ctx, []plugins.Spec{{Name: "victim", Command: acceptBin(t), Config: map[string]any{"mode": "quiet"}}}); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -627,7 +624,7 @@ func TestKilledUnderLoad(t *testing.T) {
 func TestCloseStopsProcesses(t *testing.T) {
 	m := plugins.NewManager(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx := ctxT(t)
-	if err := m.Start(ctx, []plugins.Spec{{Name: "a", Command: acceptBin}, {Name: "b", Command: acceptBin}}); err != nil {
+	if err := m.Start(ctx, []plugins.Spec{{Name: "a", Command: acceptBin(t)}, {Name: "b", Command: acceptBin(t)}}); err != nil {
 		t.Fatal(err)
 	}
 	pids := []int{m.Health()["a"].PID, m.Health()["b"].PID}
@@ -642,7 +639,7 @@ func TestCloseStopsProcesses(t *testing.T) {
 	if _, err := m.HandleEvent(ctx, "a", event(1)); !errors.Is(err, plugins.ErrClosed) {
 		t.Fatalf("err = %v", err)
 	}
-	if err := m.Start(ctx, []plugins.Spec{{Name: "c", Command: acceptBin}}); !errors.Is(err, plugins.ErrClosed) {
+	if err := m.Start(ctx, []plugins.Spec{{Name: "c", Command: acceptBin(t)}}); !errors.Is(err, plugins.ErrClosed) {
 		t.Fatalf("start after close: %v", err)
 	}
 }
@@ -650,7 +647,7 @@ func TestCloseStopsProcesses(t *testing.T) {
 func TestStartRejectsBadSpecs(t *testing.T) {
 	m, _ := newManager(t, nil)
 	ctx := ctxT(t)
-	err := m.Start(ctx, []plugins.Spec{{Name: "x", Command: acceptBin}, {Name: "x", Command: acceptBin}, {Name: "", Command: "a"}, {Name: "y"}})
+	err := m.Start(ctx, []plugins.Spec{{Name: "x", Command: acceptBin(t)}, {Name: "x", Command: acceptBin(t)}, {Name: "", Command: "a"}, {Name: "y"}})
 	if err == nil {
 		t.Fatal("want error")
 	}
@@ -660,7 +657,7 @@ func TestStartRejectsBadSpecs(t *testing.T) {
 		}
 	}
 	// One plugin failing to start stops the ones started with it.
-	err = m.Start(ctx, []plugins.Spec{{Name: "ok", Command: acceptBin}, {Name: "broken", Command: notAPluginBin}})
+	err = m.Start(ctx, []plugins.Spec{{Name: "ok", Command: acceptBin(t)}, {Name: "broken", Command: notAPluginBin(t)}})
 	if !errors.Is(err, plugins.ErrNotAPlugin) || len(m.Names()) != 0 {
 		t.Fatalf("err = %v, names = %v", err, m.Names())
 	}
