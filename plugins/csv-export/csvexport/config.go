@@ -50,7 +50,7 @@ func Schema() pluginapi.Schema {
 				"{customer} (customer name, made safe for file names), {customer_id}, {account}, {branch}. " +
 				"Dates are the event's ActionDate in `timezone`, so a redelivered event lands in the same file."},
 		{Name: "columns", Type: pluginapi.TypeAny,
-			Example: `[{name: wo, value: workOrder.WorkOrderNumber}, {name: emergency, value: "workOrder?.Sla?.IsEmergency ? 'YES' : ''"}]`,
+			Example: `[{name: wo, value: workOrder.WorkOrderNumber}, {name: emergency, value: "(workOrder?.Sla?.IsEmergency ?? false) ? 'YES' : ''"}]`,
 			Description: "Output columns, in order: a list of {name, value}. value is a field path into " +
 				"event, workOrder, header, account or now (e.g. `workOrder.Sla.DueDate`; a missing part gives an empty cell) " +
 				"or an expr-lang expression over the same names, type-checked at configuration time. " +

@@ -131,8 +131,9 @@ func (p namePattern) value(name string, in nameInput) string {
 }
 
 // sanitize keeps letters, digits, '-', '_' and '.', turns runs of anything
-// else into one '_', trims leading dots (no hidden files, no "..") and
-// caps the length.
+// else into one '_', collapses runs of dots (no ".."), trims dots and
+// underscores at the ends (no hidden files), returns "" when no letter or
+// digit is left, and caps the length.
 func sanitize(s string) string {
 	var b strings.Builder
 	under := false
@@ -149,8 +150,14 @@ func sanitize(s string) string {
 			under = true
 		}
 	}
-	out := strings.Trim(b.String(), "_")
-	out = strings.TrimLeft(out, ".")
+	out := b.String()
+	for strings.Contains(out, "..") {
+		out = strings.ReplaceAll(out, "..", ".")
+	}
+	out = strings.Trim(out, "._")
+	if strings.IndexFunc(out, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) < 0 {
+		return ""
+	}
 	if len(out) > 80 {
 		out = out[:80]
 		for !utf8.ValidString(out) {
