@@ -15,11 +15,11 @@ var t0 = time.Date(2024, 5, 1, 14, 30, 0, 0, time.UTC)
 func sampleWorkOrder() corrigo.WorkOrder {
 	return corrigo.WorkOrder{
 		WorkOrderId: 4711, WorkOrderNumber: "AB-4711", Status: corrigo.StatusNew, Type: corrigo.TypeRequest,
-		WorkType: &corrigo.WorkType{Name: "Plumbing"},
-		Customer: &corrigo.CustomerRef{ID: 12, Name: "Acme Stores, Inc."},
-		BranchId: 7,
-		Sla: &corrigo.Sla{DueDate: corrigo.NewTime(t0.Add(48 * time.Hour)), PriorityName: "High", IsEmergency: true},
-		Nte: &corrigo.Nte{Amount: 1250.5},
+		WorkType:            &corrigo.WorkType{Name: "Plumbing"},
+		Customer:            &corrigo.CustomerRef{ID: 12, Name: "Acme Stores, Inc."},
+		BranchId:            7,
+		Sla:                 &corrigo.Sla{DueDate: corrigo.NewTime(t0.Add(48 * time.Hour)), PriorityName: "High", IsEmergency: true},
+		Nte:                 &corrigo.Nte{Amount: 1250.5},
 		ServiceLocation:     &corrigo.ServiceLocation{SpaceName: "Store 12"},
 		AccompanyingMessage: `Leak under sink "B", aisle 4`,
 	}
