@@ -378,10 +378,11 @@ func (s *Sender) prepare(a store.OutboxAction) (pluginapi.Action, Result, bool) 
 func (s *Sender) send(ctx context.Context, a store.OutboxAction, act pluginapi.Action) Result {
 	acc := s.accounts[a.Account]
 	var refusal string
-	resent := false
-	if attempt(a) > 1 {
-		// An earlier attempt may have reached CorrigoPro before a crash or a
-		// lost answer: look before sending again.
+	// An earlier attempt may have reached CorrigoPro before a crash or a
+	// lost answer.
+	resent := attempt(a) > 1
+	if resent && stateTells(act.Kind) {
+		// The work order can tell whether it did: look before sending again.
 		wo, err := s.GetWorkOrder(ctx, a.Account, act.WorkOrderID)
 		if err != nil {
 			return s.failure(a, fmt.Errorf("check work order %d before resending: %w", act.WorkOrderID, err))
@@ -404,7 +405,6 @@ func (s *Sender) send(ctx context.Context, a store.OutboxAction, act pluginapi.A
 		if refusal, err = s.guard.CheckWith(ctx, a.Account, act, wo); err != nil {
 			return s.failure(a, err)
 		}
-		resent = true
 	} else {
 		var err error
 		if refusal, err = s.guard.Check(ctx, a.Account, act); err != nil {
@@ -490,6 +490,16 @@ func call(ctx context.Context, api API, act pluginapi.Action) error {
 		return api.SetAppointmentInfo(ctx, corrigo.AppointmentInfoRequest{WorkOrderId: act.WorkOrderID, Appointment: *act.Appointment})
 	}
 	return &corrigo.APIError{Method: "-", Path: string(act.Kind), StatusCode: 400, Code: corrigo.CodeValidation, Message: "unknown action kind"}
+}
+
+// stateTells reports whether the work order (or its invoice) shows that an
+// action of this kind took effect; see alreadyDone.
+func stateTells(k pluginapi.ActionKind) bool {
+	switch k {
+	case pluginapi.KindNote, pluginapi.KindMessage, pluginapi.KindInvoiceUpdate:
+		return false
+	}
+	return true
 }
 
 // alreadyDone says whether the work order shows that act already took
