@@ -17,8 +17,8 @@ type Faults struct {
 	Latency Duration
 	// OutageFor starts an outage when set: every REST call answers 503 until
 	// OutageUntil. Reading the faults back shows OutageUntil.
-	OutageFor   Duration  `json:",omitempty"`
-	OutageUntil time.Time `json:",omitempty"`
+	OutageFor   Duration  `json:",omitzero"`
+	OutageUntil time.Time `json:",omitzero"`
 	// DuplicateRate is the share of successful deliveries sent a second time
 	// at once (same body, same MessageId).
 	DuplicateRate float64

@@ -207,7 +207,7 @@ func (s *Sandbox) handleAPI(w http.ResponseWriter, c *call, routes map[string]ro
 		c.body = body
 		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if rt.body {
-			c.msgID = peekMessageID(body, c.msgID)
+			c.peek()
 			// The guide: a body-bearing call without Content-Type
 			// application/json fails with 500 / code 1000.
 			if mt != "application/json" && mt != "text/json" {
@@ -231,13 +231,19 @@ func (s *Sandbox) handleAPI(w http.ResponseWriter, c *call, routes map[string]ro
 	return http.StatusOK, b, 0
 }
 
-// peekMessageID reads the body's MessageId without decoding the rest.
-func peekMessageID(body []byte, fallback string) string {
-	var env struct{ MessageId string }
-	if json.Unmarshal(body, &env) == nil && env.MessageId != "" {
-		return env.MessageId
+// peek reads the body's MessageId and WorkOrderId, for the answer and the
+// usage log, even when the call fails before its handler decodes it.
+func (c *call) peek() {
+	var env struct {
+		MessageId   string
+		WorkOrderId int64
 	}
-	return fallback
+	// A type error in one field still fills the others.
+	_ = json.Unmarshal(c.body, &env)
+	if env.MessageId != "" {
+		c.msgID = env.MessageId
+	}
+	c.woID = env.WorkOrderId
 }
 
 // decode reads the JSON body into v; a type mismatch is a 2100.

@@ -37,8 +37,8 @@ type Notification struct {
 	State           string
 	Attempts        int
 	Created         time.Time
-	NextAttempt     time.Time `json:",omitempty"`
-	LastAttempt     time.Time `json:",omitempty"`
+	NextAttempt     time.Time `json:",omitzero"`
+	LastAttempt     time.Time `json:",omitzero"`
 	LastStatus      int       `json:",omitempty"`
 	LastError       string    `json:",omitempty"`
 	// Injected is "duplicate" or "redelivery" for copies made by fault

@@ -261,6 +261,29 @@ func TestWebhookPerAction(t *testing.T) {
 		})
 	}
 
+	// Removing a customer attachment.
+	id = mk(t, sb, sandbox.WorkOrderSpec{CustomerId: sandbox.CustomerNorthwind, Status: corrigo.StatusAccepted})
+	added, err := sb.Act(id, sandbox.Action{Action: "AttachmentAdd", Name: "a.txt", Content: []byte("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle(t, sb)
+	addedN := rc.deliveries()[len(rc.deliveries())-1].N.Payload.(corrigo.AttachmentAddedPayload)
+	if _, err := sb.Act(id, sandbox.Action{Action: "AttachmentRemove", AttachmentId: addedN.AttachmentId}); err != nil {
+		t.Fatal(err)
+	}
+	idle(t, sb)
+	last := rc.deliveries()[len(rc.deliveries())-1].N
+	if p, ok := last.Payload.(corrigo.AttachmentRemovedPayload); !ok || p.AttachmentId != addedN.AttachmentId || len(added.NotificationIds) != 1 {
+		t.Fatalf("attachment removed: %+v", last)
+	}
+	if as, _ := c.Attachments(ctx, id); len(as) != 0 {
+		t.Fatalf("attachments after removal: %+v", as)
+	}
+	if _, err := sb.Act(id, sandbox.Action{Action: "AttachmentRemove", AttachmentId: addedN.AttachmentId}); err == nil {
+		t.Fatal("removed twice")
+	}
+
 	// Refused actions send nothing and name the code.
 	id = mk(t, sb, sandbox.WorkOrderSpec{CustomerId: sandbox.CustomerNorthwind, Status: corrigo.StatusRecalled})
 	if _, err := sb.Act(id, sandbox.Action{Action: "PutOnHold"}); err == nil || err.(*sandbox.ActionError).Code != corrigo.CodeNotFoundOrRecalled {
