@@ -34,7 +34,14 @@ func ParseTime(s string) (Time, error) {
 	s = strings.TrimSpace(s)
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
-			return Time{t.UTC()}, nil
+			t = t.UTC()
+			// A zone offset can push 9999-12-31 into year 10000, which
+			// RFC 3339 cannot write back; refuse it so every accepted time
+			// survives a round trip.
+			if t.Year() < 0 || t.Year() > 9999 {
+				return Time{}, fmt.Errorf("corrigo: time %q is outside years 0-9999", s)
+			}
+			return Time{t}, nil
 		}
 	}
 	return Time{}, fmt.Errorf("corrigo: cannot parse time %q", s)
