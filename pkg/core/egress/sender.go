@@ -323,17 +323,22 @@ func (s *Sender) Send(ctx context.Context, a store.OutboxAction) Result {
 		kind = pluginapi.ActionKind(a.Kind)
 	}
 	s.opts.Observer.ActionDone(a.Account, kind, r.Outcome(), time.Since(start))
-	log := s.opts.Logger.With("account", a.Account, "action", a.ID, "kind", kind, "work_order", act.WorkOrderID, "attempt", attempt(a))
+	lg := s.opts.Logger
+	attrs := func(kv ...any) []any {
+		return append([]any{"account", a.Account, "action", a.ID, "kind", kind, "work_order", act.WorkOrderID, "attempt", attempt(a)}, kv...)
+	}
 	switch {
 	case r.Retry && r.Class == corrigo.ClassAuth:
-		log.Error("CorrigoPro refused the credentials even after a token refresh; will retry — check the account's client id and secret",
-			"err", r.Err, "retry_after", r.RetryAfter)
+		lg.Error("CorrigoPro refused the credentials even after a token refresh; will retry — check the account's client id and secret",
+			attrs("err", r.Err, "retry_after", r.RetryAfter)...)
 	case r.Retry:
-		log.Info("action will be retried", "reason", r.Reason, "retry_after", r.RetryAfter)
+		lg.Info("action will be retried", attrs("reason", r.Reason, "retry_after", r.RetryAfter)...)
 	case r.Status == store.ActionSent:
-		log.Debug("action sent", "note", r.Reason)
+		if lg.Enabled(ctx, slog.LevelDebug) {
+			lg.Debug("action sent", attrs("note", r.Reason)...)
+		}
 	default:
-		log.Warn("action not sent", "status", r.Status, "reason", r.Reason)
+		lg.Warn("action not sent", attrs("status", r.Status, "reason", r.Reason)...)
 	}
 	return r
 }
