@@ -159,6 +159,11 @@ func (s *server) HandleEvent(ctx context.Context, req *pluginpb.HandleEventReque
 		return err
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			// The gateway's deadline passed (or it gave up): report that,
+			// not whatever error the handler made of it.
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
 		return &pluginpb.HandleEventResponse{Error: errorToPB(err)}, nil
 	}
 	pas, err := actionsToPB(actions)
@@ -183,6 +188,9 @@ func (s *server) HandleInbound(ctx context.Context, req *pluginpb.HandleInboundR
 		return err
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
 		return &pluginpb.HandleInboundResponse{Error: errorToPB(err)}, nil
 	}
 	pas, err := actionsToPB(actions)

@@ -353,16 +353,19 @@ func (i *instance) call(ctx context.Context, f func(context.Context, pluginapi.R
 	if err == nil {
 		return nil
 	}
-	var pe *pluginapi.Error
-	if errors.As(err, &pe) {
-		return fmt.Errorf("plugin %q: %w", i.spec.Name, err)
-	}
+	// The caller's context first, then our deadline: a plugin that
+	// notices the propagated deadline may answer with its own error just
+	// before the client gives up, and that is still a timeout.
 	if ctx.Err() != nil {
 		return fmt.Errorf("plugin %q: %w", i.spec.Name, ctx.Err())
 	}
 	code := status.Code(err)
 	if cctx.Err() == context.DeadlineExceeded || code == codes.DeadlineExceeded {
 		return fmt.Errorf("plugin %q: %w after %s", i.spec.Name, ErrTimeout, i.spec.Timeout)
+	}
+	var pe *pluginapi.Error
+	if errors.As(err, &pe) {
+		return fmt.Errorf("plugin %q: %w", i.spec.Name, err)
 	}
 	select {
 	case <-p.remote.Done():
