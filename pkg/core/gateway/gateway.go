@@ -58,6 +58,9 @@ type Options struct {
 	// (FULL by default; NORMAL trades the last commits on power loss for
 	// throughput). Benchmarks compare both.
 	SQLiteSynchronous string
+	// PostgresSchema puts the PostgreSQL store's tables in this schema
+	// (tests and benchmarks use a fresh one); default the search_path.
+	PostgresSchema string
 	// WrapStore, if set, wraps the opened store (instrumentation, fault
 	// injection in tests).
 	WrapStore func(store.Store) store.Store
@@ -95,7 +98,7 @@ type Gateway struct {
 // the plugins, compiles the rules, and prepares ingest, dispatch and
 // egress. Nothing is served until Run. On error everything already started
 // is stopped again.
-func New(ctx context.Context, cfg *config.Config, opts Options) (g *Gateway, err error) {
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -108,7 +111,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (g *Gateway, err
 	if opts.EgressConcurrency <= 0 {
 		opts.EgressConcurrency = 64
 	}
-	g = &Gateway{cfg: cfg, opts: opts, log: opts.Logger, clients: map[string]*corrigo.Client{},
+	g := &Gateway{cfg: cfg, opts: opts, log: opts.Logger, clients: map[string]*corrigo.Client{},
 		hooks: map[string]*ingest.Webhook{}, stats: &ingest.Stats{}}
 	defer func() {
 		if err != nil {
@@ -360,7 +363,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	pollWG.Wait()
 	stopDisp()
 	dispWG.Wait()
-	// 3. Stop sending; sends in flight finish within egress's deadline.
+	// 3. Send what dispatch just wrote, while CorrigoPro keeps taking it,
+	//    then stop sending; sends in flight finish within egress's
+	//    deadline. Whatever is left stays in the outbox for the next start.
+	g.flushOutbox()
 	stopEgress()
 	egressWG.Wait()
 	// 4. Plugins, communication log, store.
@@ -370,6 +376,38 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.log.Info("gateway stopped", "events_done", st.Done, "events_dead", st.Dead+st.Parked, "actions", st.Actions,
 		"actions_sent", sent[egress.OutcomeSent], "actions_refused", sent[egress.OutcomeRefused], "actions_failed", sent[egress.OutcomeDead]+sent[egress.OutcomeParked])
 	return runErr
+}
+
+// flushOutbox waits until the outbox has no pending action, for at most
+// ShutdownTimeout, and gives up earlier when a second passes without any
+// send finishing (the rest are retries waiting for their time, or
+// CorrigoPro is down: they are sent after the next start).
+func (g *Gateway) flushOutbox() {
+	deadline := time.Now().Add(g.opts.ShutdownTimeout)
+	lastDone, lastProgress := g.egressObs.total(), time.Now()
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		bl, err := g.st.Backlog(ctx)
+		cancel()
+		if err != nil {
+			return
+		}
+		pending := 0
+		for _, b := range bl {
+			pending += b.PendingActions
+		}
+		if pending == 0 {
+			return
+		}
+		if done := g.egressObs.total(); done != lastDone {
+			lastDone, lastProgress = done, time.Now()
+		} else if time.Since(lastProgress) > time.Second {
+			g.log.Info("leaving actions in the outbox for the next start", "pending", pending)
+			return
+		}
+		g.worker.Kick()
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (g *Gateway) logStart(addr net.Addr) {
@@ -454,7 +492,7 @@ func openStore(ctx context.Context, cfg *config.Config, opts Options) (store.Sto
 		}
 		return st, nil
 	case "postgres":
-		return openPostgres(ctx, cfg)
+		return openPostgres(ctx, cfg, opts)
 	}
 	return nil, fmt.Errorf("open store: unknown driver %q", cfg.Store.Driver)
 }

@@ -38,6 +38,17 @@ func (o *egressObserver) BreakerChanged(account string, from, to egress.BreakerS
 	o.log.Log(context.Background(), level, "circuit breaker "+string(to), "account", account, "from", string(from), "to", string(to))
 }
 
+// total counts every send, whatever its outcome: progress.
+func (o *egressObserver) total() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var n int64
+	for _, v := range o.out {
+		n += v
+	}
+	return n
+}
+
 func (o *egressObserver) counts() map[egress.Outcome]int64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
