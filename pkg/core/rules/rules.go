@@ -51,14 +51,19 @@ type Set struct {
 }
 
 type compiled struct {
-	rule       config.Rule
-	index      int
-	prog       *vm.Program
-	pinned     pinSet // nil: not pinned
-	exact      bool   // the condition is exactly its pin
-	constTrue  bool
-	constFalse bool
-	needsWO    bool
+	rule  config.Rule
+	index int
+	prog  *vm.Program
+	// residual is the condition without its action pins, run when the
+	// action index chose the rule (the pins are then known to hold);
+	// nil with residualTrue when nothing but pins is left.
+	residual     *vm.Program
+	residualTrue bool
+	pinned       pinSet // nil: not pinned
+	exact        bool   // the condition is exactly its pin
+	constTrue    bool
+	constFalse   bool
+	needsWO      bool
 }
 
 // Decision is what the rules decided for one event. It is recorded with the
@@ -224,7 +229,54 @@ func compileOne(i int, r config.Rule, opts []expr.Option) (c compiled, errs []co
 	if c.pinned != nil && len(c.pinned) == 0 {
 		c.constFalse = true
 	}
+	if c.pinned != nil && !c.constFalse {
+		c.residual, c.residualTrue = residualProgram(tree.Node, opts)
+		if c.residual == nil && !c.residualTrue {
+			c.residual = c.prog
+		}
+	}
 	return c, nil
+}
+
+// residualProgram compiles node without its exact action pins (top-level
+// && conjuncts that only test event.Action). It returns (nil, true) when
+// only pins were left, and (nil, false) when the residual cannot be
+// compiled, in which case the full program is used.
+func residualProgram(node ast.Node, opts []expr.Option) (*vm.Program, bool) {
+	rest := stripPins(node)
+	if rest == nil {
+		return nil, true
+	}
+	if rest == node {
+		return nil, false
+	}
+	prog, err := expr.Compile(rest.String(), opts...)
+	if err != nil {
+		return nil, false
+	}
+	return prog, false
+}
+
+// stripPins removes exact pin conjuncts from a top-level && chain; nil
+// means nothing is left.
+func stripPins(n ast.Node) ast.Node {
+	if set, exact := pins(n); set != nil && exact {
+		return nil
+	}
+	b, ok := n.(*ast.BinaryNode)
+	if !ok || (b.Operator != "&&" && b.Operator != "and") {
+		return n
+	}
+	l, r := stripPins(b.Left), stripPins(b.Right)
+	switch {
+	case l == nil:
+		return r
+	case r == nil:
+		return l
+	case l == b.Left && r == b.Right:
+		return n
+	}
+	return &ast.BinaryNode{Operator: "&&", Left: l, Right: r}
 }
 
 // ruleEntry positions an entry at the start of the rule's condition.
@@ -388,9 +440,12 @@ func (s *Set) evaluate(env *Env, indexed bool) (d Decision, err error) {
 			continue
 		}
 		d.Evaluated++
-		ok := c.constTrue
+		prog, ok := c.prog, c.constTrue
+		if indexed && c.pinned != nil {
+			prog, ok = c.residual, c.residualTrue
+		}
 		if !ok {
-			out, err := es.vm.Run(c.prog, e)
+			out, err := es.vm.Run(prog, e)
 			if err != nil {
 				return d, &EvalError{Rule: c.rule.Name, Index: c.index, Err: err}
 			}

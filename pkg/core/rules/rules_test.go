@@ -595,3 +595,29 @@ func TestConcurrentEvaluate(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestResidual(t *testing.T) {
+	cases := map[string]string{
+		`event.Action == "A"`:                                    "<true>",
+		`event.Action in ["A", "B"] || event.Action == "C"`:      "<true>",
+		`event.Action == "A" && workOrder.Sla.IsEmergency`:       "workOrder.Sla.IsEmergency",
+		`workOrder.Sla.IsEmergency and event.Action == "A"`:      "workOrder.Sla.IsEmergency",
+		`event.Action == "A" && branch == 1 && customer.Id == 2`: "branch == 1 && customer.Id == 2",
+		`event.Action == "A" || branch == 1`:                     "<not pinned>",
+	}
+	for when, want := range cases {
+		s := mustCompile(t, rule("r", when, "p"))
+		c := s.rules[0]
+		got := "<not pinned>"
+		switch {
+		case c.pinned == nil:
+		case c.residualTrue:
+			got = "<true>"
+		case c.residual != nil:
+			got = c.residual.Source().String()
+		}
+		if got != want {
+			t.Errorf("%s: residual %q, want %q", when, got, want)
+		}
+	}
+}
