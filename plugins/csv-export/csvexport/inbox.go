@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ func parseInbox(data []byte, loc *time.Location, now time.Time) inboxParse {
 	r := csv.NewReader(bytes.NewReader(data))
 	r.Comma = res.Comma
 	r.FieldsPerRecord = -1
-	r.TrimLeadingSpace = true
+	r.TrimLeadingSpace = res.Comma != '\t' // with tabs it would swallow empty fields
 	header, err := r.Read()
 	if err != nil {
 		res.FileErr = fmt.Errorf("line 1: cannot read the header row: %v", csvReason(err))
@@ -552,10 +553,5 @@ func joinInts(xs []int) string {
 }
 
 func sortRejected(rs []rowError) {
-	// Insertion sort keeps it stable and the lists are short.
-	for i := 1; i < len(rs); i++ {
-		for j := i; j > 0 && rs[j].Line < rs[j-1].Line; j-- {
-			rs[j], rs[j-1] = rs[j-1], rs[j]
-		}
-	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Line < rs[j].Line })
 }
