@@ -40,7 +40,7 @@ func runSandbox(ctx context.Context, args []string) int {
 	keyFile := fs.String("key", "", "PEM RSA private key to sign tokens with (with --cert; default: generate one)")
 	certFile := fs.String("cert", "", "PEM certificate matching --key")
 	certOut := fs.String("cert-out", "", "also write the certificate PEM to this file")
-	verbose := fs.Bool("v", false, "log webhook and server events to stderr")
+	verbose := fs.Bool("v", false, "log work orders and webhook deliveries to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -53,7 +53,7 @@ func runSandbox(ctx context.Context, args []string) int {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if *verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	opts := sandbox.Options{
 		Clients:            map[string]string{*clientID: *clientSecret},

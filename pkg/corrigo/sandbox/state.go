@@ -282,6 +282,7 @@ func (s *Sandbox) CreateWorkOrder(spec WorkOrderSpec) (corrigo.WorkOrder, error)
 	wo := rec.wo
 	rec.mu.Unlock()
 	s.hooks.enqueue(ns)
+	s.log.Debug("sandbox: work order dispatched", "id", id, "number", number, "customer", cust.Name, "status", wo.Status, "silent", spec.Silent)
 	return cloneWO(wo), nil
 }
 

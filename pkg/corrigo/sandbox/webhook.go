@@ -350,7 +350,17 @@ func (h *webhooks) attempt(n *notifRec) {
 	for _, c := range copies {
 		h.schedule(c)
 	}
+	state, next := n.State, n.NextAttempt
 	h.mu.Unlock()
+	switch state {
+	case StateDelivered:
+		s.log.Debug("sandbox: webhook delivered", "id", n.Id, "action", n.Action, "workOrder", n.WorkOrderId, "attempt", attemptNo, "status", status)
+	case StateDead:
+		s.log.Warn("sandbox: webhook dead", "id", n.Id, "action", n.Action, "workOrder", n.WorkOrderId, "attempts", attemptNo, "status", status, "err", errText)
+	case StateQueued:
+		s.log.Info("sandbox: webhook delivery failed", "id", n.Id, "action", n.Action, "workOrder", n.WorkOrderId, "attempt", attemptNo,
+			"status", status, "err", errText, "next", next.Format(time.RFC3339Nano))
+	}
 	if len(copies) > 0 || !ok {
 		h.signal()
 	}
