@@ -541,23 +541,45 @@ func TestCrashLoopQuarantined(t *testing.T) {
 	sup.MaxCrashes = 3
 	m, _ := newManager(t, nil, plugins.WithSupervisor(sup), hook)
 	ctx := ctxT(t)
-	// Every process exits on its own shortly after Configure.
-	err := m.Start(ctx, []plugins.Spec{{Name: "loop", Command: acceptBin(t), Config: map[string]any{"exit_after": "300ms"}}})
+	// Every process dies on its first event.
+	err := m.Start(ctx, []plugins.Spec{{Name: "loop", Command: acceptBin(t), Config: map[string]any{"crash_after": 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	for crash := 1; crash <= 3; crash++ {
+		waitState(t, m, "loop", plugins.StateRunning, crash-1)
+		if _, err := m.HandleEvent(ctx, "loop", event(int64(crash))); !errors.Is(err, plugins.ErrUnavailable) {
+			t.Fatalf("crash %d: err = %v", crash, err)
+		}
+	}
 	h := waitState(t, m, "loop", plugins.StateQuarantined, 0)
-	if h.Restarts != 2 || h.RecentCrashes != 3 || h.PID != 0 {
+	if h.Restarts != 2 || h.RecentCrashes != 3 || h.PID != 0 || h.LastError == "" {
 		t.Fatalf("health = %+v, want 2 restarts and 3 crashes", h)
 	}
 	_, err = m.HandleEvent(ctx, "loop", event(1))
-	if !errors.Is(err, plugins.ErrUnavailable) || !errors.Is(err, plugins.ErrQuarantined) {
+	if !errors.Is(err, plugins.ErrUnavailable) || !errors.Is(err, plugins.ErrQuarantined) || !plugins.IsRetryable(err) {
 		t.Fatalf("err = %v", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if states[len(states)-1] != plugins.StateQuarantined {
 		t.Fatalf("state hook saw %v", states)
+	}
+}
+
+// A process that exits on its own, with no call in flight, is noticed and
+// replaced.
+func TestSpontaneousExitRestarted(t *testing.T) {
+	m, _ := newManager(t, nil)
+	ctx := ctxT(t)
+	err := m.Start(ctx, []plugins.Spec{{Name: "flaky", Command: acceptBin(t), Config: map[string]any{"exit_after": "1s"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := m.Health()["flaky"].PID
+	h := waitState(t, m, "flaky", plugins.StateRunning, 1)
+	if h.PID == pid || !strings.Contains(h.LastError, "exited") {
+		t.Fatalf("health = %+v (first pid %d)", h, pid)
 	}
 }
 

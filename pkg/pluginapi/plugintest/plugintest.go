@@ -65,7 +65,9 @@ func Start(t testing.TB, p pluginapi.Plugin, opts ...Option) *Client {
 	}
 	gc, gs := plugin.TestPluginGRPCConn(t, false, pluginapi.PluginSet(p, 0))
 	t.Cleanup(func() {
-		_ = gc.Close()
+		// Not gc.Close: it asks the server to stop itself over the
+		// controller service, which would race with gs.Stop.
+		_ = gc.Conn.Close()
 		gs.Stop()
 	})
 	r, err := pluginapi.Dispense(gc)
