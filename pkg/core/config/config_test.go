@@ -612,6 +612,51 @@ func TestSecretReferences(t *testing.T) {
 	}
 }
 
+// Plugin config strings are also plugin templates: only upper-case
+// references are the environment's.
+func TestPluginConfigTemplates(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	must(t, os.WriteFile(p, []byte(`
+corrigo: { accounts: { a: { sandbox: true } } }
+plugins:
+  erp:
+    command: ./erp
+    config:
+      auth_token: ${ERP_TOKEN}
+      idempotency_key: wogate-${account}-${wo.WorkOrderId}
+      create_body: { site_id: "${site_id}", title: "${wo.WorkOrderNumber} ${ERP_TOKEN:-x}", odd: "${unterminated" }
+      literal: "$${ERP_TOKEN}"
+rules: [ { name: r, when: "true", plugin: erp } ]
+`), 0o600))
+	cfg, err := config.LoadWith(p, env("ERP_TOKEN=tok", "site_id=from-env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Plugins["erp"].Config
+	body := c["create_body"].(map[string]any)
+	for got, want := range map[any]string{
+		c["auth_token"]:      "tok",
+		c["idempotency_key"]: "wogate-${account}-${wo.WorkOrderId}",
+		body["site_id"]:      "${site_id}",
+		body["title"]:        "${wo.WorkOrderNumber} tok",
+		body["odd"]:          "${unterminated",
+		c["literal"]:         "${ERP_TOKEN}",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	if !cfg.Plugins["erp"].IsSecretKey("auth_token") || !cfg.Plugins["erp"].IsSecretKey("create_body.title") || cfg.Plugins["erp"].IsSecretKey("idempotency_key") {
+		t.Error("values from references are secret, template-only values are not")
+	}
+	// An unset upper-case reference is still an error.
+	must(t, os.WriteFile(p, []byte("corrigo: { accounts: { a: { sandbox: true } } }\nplugins: { erp: { command: x, config: { k: \"${NOPE}\" } } }\n"), 0o600))
+	if _, err := config.LoadWith(p, env()); err == nil || !strings.Contains(err.Error(), "plugins.erp.config.k: environment variable NOPE is not set") {
+		t.Errorf("err = %v", err)
+	}
+}
+
 func TestVersion(t *testing.T) {
 	write := func(secret, rule string) string {
 		dir := t.TempDir()

@@ -388,7 +388,7 @@ func (l *loader) resolveValue(path string, v any) any {
 		}
 		return t
 	case string:
-		out, isRef, err := l.resolveString(t)
+		out, isRef, err := l.resolveString(t, inPluginConfig(path))
 		if err != nil {
 			l.errorf(path, true, "%v", err)
 			return ""
@@ -408,9 +408,13 @@ func (l *loader) resolveValue(path string, v any) any {
 // newlines are dropped). Anywhere else, ${NAME} is replaced by the
 // variable, ${NAME:-default} falls back to default when NAME is unset, and
 // $${ is a literal ${.
-func (l *loader) resolveString(s string) (string, bool, error) {
+//
+// Inside a plugin's config section (lenient), only upper-case references
+// (${ERP_TOKEN}) are environment references; any other ${...} is left for
+// the plugin, whose templates use the same syntax (${wo.WorkOrderNumber}).
+func (l *loader) resolveString(s string, lenient bool) (string, bool, error) {
 	if rest, ok := strings.CutPrefix(s, "file:"); ok {
-		p, _, err := l.expandEnv(rest)
+		p, _, err := l.expandEnv(rest, false)
 		if err != nil {
 			return "", true, err
 		}
@@ -426,7 +430,18 @@ func (l *loader) resolveString(s string) (string, bool, error) {
 		}
 		return strings.TrimRight(string(b), "\r\n"), true, nil
 	}
-	return l.expandEnv(s)
+	return l.expandEnv(s, lenient)
+}
+
+// upperEnvName is what a plugin-config reference must look like to be
+// resolved from the environment.
+var upperEnvName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+
+// inPluginConfig reports whether a display path is inside
+// plugins.<name>.config.
+func inPluginConfig(path string) bool {
+	parts := strings.SplitN(path, ".", 4)
+	return len(parts) >= 3 && parts[0] == "plugins" && (parts[2] == "config" || strings.HasPrefix(parts[2], "config["))
 }
 
 func readSmallFile(p string) ([]byte, error) {
@@ -452,7 +467,7 @@ func readSmallFile(p string) ([]byte, error) {
 	return b, nil
 }
 
-func (l *loader) expandEnv(s string) (string, bool, error) {
+func (l *loader) expandEnv(s string, lenient bool) (string, bool, error) {
 	if !strings.Contains(s, "${") {
 		return s, false, nil
 	}
@@ -473,10 +488,19 @@ func (l *loader) expandEnv(s string) (string, bool, error) {
 		b.WriteString(s[:i])
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
+			if lenient {
+				b.WriteString(s[i:])
+				return b.String(), ref, nil
+			}
 			return "", ref, fmt.Errorf("unterminated ${ reference")
 		}
 		inner := s[i+2 : i+end]
 		name, def, hasDef := strings.Cut(inner, ":-")
+		if lenient && !upperEnvName.MatchString(name) {
+			b.WriteString(s[i : i+end+1])
+			s = s[i+end+1:]
+			continue
+		}
 		if !envName.MatchString(name) {
 			return "", ref, fmt.Errorf("invalid reference ${%s}: want ${NAME} or ${NAME:-default}", inner)
 		}
