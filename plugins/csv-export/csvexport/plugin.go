@@ -38,6 +38,8 @@ type Plugin struct {
 	stopBG  context.CancelFunc
 	bgDone  chan struct{}
 	stopped bool
+	// manualInbox keeps the poller from starting (tests drive scans).
+	manualInbox bool
 }
 
 // New returns an unconfigured plugin.
@@ -100,14 +102,14 @@ func (p *Plugin) Configure(ctx context.Context, cfg map[string]any, host plugina
 			return pluginapi.Permanent(fmt.Errorf("inbox: %w", err))
 		}
 		p.inbox = ib
-		if ib.sink != nil {
+		if ib.sink != nil && !p.manualInbox {
 			bg, cancel := context.WithCancel(context.Background())
 			p.stopBG, p.bgDone = cancel, make(chan struct{})
 			go func() {
 				defer close(p.bgDone)
 				ib.run(bg)
 			}()
-		} else {
+		} else if ib.sink == nil {
 			host.Log(ctx, "warn", "inbox is configured but this gateway cannot take actions from a plugin on its own (no Host.SubmitActions); "+
 				"files are picked up when the gateway forwards POST <inbound path>/scan, or when a file is POSTed to <inbound path>/inbox",
 				"inbox", c.Inbox)

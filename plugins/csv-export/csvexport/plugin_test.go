@@ -20,6 +20,11 @@ func configured(t *testing.T, host pluginapi.Host, cfg map[string]any) *Plugin {
 	t.Helper()
 	p := New()
 	p.Now = func() time.Time { return t0.Add(2 * time.Hour) }
+	return configuredPlugin(t, p, host, cfg)
+}
+
+func configuredPlugin(t *testing.T, p *Plugin, host pluginapi.Host, cfg map[string]any) *Plugin {
+	t.Helper()
 	applied, errs := Schema().Apply(cfg)
 	if len(errs) > 0 {
 		t.Fatalf("schema: %v", errs)
