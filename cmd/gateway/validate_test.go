@@ -136,3 +136,27 @@ func TestValidatePluginsHook(t *testing.T) {
 		t.Errorf("--skip-plugins: exit %d, hook called %d times", code, called)
 	}
 }
+
+// TestValidateTestdata runs the command over the config package's good and
+// bad files: exit 0 for every good one, 1 with positioned errors for every
+// bad one.
+func TestValidateTestdata(t *testing.T) {
+	t.Setenv("TEST_CLIENT_ID", "id")
+	t.Setenv("TEST_CLIENT_SECRET", "secret")
+	good, _ := filepath.Glob("../../pkg/core/config/testdata/*.good.yaml")
+	bad, _ := filepath.Glob("../../pkg/core/config/testdata/*.bad.yaml")
+	if len(good) == 0 || len(bad) == 0 {
+		t.Fatal("no testdata")
+	}
+	for _, f := range good {
+		if code, out, _ := runValidateTest(t, "--config", f, "--skip-plugins"); code != 0 {
+			t.Errorf("%s: exit %d\n%s", f, code, out)
+		}
+	}
+	for _, f := range bad {
+		code, out, _ := runValidateTest(t, "--config", f, "--skip-plugins")
+		if code != 1 || !strings.Contains(out, f+":") || !strings.Contains(out, ": error: ") {
+			t.Errorf("%s: exit %d\n%s", f, code, out)
+		}
+	}
+}
