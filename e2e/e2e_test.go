@@ -432,3 +432,56 @@ func TestOutageOpensBreakerAndActionLandsAfterRecovery(t *testing.T) {
 		t.Errorf("breaker did not report closing after recovery")
 	}
 }
+
+// TestEmbeddedSandbox runs what `make run` runs: an account with
+// sandbox: true, the sandbox started inside the gateway process and
+// creating work orders on its own, and no CorrigoPro account anywhere.
+func TestEmbeddedSandbox(t *testing.T) {
+	dir := t.TempDir()
+	port, sbPort := freePort(t), freePort(t)
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
+data_dir: %s
+corrigo:
+  accounts:
+    main:
+      sandbox: true
+      polling: {enabled: false}
+plugins:
+  accept: {command: %s}
+rules:
+  - name: accept-new
+    when: event.Action == "NewWorkOrder"
+    plugin: accept
+sandbox:
+  listen: 127.0.0.1:%d
+  auto_create: 100ms
+admin: {listen: ""}
+log: {level: info, format: json}
+`, port, filepath.Join(dir, "data"), testplugin.Build(t, "accept"), sbPort)
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, dir: dir, port: port, cfg: path, logBuf: &syncBuffer{}}
+	e.start()
+	control := fmt.Sprintf("http://127.0.0.1:%d/_sandbox/workorders?status=Accepted", sbPort)
+	e.waitFor("work orders accepted in the embedded sandbox", 20*time.Second, func() bool {
+		resp, err := http.Get(control)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct{ WorkOrders []corrigo.WorkOrder }
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			return false
+		}
+		return len(body.WorkOrders) >= 3
+	})
+	e.stop()
+	log := e.logBuf.String()
+	for _, want := range []string{`"msg":"embedded sandbox started"`, `"msg":"event handled"`, `"msg":"gateway stopped"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("gateway log lacks %s", want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -137,12 +138,39 @@ func startSandbox(cfg *config.Config, log *slog.Logger) (*sandbox.Sandbox, strin
 		return nil, "", errors.New("no account uses the sandbox")
 	}
 	sort.Strings(names)
+	if err := freshSandboxStore(cfg, len(names), log); err != nil {
+		_ = sb.Close()
+		return nil, "", err
+	}
 	log.Info("embedded sandbox started", "url", sb.URL(), "control", sb.ControlURL(), "accounts", strings.Join(names, ","),
 		"auto_create", sc.AutoCreate.String())
 	if len(names) > 1 {
 		log.Warn("several accounts use the embedded sandbox; only the first receives its webhooks", "webhooks_to", names[0])
 	}
 	return sb, names[0], nil
+}
+
+// freshSandboxStore gives a gateway whose only CorrigoPro is the embedded
+// sandbox its own SQLite file, emptied at every start. The sandbox keeps its
+// state in memory and numbers work orders from 10001 again each time; a
+// store remembering the previous run's 10001 would take the new one for a
+// duplicate. A configured DSN, PostgreSQL or a real account next to the
+// sandbox leave the store alone.
+func freshSandboxStore(cfg *config.Config, sandboxAccounts int, log *slog.Logger) error {
+	def := filepath.Join(cfg.DataDir, config.DefaultSQLiteFile)
+	if sandboxAccounts != len(cfg.Corrigo.Accounts) || cfg.Store.Driver != "sqlite" ||
+		(!cfg.Store.DSN.IsZero() && cfg.Store.DSN.Value() != def) {
+		return nil
+	}
+	path := filepath.Join(cfg.DataDir, "sandbox.db")
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("reset the sandbox store: %w", err)
+		}
+	}
+	cfg.Store.DSN = config.Secret(path)
+	log.Info("sandbox-only configuration: using a fresh store for this run", "path", path)
+	return nil
 }
 
 // newLogger builds the gateway's slog logger from the log config.

@@ -391,10 +391,15 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 		return
 	}
 	pending := 0
+	kinds := make([]string, 0, len(out.Actions))
 	for _, a := range out.Actions {
 		if a.Status == store.ActionPending {
 			pending++
 		}
+		kinds = append(kinds, a.Kind)
+	}
+	if out.Status == store.EventDone {
+		log.Info("event handled", "source", ev.Source, "actions", kinds, "shadow", len(out.Actions)-pending)
 	}
 	d.count(func(s *Stats) {
 		switch out.Status {
