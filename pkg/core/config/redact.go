@@ -98,11 +98,19 @@ type (
 // Format prints the redacted configuration, whatever the verb: a %v in a
 // log line must not leak a secret.
 func (c Config) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, fmt.FormatString(f, verb), plainConfig(c.Redacted()))
+	fmt.Fprintf(f, fmt.FormatString(f, verb), c.printable())
+}
+
+// printable is the redacted copy without the internal indexes (whose
+// pointers would make the output differ from run to run).
+func (c Config) printable() plainConfig {
+	r := c.Redacted()
+	r.pos, r.envKeys = nil, nil
+	return plainConfig(r)
 }
 
 // String implements fmt.Stringer with the redacted configuration.
-func (c Config) String() string { return fmt.Sprintf("%+v", plainConfig(c.Redacted())) }
+func (c Config) String() string { return fmt.Sprintf("%+v", c.printable()) }
 
 // MarshalJSON encodes the redacted configuration, durations as strings
 // ("1m30s") the way they are written in the file.
@@ -111,7 +119,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 }
 
 // LogValue implements slog.LogValuer with the redacted configuration.
-func (c Config) LogValue() slog.Value { return slog.AnyValue(plainConfig(c.Redacted())) }
+func (c Config) LogValue() slog.Value { return slog.AnyValue(jsonValue(reflect.ValueOf(c.Redacted()))) }
 
 // Format prints the plugin with secret config values masked.
 func (p Plugin) Format(f fmt.State, verb rune) {
@@ -127,7 +135,7 @@ func (p Plugin) MarshalJSON() ([]byte, error) {
 }
 
 // LogValue implements slog.LogValuer with secret config values masked.
-func (p Plugin) LogValue() slog.Value { return slog.AnyValue(plainPlugin(p.Redacted())) }
+func (p Plugin) LogValue() slog.Value { return slog.AnyValue(jsonValue(reflect.ValueOf(p.Redacted()))) }
 
 // computeVersion hashes the redacted configuration. Secret values are left
 // out on purpose: the version is printed and recorded everywhere, and a
