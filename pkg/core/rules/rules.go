@@ -421,6 +421,10 @@ func (s *Set) Evaluate(env *Env) (Decision, error) {
 
 func (s *Set) evaluate(env *Env, indexed bool) (d Decision, err error) {
 	d.ConfigVersion = s.version
+	d.Matched = []Match{} // recorded as [] rather than null
+	if env == nil {
+		env = &Env{}
+	}
 	list := s.all
 	if indexed {
 		list = s.unpinned

@@ -117,7 +117,7 @@ func TestDecisionJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := s.Evaluate(&Env{})
+	d, err := s.Evaluate(&Env{})
 	b, _ := json.Marshal(d)
 	want := `{"matched":[{"rule":"a","plugin":"p","index":0,"shadow":true},{"rule":"b","plugin":"q","index":1}],"stopped":true,"evaluated":2}`
 	if string(b) != want {
@@ -125,6 +125,11 @@ func TestDecisionJSON(t *testing.T) {
 	}
 	if d, _ := sv.Evaluate(&Env{}); d.ConfigVersion != "abc123" || sv.Version() != "abc123" {
 		t.Errorf("config version %q", d.ConfigVersion)
+	}
+	none := mustCompile(t, rule("a", "false", "p"))
+	d, err = none.Evaluate(nil)
+	if b, _ := json.Marshal(d); err != nil || string(b) != `{"matched":[],"evaluated":0}` {
+		t.Errorf("no match: %s %v", b, err)
 	}
 }
 
