@@ -1,0 +1,108 @@
+package erprest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// jsonPath is a parsed dotted path into a JSON document, such as "id",
+// "data.job.id", "data.0.id" or "items[0].ref". ERPs wrap their answers in
+// envelopes of every shape; a path is how the config says where the
+// interesting value sits. The empty path is the document itself.
+type jsonPath []string
+
+// parseJSONPath parses a path; "[n]" is accepted as another way to write
+// ".n".
+func parseJSONPath(s string) (jsonPath, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "[", "."), "]", "")
+	s = strings.TrimPrefix(s, "$.")
+	parts := strings.Split(s, ".")
+	for i, p := range parts {
+		if p == "" {
+			return nil, fmt.Errorf("path %q has an empty part at position %d", s, i+1)
+		}
+	}
+	return jsonPath(parts), nil
+}
+
+func (p jsonPath) String() string { return strings.Join(p, ".") }
+
+// lookup walks v (as decoded by decodeJSON) along the path. Numeric parts
+// index arrays; on an object they are ordinary keys.
+func (p jsonPath) lookup(v any) (any, bool) {
+	for _, part := range p {
+		switch x := v.(type) {
+		case map[string]any:
+			next, ok := x[part]
+			if !ok {
+				return nil, false
+			}
+			v = next
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// decodeJSON decodes a document keeping numbers as json.Number, so a
+// numeric job id of any size comes back exactly as the ERP wrote it.
+func decodeJSON(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if d.More() {
+		return nil, fmt.Errorf("unexpected data after the JSON value")
+	}
+	return v, nil
+}
+
+// scalarString renders a JSON scalar found at a path as an id or a reason:
+// strings as they are, numbers as written, booleans as true/false. Objects,
+// arrays and null are not ids.
+func scalarString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, x != ""
+	case json.Number:
+		return x.String(), true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	return "", false
+}
+
+// extractString decodes body and returns the scalar at path.
+func extractString(body []byte, path jsonPath) (string, error) {
+	doc, err := decodeJSON(body)
+	if err != nil {
+		return "", fmt.Errorf("response is not JSON: %w", err)
+	}
+	v, ok := path.lookup(doc)
+	if !ok {
+		return "", fmt.Errorf("response has no value at %q", path.String())
+	}
+	s, ok := scalarString(v)
+	if !ok {
+		return "", fmt.Errorf("value at %q is not a string or number", path.String())
+	}
+	return s, nil
+}
