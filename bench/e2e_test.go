@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/wogate/wogate/internal/testplugin"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/gateway"
@@ -32,11 +34,18 @@ import (
 //	go test ./bench -run '^$' -bench EndToEnd -benchtime 20000x
 func BenchmarkEndToEnd(b *testing.B) {
 	for _, sync := range []string{"FULL", "NORMAL"} {
-		b.Run("sqlite-"+sync, func(b *testing.B) { benchEndToEnd(b, sync) })
+		b.Run("sqlite-"+sync, func(b *testing.B) { benchEndToEnd(b, sync, "") })
 	}
+	b.Run("postgres", func(b *testing.B) {
+		dsn := os.Getenv("WOGATE_TEST_POSTGRES")
+		if dsn == "" {
+			b.Skip("set WOGATE_TEST_POSTGRES to include PostgreSQL")
+		}
+		benchEndToEnd(b, "", dsn)
+	})
 }
 
-func benchEndToEnd(b *testing.B, synchronous string) {
+func benchEndToEnd(b *testing.B, synchronous, pgDSN string) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sb, err := sandbox.New(sandbox.Options{WebhookConcurrency: 64, WebhookRetry: true, TimeScale: 0.001,
 		UsageLogSize: 1000, NotificationKeep: 1000, Logger: quiet})
@@ -57,9 +66,13 @@ func benchEndToEnd(b *testing.B, synchronous string) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	storeYAML := ""
+	if pgDSN != "" {
+		storeYAML = fmt.Sprintf("store: {driver: postgres, dsn: %q}\n", pgDSN)
+	}
 	yaml := fmt.Sprintf(`listen: 127.0.0.1:1
 data_dir: %s
-corrigo:
+%scorrigo:
   accounts:
     main:
       base_url: %s
@@ -75,7 +88,7 @@ rules:
     when: event.Action == "NewWorkOrder"
     plugin: accept
 admin: {listen: ""}
-`, dir, sb.BaseURL(), sb.OAuthURL(), certFile, plugin)
+`, dir, storeYAML, sb.BaseURL(), sb.OAuthURL(), certFile, plugin)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		b.Fatal(err)
@@ -91,6 +104,9 @@ admin: {listen: ""}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &timedStore{}
 	opts := gateway.Options{Logger: quiet, Listener: ln, SQLiteSynchronous: synchronous}
+	if pgDSN != "" {
+		opts.PostgresSchema = pgSchema(b, pgDSN)
+	}
 	if os.Getenv("WOGATE_BENCH_TRACE") != "" {
 		opts.WrapStore = func(s store.Store) store.Store { ts.Store = s; return ts }
 		defer ts.report(os.Stderr)
@@ -213,4 +229,18 @@ func waitAccepted(b *testing.B, sb *sandbox.Sandbox, ids []int64, limit time.Dur
 		time.Sleep(5 * time.Millisecond)
 	}
 	return out
+}
+
+// pgSchema returns a fresh schema name and drops the schema afterwards.
+func pgSchema(b *testing.B, dsn string) string {
+	schema := fmt.Sprintf("wogate_bench_%d", time.Now().UnixNano())
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, dsn); err == nil {
+			_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+			_ = conn.Close(ctx)
+		}
+	})
+	return schema
 }
