@@ -35,7 +35,6 @@ var nowFuncs = map[string]bool{
 }
 
 var (
-	timeT     = reflect.TypeOf(time.Time{})
 	ctimeT    = reflect.TypeOf(corrigo.Time{})
 	maxDur    = time.Duration(math.MaxInt64)
 	errNotime = errors.New("want a time")
