@@ -86,6 +86,8 @@ func TestColumnValues(t *testing.T) {
 		{`(workOrder?.Sla?.IsEmergency ?? false) ? "YES" : ""`, ciEnv, ""},
 		{`workOrder.Sla.DueDate.Format("02/01/2006")`, env, "03/05/2024"},
 		{`event.Amount * 2`, env, "2501"},
+		{`workOrder?.Sla?.DueDate?.Format("02/01/2006 15:04") ?? ""`, env, "03/05/2024 14:30"}, // README example
+		{`workOrder?.Sla?.DueDate?.Format("02/01/2006 15:04") ?? ""`, ciEnv, ""},
 		{`workOrder.Nte`, env, `{"Amount":1250.5}`},
 	}
 	for _, c := range cases {
