@@ -73,11 +73,11 @@ func cpuTimes(b *testing.B, pid int) (self, plugin time.Duration) {
 	return self, plugin
 }
 
-func startBenchPlugin(b *testing.B) *plugins.Manager {
+func startBenchPlugin(b *testing.B, env ...string) *plugins.Manager {
 	b.Helper()
 	m := plugins.NewManager(nil, slog.New(slog.DiscardHandler))
 	b.Cleanup(func() { _ = m.Close(context.Background()) })
-	err := m.Start(context.Background(), []plugins.Spec{{Name: "bench", Command: acceptBin(b), Concurrency: 64,
+	err := m.Start(context.Background(), []plugins.Spec{{Name: "bench", Command: acceptBin(b), Concurrency: 64, Env: env,
 		Config: map[string]any{"mode": "quiet"}}})
 	if err != nil {
 		b.Fatal(err)
@@ -90,7 +90,14 @@ func startBenchPlugin(b *testing.B) *plugins.Manager {
 // encoding, gRPC over a Unix socket with mTLS, plugin-side decoding, the
 // plugin's handler and the way back. Reported p50/p99 are per call.
 func BenchmarkPluginRoundTrip(b *testing.B) {
-	m := startBenchPlugin(b)
+	b.Run("plugin-procs=default", func(b *testing.B) { roundTrip(b) })
+	// One P in the plugin process: the gRPC reader, the handler and the
+	// writer then hand off on one thread, without cross-thread wake-ups.
+	b.Run("plugin-procs=1", func(b *testing.B) { roundTrip(b, "GOMAXPROCS=1") })
+}
+
+func roundTrip(b *testing.B, env ...string) {
+	m := startBenchPlugin(b, env...)
 	ev := benchEvent()
 	ctx := context.Background()
 	for range 200 { // warm up connections and caches

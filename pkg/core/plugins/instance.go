@@ -105,6 +105,10 @@ func (i *instance) launch(ctx context.Context, mode launchMode) (*proc, error) {
 	if cmd.Err != nil {
 		return nil, fmt.Errorf("plugin %q: command %q: %w", name, i.spec.Command, cmd.Err)
 	}
+	// go-plugin would append the gateway's environment after cmd.Env, and
+	// exec keeps the last value of a duplicate key: build it ourselves,
+	// Spec.Env last, and tell go-plugin not to add it again.
+	cmd.Env = append(os.Environ(), i.spec.Env...)
 	var secure *plugin.SecureConfig
 	if i.spec.SHA256 != "" {
 		want, _ := parseSHA256(i.spec.SHA256) // checked by normalize
@@ -125,6 +129,7 @@ func (i *instance) launch(ctx context.Context, mode launchMode) (*proc, error) {
 		HandshakeConfig:  pluginapi.Handshake,
 		VersionedPlugins: pluginapi.VersionedPlugins(i.m.maxMsg),
 		Cmd:              cmd,
+		SkipHostEnv:      true,
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,

@@ -62,6 +62,9 @@ type Spec struct {
 	// PATH) and Args its arguments.
 	Command string
 	Args    []string
+	// Env adds KEY=VALUE variables to the plugin's environment, which is
+	// otherwise the gateway's own.
+	Env []string
 	// Config is passed to ValidateConfig and Configure.
 	Config map[string]any
 	// Timeout bounds each HandleEvent/HandleInbound call (default 30s).
