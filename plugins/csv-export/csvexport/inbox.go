@@ -504,10 +504,10 @@ func parseInboxTime(s string, loc *time.Location) (time.Time, error) {
 // normalizeName lower-cases a header or action name and turns spaces and
 // dashes into underscores ("Work Order ID" → "work_order_id").
 func normalizeName(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	s = strings.NewReplacer(" ", "_", "-", "_").Replace(s)
-	return s
+	return nameReplacer.Replace(strings.ToLower(strings.TrimSpace(s)))
 }
+
+var nameReplacer = strings.NewReplacer(" ", "_", "-", "_")
 
 // detectComma picks the delimiter of the header line: ',' unless ';' or a
 // tab is more frequent (spreadsheets in many locales save with ';').

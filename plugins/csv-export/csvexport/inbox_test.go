@@ -124,6 +124,18 @@ func TestParseInboxFileErrors(t *testing.T) {
 	}
 }
 
+func TestParseInboxCRLF(t *testing.T) {
+	data, _ := os.ReadFile(filepath.Join("testdata", "inbox", "mixed.csv"))
+	crlf := bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n"))
+	a := parseInbox(data, sydney, parseGoldenNow)
+	b := parseInbox(crlf, sydney, parseGoldenNow)
+	ja, _ := json.Marshal(a.Actions)
+	jb, _ := json.Marshal(b.Actions)
+	if !bytes.Equal(ja, jb) || len(a.Rejected) != len(b.Rejected) {
+		t.Fatalf("CRLF file parsed differently:\n%s\n%s", ja, jb)
+	}
+}
+
 func TestParseInboxInvoiceNumberConflict(t *testing.T) {
 	data := "work_order_id,action,description,amount,invoice_number\n1,invoice_line,a,1,X\n1,invoice_line,b,2,Y\n2,invoice_line,c,3,\n"
 	res := parseInbox([]byte(data), time.UTC, parseGoldenNow)

@@ -33,6 +33,7 @@ type writer struct {
 	idCol       int
 	maxBytes    int64
 	warn        func(msg string, kv ...any)
+	headerLen   int64 // bytes of the encoded header row (0 without header)
 
 	mu    sync.Mutex
 	bases map[string]*baseState
@@ -54,10 +55,18 @@ func newWriter(dir string, header []string, writeHeader bool, idCol int, maxByte
 	if warn == nil {
 		warn = func(string, ...any) {}
 	}
-	return &writer{
+	w := &writer{
 		dir: dir, header: header, writeHeader: writeHeader, idCol: idCol, maxBytes: maxBytes,
 		warn: warn, bases: map[string]*baseState{},
 	}
+	if writeHeader {
+		var buf bytes.Buffer
+		cw := csv.NewWriter(&buf)
+		_ = cw.Write(header)
+		cw.Flush()
+		w.headerLen = int64(buf.Len())
+	}
+	return w
 }
 
 // appendResult says where a row went.
@@ -85,7 +94,10 @@ func (w *writer) Append(rel, eventID string, row []string) (appendResult, error)
 	if err != nil {
 		return appendResult{}, err
 	}
-	if w.maxBytes > 0 && st.size > 0 && st.size+int64(len(data)) > w.maxBytes {
+	// Rotate only a part that holds at least one row, so a row bigger
+	// than max_bytes gets a part of its own instead of a trail of
+	// header-only files.
+	if w.maxBytes > 0 && st.size > w.headerLen && st.size+int64(len(data)) > w.maxBytes {
 		st.part++
 		st.size = 0
 		if data, err = w.encode(row, true); err != nil {

@@ -141,6 +141,19 @@ func TestWriterRotation(t *testing.T) {
 	if err != nil || !res.Written || res.File == "day.csv" {
 		t.Fatalf("new row after restart: %+v %v (want the latest part)", res, err)
 	}
+	// A row bigger than max_bytes gets a part of its own, no empty parts.
+	big := strings.Repeat("x", 200)
+	for _, id := range []string{"big-1", "big-2"} {
+		if _, err := w2.Append("day.csv", id, []string{"WO-1", big, id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parts, _ = filepath.Glob(filepath.Join(dir, "day*.csv"))
+	for _, p := range parts {
+		if len(readCSV(t, p)) < 2 {
+			t.Errorf("%s has no rows", p)
+		}
+	}
 	if got := partName("day.csv", 3); got != "day.3.csv" {
 		t.Fatalf("partName = %q", got)
 	}
