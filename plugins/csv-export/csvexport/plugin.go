@@ -37,7 +37,6 @@ type Plugin struct {
 	inbox   *inbox
 	stopBG  context.CancelFunc
 	bgDone  chan struct{}
-	stopped bool
 	// manualInbox keeps the poller from starting (tests drive scans).
 	manualInbox bool
 }
@@ -254,7 +253,6 @@ func (p *Plugin) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	cancel, done := p.stopBG, p.bgDone
 	p.stopBG = nil
-	p.stopped = true
 	p.mu.Unlock()
 	if cancel == nil {
 		return nil
