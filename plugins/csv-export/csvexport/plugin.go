@@ -29,14 +29,14 @@ type Plugin struct {
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 
-	mu      sync.Mutex
-	cfg     *Config
-	cols    []compiledColumn
-	host    pluginapi.Host
-	w       *writer
-	inbox   *inbox
-	stopBG  context.CancelFunc
-	bgDone  chan struct{}
+	mu     sync.Mutex
+	cfg    *Config
+	cols   []compiledColumn
+	host   pluginapi.Host
+	w      *writer
+	inbox  *inbox
+	stopBG context.CancelFunc
+	bgDone chan struct{}
 	// manualInbox keeps the poller from starting (tests drive scans).
 	manualInbox bool
 }
