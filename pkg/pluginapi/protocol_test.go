@@ -2,6 +2,7 @@ package pluginapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -204,4 +205,38 @@ func FuzzDecodeHandleEventResponse(f *testing.F) {
 		}
 		_ = errorFromPB(resp.GetError())
 	})
+}
+
+type describeOnly struct{ Plugin }
+
+func (describeOnly) Describe(context.Context) (Info, error) {
+	return Info{Name: "d", Version: "2.1.0", ConfigSchema: Schema{Fields: []Field{
+		{Name: "wait", Type: TypeDuration, Default: 90 * time.Second, Description: "How long."},
+	}}}, nil
+}
+
+func TestDescribeCommand(t *testing.T) {
+	var out bytes.Buffer
+	if code, ok := describeCommand(describeOnly{}, "--describe", &out); !ok || code != 0 {
+		t.Fatalf("code %d handled %v", code, ok)
+	}
+	var got struct {
+		Name     string
+		Version  string
+		Protocol int
+		Config   []map[string]any
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "d" || got.Protocol != ProtocolVersion || len(got.Config) != 1 || got.Config[0]["default"] != "1m30s" {
+		t.Fatalf("describe = %s", out.String())
+	}
+	out.Reset()
+	if _, ok := describeCommand(describeOnly{}, "--config-markdown", &out); !ok || !strings.Contains(out.String(), "| `wait` | duration | no | `1m30s` | How long. |") {
+		t.Fatalf("markdown = %s", out.String())
+	}
+	if _, ok := describeCommand(describeOnly{}, "--other", &out); ok {
+		t.Fatal("unknown flag handled")
+	}
 }

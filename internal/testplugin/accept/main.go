@@ -16,7 +16,8 @@
 //	                    (key "seen/<work order id>")
 //	fetch_work_order:   fetch the work order through the host
 //	report:             append a note whose Text is JSON describing what
-//	                    the plugin saw (pid, in-flight calls, counts)
+//	                    the plugin saw (pid, in-flight calls, counts, and
+//	                    the WOGATE_TEST_PROBE environment variable)
 package main
 
 import (
@@ -186,7 +187,8 @@ func (p *acceptPlugin) HandleEvent(ctx context.Context, ev pluginapi.Event) ([]p
 		return nil, pluginapi.RetryLater(err)
 	}
 	id := ev.Header.WorkOrderId
-	rep := map[string]any{"pid": os.Getpid(), "events": n, "inflight": in, "max_inflight": p.maxIn.Load()}
+	rep := map[string]any{"pid": os.Getpid(), "events": n, "inflight": in, "max_inflight": p.maxIn.Load(),
+		"probe": os.Getenv("WOGATE_TEST_PROBE")}
 	if c.kv {
 		key := "seen/" + strconv.FormatInt(id, 10)
 		v, _, err := host.KVGet(ctx, key)

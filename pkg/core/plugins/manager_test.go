@@ -166,6 +166,7 @@ type report struct {
 	Inflight        int    `json:"inflight"`
 	MaxInflight     int    `json:"max_inflight"`
 	Seen            int    `json:"seen"`
+	Probe           string `json:"probe"`
 	WorkOrderNumber string `json:"work_order_number"`
 }
 
@@ -189,8 +190,9 @@ func TestHandleEventWithHostCallbacks(t *testing.T) {
 	svc.wos[501] = corrigo.WorkOrder{WorkOrderId: 501, WorkOrderNumber: "WO-FROM-HOST"}
 	m, rec := newManager(t, svc)
 	ctx := ctxT(t)
+	t.Setenv("WOGATE_TEST_PROBE", "from-gateway")
 	err := m.Start(ctx, []plugins.Spec{{
-		Name: "acc", Command: acceptBin(t),
+		Name: "acc", Command: acceptBin(t), Env: []string{"WOGATE_TEST_PROBE=from-spec"},
 		Config: map[string]any{"kv": true, "fetch_work_order": true, "report": true,
 			"actions": map[string]any{"NewWorkOrder": "accept,check_in"}},
 	}})
@@ -209,7 +211,7 @@ func TestHandleEventWithHostCallbacks(t *testing.T) {
 			t.Fatalf("accept action = %+v", actions[0])
 		}
 		r := reportOf(t, actions)
-		if r.Seen != want || r.WorkOrderNumber != "WO-FROM-HOST" {
+		if r.Seen != want || r.WorkOrderNumber != "WO-FROM-HOST" || r.Probe != "from-spec" {
 			t.Fatalf("report = %+v, want seen %d and the host's work order", r, want)
 		}
 	}
