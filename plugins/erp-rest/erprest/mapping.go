@@ -174,7 +174,9 @@ func parseMapping(v any, key string) (*mapping, []pluginapi.ConfigError) {
 		}
 		mp.fields[k] = t
 	}
-	has := func(k string) bool { return mp.fields[k] != nil }
+	// A field that failed to compile counts as given: one error per
+	// mistake.
+	has := func(k string) bool { _, given := m[k]; return given }
 	switch pluginapi.ActionKind(action) {
 	case pluginapi.KindReject:
 		if !has("comment") {

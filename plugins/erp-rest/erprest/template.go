@@ -56,9 +56,14 @@ func compileExpr(src string, env any) (*vm.Program, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, fmt.Errorf("empty expression")
 	}
-	prog, err := expr.Compile(exprSource(src), expr.Env(env), expr.MaxNodes(maxNodes))
+	// Compile as written first so that errors quote what the user wrote,
+	// then the nil-safe rewrite of a plain path.
+	prog, err := expr.Compile(strings.TrimSpace(src), expr.Env(env), expr.MaxNodes(maxNodes))
 	if err != nil {
 		return nil, err
+	}
+	if safe := exprSource(src); safe != strings.TrimSpace(src) {
+		return expr.Compile(safe, expr.Env(env), expr.MaxNodes(maxNodes))
 	}
 	return prog, nil
 }
