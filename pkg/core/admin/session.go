@@ -1,0 +1,151 @@
+package admin
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The UI authenticates a browser with a session cookie set by the login
+// form (the admin token typed once), or a request with the bearer header
+// (scripts, curl). The cookie is HttpOnly and SameSite=Strict, and every
+// form POST made with it must carry a CSRF token derived from it, so a
+// page on another site can neither read nor use the session. The token is
+// never accepted in a query string (it would end up in logs and history).
+
+const sessionCookie = "wogate_admin_session"
+
+// newSession returns a signed cookie value: expiry.nonce.mac.
+func (h *Handler) newSession() string {
+	nonce := make([]byte, 12)
+	_, _ = rand.Read(nonce)
+	body := strconv.FormatInt(h.o.Now().Add(h.o.SessionTTL).Unix(), 10) + "." + base64.RawURLEncoding.EncodeToString(nonce)
+	return body + "." + h.sign("session|"+body)
+}
+
+func (h *Handler) sign(s string) string {
+	mac := hmac.New(sha256.New, h.key)
+	mac.Write([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// validSession checks a cookie value's signature and expiry.
+func (h *Handler) validSession(v string) bool {
+	i := strings.LastIndexByte(v, '.')
+	if i <= 0 || len(v) > 200 {
+		return false
+	}
+	body, sig := v[:i], v[i+1:]
+	if !hmac.Equal([]byte(sig), []byte(h.sign("session|"+body))) {
+		return false
+	}
+	exp, _, ok := strings.Cut(body, ".")
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(exp, 10, 64)
+	return err == nil && h.o.Now().Unix() < n
+}
+
+// csrfFor is the CSRF token of a session.
+func (h *Handler) csrfFor(session string) string { return h.sign("csrf|" + session) }
+
+func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, v string) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: v, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(h.o.SessionTTL / time.Second)})
+}
+
+func clearSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, MaxAge: -1})
+}
+
+// uiAuth is how a UI request was authenticated.
+type uiAuth struct {
+	bearer  bool   // Authorization header: no CSRF token needed
+	session string // the cookie value, when authenticated by cookie
+	open    bool   // no token configured
+}
+
+type uiAuthKey struct{}
+
+func authOf(ctx context.Context) uiAuth {
+	a, _ := ctx.Value(uiAuthKey{}).(uiAuth)
+	return a
+}
+
+// requireUI authenticates a UI request, sending a browser without a
+// session to the login form, and checks the CSRF token of state-changing
+// requests made with the cookie.
+func (h *Handler) requireUI(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var a uiAuth
+		if tok, ok := bearer(r); ok {
+			if !h.tokenOK(tok) {
+				h.uiError(w, r, http.StatusUnauthorized, "Invalid bearer token.")
+				return
+			}
+			a.bearer = true
+		} else if c, err := r.Cookie(sessionCookie); err == nil && h.validSession(c.Value) {
+			a.session = c.Value
+		} else if h.o.Token == "" {
+			// No token configured: still give the browser a session, which
+			// anchors the CSRF token of its forms.
+			a.session = h.newSession()
+			h.setSession(w, r, a.session)
+		} else {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			h.uiError(w, r, http.StatusUnauthorized, "Your session has ended. Log in again.")
+			return
+		}
+		a.open = h.o.Token == ""
+		if r.Method == http.MethodPost && !a.bearer {
+			if !sameOrigin(r) {
+				h.uiError(w, r, http.StatusForbidden, "Cross-origin form submission refused.")
+				return
+			}
+			if err := r.ParseForm(); err != nil {
+				h.uiError(w, r, http.StatusBadRequest, "Unreadable form: "+err.Error())
+				return
+			}
+			if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(h.csrfFor(a.session))) {
+				h.uiError(w, r, http.StatusForbidden, "The form's CSRF token is missing or stale. Reload the page and try again.")
+				return
+			}
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), uiAuthKey{}, a)))
+	}
+}
+
+// sameOrigin refuses a POST whose Origin (or, without one, Referer)
+// names another host. Browsers send Origin on every cross-site POST.
+func sameOrigin(r *http.Request) bool {
+	src := r.Header.Get("Origin")
+	if src == "" {
+		src = r.Header.Get("Referer")
+	}
+	if src == "" || src == "null" {
+		return src == ""
+	}
+	u, err := url.Parse(src)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// safeNext accepts only a local UI path as the place to return to after
+// login (no open redirect).
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/ui/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/ui/"
+	}
+	return next
+}
