@@ -146,7 +146,9 @@ func TestAuth(t *testing.T) {
 				if !strings.Contains(res.Header.Get("WWW-Authenticate"), "Bearer") {
 					t.Errorf("no WWW-Authenticate challenge")
 				}
-				var body struct{ Error struct{ Code, Message string } }
+				var body struct {
+					Error struct{ Code, Message string }
+				}
 				if err := json.Unmarshal(b, &body); err != nil || body.Error.Code != "unauthorized" || body.Error.Message == "" {
 					t.Errorf("error body %s", b)
 				}
