@@ -158,6 +158,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		Guard:          egress.GuardOptions{Logger: g.log},
 		InitialBackoff: backoff,
 		MaxBackoff:     cfg.Delivery.BackoffMax,
+		MaxAttempts:    cfg.Delivery.MaxAttempts,
 		Breaker:        opts.Breaker,
 		Observer:       g.egressObs,
 		Logger:         g.log.With("component", "egress"),
@@ -165,6 +166,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	g.worker = egress.NewWorker(g.st, g.sender, egress.WorkerOptions{
 		Concurrency: opts.EgressConcurrency, Logger: g.log.With("component", "egress"),
 		PollInterval: 500 * time.Millisecond, StopTimeout: opts.ShutdownTimeout,
+		Lease: cfg.Delivery.EventLease, SendTimeout: cfg.Delivery.EventLease / 2, // a killed process's sends are retaken after event_lease
 	})
 
 	// Plugins, then rules: a rule naming a plugin that failed to start is
@@ -203,6 +205,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	}
 
 	mux := http.NewServeMux()
+	wake := func(*store.Event) { g.disp.Wake() }
 	for _, name := range names {
 		a := cfg.Corrigo.Accounts[name]
 		if !a.Webhook.Disabled {
@@ -217,7 +220,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			p, err := ingest.NewPoller(ingest.PollerOptions{
 				Account: name, API: g.clients[name], Store: g.st,
 				Interval: a.Polling.Interval, Lookback: a.Polling.Lookback,
-				OnStored: func(*store.Event) { g.disp.Wake() }, Logger: g.log,
+				OnStored: wake, Logger: g.log,
 			})
 			if err != nil {
 				return nil, err
@@ -327,6 +330,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	for _, p := range g.pollers {
 		pollWG.Go(func() { _ = p.Run(ingestCtx) })
 	}
+	pollWG.Go(func() { g.runMaintenance(ingestCtx) }) // reconciliation and retention (reconcile_wiring.go)
 	dispWG.Go(func() {
 		if err := g.disp.Run(dispCtx); err != nil {
 			g.log.Error("dispatcher stopped", "err", err)
@@ -424,6 +428,12 @@ func (g *Gateway) logStart(addr net.Addr) {
 			attrs = append(attrs, "polling", a.Polling.Interval.String(), "lookback", a.Polling.Lookback.String())
 		} else {
 			attrs = append(attrs, "polling", "off")
+		}
+		if a.Reconcile.Interval > 0 {
+			attrs = append(attrs, "reconcile", a.Reconcile.Interval.String(), "window", a.Reconcile.Window.String())
+		}
+		if a.Reconcile.SilenceAlert > 0 && !a.Webhook.Disabled {
+			attrs = append(attrs, "silence_alert", a.Reconcile.SilenceAlert.String())
 		}
 		if a.Shadow {
 			attrs = append(attrs, "shadow", true)
