@@ -142,4 +142,5 @@ func inboundReq(body []byte, h http.Header) (r inboundRequest) {
 	r.Method, r.Header, r.Body = http.MethodPost, h, body
 	return r
 }
+
 type inboundRequest = pluginapi.InboundRequest
