@@ -1,0 +1,22 @@
+// Package ruletest runs rule unit tests: YAML files of cases kept next to
+// the gateway's configuration (by default <config dir>/tests/*.yaml), run by
+// `gateway test`.
+//
+// A case names an event (a CorrigoPro notification fixture, an inline
+// notification, or a work order turned into a NewWorkOrder event), mocks the
+// answers of the plugins the matching rules call, and states what must come
+// out: which rules match, whether evaluation stopped, which actions would go
+// to CorrigoPro and which the action guard would refuse.
+//
+// Cases run through the same code the gateway runs, not a re-implementation:
+// the configuration is loaded by pkg/core/config, the rules are compiled by
+// pkg/core/rules and evaluated against the environment rules.NewEnv builds
+// (with the work order fetched only when a rule for the event's action reads
+// it, as the gateway's evaluator does), actions are checked with
+// pluginapi.Action.Validate as the dispatcher does, and the status and
+// completion rules are those of egress.Guard. Only the outside world is
+// replaced: plugins answer what the case mocks, and CorrigoPro's work order
+// and customer settings are what the case gives.
+//
+// The file format is documented in docs/integrators.md.
+package ruletest
