@@ -86,3 +86,13 @@ lint:
 
 clean:
 	rm -rf $(BIN)
+
+# Gateway benchmarks (docs/performance.md): webhook ingest beside bare
+# net/http handlers, and the end-to-end pipeline (sandbox webhook → gateway →
+# rule → plugin → action recorded by the sandbox). Set WOGATE_TEST_POSTGRES
+# to include PostgreSQL; WOGATE_BENCH_TRACE=1 prints progress and store
+# call timings.
+.PHONY: bench-gateway
+bench-gateway:
+	$(GO) test ./bench -run '^$$' -bench 'Ingest' -benchtime 20000x
+	$(GO) test ./bench -run '^$$' -bench 'EndToEnd' -benchtime 5000x

@@ -174,8 +174,16 @@ admin: {listen: ""}
 	}
 	wg.Wait()
 	accepted := waitAccepted(b, sb, ids, 10*time.Minute)
-	elapsed := time.Since(start)
 	b.StopTimer()
+	// Throughput runs to the last accept the sandbox recorded, not to when
+	// the harness noticed it.
+	var last time.Time
+	for _, t := range accepted {
+		if t.After(last) {
+			last = t
+		}
+	}
+	elapsed := last.Sub(start)
 
 	if os.Getenv("WOGATE_BENCH_TRACE") != "" {
 		for _, id := range []int64{ids[0], ids[len(ids)/2], ids[len(ids)-1]} {
@@ -199,7 +207,9 @@ admin: {listen: ""}
 }
 
 // waitAccepted polls the sandbox until every work order is Accepted and
-// returns when each was accepted (from the sandbox's history).
+// returns when each was accepted (from the sandbox's history). It looks at
+// no more than 200 work orders per sweep, oldest first, so the harness
+// takes little CPU from the pipeline it measures.
 func waitAccepted(b *testing.B, sb *sandbox.Sandbox, ids []int64, limit time.Duration) map[int64]time.Time {
 	b.Helper()
 	out := make(map[int64]time.Time, len(ids))
@@ -207,7 +217,11 @@ func waitAccepted(b *testing.B, sb *sandbox.Sandbox, ids []int64, limit time.Dur
 	deadline := time.Now().Add(limit)
 	for len(left) > 0 {
 		keep := left[:0]
-		for _, id := range left {
+		for i, id := range left {
+			if i >= 200 {
+				keep = append(keep, left[i:]...)
+				break
+			}
 			wo, hist, ok := sb.WorkOrder(id)
 			if !ok || wo.Status != corrigo.StatusAccepted {
 				keep = append(keep, id)
@@ -226,7 +240,7 @@ func waitAccepted(b *testing.B, sb *sandbox.Sandbox, ids []int64, limit time.Dur
 		if time.Now().After(deadline) {
 			b.Fatalf("%d of %d work orders not accepted after %v", len(left), len(ids), limit)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	return out
 }
