@@ -331,8 +331,8 @@ func TestShowDeadLetter(t *testing.T) {
 		if err := json.Unmarshal(r.body, &d); err != nil || r.status != 200 {
 			t.Fatalf("status %d: %s", r.status, r.body)
 		}
-		if d.Action == nil || d.Action.Kind != "note" || d.Event == nil || d.Event.ID != e.seed.DoneEvent || len(d.Actions) != 2 ||
-			!bytes.Contains(d.Action.Payload, []byte("hello")) || d.Action.IdempotencyKey != "k-1001-1" {
+		if d.Outbox == nil || d.Outbox.Kind != "note" || d.Event == nil || d.Event.ID != e.seed.DoneEvent || len(d.Actions) != 2 ||
+			!bytes.Contains(d.Outbox.Payload, []byte("hello")) || d.Outbox.IdempotencyKey != "k-1001-1" {
 			t.Fatalf("detail %s", r.body)
 		}
 	})

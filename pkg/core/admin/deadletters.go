@@ -77,8 +77,9 @@ type ActionView struct {
 // and the event that produced it.
 type DeadLetterDetail struct {
 	DeadLetterView
-	Event   *EventView   `json:"event,omitempty"`
-	Action  *ActionView  `json:"action,omitempty"`
+	Event *EventView `json:"event,omitempty"`
+	// Outbox is the action itself, for an action dead letter.
+	Outbox  *ActionView  `json:"outbox_action,omitempty"`
 	Actions []ActionView `json:"actions"` // the event's actions
 }
 
@@ -153,7 +154,7 @@ func (h *Handler) deadLetter(ctx context.Context, r ref) (*DeadLetterDetail, err
 			return nil, fmt.Errorf("action %d: %w", r.ID, err)
 		}
 		av := actionView(a)
-		d.Action = &av
+		d.Outbox = &av
 		d.DeadLetterView = deadLetterView(store.DeadLetter{Kind: "action", Action: a})
 		if a.EventID != 0 {
 			e, err := h.st.GetEvent(ctx, a.EventID)

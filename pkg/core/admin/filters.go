@@ -13,8 +13,9 @@ import (
 // Page sizes.
 const (
 	defaultLimit = 100
-	maxListLimit = 1000  // one page of a list
-	maxBulk      = 10000 // one bulk operation (the store's own cap)
+	maxListLimit = 10000 // one list (the store's own cap; bulk tools list every match)
+	maxBulk      = 10000 // one bulk operation
+	maxLogLimit  = 1000  // one page of the communication log (entries carry bodies)
 )
 
 // Parameters each query accepts; anything else is a 400, so a typo such
@@ -157,7 +158,7 @@ func parseLogFilter(q url.Values, accounts []string, now time.Time) (store.LogFi
 	} else {
 		f.Customer = c
 	}
-	if f.Limit, err = parseLimit(q.Get("limit"), maxListLimit); err != nil {
+	if f.Limit, err = parseLimit(q.Get("limit"), maxLogLimit); err != nil {
 		return f, err
 	}
 	if f.BeforeID, err = parseID("before_id", q.Get("before_id")); err != nil {

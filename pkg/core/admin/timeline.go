@@ -458,7 +458,7 @@ func (h *Handler) status(ctx context.Context) Status {
 	} else {
 		s.StoreError = err.Error()
 	}
-	if dls, err := h.st.ListDeadLetters(ctx, store.DeadLetterFilter{Limit: maxListLimit}); err == nil {
+	if dls, err := h.st.ListDeadLetters(ctx, store.DeadLetterFilter{Limit: 1000}); err == nil {
 		s.DeadLetters = len(dls)
 	}
 	return s

@@ -1,0 +1,532 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wogate/wogate/pkg/core/admin"
+	"github.com/wogate/wogate/pkg/core/config"
+)
+
+func init() {
+	register("dlq", "list, inspect, reprocess or ignore dead letters (through the admin API)", runDLQ)
+}
+
+func runDLQ(ctx context.Context, args []string) int {
+	return dlqMain(ctx, args, os.Stdout, os.Stderr)
+}
+
+// dlqBatch is how many dead letters one bulk request carries; progress is
+// printed after each.
+const dlqBatch = 100
+
+const dlqUsage = `usage: gateway dlq <list|show|reprocess|ignore> [flags] [REF ...]
+
+Dead letters are events and actions the gateway gave up on (dead), set
+aside for a person (parked), or that an operator ignored. A dead letter is
+named by a ref: event:12 or action:7 (or a bare id with --kind).
+
+  gateway dlq list [--kind K] [--status S] [--account A] [--work-order N] [--action X] [--since T] [--limit N]
+  gateway dlq show REF
+  gateway dlq reprocess REF ... | --id REF ... | --all-matching [filters]
+  gateway dlq ignore    REF ... | --id REF ... | --all-matching [filters]
+
+reprocess puts a dead letter back in the queue: an event is handled again
+by the rules and plugins of the config the gateway runs now; an action is
+sent again as stored. ignore marks it resolved without handling it.
+
+The commands talk to the gateway's admin API: --admin-url and --token, or
+both taken from --config (admin.listen, admin.token), or the environment
+(WOGATE_ADMIN_URL, WOGATE_ADMIN_TOKEN).
+
+Exit codes: 0 done; 1 an error, or some dead letters could not be changed;
+2 usage.
+
+flags:
+`
+
+// refList collects repeated --id flags.
+type refList []string
+
+func (r *refList) String() string     { return strings.Join(*r, ",") }
+func (r *refList) Set(s string) error { *r = append(*r, s); return nil }
+
+type dlqOptions struct {
+	adminURL, token string
+	format          string
+	kind, status    string
+	account         string
+	workOrder       string
+	action, since   string
+	limit           string
+	all             bool
+	ids             refList
+	timeout         time.Duration
+}
+
+func dlqMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, dlqUsage)
+		return 2
+	}
+	sub := args[0]
+	switch sub {
+	case "list", "show", "reprocess", "ignore":
+	default:
+		fmt.Fprintf(stderr, "gateway dlq: unknown subcommand %q (want list, show, reprocess or ignore)\n\n", sub)
+		fmt.Fprint(stderr, dlqUsage)
+		return 2
+	}
+	var o dlqOptions
+	fs := flag.NewFlagSet("dlq "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "gateway configuration: admin URL and token default to its admin.listen and admin.token")
+	fs.StringVar(&o.adminURL, "admin-url", "", "admin API base URL, e.g. http://127.0.0.1:8081 (env WOGATE_ADMIN_URL)")
+	fs.StringVar(&o.token, "token", "", "admin bearer token (env WOGATE_ADMIN_TOKEN; prefer it or --config: flags show in ps)")
+	fs.StringVar(&o.format, "format", "table", "output format: table or json")
+	fs.StringVar(&o.kind, "kind", "", "event or action")
+	fs.StringVar(&o.status, "status", "", "dead, parked, refused or ignored (default: dead and parked)")
+	fs.StringVar(&o.account, "account", "", "account name")
+	fs.StringVar(&o.workOrder, "work-order", "", "work order id")
+	fs.StringVar(&o.action, "action", "", "event action (CheckedIn) or action kind (check_in)")
+	fs.StringVar(&o.since, "since", "", "only newer than this: RFC 3339 time, UTC date, or a duration back from now (24h)")
+	fs.StringVar(&o.limit, "limit", "", "list at most this many (default 100; with --all-matching, up to 10000)")
+	fs.BoolVar(&o.all, "all-matching", false, "reprocess/ignore every dead letter the filters match")
+	fs.Var(&o.ids, "id", "a dead letter: event:12, action:7, or an id with --kind (repeatable)")
+	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "timeout of each request to the admin API")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, dlqUsage)
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the refs.
+	var pos []string
+	rest := args[1:]
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return 2
+		}
+		rest = fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		rest = rest[1:]
+	}
+	if o.format != "table" && o.format != "json" {
+		fmt.Fprintf(stderr, "gateway dlq: --format must be table or json, not %q\n", o.format)
+		return 2
+	}
+	if err := o.resolveEndpoint(*cfgPath); err != nil {
+		fmt.Fprintf(stderr, "gateway dlq: %v\n", err)
+		return 2
+	}
+	c := &dlqClient{base: strings.TrimRight(o.adminURL, "/"), token: o.token, http: &http.Client{Timeout: o.timeout}}
+
+	refs, err := o.refs(append(pos, o.ids...))
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway dlq: %v\n", err)
+		return 2
+	}
+	switch sub {
+	case "list":
+		if len(refs) > 0 || o.all {
+			fmt.Fprintln(stderr, "gateway dlq: list takes filters, not refs or --all-matching")
+			return 2
+		}
+		return dlqList(ctx, c, &o, stdout, stderr)
+	case "show":
+		if len(refs) != 1 || o.all {
+			fmt.Fprintln(stderr, "gateway dlq: show takes exactly one ref (event:12 or action:7)")
+			return 2
+		}
+		return dlqShow(ctx, c, &o, refs[0], stdout, stderr)
+	}
+	switch {
+	case o.all && len(refs) > 0:
+		fmt.Fprintf(stderr, "gateway dlq: give refs or --all-matching, not both\n")
+		return 2
+	case !o.all && len(refs) == 0:
+		fmt.Fprintf(stderr, "gateway dlq: %s needs refs (event:12 action:7, or --id) or --all-matching with filters\n", sub)
+		return 2
+	case !o.all && o.hasFilter():
+		fmt.Fprintf(stderr, "gateway dlq: filters select dead letters only with --all-matching\n")
+		return 2
+	}
+	return dlqResolve(ctx, c, &o, sub, refs, stdout, stderr)
+}
+
+// resolveEndpoint fills the admin URL and token from flags, then the
+// environment, then the config file.
+func (o *dlqOptions) resolveEndpoint(cfgPath string) error {
+	if o.adminURL == "" {
+		o.adminURL = os.Getenv("WOGATE_ADMIN_URL")
+	}
+	if o.token == "" {
+		o.token = os.Getenv("WOGATE_ADMIN_TOKEN")
+	}
+	if cfgPath != "" && (o.adminURL == "" || o.token == "") {
+		cfg, err := config.Load(cfgPath)
+		if err != nil {
+			return fmt.Errorf("load config for the admin address and token: %w", err)
+		}
+		if o.adminURL == "" {
+			if cfg.Admin.Listen == "" {
+				return fmt.Errorf("%s: admin.listen is empty: the admin API is off", cfgPath)
+			}
+			u, err := listenURL(cfg.Admin.Listen)
+			if err != nil {
+				return fmt.Errorf("%s: admin.listen: %w", cfgPath, err)
+			}
+			o.adminURL = u
+		}
+		if o.token == "" {
+			o.token = cfg.Admin.Token.Value()
+		}
+	}
+	if o.adminURL == "" {
+		return errors.New("no admin API address: give --admin-url, --config or WOGATE_ADMIN_URL")
+	}
+	u, err := url.Parse(o.adminURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--admin-url %q: want http://host:port or https://host:port", o.adminURL)
+	}
+	return nil
+}
+
+// listenURL turns a listen address into a URL to reach it from this
+// machine: an unspecified host (":8081", "0.0.0.0:8081") becomes loopback.
+func listenURL(listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", err
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
+}
+
+func (o *dlqOptions) hasFilter() bool {
+	return o.status != "" || o.account != "" || o.workOrder != "" || o.action != "" || o.since != "" || o.limit != ""
+}
+
+// refs normalises the refs given: kind:id, or a bare id with --kind.
+func (o *dlqOptions) refs(in []string) ([]string, error) {
+	var out []string
+	for _, s := range in {
+		if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+			if o.kind == "" {
+				return nil, fmt.Errorf("ref %q: say which kind (event:%s or action:%s), or give --kind", s, s, s)
+			}
+			s = o.kind + ":" + s
+		}
+		kind, id, ok := strings.Cut(s, ":")
+		if n, err := strconv.ParseInt(id, 10, 64); !ok || (kind != "event" && kind != "action") || err != nil || n <= 0 {
+			return nil, fmt.Errorf("ref %q: want event:ID or action:ID", s)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (o *dlqOptions) filter() url.Values {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("kind", o.kind)
+	set("status", o.status)
+	set("account", o.account)
+	set("work_order", o.workOrder)
+	set("action", o.action)
+	set("since", o.since)
+	set("limit", o.limit)
+	return q
+}
+
+// dlqClient calls the admin API.
+type dlqClient struct {
+	base, token string
+	http        *http.Client
+}
+
+// apiError is an error answer of the admin API.
+type apiError struct {
+	Status  int
+	Code    string
+	Field   string
+	Message string
+}
+
+func (e *apiError) Error() string {
+	msg := e.Message
+	if e.Status == http.StatusUnauthorized {
+		msg += " (check --token, WOGATE_ADMIN_TOKEN or admin.token in --config)"
+	}
+	return fmt.Sprintf("%s (HTTP %d)", msg, e.Status)
+}
+
+func (c *dlqClient) do(ctx context.Context, method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin API: %w", err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 256<<20))
+	if err != nil {
+		return fmt.Errorf("admin API: read answer: %w", err)
+	}
+	if res.StatusCode/100 != 2 {
+		var e struct {
+			Error struct{ Code, Field, Message string }
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+			return &apiError{Status: res.StatusCode, Code: e.Error.Code, Field: e.Error.Field, Message: e.Error.Message}
+		}
+		return &apiError{Status: res.StatusCode, Message: strings.TrimSpace(string(bytes.TrimSpace(data[:min(len(data), 300)])))}
+	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		*raw = data
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("admin API: unexpected answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+type dlqListAnswer struct {
+	Items []admin.DeadLetterView `json:"items"`
+	Count int                    `json:"count"`
+	Limit int                    `json:"limit"`
+}
+
+func (c *dlqClient) list(ctx context.Context, q url.Values) (*dlqListAnswer, json.RawMessage, error) {
+	var raw json.RawMessage
+	if err := c.do(ctx, http.MethodGet, "/api/v1/dead-letters?"+q.Encode(), nil, &raw); err != nil {
+		return nil, nil, err
+	}
+	var a dlqListAnswer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, nil, fmt.Errorf("admin API: unexpected list answer: %w", err)
+	}
+	return &a, raw, nil
+}
+
+func dlqList(ctx context.Context, c *dlqClient, o *dlqOptions, stdout, stderr io.Writer) int {
+	a, raw, err := c.list(ctx, o.filter())
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway dlq: %v\n", err)
+		return 1
+	}
+	if o.format == "json" {
+		_, _ = stdout.Write(raw)
+		return 0
+	}
+	if len(a.Items) == 0 {
+		fmt.Fprintln(stdout, "no dead letters match")
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REF\tTIME (UTC)\tACCOUNT\tWORK ORDER\tACTION\tSTATUS\tATTEMPTS\tLAST ERROR")
+	for _, d := range a.Items {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", d.Ref, d.Time.UTC().Format("2006-01-02 15:04:05"), d.Account,
+			d.WorkOrderID, d.Action, d.Status, d.Attempts, oneLine(d.LastError, 70))
+	}
+	_ = tw.Flush()
+	if a.Count == a.Limit {
+		fmt.Fprintf(stderr, "(showing the newest %d; raise --limit or narrow the filters to see more)\n", a.Count)
+	}
+	return 0
+}
+
+func dlqShow(ctx context.Context, c *dlqClient, o *dlqOptions, ref string, stdout, stderr io.Writer) int {
+	kind, id, _ := strings.Cut(ref, ":")
+	var raw json.RawMessage
+	if err := c.do(ctx, http.MethodGet, "/api/v1/dead-letters/"+kind+"/"+id, nil, &raw); err != nil {
+		fmt.Fprintf(stderr, "gateway dlq: %v\n", err)
+		return 1
+	}
+	if o.format == "json" {
+		_, _ = stdout.Write(raw)
+		return 0
+	}
+	var d admin.DeadLetterDetail
+	if err := json.Unmarshal(raw, &d); err != nil {
+		fmt.Fprintf(stderr, "gateway dlq: unexpected answer: %v\n", err)
+		return 1
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+		}
+	}
+	row("ref:", d.Ref)
+	row("status:", d.Status)
+	row("account:", d.Account)
+	row("work order:", strconv.FormatInt(d.WorkOrderID, 10))
+	row("action:", d.Action)
+	row("attempts:", strconv.Itoa(d.Attempts))
+	row("time:", d.Time.UTC().Format(time.RFC3339))
+	row("last error:", d.LastError)
+	if a := d.Outbox; a != nil {
+		row("rule:", a.Rule)
+		row("plugin:", a.Plugin)
+		row("idempotency key:", a.IdempotencyKey)
+		row("event:", "event:"+strconv.FormatInt(a.EventID, 10))
+	}
+	if e := d.Event; e != nil {
+		row("message id:", e.MessageID)
+		row("source:", e.Source)
+		row("config version:", e.ConfigVersion)
+	}
+	_ = tw.Flush()
+	if d.Outbox != nil && len(d.Outbox.Payload) > 0 {
+		fmt.Fprintf(stdout, "\npayload:\n%s\n", indentJSON(d.Outbox.Payload))
+	}
+	if d.Event != nil {
+		if len(d.Event.Decision) > 0 {
+			fmt.Fprintf(stdout, "\ndecision:\n%s\n", indentJSON(d.Event.Decision))
+		}
+		if len(d.Event.Body) > 0 {
+			fmt.Fprintf(stdout, "\nevent body:\n%s\n", indentJSON(d.Event.Body))
+		}
+	}
+	if len(d.Actions) > 0 {
+		fmt.Fprintln(stdout, "\nactions of the event:")
+		tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "REF\tKIND\tRULE\tSTATUS\tATTEMPTS\tLAST ERROR")
+		for _, a := range d.Actions {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", a.Ref, a.Kind, a.Rule, a.Status, a.Attempts, oneLine(a.LastError, 70))
+		}
+		_ = tw.Flush()
+	}
+	return 0
+}
+
+// dlqResolve reprocesses or ignores refs (or every match of the filters)
+// in batches, printing progress to stderr after each batch.
+func dlqResolve(ctx context.Context, c *dlqClient, o *dlqOptions, op string, refs []string, stdout, stderr io.Writer) int {
+	if o.all {
+		q := o.filter()
+		if q.Get("limit") == "" {
+			q.Set("limit", "10000")
+		}
+		a, _, err := c.list(ctx, q)
+		if err != nil {
+			fmt.Fprintf(stderr, "gateway dlq: %v\n", err)
+			return 1
+		}
+		for _, d := range a.Items {
+			refs = append(refs, d.Ref)
+		}
+		fmt.Fprintf(stderr, "%s: %d dead letter(s) match\n", op, len(refs))
+		if len(refs) == 0 {
+			if o.format == "json" {
+				_ = json.NewEncoder(stdout).Encode(admin.BulkResult{Operation: op, Results: []admin.ResolveResult{}})
+			}
+			return 0
+		}
+	}
+	total := admin.BulkResult{Operation: op, Results: []admin.ResolveResult{}}
+	bulk := len(refs) > dlqBatch
+	for i := 0; i < len(refs); i += dlqBatch {
+		batch := refs[i:min(i+dlqBatch, len(refs))]
+		var res admin.BulkResult
+		if err := c.do(ctx, http.MethodPost, "/api/v1/dead-letters/"+op, map[string]any{"refs": batch}, &res); err != nil {
+			fmt.Fprintf(stderr, "gateway dlq: %v\n", err)
+			if total.Requested > 0 {
+				fmt.Fprintf(stderr, "%s: stopped after %d of %d (%d ok, %d failed)\n", op, total.Requested, len(refs), total.Succeeded, total.Failed)
+			}
+			return 1
+		}
+		total.ConfigVersion = res.ConfigVersion
+		total.Requested += res.Requested
+		total.Succeeded += res.Succeeded
+		total.Failed += res.Failed
+		total.Results = append(total.Results, res.Results...)
+		if bulk || o.all {
+			fmt.Fprintf(stderr, "%s: %d/%d done (%d ok, %d failed)\n", op, min(i+dlqBatch, len(refs)), len(refs), total.Succeeded, total.Failed)
+		}
+	}
+	if o.format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(total)
+	} else {
+		verb := map[string]string{"reprocess": "requeued", "ignore": "ignored"}[op]
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "REF\tRESULT")
+		for _, r := range total.Results {
+			if r.OK {
+				fmt.Fprintf(tw, "%s\t%s\n", r.Ref, verb)
+			} else {
+				fmt.Fprintf(tw, "%s\tfailed: %s\n", r.Ref, oneLine(r.Error, 300))
+			}
+		}
+		_ = tw.Flush()
+		fmt.Fprintf(stdout, "%d %s, %d failed", total.Succeeded, verb, total.Failed)
+		if op == "reprocess" && total.ConfigVersion != "" {
+			fmt.Fprintf(stdout, "; events run again under config %s", total.ConfigVersion)
+		}
+		fmt.Fprintln(stdout)
+	}
+	if total.Failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func indentJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Indent(&b, raw, "  ", "  ") != nil {
+		return "  " + string(raw)
+	}
+	return "  " + b.String()
+}
