@@ -305,4 +305,3 @@ func TestListenURL(t *testing.T) {
 		t.Error("listenURL accepted an address without port")
 	}
 }
-
