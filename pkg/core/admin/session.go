@@ -109,13 +109,16 @@ func (h *Handler) requireUI(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		a.open = h.o.Token == ""
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 4<<20)
+			if err := r.ParseForm(); err != nil {
+				h.uiError(w, r, http.StatusBadRequest, "Unreadable form: "+err.Error())
+				return
+			}
+		}
 		if r.Method == http.MethodPost && !a.bearer {
 			if !sameOrigin(r) {
 				h.uiError(w, r, http.StatusForbidden, "Cross-origin form submission refused.")
-				return
-			}
-			if err := r.ParseForm(); err != nil {
-				h.uiError(w, r, http.StatusBadRequest, "Unreadable form: "+err.Error())
 				return
 			}
 			if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(h.csrfFor(a.session))) {
