@@ -58,6 +58,12 @@ type WebhookOptions struct {
 	// accepted or not, except requests with a missing or bad token
 	// (CorrigoPro's usage log leaves those out too). It must not block.
 	OnExchange func(store.LogEntry)
+	// LogBodyBytes bounds the request body copied into the communication
+	// log entry of an accepted webhook; the whole body is in the stored
+	// event (same MessageId), so the log need not hold it twice. Default
+	// 512; rejected requests are logged whole (up to the log's own bound)
+	// because they are stored nowhere else.
+	LogBodyBytes int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -84,6 +90,9 @@ func NewWebhook(opts WebhookOptions) (*Webhook, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.LogBodyBytes <= 0 {
+		opts.LogBodyBytes = 512
 	}
 	log := opts.Logger
 	if log == nil {
@@ -191,7 +200,11 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(answer)
-	h.exchange(r, start, ev.WorkOrderID, ev.MessageID, n.Raw, http.StatusOK, answer, "")
+	logged := n.Raw
+	if len(logged) > h.opts.LogBodyBytes {
+		logged = logged[:h.opts.LogBodyBytes]
+	}
+	h.exchange(r, start, ev.WorkOrderID, ev.MessageID, logged, http.StatusOK, answer, "")
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer x" header.
