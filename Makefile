@@ -96,3 +96,15 @@ clean:
 bench-gateway:
 	$(GO) test ./bench -run '^$$' -bench 'Ingest' -benchtime 20000x
 	$(GO) test ./bench -run '^$$' -bench 'EndToEnd' -benchtime 5000x
+
+# The crash test of docs/reliability.md at full size: 5000 webhooks with
+# duplicates and out-of-order redeliveries, 12 SIGKILLs of `gateway run`,
+# then the plugin-crash variant. `make test` runs a smaller size. Rerun a
+# failed run with the seed it logged: make crash-test CRASH_SEED=n
+CRASH_EVENTS ?= 5000
+CRASH_KILLS  ?= 12
+CRASH_SEED   ?=
+.PHONY: crash-test
+crash-test:
+	WOGATE_CRASH_EVENTS=$(CRASH_EVENTS) WOGATE_CRASH_KILLS=$(CRASH_KILLS) WOGATE_CRASH_SEED=$(CRASH_SEED) \
+		$(GO) test -count=1 -v -timeout 30m -run '^TestCrash' ./e2e

@@ -2,26 +2,54 @@ package gateway
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/wogate/wogate/pkg/core/reconcile"
+	"github.com/wogate/wogate/pkg/core/store"
 )
 
-// runMaintenance runs the retention pruner until ctx ends (retention.events
-// and retention.log; dead letters stay until resolved). Run starts it
-// beside the pollers, so it stops with ingest. Reconciliation of missed
-// webhooks runs beside it (see Run).
+// runMaintenance runs the loops that keep the store honest until ctx
+// ends, and returns when they have all stopped: one reconciler per
+// account with reconcile.interval > 0 (fills the gaps webhooks left and
+// reports webhook silence) and the retention pruner (retention.events and
+// retention.log; dead letters stay until resolved). Run starts it beside
+// the pollers, so it stops with ingest.
 func (g *Gateway) runMaintenance(ctx context.Context) {
-	keep := retention(g.cfg.Retention.Events, g.cfg.Retention.Log)
-	if keep <= 0 {
-		return
+	var wg sync.WaitGroup
+	for _, name := range accountNames(g.cfg) {
+		a := g.cfg.Corrigo.Accounts[name]
+		if a.Reconcile.Interval <= 0 {
+			continue
+		}
+		path := a.Webhook.Path
+		if a.Webhook.Disabled {
+			path = ""
+		}
+		r, err := reconcile.New(reconcile.Options{
+			Account: name, API: g.clients[name], Store: g.st,
+			Interval: a.Reconcile.Interval, Window: a.Reconcile.Window, SilenceAlert: a.Reconcile.SilenceAlert,
+			WebhookPath: path,
+			OnStored:    func(*store.Event) { g.disp.Wake() },
+			OnSilence:   func(s reconcile.Silence) { silences.put(g, s) },
+			Logger:      g.log,
+		})
+		if err != nil {
+			g.log.Error("reconciliation not started", "account", name, "err", err)
+			continue
+		}
+		wg.Go(func() { _ = r.Run(ctx) })
 	}
-	p, err := reconcile.NewPruner(reconcile.PrunerOptions{Store: g.st, Retention: keep, Logger: g.log})
-	if err != nil {
-		g.log.Error("retention not started", "err", err)
-		return
+	if keep := retention(g.cfg.Retention.Events, g.cfg.Retention.Log); keep > 0 {
+		p, err := reconcile.NewPruner(reconcile.PrunerOptions{Store: g.st, Retention: keep, Logger: g.log})
+		if err != nil {
+			g.log.Error("retention not started", "err", err)
+		} else {
+			wg.Go(func() { _ = p.Run(ctx) })
+		}
 	}
-	_ = p.Run(ctx)
+	wg.Wait()
+	silences.drop(g)
 }
 
 // retention is the cutoff age the store prunes with. The store prunes
@@ -33,4 +61,43 @@ func retention(events, log time.Duration) time.Duration {
 		return 0
 	}
 	return max(events, log)
+}
+
+// WebhookSilence returns, per account, the last webhook silence report of
+// its reconciler while the gateway runs (accounts never reported silent
+// are absent). Metrics and health checks read it.
+func (g *Gateway) WebhookSilence() map[string]reconcile.Silence { return silences.get(g) }
+
+// silences holds the reports beside the Gateway (whose struct belongs to
+// the runtime wiring) until its maintenance loops stop.
+var silences = &silenceReports{m: map[*Gateway]map[string]reconcile.Silence{}}
+
+type silenceReports struct {
+	mu sync.Mutex
+	m  map[*Gateway]map[string]reconcile.Silence
+}
+
+func (r *silenceReports) put(g *Gateway, s reconcile.Silence) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m[g] == nil {
+		r.m[g] = map[string]reconcile.Silence{}
+	}
+	r.m[g][s.Account] = s
+}
+
+func (r *silenceReports) get(g *Gateway) map[string]reconcile.Silence {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]reconcile.Silence{}
+	for k, v := range r.m[g] {
+		out[k] = v
+	}
+	return out
+}
+
+func (r *silenceReports) drop(g *Gateway) {
+	r.mu.Lock()
+	delete(r.m, g)
+	r.mu.Unlock()
 }
