@@ -73,7 +73,7 @@ func Schema() pluginapi.Schema {
 			Description: "Body template of the create request: a map (or a JSON string) whose strings may hold ${expression} parts over `wo`, `event`, `account`, `site_id`, `site_key`, `idempotency_key` and `now`. " +
 				"A string that is a single ${...} keeps the value's type. Checked when the plugin is configured."},
 		{Name: "create_id_path", Type: s, Default: "id", Example: "data.job.id",
-			Description: "Where the new job's id is in the create response (dotted path; numbers index arrays)."},
+			Description: "Where the new job's id is in the create response (dotted path; numbers index arrays), or `header:Location` for an ERP that answers with the new job's URL (its last path segment is the id)."},
 		{Name: "scheduled_path", Type: s, Example: "data.job.scheduled_for",
 			Description: "Where the job's scheduled start is in the create (or lookup) response. When set and present, an appointment action is sent; see `accept_requires_schedule`."},
 		{Name: "idempotency_header", Type: s, Default: "Idempotency-Key",
@@ -220,6 +220,14 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 		}
 		return p
 	}
+	bodyPath := func(k string) jsonPath {
+		p := path(k)
+		if p.isHeader() {
+			bad(k, "must be a path into the JSON body, not a header")
+			return nil
+		}
+		return p
+	}
 	tmpl := func(k string, env any, urlMode bool) *strTemplate {
 		raw := str(k)
 		if raw == "" {
@@ -320,7 +328,7 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 	}
 	c.CreateBody = body("create_body", jobEnv)
 	c.CreateIDPath = path("create_id_path")
-	c.ScheduledPath = path("scheduled_path")
+	c.ScheduledPath = bodyPath("scheduled_path")
 	if c.IdempotencyHeader != "" && !validHeaderName(c.IdempotencyHeader) {
 		bad("idempotency_header", "%q is not a valid header name", c.IdempotencyHeader)
 	}
@@ -340,7 +348,7 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 	if c.AcceptRequiresSchedule && len(c.ScheduledPath) == 0 {
 		bad("accept_requires_schedule", "needs scheduled_path")
 	}
-	c.RejectReasonPath = path("reject_reason_path")
+	c.RejectReasonPath = bodyPath("reject_reason_path")
 
 	// Sites.
 	c.SiteKey = tmpl("site_key", jobEnv, false)
@@ -372,8 +380,8 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 	if c.InboundSecret != "" && !validHeaderName(c.InboundSignatureHeader) {
 		bad("inbound_signature_header", "%q is not a valid header name", c.InboundSignatureHeader)
 	}
-	c.InboundJobIDPath = path("inbound_job_id_path")
-	c.InboundStatusPath = path("inbound_status_path")
+	c.InboundJobIDPath = bodyPath("inbound_job_id_path")
+	c.InboundStatusPath = bodyPath("inbound_status_path")
 	if len(c.InboundJobIDPath) == 0 && !hasKey(errs, "inbound_job_id_path") {
 		bad("inbound_job_id_path", "must not be empty")
 	}

@@ -47,6 +47,8 @@ func TestConfigErrors(t *testing.T) {
 		{"unstable idempotency key", with(minimal(), "idempotency_key", "wo-${wo.WorkOrderId}-${event.ID}"), "idempotency_key", "must not depend on now or the event"},
 		{"idempotency key uses now", with(minimal(), "idempotency_key", "${now.Unix()}"), "idempotency_key", "must not depend"},
 		{"bad id path", with(minimal(), "create_id_path", "data..id"), "create_id_path", "empty part"},
+		{"header as schedule", with(minimal(), "scheduled_path", "header:Date"), "scheduled_path", "not a header"},
+		{"bad id header", with(minimal(), "create_id_path", "header:X Y"), "create_id_path", "not a valid header name"},
 		{"schedule required without path", with(minimal(), "accept_requires_schedule", true), "accept_requires_schedule", "needs scheduled_path"},
 		{"default site missing", with(minimal(), "site_key", "${wo.ServiceLocation.SpaceId}", "unknown_location", "default"), "default_site_id", "is required"},
 		{"site create path missing", with(minimal(), "site_key", "${wo.ServiceLocation.SpaceId}", "unknown_location", "create"), "site_create_path", "is required"},

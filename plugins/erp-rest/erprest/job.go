@@ -138,7 +138,7 @@ func (j *jobRun) run(ctx context.Context, ev pluginapi.Event) ([]pluginapi.Actio
 	var doc any
 	switch {
 	case resp.Status >= 200 && resp.Status < 300:
-		rec.JobID, err = extractString(resp.Body, j.cfg.CreateIDPath)
+		rec.JobID, err = idFrom(resp, j.cfg.CreateIDPath)
 		if err != nil {
 			// The job exists in the ERP but the config cannot find its id:
 			// a person must fix create_id_path; a retry would meet a 409.
@@ -191,13 +191,9 @@ func (j *jobRun) run(ctx context.Context, ev pluginapi.Event) ([]pluginapi.Actio
 // ERP knows the work order by another route). The id comes from the 409
 // body at conflict_id_path, or from lookup_path.
 func (j *jobRun) existing(ctx context.Context, resp *response) (string, any, error) {
-	doc, derr := decodeJSON(resp.Body)
-	if derr == nil {
-		if v, ok := j.cfg.ConflictIDPath.lookup(doc); ok {
-			if id, ok := scalarString(v); ok {
-				return id, doc, nil
-			}
-		}
+	if id, err := idFrom(resp, j.cfg.ConflictIDPath); err == nil {
+		doc, _ := decodeJSON(resp.Body)
+		return id, doc, nil
 	}
 	if j.cfg.LookupPath == nil {
 		return "", nil, pluginapi.Permanent(fmt.Errorf("create job: ERP answered 409 (job exists) without an id at %q and lookup_path is not set (answer: %s)",
@@ -214,7 +210,7 @@ func (j *jobRun) existing(ctx context.Context, resp *response) (string, any, err
 	if lr.Status < 200 || lr.Status > 299 {
 		return "", nil, statusError("look up job", lr, j.reason(lr))
 	}
-	id, err := extractString(lr.Body, j.cfg.LookupIDPath)
+	id, err := idFrom(lr, j.cfg.LookupIDPath)
 	if err != nil {
 		return "", nil, pluginapi.Permanent(fmt.Errorf("look up job: ERP says the job exists but lookup_id_path: %v (answer: %s)", err, excerpt(lr.Body)))
 	}

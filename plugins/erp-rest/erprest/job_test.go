@@ -312,3 +312,16 @@ func TestPathEscaping(t *testing.T) {
 		t.Errorf("comment = %q", acts[0].Comment)
 	}
 }
+
+func TestIDFromLocationHeader(t *testing.T) {
+	erp := fakeerp.New(fakeerp.Options{LocationOnly: true})
+	defer erp.Close()
+	c := start(t, with(baseConfig(erp), "create_id_path", "header:Location"))
+	acts := mustHandle(t, c, workOrder(1, "WO-1"))
+	if kinds(acts) != "accept" || acts[0].Comment != "ERP job J-1001" {
+		t.Fatalf("actions = %+v", acts)
+	}
+	c2 := start(t, with(baseConfig(erp), "create_id_path", "header:X-Job-Id"))
+	_, err := handle(t, c2, workOrder(2, "WO-2"))
+	wantErr(t, err, false, "answer has no X-Job-Id header")
+}

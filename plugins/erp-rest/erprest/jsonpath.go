@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -14,12 +15,25 @@ import (
 // interesting value sits. The empty path is the document itself.
 type jsonPath []string
 
+// headerMark starts a path that names a response header instead of a
+// place in the body ("header:Location").
+const headerMark = "\x00header"
+
 // parseJSONPath parses a path; "[n]" is accepted as another way to write
-// ".n".
+// ".n". "header:Name" reads the response header Name instead (for ERPs that
+// answer 201 with a Location header and no body); a URL's last path
+// segment is taken as the id.
 func parseJSONPath(s string) (jsonPath, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
+	}
+	if name, ok := strings.CutPrefix(s, "header:"); ok {
+		name = strings.TrimSpace(name)
+		if !validHeaderName(name) {
+			return nil, fmt.Errorf("%q is not a valid header name", name)
+		}
+		return jsonPath{headerMark, name}, nil
 	}
 	s = strings.ReplaceAll(strings.ReplaceAll(s, "[", "."), "]", "")
 	s = strings.TrimPrefix(s, "$.")
@@ -32,7 +46,14 @@ func parseJSONPath(s string) (jsonPath, error) {
 	return jsonPath(parts), nil
 }
 
-func (p jsonPath) String() string { return strings.Join(p, ".") }
+func (p jsonPath) String() string {
+	if p.isHeader() {
+		return "header:" + p[1]
+	}
+	return strings.Join(p, ".")
+}
+
+func (p jsonPath) isHeader() bool { return len(p) == 2 && p[0] == headerMark }
 
 // lookup walks v (as decoded by decodeJSON) along the path. Numeric parts
 // index arrays; on an object they are ordinary keys.
@@ -88,6 +109,26 @@ func scalarString(v any) (string, bool) {
 		return strconv.FormatBool(x), true
 	}
 	return "", false
+}
+
+// idFrom reads an id from an answer: from a header for "header:" paths,
+// else from the body.
+func idFrom(resp *response, path jsonPath) (string, error) {
+	if !path.isHeader() {
+		return extractString(resp.Body, path)
+	}
+	v := strings.TrimSpace(resp.Header.Get(path[1]))
+	if v == "" {
+		return "", fmt.Errorf("answer has no %s header", path[1])
+	}
+	if u, err := url.Parse(v); err == nil && strings.Contains(v, "/") {
+		segs := strings.Split(strings.TrimRight(u.Path, "/"), "/")
+		if last, err := url.PathUnescape(segs[len(segs)-1]); err == nil && last != "" {
+			return last, nil
+		}
+		return "", fmt.Errorf("%s header %q has no id", path[1], v)
+	}
+	return v, nil
 }
 
 // extractString decodes body and returns the scalar at path.

@@ -62,7 +62,7 @@ func (j *jobRun) resolveSite(ctx context.Context) (string, error) {
 		}
 		switch {
 		case resp.Status >= 200 && resp.Status < 300:
-			if id, err := extractString(resp.Body, j.cfg.SiteLookupIDPath); err == nil {
+			if id, err := idFrom(resp, j.cfg.SiteLookupIDPath); err == nil {
 				return id, j.cacheSite(ctx, cacheKey, id)
 			}
 		case resp.Status == http.StatusNotFound:
@@ -113,7 +113,7 @@ func (j *jobRun) createSite(ctx context.Context) (string, error) {
 	}
 	switch {
 	case resp.Status >= 200 && resp.Status < 300, resp.Status == http.StatusConflict:
-		id, err := extractString(resp.Body, j.cfg.SiteCreateIDPath)
+		id, err := idFrom(resp, j.cfg.SiteCreateIDPath)
 		if err != nil {
 			return "", pluginapi.Permanent(fmt.Errorf("create site: ERP answered %d but site_create_id_path: %v (answer: %s)", resp.Status, err, excerpt(resp.Body)))
 		}

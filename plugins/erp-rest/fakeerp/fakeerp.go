@@ -68,6 +68,9 @@ type Options struct {
 	// IgnoreIdempotencyKey makes the ERP blind to the idempotency header;
 	// duplicates are then caught by external_ref only.
 	IgnoreIdempotencyKey bool
+	// LocationOnly answers a create with 201, a Location header and no
+	// body (a common REST style).
+	LocationOnly bool
 	// OnCreate is called after a job is created, before the answer is
 	// written (tests use it to make the client's next step fail).
 	OnCreate func(Job)
@@ -436,6 +439,11 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, body []byte) 
 	s.byRef[j.ExternalRef] = j.ID
 	if s.o.OnCreate != nil {
 		s.o.OnCreate(*j)
+	}
+	if s.o.LocationOnly {
+		w.Header().Set("Location", s.srv.URL+"/api/v1/jobs/"+j.ID)
+		w.WriteHeader(201)
+		return
 	}
 	writeJSON(w, 201, map[string]any{"data": map[string]any{"job": j}})
 }
