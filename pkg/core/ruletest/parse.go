@@ -252,6 +252,14 @@ func (p *parser) parse(data []byte) *Suite {
 		p.errorf(extra.Line, extra.Column, "", "more than one YAML document; a test file is one list of cases")
 		return nil
 	}
+	// Decoding the whole document once applies yaml.v3's guards against
+	// aliases that contain themselves or expand without bound, before
+	// this file's own walks follow aliases.
+	var probe any
+	if err := doc.Decode(&probe); err != nil {
+		p.yamlError(err)
+		return nil
+	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
@@ -289,7 +297,7 @@ func (p *parser) parse(data []byte) *Suite {
 			continue
 		}
 		if prev, dup := seen[c.Name]; dup {
-			p.errorf(c.Line, 0, key+".name", "duplicate case name %q (first at line %d)", c.Name, prev)
+			p.errorf(c.Line, 0, fmt.Sprintf("case %q: name", c.Name), "duplicate case name %q (first at line %d)", c.Name, prev)
 			continue
 		}
 		seen[c.Name] = c.Line
@@ -326,18 +334,19 @@ func (p *parser) buildCase(key string, item *yaml.Node, rc *rawCase) *Case {
 		Account: rc.Account, Source: rc.Source, MockLines: map[string]int{},
 	}
 	ok := true
+	prefix := key + "."
 	fail := func(k string, format string, args ...any) {
 		line := lines[k]
 		if line == 0 {
 			line = item.Line
 		}
-		p.errorf(line, 0, key+"."+k, format, args...)
+		p.errorf(line, 0, prefix+k, format, args...)
 		ok = false
 	}
 	if c.Name == "" {
 		fail("name", "a case needs a name")
 	} else {
-		key = fmt.Sprintf("[%d](%s)", indexOf(key), c.Name)
+		prefix = fmt.Sprintf("case %q: ", c.Name)
 	}
 	switch c.Source {
 	case "":
@@ -424,21 +433,21 @@ func (p *parser) buildCase(key string, item *yaml.Node, rc *rawCase) *Case {
 			}
 			m := Mock{Error: rm.Error, Retryable: rm.Retryable}
 			if rm.Retryable && rm.Error == "" {
-				p.nodeErrorf(mnode, key+".plugins."+name+".retryable", "retryable needs an error to apply to")
+				p.nodeErrorf(mnode, prefix+"plugins."+name+".retryable", "retryable needs an error to apply to")
 				ok = false
 			}
 			for i := range rm.Actions {
 				an := &rm.Actions[i]
 				a, err := p.mockAction(an)
 				if err != nil {
-					p.nodeErrorf(an, fmt.Sprintf("%s.plugins.%s.actions[%d]", key, name, i), "%v", err)
+					p.nodeErrorf(an, fmt.Sprintf("%splugins.%s.actions[%d]", prefix, name, i), "%v", err)
 					ok = false
 					continue
 				}
 				m.Actions = append(m.Actions, a)
 			}
 			if rm.Error != "" && len(rm.Actions) > 0 {
-				p.nodeErrorf(mnode, key+".plugins."+name, "a mock answers either actions or an error, not both")
+				p.nodeErrorf(mnode, prefix+"plugins."+name, "a mock answers either actions or an error, not both")
 				ok = false
 			}
 			c.Mocks[name] = m
@@ -449,18 +458,13 @@ func (p *parser) buildCase(key string, item *yaml.Node, rc *rawCase) *Case {
 	enode := valueOf(item, "expect")
 	if enode == nil || len(keyLines(enode)) == 0 {
 		fail("expect", "a case needs expect: with at least one expectation (rules, notRules, stopped, actions, refused, noActions, outcome, error); without one it cannot fail")
-	} else if !p.buildExpect(key+".expect", enode, &rc.Expect, &c.Expect) {
+	} else if !p.buildExpect(prefix+"expect", enode, &rc.Expect, &c.Expect) {
 		ok = false
 	}
 	if !ok {
 		return nil
 	}
 	return c
-}
-
-func indexOf(key string) int {
-	n, _ := strconv.Atoi(strings.Trim(key, "[]"))
-	return n
 }
 
 func (p *parser) buildExpect(key string, n *yaml.Node, re *rawExpect, e *Expect) bool {
@@ -478,10 +482,7 @@ func (p *parser) buildExpect(key string, n *yaml.Node, re *rawExpect, e *Expect)
 		}
 		e.Outcome = re.Outcome
 	}
-	if e.NoActions && re.Actions != nil && len(re.Actions) > 0 {
-		p.errorf(e.Lines["noActions"], 0, key+".noActions", "noActions: true contradicts the actions listed")
-		ok = false
-	}
+
 	if _, has := e.Lines["actions"]; has {
 		e.Actions = []ExpectedAction{}
 	}
@@ -494,6 +495,15 @@ func (p *parser) buildExpect(key string, n *yaml.Node, re *rawExpect, e *Expect)
 			continue
 		}
 		e.Actions = append(e.Actions, ea)
+	}
+	if e.NoActions {
+		for _, a := range e.Actions {
+			if a.Shadow == nil || !*a.Shadow {
+				p.errorf(e.Lines["noActions"], 0, key+".noActions", "noActions: true contradicts the actions listed (only shadow: true actions can go with it)")
+				ok = false
+				break
+			}
+		}
 	}
 	if _, has := e.Lines["refused"]; has {
 		e.Refused = []ExpectedRefusal{}
@@ -971,15 +981,18 @@ func readLimited(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
-	if st.IsDir() {
+	switch {
+	case st.IsDir():
 		return nil, fmt.Errorf("%s: is a directory", path)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	if st.Size() > MaxFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileSize)
-	}
-	b, err := os.ReadFile(path)
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if len(b) > MaxFileSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileSize)
 	}
 	return b, nil
 }
@@ -1018,7 +1031,7 @@ func actionFieldNames() []string {
 func didYouMean(s string, candidates []string) string {
 	best, bestD := "", 4
 	if len(s) < 4 {
-		bestD = 2
+		bestD = 3 // two edits even for short names: "epr" is "erp"
 	}
 	for _, c := range candidates {
 		if d := distance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
