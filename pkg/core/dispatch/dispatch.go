@@ -258,9 +258,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	inflight := 0
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	// Claim in batches: while busy, wait until a quarter of the workers is
+	// Claim in batches: while busy, wait until half of the workers are
 	// free, so a full pool costs one store query per batch, not per event.
-	threshold := max(1, d.o.Workers/4)
+	// A claim costs about the same whatever its limit (the store looks at
+	// every pending lane head), so fewer, larger claims are cheaper.
+	threshold := max(1, d.o.Workers/2)
 	for {
 		free := d.o.Workers - inflight
 		if free >= threshold || (free > 0 && inflight == 0) {
@@ -531,6 +533,9 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 func (d *Dispatcher) processInbound(ctx context.Context, ev *store.Event) (store.Outcome, Verdict, error) {
 	if ev.Plugin == "" {
 		return store.Outcome{}, Dead, errors.New("inbound event names no plugin")
+	}
+	if ev.Action == ActionPluginActions {
+		return d.processPluginActions(ev) // pluginactions.go: the plugin already decided
 	}
 	pctx, cancel := context.WithTimeout(ctx, d.o.PluginTimeout)
 	defer cancel()
