@@ -131,14 +131,17 @@ func (h *Handler) requireUI(next http.HandlerFunc) http.HandlerFunc {
 }
 
 // sameOrigin refuses a POST whose Origin (or, without one, Referer)
-// names another host. Browsers send Origin on every cross-site POST.
+// names another host. Browsers send Origin on every cross-site POST. An
+// opaque origin ("null", sent by privacy settings and sandboxed frames)
+// proves nothing either way and is let through: the CSRF token, not this
+// check, is what protects the forms.
 func sameOrigin(r *http.Request) bool {
 	src := r.Header.Get("Origin")
 	if src == "" {
 		src = r.Header.Get("Referer")
 	}
 	if src == "" || src == "null" {
-		return src == ""
+		return true
 	}
 	u, err := url.Parse(src)
 	return err == nil && strings.EqualFold(u.Host, r.Host)
