@@ -14,11 +14,16 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// chromiumPath finds Debian's chromium. Without it the browser test fails
-// in CI (CI=1 or WOGATE_REQUIRE_BROWSER=1) and is skipped elsewhere.
+// chromiumPath finds Debian's chromium (or the browser named by
+// WOGATE_CHROMIUM). Without it the browser test fails in CI (CI=1 or
+// WOGATE_REQUIRE_BROWSER=1) and is skipped elsewhere.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
+	candidates := []string{"/usr/bin/chromium", "chromium", "chromium-browser"}
+	if p := os.Getenv("WOGATE_CHROMIUM"); p != "" {
+		candidates = []string{p}
+	}
+	for _, p := range candidates {
 		if path, err := exec.LookPath(p); err == nil {
 			return path
 		}
