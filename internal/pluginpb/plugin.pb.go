@@ -2751,6 +2751,106 @@ func (*LogResponse) Descriptor() ([]byte, []int) {
 	return file_wogate_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
+type SubmitActionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// account is the gateway's name for the CorrigoPro account.
+	Account string `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	// key is the plugin's idempotency key for this batch: a second request
+	// with the same key (from the same plugin) is a no-op.
+	Key string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// actions each name their work order (work_order_id is required).
+	Actions       []*Action `protobuf:"bytes,3,rep,name=actions,proto3" json:"actions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitActionsRequest) Reset() {
+	*x = SubmitActionsRequest{}
+	mi := &file_wogate_plugin_v1_plugin_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitActionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitActionsRequest) ProtoMessage() {}
+
+func (x *SubmitActionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wogate_plugin_v1_plugin_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitActionsRequest.ProtoReflect.Descriptor instead.
+func (*SubmitActionsRequest) Descriptor() ([]byte, []int) {
+	return file_wogate_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *SubmitActionsRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *SubmitActionsRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SubmitActionsRequest) GetActions() []*Action {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+type SubmitActionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitActionsResponse) Reset() {
+	*x = SubmitActionsResponse{}
+	mi := &file_wogate_plugin_v1_plugin_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitActionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitActionsResponse) ProtoMessage() {}
+
+func (x *SubmitActionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_wogate_plugin_v1_plugin_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitActionsResponse.ProtoReflect.Descriptor instead.
+func (*SubmitActionsResponse) Descriptor() ([]byte, []int) {
+	return file_wogate_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
+}
+
 var File_wogate_plugin_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_wogate_plugin_v1_plugin_proto_rawDesc = "" +
@@ -2955,7 +3055,12 @@ const file_wogate_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"bool_value\x18\x05 \x01(\bH\x00R\tboolValueB\a\n" +
 	"\x05value\"\r\n" +
-	"\vLogResponse*\xe1\x01\n" +
+	"\vLogResponse\"v\n" +
+	"\x14SubmitActionsRequest\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x122\n" +
+	"\aactions\x18\x03 \x03(\v2\x18.wogate.plugin.v1.ActionR\aactions\"\x17\n" +
+	"\x15SubmitActionsResponse*\xe1\x01\n" +
 	"\tFieldType\x12\x1a\n" +
 	"\x16FIELD_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11FIELD_TYPE_STRING\x10\x01\x12\x12\n" +
@@ -2988,14 +3093,15 @@ const file_wogate_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tConfigure\x12\".wogate.plugin.v1.ConfigureRequest\x1a#.wogate.plugin.v1.ConfigureResponse\x12Z\n" +
 	"\vHandleEvent\x12$.wogate.plugin.v1.HandleEventRequest\x1a%.wogate.plugin.v1.HandleEventResponse\x12`\n" +
 	"\rHandleInbound\x12&.wogate.plugin.v1.HandleInboundRequest\x1a'.wogate.plugin.v1.HandleInboundResponse\x12E\n" +
-	"\x04Stop\x12\x1d.wogate.plugin.v1.StopRequest\x1a\x1e.wogate.plugin.v1.StopResponse2\x84\x04\n" +
+	"\x04Stop\x12\x1d.wogate.plugin.v1.StopRequest\x1a\x1e.wogate.plugin.v1.StopResponse2\xe6\x04\n" +
 	"\x04Host\x12]\n" +
 	"\fGetWorkOrder\x12%.wogate.plugin.v1.GetWorkOrderRequest\x1a&.wogate.plugin.v1.GetWorkOrderResponse\x12r\n" +
 	"\x13GetCustomerSettings\x12,.wogate.plugin.v1.GetCustomerSettingsRequest\x1a-.wogate.plugin.v1.GetCustomerSettingsResponse\x12H\n" +
 	"\x05KVGet\x12\x1e.wogate.plugin.v1.KVGetRequest\x1a\x1f.wogate.plugin.v1.KVGetResponse\x12H\n" +
 	"\x05KVPut\x12\x1e.wogate.plugin.v1.KVPutRequest\x1a\x1f.wogate.plugin.v1.KVPutResponse\x12Q\n" +
 	"\bKVDelete\x12!.wogate.plugin.v1.KVDeleteRequest\x1a\".wogate.plugin.v1.KVDeleteResponse\x12B\n" +
-	"\x03Log\x12\x1c.wogate.plugin.v1.LogRequest\x1a\x1d.wogate.plugin.v1.LogResponseB,Z*github.com/wogate/wogate/internal/pluginpbb\x06proto3"
+	"\x03Log\x12\x1c.wogate.plugin.v1.LogRequest\x1a\x1d.wogate.plugin.v1.LogResponse\x12`\n" +
+	"\rSubmitActions\x12&.wogate.plugin.v1.SubmitActionsRequest\x1a'.wogate.plugin.v1.SubmitActionsResponseB,Z*github.com/wogate/wogate/internal/pluginpbb\x06proto3"
 
 var (
 	file_wogate_plugin_v1_plugin_proto_rawDescOnce sync.Once
@@ -3010,7 +3116,7 @@ func file_wogate_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_wogate_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_wogate_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_wogate_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_wogate_plugin_v1_plugin_proto_goTypes = []any{
 	(FieldType)(0),                      // 0: wogate.plugin.v1.FieldType
 	(ActionKind)(0),                     // 1: wogate.plugin.v1.ActionKind
@@ -3055,10 +3161,12 @@ var file_wogate_plugin_v1_plugin_proto_goTypes = []any{
 	(*LogRequest)(nil),                  // 40: wogate.plugin.v1.LogRequest
 	(*LogField)(nil),                    // 41: wogate.plugin.v1.LogField
 	(*LogResponse)(nil),                 // 42: wogate.plugin.v1.LogResponse
-	nil,                                 // 43: wogate.plugin.v1.HandleInboundRequest.HeaderEntry
-	nil,                                 // 44: wogate.plugin.v1.HandleInboundRequest.QueryEntry
-	nil,                                 // 45: wogate.plugin.v1.HandleInboundResponse.HeaderEntry
-	(*timestamppb.Timestamp)(nil),       // 46: google.protobuf.Timestamp
+	(*SubmitActionsRequest)(nil),        // 43: wogate.plugin.v1.SubmitActionsRequest
+	(*SubmitActionsResponse)(nil),       // 44: wogate.plugin.v1.SubmitActionsResponse
+	nil,                                 // 45: wogate.plugin.v1.HandleInboundRequest.HeaderEntry
+	nil,                                 // 46: wogate.plugin.v1.HandleInboundRequest.QueryEntry
+	nil,                                 // 47: wogate.plugin.v1.HandleInboundResponse.HeaderEntry
+	(*timestamppb.Timestamp)(nil),       // 48: google.protobuf.Timestamp
 }
 var file_wogate_plugin_v1_plugin_proto_depIdxs = []int32{
 	4,  // 0: wogate.plugin.v1.DescribeResponse.config_schema:type_name -> wogate.plugin.v1.ConfigSchema
@@ -3073,59 +3181,62 @@ var file_wogate_plugin_v1_plugin_proto_depIdxs = []int32{
 	15, // 9: wogate.plugin.v1.Event.header:type_name -> wogate.plugin.v1.Header
 	16, // 10: wogate.plugin.v1.Header.sender:type_name -> wogate.plugin.v1.Sender
 	17, // 11: wogate.plugin.v1.Header.performed_by:type_name -> wogate.plugin.v1.Person
-	46, // 12: wogate.plugin.v1.Header.action_date:type_name -> google.protobuf.Timestamp
-	43, // 13: wogate.plugin.v1.HandleInboundRequest.header:type_name -> wogate.plugin.v1.HandleInboundRequest.HeaderEntry
-	44, // 14: wogate.plugin.v1.HandleInboundRequest.query:type_name -> wogate.plugin.v1.HandleInboundRequest.QueryEntry
-	45, // 15: wogate.plugin.v1.HandleInboundResponse.header:type_name -> wogate.plugin.v1.HandleInboundResponse.HeaderEntry
+	48, // 12: wogate.plugin.v1.Header.action_date:type_name -> google.protobuf.Timestamp
+	45, // 13: wogate.plugin.v1.HandleInboundRequest.header:type_name -> wogate.plugin.v1.HandleInboundRequest.HeaderEntry
+	46, // 14: wogate.plugin.v1.HandleInboundRequest.query:type_name -> wogate.plugin.v1.HandleInboundRequest.QueryEntry
+	47, // 15: wogate.plugin.v1.HandleInboundResponse.header:type_name -> wogate.plugin.v1.HandleInboundResponse.HeaderEntry
 	23, // 16: wogate.plugin.v1.HandleInboundResponse.actions:type_name -> wogate.plugin.v1.Action
 	11, // 17: wogate.plugin.v1.HandleInboundResponse.error:type_name -> wogate.plugin.v1.PluginError
 	11, // 18: wogate.plugin.v1.StopResponse.error:type_name -> wogate.plugin.v1.PluginError
 	1,  // 19: wogate.plugin.v1.Action.kind:type_name -> wogate.plugin.v1.ActionKind
 	24, // 20: wogate.plugin.v1.Action.location:type_name -> wogate.plugin.v1.GeoLocation
-	46, // 21: wogate.plugin.v1.Action.actual_action_date:type_name -> google.protobuf.Timestamp
+	48, // 21: wogate.plugin.v1.Action.actual_action_date:type_name -> google.protobuf.Timestamp
 	17, // 22: wogate.plugin.v1.Action.performed_by:type_name -> wogate.plugin.v1.Person
 	25, // 23: wogate.plugin.v1.Action.repair_info:type_name -> wogate.plugin.v1.RepairInfo
 	26, // 24: wogate.plugin.v1.Action.custom_fields:type_name -> wogate.plugin.v1.CustomField
 	27, // 25: wogate.plugin.v1.Action.line_items:type_name -> wogate.plugin.v1.LineItem
 	28, // 26: wogate.plugin.v1.Action.invoice:type_name -> wogate.plugin.v1.Invoice
 	29, // 27: wogate.plugin.v1.Action.appointment:type_name -> wogate.plugin.v1.Appointment
-	46, // 28: wogate.plugin.v1.Invoice.invoice_date:type_name -> google.protobuf.Timestamp
-	46, // 29: wogate.plugin.v1.Invoice.submission_deadline:type_name -> google.protobuf.Timestamp
+	48, // 28: wogate.plugin.v1.Invoice.invoice_date:type_name -> google.protobuf.Timestamp
+	48, // 29: wogate.plugin.v1.Invoice.submission_deadline:type_name -> google.protobuf.Timestamp
 	27, // 30: wogate.plugin.v1.Invoice.line_items:type_name -> wogate.plugin.v1.LineItem
-	46, // 31: wogate.plugin.v1.Appointment.scheduled_start:type_name -> google.protobuf.Timestamp
+	48, // 31: wogate.plugin.v1.Appointment.scheduled_start:type_name -> google.protobuf.Timestamp
 	41, // 32: wogate.plugin.v1.LogRequest.fields:type_name -> wogate.plugin.v1.LogField
-	20, // 33: wogate.plugin.v1.HandleInboundRequest.HeaderEntry.value:type_name -> wogate.plugin.v1.StringList
-	20, // 34: wogate.plugin.v1.HandleInboundRequest.QueryEntry.value:type_name -> wogate.plugin.v1.StringList
-	20, // 35: wogate.plugin.v1.HandleInboundResponse.HeaderEntry.value:type_name -> wogate.plugin.v1.StringList
-	2,  // 36: wogate.plugin.v1.Plugin.Describe:input_type -> wogate.plugin.v1.DescribeRequest
-	6,  // 37: wogate.plugin.v1.Plugin.ValidateConfig:input_type -> wogate.plugin.v1.ValidateConfigRequest
-	9,  // 38: wogate.plugin.v1.Plugin.Configure:input_type -> wogate.plugin.v1.ConfigureRequest
-	12, // 39: wogate.plugin.v1.Plugin.HandleEvent:input_type -> wogate.plugin.v1.HandleEventRequest
-	18, // 40: wogate.plugin.v1.Plugin.HandleInbound:input_type -> wogate.plugin.v1.HandleInboundRequest
-	21, // 41: wogate.plugin.v1.Plugin.Stop:input_type -> wogate.plugin.v1.StopRequest
-	30, // 42: wogate.plugin.v1.Host.GetWorkOrder:input_type -> wogate.plugin.v1.GetWorkOrderRequest
-	32, // 43: wogate.plugin.v1.Host.GetCustomerSettings:input_type -> wogate.plugin.v1.GetCustomerSettingsRequest
-	34, // 44: wogate.plugin.v1.Host.KVGet:input_type -> wogate.plugin.v1.KVGetRequest
-	36, // 45: wogate.plugin.v1.Host.KVPut:input_type -> wogate.plugin.v1.KVPutRequest
-	38, // 46: wogate.plugin.v1.Host.KVDelete:input_type -> wogate.plugin.v1.KVDeleteRequest
-	40, // 47: wogate.plugin.v1.Host.Log:input_type -> wogate.plugin.v1.LogRequest
-	3,  // 48: wogate.plugin.v1.Plugin.Describe:output_type -> wogate.plugin.v1.DescribeResponse
-	7,  // 49: wogate.plugin.v1.Plugin.ValidateConfig:output_type -> wogate.plugin.v1.ValidateConfigResponse
-	10, // 50: wogate.plugin.v1.Plugin.Configure:output_type -> wogate.plugin.v1.ConfigureResponse
-	13, // 51: wogate.plugin.v1.Plugin.HandleEvent:output_type -> wogate.plugin.v1.HandleEventResponse
-	19, // 52: wogate.plugin.v1.Plugin.HandleInbound:output_type -> wogate.plugin.v1.HandleInboundResponse
-	22, // 53: wogate.plugin.v1.Plugin.Stop:output_type -> wogate.plugin.v1.StopResponse
-	31, // 54: wogate.plugin.v1.Host.GetWorkOrder:output_type -> wogate.plugin.v1.GetWorkOrderResponse
-	33, // 55: wogate.plugin.v1.Host.GetCustomerSettings:output_type -> wogate.plugin.v1.GetCustomerSettingsResponse
-	35, // 56: wogate.plugin.v1.Host.KVGet:output_type -> wogate.plugin.v1.KVGetResponse
-	37, // 57: wogate.plugin.v1.Host.KVPut:output_type -> wogate.plugin.v1.KVPutResponse
-	39, // 58: wogate.plugin.v1.Host.KVDelete:output_type -> wogate.plugin.v1.KVDeleteResponse
-	42, // 59: wogate.plugin.v1.Host.Log:output_type -> wogate.plugin.v1.LogResponse
-	48, // [48:60] is the sub-list for method output_type
-	36, // [36:48] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	23, // 33: wogate.plugin.v1.SubmitActionsRequest.actions:type_name -> wogate.plugin.v1.Action
+	20, // 34: wogate.plugin.v1.HandleInboundRequest.HeaderEntry.value:type_name -> wogate.plugin.v1.StringList
+	20, // 35: wogate.plugin.v1.HandleInboundRequest.QueryEntry.value:type_name -> wogate.plugin.v1.StringList
+	20, // 36: wogate.plugin.v1.HandleInboundResponse.HeaderEntry.value:type_name -> wogate.plugin.v1.StringList
+	2,  // 37: wogate.plugin.v1.Plugin.Describe:input_type -> wogate.plugin.v1.DescribeRequest
+	6,  // 38: wogate.plugin.v1.Plugin.ValidateConfig:input_type -> wogate.plugin.v1.ValidateConfigRequest
+	9,  // 39: wogate.plugin.v1.Plugin.Configure:input_type -> wogate.plugin.v1.ConfigureRequest
+	12, // 40: wogate.plugin.v1.Plugin.HandleEvent:input_type -> wogate.plugin.v1.HandleEventRequest
+	18, // 41: wogate.plugin.v1.Plugin.HandleInbound:input_type -> wogate.plugin.v1.HandleInboundRequest
+	21, // 42: wogate.plugin.v1.Plugin.Stop:input_type -> wogate.plugin.v1.StopRequest
+	30, // 43: wogate.plugin.v1.Host.GetWorkOrder:input_type -> wogate.plugin.v1.GetWorkOrderRequest
+	32, // 44: wogate.plugin.v1.Host.GetCustomerSettings:input_type -> wogate.plugin.v1.GetCustomerSettingsRequest
+	34, // 45: wogate.plugin.v1.Host.KVGet:input_type -> wogate.plugin.v1.KVGetRequest
+	36, // 46: wogate.plugin.v1.Host.KVPut:input_type -> wogate.plugin.v1.KVPutRequest
+	38, // 47: wogate.plugin.v1.Host.KVDelete:input_type -> wogate.plugin.v1.KVDeleteRequest
+	40, // 48: wogate.plugin.v1.Host.Log:input_type -> wogate.plugin.v1.LogRequest
+	43, // 49: wogate.plugin.v1.Host.SubmitActions:input_type -> wogate.plugin.v1.SubmitActionsRequest
+	3,  // 50: wogate.plugin.v1.Plugin.Describe:output_type -> wogate.plugin.v1.DescribeResponse
+	7,  // 51: wogate.plugin.v1.Plugin.ValidateConfig:output_type -> wogate.plugin.v1.ValidateConfigResponse
+	10, // 52: wogate.plugin.v1.Plugin.Configure:output_type -> wogate.plugin.v1.ConfigureResponse
+	13, // 53: wogate.plugin.v1.Plugin.HandleEvent:output_type -> wogate.plugin.v1.HandleEventResponse
+	19, // 54: wogate.plugin.v1.Plugin.HandleInbound:output_type -> wogate.plugin.v1.HandleInboundResponse
+	22, // 55: wogate.plugin.v1.Plugin.Stop:output_type -> wogate.plugin.v1.StopResponse
+	31, // 56: wogate.plugin.v1.Host.GetWorkOrder:output_type -> wogate.plugin.v1.GetWorkOrderResponse
+	33, // 57: wogate.plugin.v1.Host.GetCustomerSettings:output_type -> wogate.plugin.v1.GetCustomerSettingsResponse
+	35, // 58: wogate.plugin.v1.Host.KVGet:output_type -> wogate.plugin.v1.KVGetResponse
+	37, // 59: wogate.plugin.v1.Host.KVPut:output_type -> wogate.plugin.v1.KVPutResponse
+	39, // 60: wogate.plugin.v1.Host.KVDelete:output_type -> wogate.plugin.v1.KVDeleteResponse
+	42, // 61: wogate.plugin.v1.Host.Log:output_type -> wogate.plugin.v1.LogResponse
+	44, // 62: wogate.plugin.v1.Host.SubmitActions:output_type -> wogate.plugin.v1.SubmitActionsResponse
+	50, // [50:63] is the sub-list for method output_type
+	37, // [37:50] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_wogate_plugin_v1_plugin_proto_init() }
@@ -3145,7 +3256,7 @@ func file_wogate_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wogate_plugin_v1_plugin_proto_rawDesc), len(file_wogate_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -360,6 +360,7 @@ const (
 	Host_KVPut_FullMethodName               = "/wogate.plugin.v1.Host/KVPut"
 	Host_KVDelete_FullMethodName            = "/wogate.plugin.v1.Host/KVDelete"
 	Host_Log_FullMethodName                 = "/wogate.plugin.v1.Host/Log"
+	Host_SubmitActions_FullMethodName       = "/wogate.plugin.v1.Host/SubmitActions"
 )
 
 // HostClient is the client API for Host service.
@@ -381,6 +382,14 @@ type HostClient interface {
 	// Log writes a structured line into the gateway's log under the plugin's
 	// name.
 	Log(ctx context.Context, in *LogRequest, opts ...grpc.CallOption) (*LogResponse, error)
+	// SubmitActions queues actions the plugin decided on its own (a file
+	// dropped in a folder, say), with no event to answer. When it returns OK
+	// the actions are stored durably in the gateway's outbox; a repeated key
+	// is a no-op that returns OK. FAILED_PRECONDITION or INVALID_ARGUMENT
+	// means refused for good (unknown account, invalid action); UNIMPLEMENTED
+	// means this gateway cannot take them (older gateway); anything else
+	// means try again later.
+	SubmitActions(ctx context.Context, in *SubmitActionsRequest, opts ...grpc.CallOption) (*SubmitActionsResponse, error)
 }
 
 type hostClient struct {
@@ -451,6 +460,16 @@ func (c *hostClient) Log(ctx context.Context, in *LogRequest, opts ...grpc.CallO
 	return out, nil
 }
 
+func (c *hostClient) SubmitActions(ctx context.Context, in *SubmitActionsRequest, opts ...grpc.CallOption) (*SubmitActionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmitActionsResponse)
+	err := c.cc.Invoke(ctx, Host_SubmitActions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostServer is the server API for Host service.
 // All implementations must embed UnimplementedHostServer
 // for forward compatibility.
@@ -470,6 +489,14 @@ type HostServer interface {
 	// Log writes a structured line into the gateway's log under the plugin's
 	// name.
 	Log(context.Context, *LogRequest) (*LogResponse, error)
+	// SubmitActions queues actions the plugin decided on its own (a file
+	// dropped in a folder, say), with no event to answer. When it returns OK
+	// the actions are stored durably in the gateway's outbox; a repeated key
+	// is a no-op that returns OK. FAILED_PRECONDITION or INVALID_ARGUMENT
+	// means refused for good (unknown account, invalid action); UNIMPLEMENTED
+	// means this gateway cannot take them (older gateway); anything else
+	// means try again later.
+	SubmitActions(context.Context, *SubmitActionsRequest) (*SubmitActionsResponse, error)
 	mustEmbedUnimplementedHostServer()
 }
 
@@ -497,6 +524,9 @@ func (UnimplementedHostServer) KVDelete(context.Context, *KVDeleteRequest) (*KVD
 }
 func (UnimplementedHostServer) Log(context.Context, *LogRequest) (*LogResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Log not implemented")
+}
+func (UnimplementedHostServer) SubmitActions(context.Context, *SubmitActionsRequest) (*SubmitActionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubmitActions not implemented")
 }
 func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
 func (UnimplementedHostServer) testEmbeddedByValue()              {}
@@ -627,6 +657,24 @@ func _Host_Log_Handler(srv interface{}, ctx context.Context, dec func(interface{
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_SubmitActions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitActionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).SubmitActions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_SubmitActions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).SubmitActions(ctx, req.(*SubmitActionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Host_ServiceDesc is the grpc.ServiceDesc for Host service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -657,6 +705,10 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Log",
 			Handler:    _Host_Log_Handler,
+		},
+		{
+			MethodName: "SubmitActions",
+			Handler:    _Host_SubmitActions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

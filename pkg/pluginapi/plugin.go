@@ -89,6 +89,35 @@ type Host interface {
 	Log(ctx context.Context, level, msg string, kv ...any)
 }
 
+// ActionSubmitter is an optional capability of a Host: queueing actions a
+// plugin decided on its own, with no event to answer (a file dropped in a
+// folder, a timer). Find it with a type assertion on the Host given to
+// Configure:
+//
+//	if s, ok := host.(pluginapi.ActionSubmitter); ok { ... }
+//
+// The SDK's host (in a real plugin process) always offers it; a gateway
+// too old to take the actions answers every call with a retryable *Error
+// matching errors.ErrUnsupported. Test hosts may leave it out.
+//
+// Contract: SubmitActions stores actions for account durably in the
+// gateway's outbox (as if an event had produced them) before it returns
+// nil. key is an idempotency key chosen by the plugin: a second call with
+// the same key is a no-op that returns nil, so a call a crash interrupted
+// can be repeated without anything being sent twice. Every action must
+// name its WorkOrderID and pass Validate. An *Error with Retryable false
+// means the actions can never be queued (unknown account, invalid action);
+// any other error means "try again later".
+type ActionSubmitter interface {
+	SubmitActions(ctx context.Context, account, key string, actions []Action) error
+}
+
+// MaxSubmitKeyBytes bounds the idempotency key of SubmitActions.
+const MaxSubmitKeyBytes = 200
+
+// MaxSubmitActions bounds the actions of one SubmitActions call.
+const MaxSubmitActions = 100
+
 // InboundRequest is an HTTP request forwarded by the gateway. Path is
 // relative to the plugin's inbound prefix.
 type InboundRequest struct {

@@ -175,6 +175,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	for _, n := range names {
 		host.accounts[n] = true
 	}
+	host.intake = newIntake(cfg, g.st, g.log) // inbound.go
 	g.plugins = plugins.NewManager(host, g.log.With("component", "plugins"))
 	g.onClose(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
@@ -228,6 +229,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			g.pollers = append(g.pollers, p)
 		}
 	}
+	g.routeInbound(mux, host.intake) // inbound.go: /plugins/{name}/inbound
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))

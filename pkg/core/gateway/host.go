@@ -35,6 +35,7 @@ type hostServices struct {
 	reader   CorrigoReader
 	settings SettingsReader
 	kv       KV
+	intake   *actionIntake // actions plugins queue on their own (inbound.go)
 }
 
 // maxKVKey and maxKVValue bound what a plugin may store per key; the store

@@ -1,0 +1,388 @@
+package gateway
+
+// Actions that plugins decide on their own, outside an event: queued
+// through the Host's SubmitActions (a CSV dropped in a folder) or returned
+// from an inbound HTTP request (an ERP's status callback on
+// /plugins/<name>/inbound). Both are stored as inbound events carrying the
+// actions (dispatch.ActionPluginActions) before anyone is told "done", so
+// the dispatcher writes them to the outbox even if the gateway dies right
+// after answering; the event's unique MessageID makes a repeated
+// submission a no-op.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/dispatch"
+	"github.com/wogate/wogate/pkg/core/plugins"
+	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/pluginapi"
+)
+
+// intakeStore is the part of store.Store the intake uses.
+type intakeStore interface {
+	InsertEvent(ctx context.Context, e *store.Event) (bool, error)
+	SeenWorkOrders(ctx context.Context, account string, ids []int64) (map[int64]bool, error)
+}
+
+// actionIntake stores actions from plugins as inbound events.
+type actionIntake struct {
+	st       intakeStore
+	accounts []string // sorted
+	shadow   map[string]bool
+	log      *slog.Logger
+	now      func() time.Time
+	// wake tells the dispatcher there is work; set once the dispatcher
+	// exists (plugins may submit while they are still being started).
+	wake atomic.Pointer[func()]
+}
+
+func newActionIntake(st intakeStore, shadow map[string]bool, log *slog.Logger) *actionIntake {
+	in := &actionIntake{st: st, shadow: shadow, log: log, now: time.Now}
+	for a := range shadow {
+		in.accounts = append(in.accounts, a)
+	}
+	sort.Strings(in.accounts)
+	return in
+}
+
+func (in *actionIntake) setWake(f func()) { in.wake.Store(&f) }
+
+func (in *actionIntake) known(account string) bool {
+	_, ok := in.shadow[account]
+	return ok
+}
+
+// stored is what storing one submission did.
+type stored struct {
+	Events     int // events inserted
+	Duplicates int // events already stored under the same MessageID
+}
+
+// store records actions from plugin for account under messageID. It
+// returns once the events are committed.
+func (in *actionIntake) store(ctx context.Context, plugin, account, messageID, key, via string, actions []pluginapi.Action) (stored, error) {
+	var res stored
+	evs, err := dispatch.NewPluginActionsEvents(plugin, account, messageID, dispatch.PluginActions{
+		Key: key, Via: via, Shadow: in.shadow[account], Actions: actions,
+	}, in.now())
+	if err != nil {
+		return res, err
+	}
+	for _, ev := range evs {
+		ok, err := in.st.InsertEvent(ctx, ev)
+		if err != nil {
+			return res, fmt.Errorf("store actions of work order %d: %w", ev.WorkOrderID, err)
+		}
+		if ok {
+			res.Events++
+		} else {
+			res.Duplicates++
+		}
+	}
+	if res.Events > 0 {
+		if w := in.wake.Load(); w != nil {
+			(*w)()
+		}
+	}
+	return res, nil
+}
+
+// SubmitActions implements plugins.ActionQueue for the gateway's host
+// services: the actions are stored as an inbound event with MessageID
+// "plugin:<plugin>:<key>". An empty key gets a random one (no
+// deduplication).
+func (h *hostServices) SubmitActions(ctx context.Context, plugin, account, key string, actions []pluginapi.Action) error {
+	in := h.intake
+	if in == nil {
+		return fmt.Errorf("submit actions: %w", errors.ErrUnsupported)
+	}
+	if !in.known(account) {
+		in.log.Warn("refused actions submitted by a plugin", "plugin", plugin, "account", account, "key", key, "reason", "unknown account")
+		return &pluginapi.Error{Message: fmt.Sprintf("unknown account %q", account)}
+	}
+	if err := pluginapi.CheckSubmission(key, actions); err != nil {
+		in.log.Warn("refused actions submitted by a plugin", "plugin", plugin, "account", account, "key", key, "reason", err.Error())
+		return err
+	}
+	if len(actions) == 0 {
+		return nil
+	}
+	if key == "" {
+		key = "random-" + uuid.NewString()
+	}
+	res, err := in.store(ctx, plugin, account, "plugin:"+plugin+":"+key, key, "submit", actions)
+	if err != nil {
+		in.log.Warn("could not store actions submitted by a plugin; it will try again", "plugin", plugin, "account", account, "key", key, "err", err)
+		return pluginapi.RetryLater(err)
+	}
+	in.log.Info("plugin submitted actions", "plugin", plugin, "account", account, "key", key,
+		"actions", kindList(actions), "duplicate", res.Events == 0)
+	return nil
+}
+
+var _ plugins.ActionQueue = (*hostServices)(nil)
+
+func kindList(actions []pluginapi.Action) []string {
+	out := make([]string, len(actions))
+	for i, a := range actions {
+		out[i] = string(a.Kind)
+	}
+	return out
+}
+
+// InboundPlugins forwards inbound requests (plugins.Manager).
+type InboundPlugins interface {
+	HandleInbound(ctx context.Context, plugin string, req pluginapi.InboundRequest) (pluginapi.InboundResponse, []pluginapi.Action, error)
+}
+
+// Inbound request limits and names.
+const (
+	// DefaultInboundMaxBytes bounds an inbound request body.
+	DefaultInboundMaxBytes = 1 << 20
+	// AccountHeader names the account an inbound request's actions are
+	// for, when the gateway has several and cannot tell from the work
+	// order.
+	AccountHeader = "X-Wogate-Account"
+	// IdempotencyHeader, when present, identifies the request instead of
+	// a hash of its method, path, query and body: a second request with the
+	// same value stores nothing more.
+	IdempotencyHeader = "Idempotency-Key"
+)
+
+// inboundHandler serves /plugins/{name}/inbound[/...]: it forwards the
+// request to the plugin and stores the actions the plugin returns before
+// writing the plugin's answer.
+type inboundHandler struct {
+	plugins InboundPlugins
+	intake  *actionIntake
+	log     *slog.Logger
+	maxBody int64
+}
+
+// errorJSON answers with a JSON error body.
+func errorJSON(w http.ResponseWriter, status int, plugin, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	w.WriteHeader(status)
+	writeJSONBody(w, map[string]string{"error": msg, "plugin": plugin})
+}
+
+func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	name := r.PathValue("name")
+	prefix := "/plugins/" + name + "/inbound"
+	sub := strings.TrimPrefix(r.URL.Path, prefix)
+	if sub == "" {
+		sub = "/"
+	}
+	log := h.log.With("component", "inbound", "plugin", name, "method", r.Method, "path", sub)
+	fail := func(status int, msg string, attrs ...any) {
+		log.Warn("inbound request failed", append([]any{"status", status, "reason", msg, "ms", time.Since(start).Milliseconds()}, attrs...)...)
+		errorJSON(w, status, name, msg)
+	}
+
+	account := strings.TrimSpace(r.Header.Get(AccountHeader))
+	if account != "" && !h.intake.known(account) {
+		fail(http.StatusBadRequest, fmt.Sprintf("%s names unknown account %q", AccountHeader, account))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", h.maxBody))
+			return
+		}
+		fail(http.StatusBadRequest, "read body: "+err.Error())
+		return
+	}
+	req := pluginapi.InboundRequest{Method: r.Method, Path: sub, Header: r.Header.Clone(), Query: r.URL.Query(), Body: body}
+	resp, actions, err := h.plugins.HandleInbound(r.Context(), name, req)
+	if err != nil {
+		var pe *pluginapi.Error
+		switch {
+		case errors.Is(err, plugins.ErrUnknownPlugin):
+			fail(http.StatusNotFound, fmt.Sprintf("no plugin %q is configured", name))
+		case errors.Is(err, plugins.ErrNoInbound):
+			fail(http.StatusNotImplemented, fmt.Sprintf("plugin %q does not handle inbound requests", name))
+		case errors.Is(err, plugins.ErrClosed):
+			fail(http.StatusServiceUnavailable, "the gateway is shutting down; try again later")
+		case plugins.IsRetryable(err):
+			fail(http.StatusServiceUnavailable, "plugin unavailable; try again later: "+err.Error())
+		case errors.As(err, &pe):
+			fail(http.StatusInternalServerError, "plugin failed: "+pe.Message)
+		default:
+			fail(http.StatusInternalServerError, "plugin failed: "+err.Error())
+		}
+		return
+	}
+
+	var res stored
+	if len(actions) > 0 {
+		if err := pluginapi.CheckSubmission("", actions); err != nil {
+			fail(http.StatusUnprocessableEntity, "the plugin's actions were refused: "+strings.TrimPrefix(errMessage(err), "submit actions: "),
+				"actions", kindList(actions))
+			return
+		}
+		groups, err := h.resolveAccounts(r.Context(), account, actions)
+		if err != nil {
+			var pe *pluginapi.Error
+			if errors.As(err, &pe) {
+				fail(http.StatusUnprocessableEntity, "the plugin's actions were refused: "+pe.Message, "actions", kindList(actions))
+			} else {
+				fail(http.StatusServiceUnavailable, "could not store the plugin's actions; try again later: "+err.Error())
+			}
+			return
+		}
+		key := requestKey(r, sub, body)
+		for _, g := range groups {
+			s, err := h.intake.store(r.Context(), name, g.account, "inbound:"+name+":"+key, key, "http", g.actions)
+			res.Events += s.Events
+			res.Duplicates += s.Duplicates
+			if err != nil {
+				fail(http.StatusServiceUnavailable, "could not store the plugin's actions; try again later: "+err.Error())
+				return
+			}
+		}
+	}
+
+	status := resp.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	for k, vs := range resp.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Content-Length", "Transfer-Encoding", "Connection":
+			continue
+		}
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(resp.Body)
+	log.Info("inbound request", "status", status, "actions", kindList(actions),
+		"stored", res.Events, "duplicate", res.Duplicates > 0 && res.Events == 0, "ms", time.Since(start).Milliseconds())
+}
+
+func errMessage(err error) string {
+	var pe *pluginapi.Error
+	if errors.As(err, &pe) {
+		return pe.Message
+	}
+	return err.Error()
+}
+
+// requestKey identifies a request for deduplication: its Idempotency-Key
+// header, else a hash of method, path, query and body (a request repeated
+// byte for byte is the same request: an ERP retrying a callback).
+func requestKey(r *http.Request, sub string, body []byte) string {
+	if k := strings.TrimSpace(r.Header.Get(IdempotencyHeader)); k != "" {
+		if len(k) <= 100 && !strings.ContainsAny(k, "\x00\r\n") {
+			return "key:" + k
+		}
+		sum := sha256.Sum256([]byte(k))
+		return "key-sha256:" + hex.EncodeToString(sum[:])
+	}
+	h := sha256.New()
+	for _, s := range []string{r.Method, sub, r.URL.Query().Encode()} {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	h.Write(body)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+type accountActions struct {
+	account string
+	actions []pluginapi.Action
+}
+
+// resolveAccounts decides which account each action is for: the
+// X-Wogate-Account header; else the only account; else the account whose
+// events mention the action's work order. An action whose account cannot
+// be told is refused (*pluginapi.Error); a store failure is returned as
+// is. Groups keep the actions' order.
+func (h *inboundHandler) resolveAccounts(ctx context.Context, header string, actions []pluginapi.Action) ([]accountActions, error) {
+	if header != "" {
+		return []accountActions{{header, actions}}, nil
+	}
+	switch len(h.intake.accounts) {
+	case 0:
+		return nil, &pluginapi.Error{Message: "the gateway has no CorrigoPro account configured"}
+	case 1:
+		return []accountActions{{h.intake.accounts[0], actions}}, nil
+	}
+	ids := make([]int64, 0, len(actions))
+	for _, a := range actions {
+		ids = append(ids, a.WorkOrderID)
+	}
+	owners := map[int64][]string{}
+	for _, acct := range h.intake.accounts {
+		seen, err := h.intake.st.SeenWorkOrders(ctx, acct, ids)
+		if err != nil {
+			return nil, fmt.Errorf("look up work orders: %w", err)
+		}
+		for id, ok := range seen {
+			if ok {
+				owners[id] = append(owners[id], acct)
+			}
+		}
+	}
+	var out []accountActions
+	index := map[string]int{}
+	for _, a := range actions {
+		accts := owners[a.WorkOrderID]
+		if len(accts) != 1 {
+			why := "no account has seen it"
+			if len(accts) > 1 {
+				why = "accounts " + strings.Join(accts, ", ") + " have all seen it"
+			}
+			return nil, &pluginapi.Error{Message: fmt.Sprintf("cannot tell which account work order %d belongs to (%s); send the %s header", a.WorkOrderID, why, AccountHeader)}
+		}
+		i, ok := index[accts[0]]
+		if !ok {
+			i = len(out)
+			index[accts[0]] = i
+			out = append(out, accountActions{account: accts[0]})
+		}
+		out[i].actions = append(out[i].actions, a)
+	}
+	return out, nil
+}
+
+// newIntake builds the gateway's action intake from the accounts in cfg.
+func newIntake(cfg *config.Config, st intakeStore, log *slog.Logger) *actionIntake {
+	shadow := map[string]bool{}
+	for name, a := range cfg.Corrigo.Accounts {
+		shadow[name] = a.Shadow
+	}
+	return newActionIntake(st, shadow, log)
+}
+
+// routeInbound serves the plugins' inbound paths on mux and connects the
+// intake to the dispatcher.
+func (g *Gateway) routeInbound(mux *http.ServeMux, in *actionIntake) {
+	in.setWake(g.disp.Wake)
+	h := &inboundHandler{plugins: g.plugins, intake: in, log: g.log, maxBody: DefaultInboundMaxBytes}
+	mux.Handle("/plugins/{name}/inbound", h)
+	mux.Handle("/plugins/{name}/inbound/", h)
+}

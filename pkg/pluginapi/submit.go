@@ -1,0 +1,87 @@
+package pluginapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/wogate/wogate/internal/pluginpb"
+)
+
+// The SDK's host (plugin side) offers SubmitActions; the host server
+// (gateway side) serves it when the gateway's Host does.
+var (
+	_ ActionSubmitter = (*hostClient)(nil)
+)
+
+// SubmitActions sends actions to the gateway's outbox (see
+// ActionSubmitter for the contract).
+func (h *hostClient) SubmitActions(ctx context.Context, account, key string, actions []Action) error {
+	if len(actions) == 0 {
+		return nil
+	}
+	pas, err := actionsToPB(actions)
+	if err != nil {
+		return Permanent(fmt.Errorf("submit actions: %w", err))
+	}
+	_, err = h.c.SubmitActions(ctx, &pluginpb.SubmitActionsRequest{Account: account, Key: key, Actions: pas})
+	if err == nil {
+		return nil
+	}
+	if status.Code(err) == codes.Unimplemented {
+		// A gateway from before SubmitActions, or one whose host cannot
+		// queue actions: nothing was stored, and refusing the actions for
+		// good would lose them. Keep them for a gateway that can.
+		return fmt.Errorf("%w: %w", &Error{
+			Message:   "host: submit actions: this gateway does not accept actions from plugins (" + status.Convert(err).Message() + ")",
+			Retryable: true,
+		}, errors.ErrUnsupported)
+	}
+	return hostError("submit actions", err)
+}
+
+// SubmitActions serves a plugin's SubmitActions call from the gateway's
+// Host, when it is an ActionSubmitter; otherwise the call is answered
+// Unimplemented.
+func (h *hostServer) SubmitActions(ctx context.Context, req *pluginpb.SubmitActionsRequest) (*pluginpb.SubmitActionsResponse, error) {
+	sub, ok := h.host.(ActionSubmitter)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "the gateway's host does not queue actions from plugins")
+	}
+	actions, err := actionsFromPB(req.GetActions())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "submit actions: %v", err)
+	}
+	if err := sub.SubmitActions(ctx, req.GetAccount(), req.GetKey(), actions); err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			return nil, status.Error(codes.Unimplemented, err.Error())
+		}
+		return nil, hostStatus(err)
+	}
+	return &pluginpb.SubmitActionsResponse{}, nil
+}
+
+// CheckSubmission checks a SubmitActions call the way every gateway must
+// before queueing it: a key of at most MaxSubmitKeyBytes, at most
+// MaxSubmitActions actions, each naming its work order and passing
+// Validate. The error is a non-retryable *Error naming the first problem.
+func CheckSubmission(key string, actions []Action) error {
+	if len(key) > MaxSubmitKeyBytes {
+		return &Error{Message: fmt.Sprintf("submit actions: key is %d bytes; the limit is %d", len(key), MaxSubmitKeyBytes)}
+	}
+	if len(actions) > MaxSubmitActions {
+		return &Error{Message: fmt.Sprintf("submit actions: %d actions in one call; the limit is %d", len(actions), MaxSubmitActions)}
+	}
+	for i, a := range actions {
+		if a.WorkOrderID <= 0 {
+			return &Error{Message: fmt.Sprintf("submit actions: action %d (%s) names no work order (WorkOrderID %d)", i, a.Kind, a.WorkOrderID)}
+		}
+		if err := a.Validate(); err != nil {
+			return &Error{Message: fmt.Sprintf("submit actions: action %d: %v", i, err)}
+		}
+	}
+	return nil
+}
