@@ -202,7 +202,9 @@ func (r *Runner) Run(ctx context.Context, c *Case) Result {
 	got, notes, err := r.execute(ctx, c)
 	res.Notes = notes
 	if err != nil {
-		res.Status = StatusFail
+		// got, when set, is what was decided before the case got stuck
+		// (the matching rules count for coverage).
+		res.Status, res.Got = StatusFail, got
 		res.Failures = []Failure{{Line: c.Line, Field: "setup", Message: err.Error()}}
 		return res
 	}
@@ -317,10 +319,10 @@ func (r *Runner) execute(ctx context.Context, c *Case) (*Outcome, []string, erro
 		a := p.a
 		if a.Kind != pluginapi.KindNote {
 			if a.WorkOrderID != n.Header.WorkOrderId {
-				return nil, notes, setupf("rule %q: plugin %q returned %s for work order %d, but the case only describes work order %d", p.m.Rule, p.m.Plugin, a.Kind, a.WorkOrderID, n.Header.WorkOrderId)
+				return out, notes, setupf("rule %q: plugin %q returned %s for work order %d, but the case only describes work order %d", p.m.Rule, p.m.Plugin, a.Kind, a.WorkOrderID, n.Header.WorkOrderId)
 			}
 			if fetch.state == nil || fetch.state.Status == "" {
-				return nil, notes, setupf("rule %q: plugin %q returned %s; to check it the gateway asks CorrigoPro for work order %d's status, which the case does not give: add workOrder: or workOrderStatus:", p.m.Rule, p.m.Plugin, a.Kind, a.WorkOrderID)
+				return out, notes, setupf("rule %q: plugin %q returned %s; to check it the gateway asks CorrigoPro for work order %d's status, which the case does not give: add workOrder: or workOrderStatus:", p.m.Rule, p.m.Plugin, a.Kind, a.WorkOrderID)
 			}
 			if c.CustomerSettings != nil && !settingsNoted && (a.Kind == pluginapi.KindCheckOut || a.Kind == pluginapi.KindWorkDoneDetails) &&
 				(fetch.state.Customer == nil || fetch.state.Customer.ID == 0) {
