@@ -41,6 +41,16 @@ func (g *Gateway) runMaintenance(ctx context.Context) {
 		wg.Go(func() { _ = r.Run(ctx) })
 	}
 	if keep := retention(g.cfg.Retention.Events, g.cfg.Retention.Log); keep > 0 {
+		// Reconciliation tells "never seen" from "seen and pruned" by the
+		// store: events must outlive every reconcile window.
+		for _, name := range accountNames(g.cfg) {
+			a := g.cfg.Corrigo.Accounts[name]
+			if a.Reconcile.Interval > 0 && a.Reconcile.Window > keep {
+				g.log.Warn("retention raised to the reconcile window, so reconciliation does not refill pruned work orders",
+					"account", name, "retention", keep.String(), "window", a.Reconcile.Window.String())
+				keep = a.Reconcile.Window
+			}
+		}
 		p, err := reconcile.NewPruner(reconcile.PrunerOptions{Store: g.st, Retention: keep, Logger: g.log})
 		if err != nil {
 			g.log.Error("retention not started", "err", err)

@@ -56,7 +56,9 @@ type Options struct {
 	// Interval between rounds; default 1 hour.
 	Interval time.Duration
 	// Window is how far back each round searches by LastUpdate; default
-	// 24 hours.
+	// 24 hours. Unseen work orders are filled only if they were created
+	// within it, so the store must keep events at least this long (the
+	// gateway raises its retention to the longest window).
 	Window time.Duration
 	// Settle leaves changes younger than this to the webhook for one more
 	// round, so a notification merely in flight (or in CorrigoPro's retry
@@ -91,8 +93,8 @@ type Silence struct {
 	LastWebhook time.Time
 	// For is how long the webhook has been quiet.
 	For time.Duration
-	// Gaps is how many changes the last round found that no webhook
-	// brought.
+	// Gaps is how many changes rounds found, since the last webhook, that
+	// no webhook brought.
 	Gaps int
 }
 
@@ -102,7 +104,7 @@ type Result struct {
 	Unseen     int // of those, never seen by the gateway
 	StatusGaps int // seen, but their status moved without a notification
 	Stored     int // events stored (gaps already filled are not counted)
-	Skipped    int // left for the next round: still settling, or the gateway is busy with them
+	Skipped    int // left alone: still settling, the gateway is busy with them, or unseen but created before the window
 	Silent     bool
 }
 
@@ -115,10 +117,12 @@ type Reconciler struct {
 	log     *slog.Logger
 	started time.Time
 
-	mu     sync.Mutex
-	silent bool
-	last   Result
-	rounds int
+	mu        sync.Mutex
+	silent    bool
+	quietGaps int       // changes found since the last webhook
+	lastGap   time.Time // when a round last found one
+	last      Result
+	rounds    int
 }
 
 // New checks opts and returns a reconciler.
@@ -248,6 +252,21 @@ func (r *Reconciler) RunOnce(ctx context.Context) (Result, error) {
 			}
 		}
 	}
+	// A work order created before the window may have been seen and its
+	// events pruned since (retention): it is not a gap, whatever its
+	// LastUpdate says. The gateway keeps events at least a window long,
+	// so one created inside the window and unseen never reached it.
+	horizon := now.Add(-r.o.Window)
+	recent := unseen[:0]
+	for _, id := range unseen {
+		if c := byID[id].Created; !c.IsZero() && c.Before(horizon) {
+			res.Skipped++
+			r.log.Debug("unseen work order created before the window; not a gap", "work_order", id, "created", c.Time)
+			continue
+		}
+		recent = append(recent, id)
+	}
+	unseen = recent
 	res.Unseen = len(unseen)
 	for len(unseen) > 0 {
 		batch := unseen[:min(fetchBatch, len(unseen))]
@@ -293,7 +312,8 @@ func (r *Reconciler) store(ctx context.Context, ev *store.Event, res *Result) er
 }
 
 // checkSilence decides whether the webhook is silent: quiet for longer
-// than SilenceAlert while this round found changes it should have brought.
+// than SilenceAlert while rounds during that quiet time found changes it
+// should have brought.
 func (r *Reconciler) checkSilence(ctx context.Context, now time.Time, res *Result) error {
 	if r.o.SilenceAlert <= 0 || (r.o.WebhookPath == "" && r.o.LastWebhook == nil) {
 		return nil
@@ -307,33 +327,36 @@ func (r *Reconciler) checkSilence(ctx context.Context, now time.Time, res *Resul
 		quietSince = r.started
 	}
 	quiet := now.Sub(quietSince)
-	silent := quiet > r.o.SilenceAlert && res.Gaps() > 0
+
 	r.mu.Lock()
+	if r.lastGap.Before(quietSince) {
+		r.quietGaps = 0 // those changes came before the last webhook
+	}
+	if res.Gaps() > 0 {
+		r.quietGaps += res.Gaps()
+		r.lastGap = now
+	}
+	gaps := r.quietGaps
+	silent := quiet > r.o.SilenceAlert && gaps > 0
 	was := r.silent
 	r.silent = silent
 	r.mu.Unlock()
+
 	res.Silent = silent
-	s := Silence{Account: r.o.Account, Silent: silent, LastWebhook: last, For: quiet, Gaps: res.Gaps()}
+	s := Silence{Account: r.o.Account, Silent: silent, LastWebhook: last, For: quiet, Gaps: gaps}
 	switch {
 	case silent:
-		attrs := []any{"quiet_for", quiet.Round(time.Second).String(), "gaps", res.Gaps(), "alert_after", r.o.SilenceAlert.String()}
+		attrs := []any{"quiet_for", quiet.Round(time.Second).String(), "changes_found", gaps, "alert_after", r.o.SilenceAlert.String()}
 		if last.IsZero() {
 			attrs = append(attrs, "last_webhook", "none")
 		} else {
 			attrs = append(attrs, "last_webhook", last.Format(time.RFC3339))
 		}
 		r.log.Warn("webhook silence: no notification arrived while CorrigoPro changed work orders; check the webhook URL and certificate in CorrigoPro Desktop", attrs...)
-	case was && quiet <= r.o.SilenceAlert:
-		r.log.Info("webhook silence ended", "last_webhook", last.Format(time.RFC3339))
 	case was:
-		// Still quiet, but no gap this round: keep reporting until a
-		// webhook arrives.
-		s.Silent, res.Silent = true, true
-		r.mu.Lock()
-		r.silent = true
-		r.mu.Unlock()
+		r.log.Info("webhook silence ended", "last_webhook", last.Format(time.RFC3339))
 	}
-	if r.o.OnSilence != nil && (s.Silent || was) {
+	if r.o.OnSilence != nil && (silent || was) {
 		r.o.OnSilence(s)
 	}
 	return nil

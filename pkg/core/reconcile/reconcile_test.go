@@ -426,3 +426,21 @@ func TestNewRefusesIncompleteOptions(t *testing.T) {
 		t.Error("NewPruner without store succeeded")
 	}
 }
+
+// TestOldUnseenWorkOrderIsNotAGap: a work order created before the window
+// may have been handled and pruned since; a recent change to it must not
+// bring it back as new.
+func TestOldUnseenWorkOrderIsNotAGap(t *testing.T) {
+	w := newWorld(t)
+	wo, err := w.sb.CreateWorkOrder(sandbox.WorkOrderSpec{Type: corrigo.TypeRequest, Created: corrigo.NewTime(time.Now().Add(-3 * time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.sb.Act(wo.WorkOrderId, sandbox.Action{Action: sandbox.ActNteChange, Amount: 700}); err != nil {
+		t.Fatal(err)
+	}
+	res := w.runOnce(w.reconciler(nil))
+	if res.Checked != 1 || res.Stored != 0 || res.Unseen != 0 || res.Skipped != 1 {
+		t.Fatalf("old unseen work order: %+v, want it checked and skipped", res)
+	}
+}
