@@ -369,6 +369,15 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, 0)
 		} else {
 			ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, 1)
+			// Accounts with nothing pending report zeros, so their series
+			// exist (alerts on absent series are brittle).
+			if breakers != nil {
+				for _, acc := range breakers.Accounts() {
+					if _, ok := bl[acc]; !ok {
+						bl[acc] = store.Backlog{}
+					}
+				}
+			}
 			now := time.Now()
 			for _, acc := range sortedKeys(bl) {
 				b := bl[acc]

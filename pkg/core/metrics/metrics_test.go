@@ -144,6 +144,7 @@ func TestExposition(t *testing.T) {
 		`wogate_queue_oldest_event_age_seconds{account="acme"}`,
 		`wogate_queue_pending_actions{account="acme"} 0`,
 		`wogate_store_up 1`,
+		`wogate_queue_pending_events{account="globex"} 0`,
 		`wogate_actions_total{account="acme",kind="accept",outcome="sent"} 2`,
 		`wogate_actions_total{account="acme",kind="check_out",outcome="refused"} 1`,
 		`wogate_action_send_duration_seconds_count{account="acme"} 3`,
