@@ -269,6 +269,11 @@ func (m *mapping) actions(env *InboundEnv) ([]pluginapi.Action, error) {
 			TaxAmount: ev.float("tax_amount"), DiscountAmount: ev.float("discount_amount"), TotalAmount: ev.float("total_amount"),
 			Currency: ev.str("currency"), Comment: a.Comment,
 		}
+		if inv.InvoiceDate.IsZero() {
+			// CorrigoPro refuses to submit an invoice without a date
+			// (3052 "InvoiceDate is required").
+			inv.InvoiceDate = corrigo.NewTime(env.Now)
+		}
 		ev.decode("line_items", &inv.LineItems)
 		if m.fields["total_amount"] == nil {
 			inv.TotalAmount = round2(lineTotal(inv.LineItems) + inv.TaxAmount - inv.DiscountAmount)
