@@ -21,8 +21,8 @@ func (services) GetCustomerSettings(context.Context, string, int) (*corrigo.Cust
 	return nil, pluginapi.ErrNotFound
 }
 func (services) KVGet(context.Context, string, string) ([]byte, bool, error) { return nil, false, nil }
-func (services) KVPut(context.Context, string, string, []byte) error       { return nil }
-func (services) KVDelete(context.Context, string, string) error            { return nil }
+func (services) KVPut(context.Context, string, string, []byte) error         { return nil }
+func (services) KVDelete(context.Context, string, string) error              { return nil }
 
 type queueServices struct {
 	services
