@@ -382,7 +382,10 @@ func newIntake(cfg *config.Config, st intakeStore, log *slog.Logger) *actionInta
 // intake to the dispatcher.
 func (g *Gateway) routeInbound(mux *http.ServeMux, in *actionIntake) {
 	in.setWake(g.disp.Wake)
-	h := &inboundHandler{plugins: g.plugins, intake: in, log: g.log, maxBody: DefaultInboundMaxBytes}
+	registerInbound(mux, &inboundHandler{plugins: g.plugins, intake: in, log: g.log, maxBody: DefaultInboundMaxBytes})
+}
+
+func registerInbound(mux *http.ServeMux, h *inboundHandler) {
 	mux.Handle("/plugins/{name}/inbound", h)
 	mux.Handle("/plugins/{name}/inbound/", h)
 }
