@@ -3,9 +3,16 @@ package e2e
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"log"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +24,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/wogate/wogate/internal/testplugin"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -36,6 +45,13 @@ type crashParams struct {
 	Senders          int // concurrent traffic goroutines
 	Seed             uint64
 	Drain            time.Duration // deadline for everything to settle after the traffic
+	// Postgres, when set, is the DSN of a PostgreSQL server: the gateways
+	// share one database (a fresh schema) instead of a SQLite file.
+	Postgres string
+	// Replicas is the number of gateway processes (default 1). With more
+	// than one, a round-robin proxy in front of them receives the
+	// webhooks, as a load balancer would, and each kill picks a replica.
+	Replicas int
 }
 
 func envInt(name string, def int) int {
@@ -153,7 +169,10 @@ func (g *crashGateway) logTail(n int) string {
 var crashConfigTmpl = template.Must(template.New("crash").Parse(`# written by the crash test
 listen: 127.0.0.1:{{.Port}}
 data_dir: {{.DataDir}}
-corrigo:
+{{if .DSN}}store:
+  driver: postgres
+  dsn: "{{.DSN}}"
+{{end}}corrigo:
   accounts:
     main:
       base_url: {{.BaseURL}}
@@ -196,12 +215,14 @@ log:
 // crashWorld is one crash run: the sandbox, the gateway process and the
 // traffic.
 type crashWorld struct {
-	t   *testing.T
-	p   crashParams
-	sb  *sandbox.Sandbox
-	gw  *crashGateway
-	dir string
-	rng *rand.Rand
+	t      *testing.T
+	p      crashParams
+	sb     *sandbox.Sandbox
+	gws    []*crashGateway
+	hook   string // the URL CorrigoPro posts to
+	schema string // PostgreSQL schema, if any
+	dir    string
+	rng    *rand.Rand
 
 	mu        sync.Mutex
 	delivered map[int64]bool // notification id → answered 2xx
@@ -248,31 +269,122 @@ func newCrashWorld(t *testing.T, p crashParams) *crashWorld {
 	if err := os.WriteFile(cert, sb.CertificatePEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-	var b bytes.Buffer
-	if err := crashConfigTmpl.Execute(&b, map[string]any{
-		"Port": port, "DataDir": filepath.Join(dir, "data"), "BaseURL": sb.BaseURL(), "OAuthURL": sb.OAuthURL(),
-		"CertFile": cert, "Plugin": pluginBin(t), "CrashAfter": p.PluginCrashAfter, "Delay": p.PluginDelay.String(),
-	}); err != nil {
-		t.Fatal(err)
+	dsn := ""
+	if p.Postgres != "" {
+		w.schema = crashSchema(t, p.Postgres)
+		dsn = p.Postgres + "&search_path=" + w.schema
 	}
-	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
+	for i := range max(1, p.Replicas) {
+		port := freePort(t)
+		var b bytes.Buffer
+		if err := crashConfigTmpl.Execute(&b, map[string]any{
+			"Port": port, "DataDir": filepath.Join(dir, "data"), "BaseURL": sb.BaseURL(), "OAuthURL": sb.OAuthURL(), "DSN": dsn,
+			"CertFile": cert, "Plugin": pluginBin(t), "CrashAfter": p.PluginCrashAfter, "Delay": p.PluginDelay.String(),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := filepath.Join(dir, fmt.Sprintf("config-%d.yaml", i))
+		if err := os.WriteFile(cfg, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("gateway-%d.log", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { logf.Close() })
+		gw := &crashGateway{t: t, cfg: cfg, port: port, logf: logf}
+		w.gws = append(w.gws, gw)
+		t.Cleanup(func() {
+			gw.kill()
+			if t.Failed() {
+				t.Logf("gateway %d log (tail):\n%s", i, gw.logTail(20000))
+			}
+		})
 	}
-	logf, err := os.Create(filepath.Join(dir, "gateway.log"))
-	if err != nil {
-		t.Fatal(err)
+	w.hook = w.gws[0].url("/webhooks/corrigo/main")
+	if len(w.gws) > 1 {
+		w.hook = roundRobin(t, w.gws) + "/webhooks/corrigo/main"
 	}
-	t.Cleanup(func() { logf.Close() })
-	w.gw = &crashGateway{t: t, cfg: cfg, port: port, logf: logf}
+	return w
+}
+
+// roundRobin starts a proxy that sends each request to the next replica,
+// with no health checks: a request that lands on a dead replica fails
+// (502), and CorrigoPro's retry queue tries again.
+func roundRobin(t *testing.T, gws []*crashGateway) string {
+	var next atomic.Uint64
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			gw := gws[next.Add(1)%uint64(len(gws))]
+			u, _ := url.Parse(gw.url(""))
+			r.SetURL(u)
+		},
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// crashSchema creates a fresh PostgreSQL schema for one run and drops it
+// afterwards.
+func crashSchema(t *testing.T, dsn string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = crand.Read(b)
+	schema := "wogate_crash_" + hex.EncodeToString(b)
+	run := func(q string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, q)
+		return err
+	}
+	if err := run("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
 	t.Cleanup(func() {
-		w.gw.kill()
-		if t.Failed() {
-			t.Logf("gateway log (tail):\n%s", w.gw.logTail(20000))
+		if err := run("DROP SCHEMA IF EXISTS " + schema + " CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	return w
+	return schema
+}
+
+// startAll starts every replica.
+func (w *crashWorld) startAll() {
+	for _, gw := range w.gws {
+		gw.start()
+	}
+}
+
+// termAll stops every replica gracefully.
+func (w *crashWorld) termAll() {
+	for _, gw := range w.gws {
+		gw.term()
+	}
+}
+
+// starts counts the starts of all replicas.
+func (w *crashWorld) starts() int {
+	n := 0
+	for _, gw := range w.gws {
+		n += gw.starts
+	}
+	return n
+}
+
+// logText is the log of every replica.
+func (w *crashWorld) logText() string {
+	var b strings.Builder
+	for _, gw := range w.gws {
+		b.WriteString(gw.logText())
+	}
+	return b.String()
 }
 
 // trackDeliveries refreshes the set of notifications answered 2xx until
@@ -417,10 +529,11 @@ func (w *crashWorld) killer(ctx context.Context) {
 			return
 		case <-time.After(time.Duration(w.rng.Int64N(int64(20 * time.Millisecond)))):
 		}
-		w.gw.kill()
+		gw := w.gws[w.rng.IntN(len(w.gws))]
+		gw.kill()
 		w.kills.Add(1)
 		// Restart at once: CorrigoPro's retry queue finds it again.
-		w.gw.start()
+		gw.start()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/egress"
 	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/core/store/postgres"
 	"github.com/wogate/wogate/pkg/core/store/sqlite"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 	"github.com/wogate/wogate/pkg/pluginapi"
@@ -65,15 +66,21 @@ func (w *crashWorld) checkLedger(ctx context.Context) ([]string, ledgerReport) {
 			bad = append(bad, "… (more)")
 		}
 	}
-	rep := ledgerReport{WorkOrders: len(w.wos), Kills: int(w.kills.Load()), Starts: w.gw.starts}
-	log := w.gw.logText()
+	rep := ledgerReport{WorkOrders: len(w.wos), Kills: int(w.kills.Load()), Starts: w.starts()}
+	log := w.logText()
 	rep.PluginCrashes = countLines(log, `"msg":"plugin crashed"`)
 	if n := countLines(log, `"msg":"plugin quarantined`); n > 0 {
 		bad = append(bad, "the plugin was quarantined (too many crashes for the supervisor): the run is sized wrong")
 	}
 	rep.LeaseLost = countLines(log, "lease lost")
 
-	st, err := sqlite.Open(ctx, filepath.Join(w.dir, "data", config.DefaultSQLiteFile), sqlite.Options{})
+	var st store.Store
+	var err error
+	if w.p.Postgres != "" {
+		st, err = postgres.Open(ctx, w.p.Postgres, postgres.Options{Schema: w.schema})
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(w.dir, "data", config.DefaultSQLiteFile), sqlite.Options{})
+	}
 	if err != nil {
 		return []string{fmt.Sprintf("open the gateway's store: %v", err)}, rep
 	}

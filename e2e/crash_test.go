@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"os"
+
+	"github.com/jackc/pgx/v5"
 	"strconv"
 	"testing"
 	"time"
@@ -35,8 +37,8 @@ func runCrash(t *testing.T, p crashParams) {
 	t.Logf("seed %d (rerun with WOGATE_CRASH_SEED=%d): %d work orders × %d notifications, %d kills, plugin crash_after %d",
 		p.Seed, p.Seed, p.WorkOrders, p.Steps, p.Kills, p.PluginCrashAfter)
 	w := newCrashWorld(t, p)
-	w.gw.start()
-	w.sb.SetWebhookURL(w.gw.url("/webhooks/corrigo/main"))
+	w.startAll()
+	w.sb.SetWebhookURL(w.hook)
 
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), p.Drain+5*time.Minute)
@@ -65,7 +67,7 @@ func runCrash(t *testing.T, p crashParams) {
 		t.Fatal(err)
 	}
 	// Stop cleanly so the store is closed; the ledger reads it directly.
-	w.gw.term()
+	w.termAll()
 	bad, rep := w.checkLedger(context.Background())
 	t.Logf("%s; traffic %v, total %v", rep, trafficTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	for _, b := range bad {
@@ -106,4 +108,45 @@ func TestCrashPluginKilledMidCall(t *testing.T) {
 		PluginCrashAfter: max(20, events/3), PluginDelay: 2 * time.Millisecond,
 		Senders: 32, Seed: crashSeed(), Drain: 90 * time.Second,
 	})
+}
+
+// TestCrashReplicasOnPostgres runs two gateway replicas against one
+// PostgreSQL database behind a round-robin proxy and kills one of them at
+// random moments: leases keep the replicas from handling an event or
+// sending an action twice, and the survivor (or the restarted one) takes
+// over what the dead one held once its lease expires.
+func TestCrashReplicasOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test: skipped in -short")
+	}
+	dsn := postgresForCrash(t)
+	events := envInt("WOGATE_CRASH_EVENTS", 1000) / 2
+	steps := 5
+	runCrash(t, crashParams{
+		WorkOrders: max(1, events/steps), Steps: steps,
+		Kills:   max(1, envInt("WOGATE_CRASH_KILLS", 5)-1),
+		Senders: 32, Seed: crashSeed(), Drain: 90 * time.Second,
+		Postgres: dsn, Replicas: 2,
+	})
+}
+
+// postgresForCrash returns WOGATE_TEST_POSTGRES, or the default local
+// server if it answers; without either the test is skipped.
+func postgresForCrash(t *testing.T) string {
+	t.Helper()
+	dsn, set := os.LookupEnv("WOGATE_TEST_POSTGRES")
+	if !set || dsn == "" {
+		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		if set {
+			t.Fatalf("WOGATE_TEST_POSTGRES=%s is set but unreachable: %v", dsn, err)
+		}
+		t.Skipf("PostgreSQL not reachable at %s (set WOGATE_TEST_POSTGRES to require it): %v", dsn, err)
+	}
+	_ = conn.Close(ctx)
+	return dsn
 }
