@@ -20,7 +20,13 @@ plugins:
 		if [ -f $$p/main.go ]; then $(GO) build -o $(BIN)/$$(basename $$p) ./$$p || exit 1; fi; \
 	done
 
+# The example config sends emergencies to the erp-rest plugin, which talks
+# to a demo ERP on 127.0.0.1:9000; run it beside the gateway and stop both
+# together.
 run: build
+	$(GO) build -o $(BIN)/demo-erp ./plugins/erp-rest/demo-erp
+	@./$(BIN)/demo-erp & erp=$$!; \
+	trap 'kill $$erp 2>/dev/null' EXIT INT TERM; \
 	./$(BIN)/gateway run --config examples/config.yaml
 
 vet:
