@@ -387,7 +387,7 @@ func TestEnvOverrides(t *testing.T) {
 		t.Errorf("account added from the environment: %+v (ok=%v)", extra, ok)
 	}
 	// Untouched values keep the file's.
-	if cfg.Plugins["csv"].Command != "./bin/csv-export" || cfg.Sandbox.AutoCreate != 30*time.Second {
+	if cfg.Plugins["csv"].Command != "./bin/csv-export" || cfg.Sandbox.AutoCreate != 10*time.Second {
 		t.Error("file values lost")
 	}
 	base, _ := load(t, "../../../examples/config.yaml", env())
