@@ -30,6 +30,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/egress"
 	"github.com/wogate/wogate/pkg/core/ingest"
+	"github.com/wogate/wogate/pkg/core/metrics"
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/store/sqlite"
@@ -87,6 +88,8 @@ type Gateway struct {
 	stats     *ingest.Stats
 	srv       *http.Server
 	ln        net.Listener
+	metrics   *metrics.Metrics
+	adminSrv  *http.Server
 	closeFns  []func()
 
 	mu      sync.Mutex
@@ -112,7 +115,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		opts.EgressConcurrency = 64
 	}
 	g := &Gateway{cfg: cfg, opts: opts, log: opts.Logger, clients: map[string]*corrigo.Client{},
-		hooks: map[string]*ingest.Webhook{}, stats: &ingest.Stats{}}
+		hooks: map[string]*ingest.Webhook{}, stats: &ingest.Stats{}, metrics: metrics.New(metrics.Options{})}
 	defer func() {
 		if err != nil {
 			g.closeAll()
@@ -125,12 +128,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if opts.WrapStore != nil {
 		g.st = opts.WrapStore(g.st)
 	}
+	g.st = g.metrics.WrapStore(g.st)
+	g.metrics.SetBacklogSource(g.st)
+	g.metrics.SetWebhookStats(g.stats.Snapshot)
 	g.onClose(func() {
 		if cerr := g.st.Close(); cerr != nil {
 			g.log.Warn("close store", "err", cerr)
 		}
 	})
 	g.clog = commlog.New(g.st, commlog.Options{Logger: g.log})
+	g.metrics.SetCommLogStats(g.clog.Stats)
 	g.onClose(g.clog.Close)
 
 	names := accountNames(cfg)
@@ -141,7 +148,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			Region: a.Region, BaseURL: a.BaseURL, OAuthURL: a.OAuthURL,
 			ClientID: a.ClientID, ClientSecret: a.ClientSecret.Value(),
 			MessageIDPrefix: a.MessageIDPrefix, HTTPClient: opts.HTTPClient,
-			Observer: exchangeObserver(g.clog, name),
+			Observer: g.metrics.ObserveExchanges(name, exchangeObserver(g.clog, name)),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("account %s: corrigo client: %w", name, err)
@@ -160,9 +167,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		MaxBackoff:     cfg.Delivery.BackoffMax,
 		MaxAttempts:    cfg.Delivery.MaxAttempts,
 		Breaker:        opts.Breaker,
-		Observer:       g.egressObs,
+		Observer:       metrics.Tee(g.egressObs, g.metrics),
 		Logger:         g.log.With("component", "egress"),
 	})
+	g.metrics.SetBreakerSource(g.sender)
 	g.worker = egress.NewWorker(g.st, g.sender, egress.WorkerOptions{
 		Concurrency: opts.EgressConcurrency, Logger: g.log.With("component", "egress"),
 		PollInterval: 500 * time.Millisecond, StopTimeout: opts.ShutdownTimeout,
@@ -177,6 +185,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	}
 	host.intake = newIntake(cfg, g.st, g.log) // inbound.go
 	g.plugins = plugins.NewManager(host, g.log.With("component", "plugins"))
+	g.metrics.SetPluginSource(g.plugins)
 	g.onClose(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 		defer cancel()
@@ -193,7 +202,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	}
 
 	g.disp, err = dispatch.New(dispatch.Options{
-		Store: g.st, Evaluator: eval, Plugins: g.plugins, WorkOrders: g.sender,
+		Store: g.st, Evaluator: eval, Plugins: g.metrics.InstrumentPlugins(g.plugins), WorkOrders: g.sender,
 		Workers: opts.Workers, Lease: cfg.Delivery.EventLease,
 		MaxAttempts: cfg.Delivery.MaxAttempts, BackoffBase: cfg.Delivery.BackoffInitial, BackoffMax: cfg.Delivery.BackoffMax,
 		DrainTimeout: opts.ShutdownTimeout, Classify: classifyPluginError,
@@ -243,6 +252,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
+	g.buildAdmin()
 	return g, nil
 }
 
@@ -313,6 +323,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.running = true
 	g.mu.Unlock()
 	g.logStart(addr)
+	stopAdmin, err := g.serveAdmin()
+	if err != nil {
+		g.closeAll()
+		return err
+	}
 
 	serveErr := make(chan error, 1)
 	go func() {
@@ -375,7 +390,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.flushOutbox()
 	stopEgress()
 	egressWG.Wait()
-	// 4. Plugins, communication log, store.
+	// 4. The admin listener, then plugins, communication log, store.
+	stopAdmin()
 	g.closeAll()
 	st := g.disp.Stats()
 	sent := g.egressObs.counts()

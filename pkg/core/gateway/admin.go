@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/wogate/wogate/pkg/core/admin"
+	"github.com/wogate/wogate/pkg/core/config"
+)
+
+// buildAdmin prepares the operators' listener (config admin.listen): the
+// admin API and web UI, /metrics, /healthz and /readyz. An empty
+// admin.listen turns it off.
+func (g *Gateway) buildAdmin() {
+	if g.cfg.Admin.Listen == "" {
+		return
+	}
+	rt := &admin.Live{
+		Config:        func() *config.Config { return g.cfg },
+		PluginHealth:  func() admin.PluginHealther { return g.plugins },
+		BreakerStates: func() admin.BreakerReader { return g.sender },
+		Hits:          g.metrics.RuleHits,
+		HitsSince:     g.metrics.Since(),
+	}
+	h := admin.New(g.st, rt, admin.Options{
+		Token:   g.cfg.Admin.Token.Value(),
+		Metrics: g.metrics.Handler(),
+		Logger:  g.log,
+	})
+	g.adminSrv = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      5 * time.Minute, // bulk reprocess of 10000 dead letters
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// serveAdmin starts the admin listener; the returned func stops it.
+func (g *Gateway) serveAdmin() (func(), error) {
+	if g.adminSrv == nil {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", g.cfg.Admin.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener on %s: %w", g.cfg.Admin.Listen, err)
+	}
+	g.log.Info("admin listening", "addr", ln.Addr().String(), "ui", "http://"+ln.Addr().String()+"/ui/",
+		"metrics", "http://"+ln.Addr().String()+"/metrics", "token_required", g.cfg.Admin.Token.Value() != "")
+	go func() {
+		if err := g.adminSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.log.Error("admin listener failed", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), g.opts.ShutdownTimeout)
+		defer cancel()
+		if err := g.adminSrv.Shutdown(ctx); err != nil {
+			_ = g.adminSrv.Close()
+		}
+	}, nil
+}
