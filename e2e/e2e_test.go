@@ -189,7 +189,8 @@ func (e *env) start(extra ...string) {
 		e.t.Fatal(err)
 	}
 	e.done = make(chan error, 1)
-	go func() { e.done <- e.cmd.Wait() }()
+	cmd, done := e.cmd, e.done // stop clears e.cmd while Wait runs
+	go func() { done <- cmd.Wait() }()
 	e.t.Cleanup(func() {
 		e.stop()
 		if e.t.Failed() {
