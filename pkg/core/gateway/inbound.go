@@ -234,6 +234,17 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	status := resp.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status < 200 || status > 599 {
+		// Checked before storing: an answer the caller cannot get must not
+		// leave actions behind.
+		fail(http.StatusInternalServerError, fmt.Sprintf("plugin answered with HTTP status %d, which the gateway cannot send", status))
+		return
+	}
+
 	var res stored
 	if len(actions) > 0 {
 		if err := pluginapi.CheckSubmission("", actions); err != nil {
@@ -263,10 +274,6 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	status := resp.Status
-	if status == 0 {
-		status = http.StatusOK
-	}
 	for k, vs := range resp.Header {
 		switch http.CanonicalHeaderKey(k) {
 		case "Content-Length", "Transfer-Encoding", "Connection":

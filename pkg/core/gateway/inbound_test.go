@@ -353,6 +353,7 @@ func TestInboundErrors(t *testing.T) {
 	cases := []struct {
 		name       string
 		err        error
+		status     int
 		actions    []pluginapi.Action
 		hdr        map[string]string
 		body       string
@@ -371,13 +372,19 @@ func TestInboundErrors(t *testing.T) {
 			wantErr: "the plugin's actions were refused: action 0: reject needs a Comment"},
 		{name: "action without work order", actions: []pluginapi.Action{{Kind: pluginapi.KindCheckIn}}, wantStatus: 422,
 			wantErr: "names no work order"},
+		{name: "informational status", status: 101, actions: []pluginapi.Action{{Kind: pluginapi.KindCheckIn, WorkOrderID: 31}}, wantStatus: 500,
+			wantErr: "plugin answered with HTTP status 101"},
 		{name: "unknown account header", hdr: map[string]string{AccountHeader: "globex"}, wantStatus: 400, wantErr: `unknown account "globex"`, noCall: true},
 		{name: "body too large", body: strings.Repeat("x", 65), wantStatus: 413, wantErr: "larger than 64 bytes", noCall: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeInbound{fn: func(string, pluginapi.InboundRequest) (pluginapi.InboundResponse, []pluginapi.Action, error) {
-				return pluginapi.InboundResponse{Status: 200, Body: []byte("plugin answer")}, tc.actions, tc.err
+				st := tc.status
+				if st == 0 {
+					st = 200
+				}
+				return pluginapi.InboundResponse{Status: st, Body: []byte("plugin answer")}, tc.actions, tc.err
 			}}
 			url := serveInbound(t, w, f, 64)
 			a := call(t, "POST", url+"/plugins/erp/inbound", tc.body, tc.hdr)
