@@ -4,7 +4,7 @@ GO        ?= go
 BIN       := bin
 PKGS      := ./...
 # Short fuzzing budget per target in CI; raise locally: make fuzz FUZZTIME=2m
-FUZZTIME  ?= 10s
+FUZZTIME  ?= 6s
 LDFLAGS   := -X main.version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: all build plugins run test test-short vet fmt-check fuzz bench proto proto-check lint clean
@@ -49,7 +49,7 @@ fuzz:
 		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
 			echo "fuzz $$pkg $$f"; \
-			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$pkg; \
 		done; \
 	done
 
