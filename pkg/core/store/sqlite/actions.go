@@ -35,7 +35,7 @@ func (s *Store) ClaimActions(ctx context.Context, owner string, lease time.Durat
 	var out []store.OutboxAction
 	err := s.write(ctx, "claim actions", func(tx *sql.Tx) error {
 		now := storeutil.Now()
-		rows, err := tx.QueryContext(bg, claimActionsSQL, owner, enc(now.Add(lease)), enc(now), limit)
+		rows, err := s.stmt(tx, claimActionsSQL).QueryContext(bg, owner, enc(now.Add(lease)), enc(now), limit)
 		if err != nil {
 			return err
 		}
@@ -63,11 +63,10 @@ func (s *Store) FinishAction(ctx context.Context, id int64, owner string, status
 		sent = enc(now)
 	}
 	return s.write(ctx, "finish action", func(tx *sql.Tx) error {
-		if _, err := leaseHeld(tx, "actions", id, owner); err != nil {
+		if _, err := s.leaseHeld(tx, "actions", id, owner); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(bg, `UPDATE actions SET status = ?, last_error = ?, sent_at = ?, lease_owner = '',
-			lease_until = 0, updated_at = ? WHERE id = ?`, string(status), lastErr, sent, enc(now), id)
+		_, err := s.stmt(tx, finishActionSQL).ExecContext(bg, string(status), lastErr, sent, enc(now), id)
 		return err
 	})
 }
@@ -79,11 +78,10 @@ func (s *Store) RetryAction(ctx context.Context, id int64, owner string, next ti
 	}
 	now := storeutil.Now()
 	return s.write(ctx, "retry action", func(tx *sql.Tx) error {
-		if _, err := leaseHeld(tx, "actions", id, owner); err != nil {
+		if _, err := s.leaseHeld(tx, "actions", id, owner); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(bg, `UPDATE actions SET next_at = ?, last_error = ?, lease_owner = '', lease_until = 0,
-			updated_at = ? WHERE id = ?`, enc(storeutil.Micro(next)), lastErr, enc(now), id)
+		_, err := s.stmt(tx, retryActionSQL).ExecContext(bg, enc(storeutil.Micro(next)), lastErr, enc(now), id)
 		return err
 	})
 }

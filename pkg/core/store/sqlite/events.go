@@ -73,7 +73,7 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, lease time.Durati
 	var out []store.Event
 	err := s.write(ctx, "claim events", func(tx *sql.Tx) error {
 		now := storeutil.Now()
-		rows, err := tx.QueryContext(bg, claimEventsSQL, owner, enc(now.Add(lease)), enc(now), limit)
+		rows, err := s.stmt(tx, claimEventsSQL).QueryContext(bg, owner, enc(now.Add(lease)), enc(now), limit)
 		if err != nil {
 			return err
 		}
@@ -89,9 +89,13 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, lease time.Durati
 
 // leaseHeld checks, inside the writer, that owner holds the lease of a
 // pending row of table.
-func leaseHeld(tx *sql.Tx, table string, id int64, owner string) (account string, err error) {
+func (s *Store) leaseHeld(tx *sql.Tx, table string, id int64, owner string) (account string, err error) {
 	var status, holder string
-	err = tx.QueryRowContext(bg, "SELECT status, lease_owner, account FROM "+table+" WHERE id = ?", id).Scan(&status, &holder, &account)
+	q := leaseHeldEventsSQL
+	if table == "actions" {
+		q = leaseHeldActionsSQL
+	}
+	err = s.stmt(tx, q).QueryRowContext(bg, id).Scan(&status, &holder, &account)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("%s %d: %w", strings.TrimSuffix(table, "s"), id, store.ErrNotFound)
 	}
@@ -120,23 +124,18 @@ func (s *Store) CompleteEvent(ctx context.Context, id int64, owner string, out s
 		return fmt.Errorf("sqlite complete event: %w", err)
 	}
 	return s.write(ctx, "complete event", func(tx *sql.Tx) error {
-		account, err := leaseHeld(tx, "events", id, owner)
+		account, err := s.leaseHeld(tx, "events", id, owner)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(bg, `UPDATE events SET status = ?, decision = ?, config_version = ?, last_error = ?,
-			handled_at = ?, lease_owner = '', lease_until = 0, updated_at = ? WHERE id = ?`,
+		if _, err := s.stmt(tx, completeEventSQL).ExecContext(bg,
 			string(out.Status), blob(out.Decision), out.ConfigVersion, out.LastError, enc(now), enc(now), id); err != nil {
 			return err
 		}
 		if len(acts) == 0 {
 			return nil
 		}
-		st, err := tx.PrepareContext(bg, insertActionSQL)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
+		st := s.stmt(tx, insertActionSQL)
 		for _, a := range acts {
 			if a.Account == "" {
 				a.Account = account
@@ -157,11 +156,10 @@ func (s *Store) RetryEvent(ctx context.Context, id int64, owner string, next tim
 	}
 	now := storeutil.Now()
 	return s.write(ctx, "retry event", func(tx *sql.Tx) error {
-		if _, err := leaseHeld(tx, "events", id, owner); err != nil {
+		if _, err := s.leaseHeld(tx, "events", id, owner); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(bg, `UPDATE events SET next_at = ?, last_error = ?, lease_owner = '', lease_until = 0,
-			updated_at = ? WHERE id = ?`, enc(storeutil.Micro(next)), lastErr, enc(now), id)
+		_, err := s.stmt(tx, retryEventSQL).ExecContext(bg, enc(storeutil.Micro(next)), lastErr, enc(now), id)
 		return err
 	})
 }

@@ -103,7 +103,8 @@ type Store struct {
 	rdb  *sql.DB // read-only pool
 	cpdb *sql.DB // the checkpointer's connection; nil with automatic checkpoints
 
-	insertEvent *sql.Stmt // prepared on wdb
+	insertEvent *sql.Stmt            // prepared on wdb
+	hot         map[string]*sql.Stmt // the writer's other hot statements (stmts.go)
 
 	ops        chan *op
 	closing    chan struct{}
@@ -176,6 +177,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
 	s.insertEvent, err = s.wdb.PrepareContext(ctx, insertEventSQL)
+	if err == nil {
+		err = s.prepareHot(ctx)
+	}
 	if err != nil {
 		_ = s.wdb.Close()
 		return nil, fmt.Errorf("open sqlite store %s: prepare: %w", abs, err)
@@ -257,6 +261,7 @@ func (s *Store) Close() error {
 		if s.insertEvent != nil {
 			errs = append(errs, s.insertEvent.Close())
 		}
+		errs = append(errs, s.closeHot())
 		errs = append(errs, s.rdb.Close(), s.wdb.Close())
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("close sqlite store: %w", err)
