@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +37,7 @@ func TestLostWebhooksAreReconciled(t *testing.T) {
 	if err := os.WriteFile(cert, sb.CertificatePEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port, adminPort := freePort(t), freePort(t)
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
 data_dir: %s
 corrigo:
@@ -55,9 +57,9 @@ rules:
     when: event.Action == "NewWorkOrder"
     plugin: accept
 retention: {events: 2s, log: 2s}
-admin: {listen: ""}
+admin: {listen: "127.0.0.1:%d"}
 log: {level: info, format: json}
-`, port, filepath.Join(dir, "data"), sb.BaseURL(), sb.OAuthURL(), cert, testplugin.Build(t, "accept"))
+`, port, filepath.Join(dir, "data"), sb.BaseURL(), sb.OAuthURL(), cert, testplugin.Build(t, "accept"), adminPort)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -73,6 +75,20 @@ log: {level: info, format: json}
 	}
 	e.waitFor("webhook silence reported", 30*time.Second, func() bool {
 		return strings.Contains(e.logBuf.String(), "webhook silence")
+	})
+	metrics := func() string {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", adminPort))
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	e.waitFor("silence and the filled gap in the metrics", 30*time.Second, func() bool {
+		m := metrics()
+		return strings.Contains(m, `wogate_webhook_silent{account="main"} 1`) &&
+			strings.Contains(m, `wogate_reconcile_gaps_filled_total{account="main",action="NewWorkOrder"} 1`)
 	})
 	e.waitFor("handled history pruned", 30*time.Second, func() bool {
 		return strings.Contains(e.logBuf.String(), `"msg":"pruned old history"`)

@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wogate/wogate/pkg/core/reconcile"
 	"github.com/wogate/wogate/pkg/core/store"
@@ -17,6 +20,7 @@ import (
 // the pollers, so it stops with ingest.
 func (g *Gateway) runMaintenance(ctx context.Context) {
 	var wg sync.WaitGroup
+	mx := newReconcileMetrics(g)
 	for _, name := range accountNames(g.cfg) {
 		a := g.cfg.Corrigo.Accounts[name]
 		if a.Reconcile.Interval <= 0 {
@@ -30,9 +34,19 @@ func (g *Gateway) runMaintenance(ctx context.Context) {
 			Account: name, API: g.clients[name], Store: g.st,
 			Interval: a.Reconcile.Interval, Window: a.Reconcile.Window, SilenceAlert: a.Reconcile.SilenceAlert,
 			WebhookPath: path,
-			OnStored:    func(*store.Event) { g.disp.Wake() },
-			OnSilence:   func(s reconcile.Silence) { silences.put(g, s) },
-			Logger:      g.log,
+			OnStored: func(e *store.Event) {
+				mx.filled.WithLabelValues(e.Account, e.Action).Inc()
+				g.disp.Wake()
+			},
+			OnSilence: func(s reconcile.Silence) {
+				silences.put(g, s)
+				v := 0.0
+				if s.Silent {
+					v = 1
+				}
+				mx.silent.WithLabelValues(s.Account).Set(v)
+			},
+			Logger: g.log,
 		})
 		if err != nil {
 			g.log.Error("reconciliation not started", "account", name, "err", err)
@@ -110,4 +124,46 @@ func (r *silenceReports) drop(g *Gateway) {
 	r.mu.Lock()
 	delete(r.m, g)
 	r.mu.Unlock()
+}
+
+// reconcileMetrics are the reconcilers' Prometheus series, registered on
+// the gateway's metrics registry (served at the admin listener's
+// /metrics).
+type reconcileMetrics struct {
+	silent *prometheus.GaugeVec
+	filled *prometheus.CounterVec
+}
+
+func newReconcileMetrics(g *Gateway) reconcileMetrics {
+	m := reconcileMetrics{
+		silent: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "wogate", Name: "webhook_silent",
+			Help: "1 while reconciliation finds changes no webhook brought and none arrived for reconcile.silence_alert; 0 after it ended."},
+			[]string{"account"}),
+		filled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "wogate", Name: "reconcile_gaps_filled_total",
+			Help: "Events stored by reconciliation for changes no webhook brought, by notification action."},
+			[]string{"account", "action"}),
+	}
+	if g.metrics == nil {
+		return m
+	}
+	m.silent = registerCollector(g, m.silent)
+	m.filled = registerCollector(g, m.filled)
+	return m
+}
+
+// registerCollector registers c, or returns the collector already
+// registered under its name (a second Run of the same gateway).
+func registerCollector[C prometheus.Collector](g *Gateway, c C) C {
+	err := g.metrics.Registry().Register(c)
+	var are prometheus.AlreadyRegisteredError
+	switch {
+	case err == nil:
+	case errors.As(err, &are):
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	default:
+		g.log.Warn("reconcile metrics not registered", "err", err)
+	}
+	return c
 }
