@@ -34,18 +34,29 @@ import (
 //	go test ./bench -run '^$' -bench EndToEnd -benchtime 20000x
 func BenchmarkEndToEnd(b *testing.B) {
 	for _, sync := range []string{"FULL", "NORMAL"} {
-		b.Run("sqlite-"+sync, func(b *testing.B) { benchEndToEnd(b, sync, "") })
+		b.Run("sqlite-"+sync, func(b *testing.B) { benchEndToEnd(b, sync, "", 0) })
 	}
 	b.Run("postgres", func(b *testing.B) {
 		dsn := os.Getenv("WOGATE_TEST_POSTGRES")
 		if dsn == "" {
 			b.Skip("set WOGATE_TEST_POSTGRES to include PostgreSQL")
 		}
-		benchEndToEnd(b, "", dsn)
+		benchEndToEnd(b, "", dsn, 0)
 	})
 }
 
-func benchEndToEnd(b *testing.B, synchronous, pgDSN string) {
+// BenchmarkEndToEndPaced sends work orders at a fixed rate well below
+// capacity, so the latency percentiles are the pipeline's own and not time
+// spent queued behind a burst (BenchmarkEndToEnd fires everything at once).
+//
+//	go test ./bench -run '^$' -bench EndToEndPaced -benchtime 2000x
+func BenchmarkEndToEndPaced(b *testing.B) {
+	for _, rate := range []int{50, 200} {
+		b.Run(fmt.Sprintf("sqlite-FULL/%d-per-s", rate), func(b *testing.B) { benchEndToEnd(b, "FULL", "", rate) })
+	}
+}
+
+func benchEndToEnd(b *testing.B, synchronous, pgDSN string, rate int) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sb, err := sandbox.New(sandbox.Options{WebhookConcurrency: 64, WebhookRetry: true, TimeScale: 0.001,
 		UsageLogSize: 1000, NotificationKeep: 1000, Logger: quiet})
@@ -159,10 +170,20 @@ admin: {listen: ""}
 	ids := make([]int64, b.N)
 	created := make([]time.Time, b.N)
 	var wg sync.WaitGroup
-	const creators = 8
+	creators := 8
+	var tick <-chan time.Time
+	if rate > 0 {
+		creators = 1
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		tick = t.C
+	}
 	for c := range creators {
 		wg.Go(func() {
 			for i := c; i < b.N; i += creators {
+				if tick != nil {
+					<-tick
+				}
 				created[i] = time.Now()
 				wo, err := sb.CreateWorkOrder(sandbox.WorkOrderSpec{Type: corrigo.TypeRequest})
 				if err != nil {
