@@ -400,8 +400,21 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 		}
 		kinds = append(kinds, a.Kind)
 	}
-	if out.Status == store.EventDone {
-		log.Info("event handled", "source", ev.Source, "actions", kinds, "shadow", len(out.Actions)-pending)
+	if out.Status == store.EventDone && log.Enabled(ctx, slog.LevelInfo) {
+		var rec record
+		_ = json.Unmarshal(out.Decision, &rec)
+		rules := make([]string, 0, len(rec.Rules))
+		for _, r := range rec.Rules {
+			rules = append(rules, r.Rule)
+		}
+		attrs := []any{"source", ev.Source, "rules", rules, "actions", kinds}
+		if shadow := len(out.Actions) - pending; shadow > 0 {
+			attrs = append(attrs, "shadow", shadow)
+		}
+		if rec.Skipped != "" {
+			attrs = append(attrs, "skipped", rec.Skipped)
+		}
+		log.Info("event handled", attrs...)
 	}
 	d.count(func(s *Stats) {
 		switch out.Status {
