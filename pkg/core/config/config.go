@@ -239,6 +239,14 @@ type Plugin struct {
 	// SHA256, when set, pins the executable's SHA-256 (hex); a binary
 	// that does not match is not started.
 	SHA256 string `koanf:"sha256" json:"sha256,omitempty"`
+	// InboundToken, when set, must accompany every request to the
+	// plugin's inbound path (/plugins/<name>/inbound) as
+	// "Authorization: Bearer <token>" or an X-Wogate-Token header.
+	// Without it the gateway forwards inbound requests unauthenticated
+	// and leaves the check to the plugin (erp-rest verifies an HMAC with
+	// its inbound_secret; csv-export checks nothing), so set it whenever
+	// the listener is reachable by others.
+	InboundToken Secret `koanf:"inbound_token" json:"inbound_token,omitempty"`
 
 	// secretKeys are the Config keys (dotted paths) whose values are
 	// secret: resolved from ${ENV}/file: references or named like one.

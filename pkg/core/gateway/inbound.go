@@ -12,6 +12,7 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -172,6 +173,30 @@ type inboundHandler struct {
 	intake  *actionIntake
 	log     *slog.Logger
 	maxBody int64
+	// token returns the token a plugin's inbound requests must carry, or
+	// "" when the gateway does not authenticate them (plugins.<name>.inbound_token).
+	token func(plugin string) string
+}
+
+// TokenHeader is the alternative to "Authorization: Bearer" for an
+// inbound request's token.
+const TokenHeader = "X-Wogate-Token"
+
+// authorized reports whether r carries the plugin's inbound token. The
+// comparison is constant-time so the token cannot be guessed byte by byte.
+func (h *inboundHandler) authorized(plugin string, r *http.Request) bool {
+	if h.token == nil {
+		return true
+	}
+	want := h.token(plugin)
+	if want == "" {
+		return true
+	}
+	got := r.Header.Get(TokenHeader)
+	if auth := r.Header.Get("Authorization"); got == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		got = strings.TrimSpace(auth[7:])
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
 // errorJSON answers with a JSON error body.
@@ -198,6 +223,10 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		errorJSON(w, status, name, msg)
 	}
 
+	if !h.authorized(name, r) {
+		fail(http.StatusUnauthorized, "missing or wrong inbound token: send plugins."+name+".inbound_token as Authorization: Bearer or "+TokenHeader)
+		return
+	}
 	account := strings.TrimSpace(r.Header.Get(AccountHeader))
 	if account != "" && !h.intake.known(account) {
 		fail(http.StatusBadRequest, fmt.Sprintf("%s names unknown account %q", AccountHeader, account))
@@ -389,7 +418,8 @@ func newIntake(cfg *config.Config, st intakeStore, log *slog.Logger) *actionInta
 // intake to the dispatcher.
 func (g *Gateway) routeInbound(mux *http.ServeMux, in *actionIntake) {
 	in.setWake(g.disp.Wake)
-	registerInbound(mux, &inboundHandler{plugins: g.plugins, intake: in, log: g.log, maxBody: DefaultInboundMaxBytes})
+	registerInbound(mux, &inboundHandler{plugins: g.plugins, intake: in, log: g.log, maxBody: DefaultInboundMaxBytes,
+		token: func(plugin string) string { return g.cfg.Plugins[plugin].InboundToken.Value() }})
 }
 
 func registerInbound(mux *http.ServeMux, h *inboundHandler) {

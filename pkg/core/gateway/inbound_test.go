@@ -529,3 +529,54 @@ func TestInboundAccountResolution(t *testing.T) {
 		t.Fatalf("acme has %d events of 43, want 2", n)
 	}
 }
+
+func TestInboundToken(t *testing.T) {
+	w := newIntakeWorld(t, map[string]bool{"acme": false})
+	calls := 0
+	f := &fakeInbound{fn: func(string, pluginapi.InboundRequest) (pluginapi.InboundResponse, []pluginapi.Action, error) {
+		calls++
+		return pluginapi.InboundResponse{Body: []byte("ok")}, nil, nil
+	}}
+	mux := http.NewServeMux()
+	registerInbound(mux, &inboundHandler{plugins: f, intake: w.in, log: w.in.log, maxBody: DefaultInboundMaxBytes,
+		token: func(plugin string) string {
+			if plugin == "erp" {
+				return "s3cret"
+			}
+			return ""
+		}})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	cases := []struct {
+		name   string
+		plugin string
+		hdr    map[string]string
+		want   int
+	}{
+		{name: "no token", plugin: "erp", want: 401},
+		{name: "wrong bearer", plugin: "erp", hdr: map[string]string{"Authorization": "Bearer nope"}, want: 401},
+		{name: "prefix of the token", plugin: "erp", hdr: map[string]string{TokenHeader: "s3cre"}, want: 401},
+		{name: "bearer", plugin: "erp", hdr: map[string]string{"Authorization": "Bearer s3cret"}, want: 200},
+		{name: "lower-case bearer", plugin: "erp", hdr: map[string]string{"Authorization": "bearer s3cret"}, want: 200},
+		{name: "token header", plugin: "erp", hdr: map[string]string{TokenHeader: "s3cret"}, want: 200},
+		{name: "plugin without a token", plugin: "csv", want: 200},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := calls
+			a := call(t, "POST", srv.URL+"/plugins/"+tc.plugin+"/inbound", "{}", tc.hdr)
+			if a.status != tc.want {
+				t.Fatalf("status %d, want %d (%v)", a.status, tc.want, a.json)
+			}
+			if tc.want == 401 {
+				if calls != before {
+					t.Fatal("an unauthenticated request reached the plugin")
+				}
+				if !strings.Contains(a.json["error"], "inbound token") {
+					t.Fatalf("error %q does not name the token", a.json["error"])
+				}
+			}
+		})
+	}
+}
