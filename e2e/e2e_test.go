@@ -263,6 +263,19 @@ func (e *env) acceptCalls(id int64) int {
 	return n
 }
 
+// waitAcceptCalls waits until the sandbox's usage log shows the accept
+// call (the sandbox logs a call after answering it, so the work order can
+// be Accepted a moment before), then stops the gateway so nothing more can
+// happen, and checks that there was exactly one.
+func (e *env) waitAcceptCalls(id int64) {
+	e.t.Helper()
+	e.waitFor("accept call in the usage log", 10*time.Second, func() bool { return e.acceptCalls(id) >= 1 })
+	e.stop()
+	if n := e.acceptCalls(id); n != 1 {
+		e.t.Errorf("sandbox saw %d successful accept calls for work order %d, want 1", n, id)
+	}
+}
+
 func (e *env) create(spec sandbox.WorkOrderSpec) int64 {
 	e.t.Helper()
 	if spec.Type == "" {
@@ -283,9 +296,7 @@ func TestWebhookWorkOrderIsAccepted(t *testing.T) {
 
 	id := e.create(sandbox.WorkOrderSpec{})
 	e.waitFor("work order accepted", 20*time.Second, func() bool { return e.status(id) == corrigo.StatusAccepted })
-	if n := e.acceptCalls(id); n != 1 {
-		t.Errorf("sandbox saw %d accept calls, want 1", n)
-	}
+	e.waitAcceptCalls(id)
 	// The webhook was answered 2xx (so CorrigoPro will not retry it).
 	ns := e.sb.Notifications(sandbox.NotificationFilter{WorkOrderId: id, Action: corrigo.ActionNewWorkOrder})
 	if len(ns) != 1 || ns[0].LastStatus != 200 {
@@ -300,15 +311,15 @@ func TestPollingWithWebhooksOff(t *testing.T) {
 	// No webhook URL: the sandbox records notifications but sends none.
 	id := e.create(sandbox.WorkOrderSpec{})
 	e.waitFor("polled work order accepted", 20*time.Second, func() bool { return e.status(id) == corrigo.StatusAccepted })
-	if n := e.acceptCalls(id); n != 1 {
-		t.Errorf("sandbox saw %d accept calls, want 1", n)
+	resp, err := http.Post(e.url("/webhooks/corrigo/main"), "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if resp, err := http.Post(e.url("/webhooks/corrigo/main"), "application/json", strings.NewReader("{}")); err == nil {
-		resp.Body.Close()
-		if resp.StatusCode != 404 {
-			t.Errorf("disabled webhook path answered %d, want 404", resp.StatusCode)
-		}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("disabled webhook path answered %d, want 404", resp.StatusCode)
 	}
+	e.waitAcceptCalls(id)
 }
 
 func TestForgedTokenGets401AndChangesNothing(t *testing.T) {
@@ -426,9 +437,7 @@ func TestOutageOpensBreakerAndActionLandsAfterRecovery(t *testing.T) {
 		t.Fatalf("work order is %s during the outage", s)
 	}
 	e.waitFor("work order accepted after the outage", 30*time.Second, func() bool { return e.status(id) == corrigo.StatusAccepted })
-	if n := e.acceptCalls(id); n != 1 {
-		t.Errorf("sandbox recorded %d successful accepts, want 1", n)
-	}
+	e.waitAcceptCalls(id)
 	if !strings.Contains(e.logBuf.String(), `"circuit breaker closed"`) {
 		t.Errorf("breaker did not report closing after recovery")
 	}
