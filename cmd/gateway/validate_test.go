@@ -50,7 +50,7 @@ rules:
     when: "true"
     plugin: erp
 `)
-	code, out, _ := runValidateTest(t, "--config", p)
+	code, out, _ := runValidateTest(t, "--config", p, "--skip-plugins")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", code, out)
 	}
@@ -97,11 +97,11 @@ rules:
   - { name: all, when: "true", plugin: p, stop: true }
   - { name: never, when: 'event.Action == "Accepted"', plugin: p }
 `)
-	code, out, _ := runValidateTest(t, "--config", p)
+	code, out, _ := runValidateTest(t, "--config", p, "--skip-plugins")
 	if code != 0 || !strings.Contains(out, p+`:5:27: warning: rules[1].when: rule "never": can never match: the earlier rule "all" (line 4) matches every event and stops`) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	code, out, _ = runValidateTest(t, "--config", p, "--strict")
+	code, out, _ = runValidateTest(t, "--config", p, "--strict", "--skip-plugins")
 	if code != 1 || !strings.Contains(out, "invalid with --strict: 1 warning") {
 		t.Fatalf("strict: exit %d:\n%s", code, out)
 	}
