@@ -30,6 +30,8 @@ var (
 	// ErrInvalid: an argument is malformed (empty MessageID, unknown
 	// status, action without idempotency key). An admin API maps it to 400.
 	ErrInvalid = errors.New("store: invalid argument")
+	// ErrReadOnly: a write to a store opened read-only (gateway replay).
+	ErrReadOnly = errors.New("store: opened read-only")
 )
 
 // EventStatus is where an event is in its life.
@@ -160,6 +162,19 @@ type DeadLetterFilter struct {
 	Status string
 }
 
+// EventFilter selects stored events in arrival order (by ID), for replay;
+// zero fields match everything.
+type EventFilter struct {
+	Account     string
+	WorkOrderID int64
+	Action      string // CorrigoPro action (e.g. CheckedIn)
+	// Since (inclusive) and Until (exclusive) bound ReceivedAt.
+	Since, Until time.Time
+	// AfterID pages: only events with ID > AfterID.
+	AfterID int64
+	Limit   int // default 100, at most 10000
+}
+
 // DeadLetter is a dead or parked event or action.
 type DeadLetter struct {
 	Kind   string // "event" or "action"
@@ -212,6 +227,12 @@ type Store interface {
 	// EventsForWorkOrder and ActionsForWorkOrder build a work order timeline.
 	EventsForWorkOrder(ctx context.Context, account string, workOrderID int64) ([]Event, error)
 	ActionsForWorkOrder(ctx context.Context, account string, workOrderID int64) ([]OutboxAction, error)
+	// ListEvents returns the events f selects, in ID order (the order they
+	// were stored); page with AfterID = the last ID of the previous page.
+	// CountEvents counts what ListEvents would return without AfterID and
+	// Limit.
+	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
+	CountEvents(ctx context.Context, f EventFilter) (int64, error)
 	// SeenMessage reports whether an event with this MessageId is stored.
 	SeenMessage(ctx context.Context, account, messageID string) (bool, error)
 	// SeenWorkOrders returns which of ids have at least one stored event.

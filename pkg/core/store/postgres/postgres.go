@@ -55,6 +55,10 @@ type Options struct {
 	MaxConns int32
 	// StatementTimeout bounds each store statement. Default 30s.
 	StatementTimeout time.Duration
+	// ReadOnly connects for reading only (gateway replay): no migrations,
+	// no insert batchers, and every transaction read-only on the server
+	// (default_transaction_read_only), so a write fails there.
+	ReadOnly bool
 }
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -114,6 +118,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	// Timestamps come back in UTC regardless of the server's TimeZone.
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if opts.ReadOnly {
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+		opts.MaxBatch = 1
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
@@ -122,9 +130,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
-	if err := migrate(ctx, pool, opts.Schema); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("open postgres store: %w", err)
+	if !opts.ReadOnly { // a read-only store reads the schema as it is
+		if err := migrate(ctx, pool, opts.Schema); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("open postgres store: %w", err)
+		}
 	}
 	s := &Store{
 		pool:    pool,

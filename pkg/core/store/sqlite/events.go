@@ -355,3 +355,45 @@ func (s *Store) ListDeadLetters(ctx context.Context, f store.DeadLetterFilter) (
 	}
 	return storeutil.MergeDeadLetters(evs, acts, limit), nil
 }
+
+func (f eventFilter) where(paged bool) where {
+	var w where
+	if f.Account != "" {
+		w.add("account = ?", f.Account)
+	}
+	if f.WorkOrderID != 0 {
+		w.add("work_order_id = ?", f.WorkOrderID)
+	}
+	if f.Action != "" {
+		w.add("action = ?", f.Action)
+	}
+	if !f.Since.IsZero() {
+		w.add("received_at >= ?", enc(storeutil.Micro(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		w.add("received_at < ?", enc(storeutil.Micro(f.Until)))
+	}
+	if paged && f.AfterID > 0 {
+		w.add("id > ?", f.AfterID)
+	}
+	return w
+}
+
+type eventFilter store.EventFilter
+
+// ListEvents implements store.Store.
+func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
+	w := eventFilter(f).where(true)
+	return query(ctx, s, "list events", scanEvent,
+		"SELECT "+eventCols+" FROM events"+w.String()+" ORDER BY id LIMIT ?", append(w.args, storeutil.Limit(f.Limit))...)
+}
+
+// CountEvents implements store.Store.
+func (s *Store) CountEvents(ctx context.Context, f store.EventFilter) (int64, error) {
+	w := eventFilter(f).where(false)
+	n, err := query(ctx, s, "count events", scanInt, "SELECT count(*) FROM events"+w.String(), w.args...)
+	if err != nil {
+		return 0, err
+	}
+	return n[0], nil
+}

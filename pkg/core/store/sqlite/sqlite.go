@@ -26,6 +26,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/core/store/internal/storeutil"
 )
 
 //go:embed migrations/*.sql
@@ -62,6 +63,11 @@ type Options struct {
 	// moving it off the writer's path cuts the p99 of InsertEvent. Default
 	// 250ms. A negative value keeps SQLite's automatic checkpoints.
 	CheckpointInterval time.Duration
+	// ReadOnly opens an existing store for reading only (gateway replay,
+	// next to a running gateway): no writer, no checkpointer, no
+	// migrations; the schema must already be at this binary's version.
+	// Every write returns store.ErrReadOnly.
+	ReadOnly bool
 }
 
 func (o *Options) defaults() error {
@@ -131,6 +137,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	if opts.ReadOnly {
+		return openReadOnly(ctx, abs, opts)
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
 		return nil, fmt.Errorf("open sqlite store: create directory: %w", err)
@@ -212,6 +221,60 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// openReadOnly opens only the reader pool (query_only connections, as the
+// gateway's own readers) of an existing, fully migrated store.
+func openReadOnly(ctx context.Context, abs string, opts Options) (*Store, error) {
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("open sqlite store read-only: %w", err)
+	}
+	s := &Store{path: abs, opts: opts, ops: make(chan *op), closing: make(chan struct{}), writerDone: make(chan struct{})}
+	close(s.writerDone) // there is no writer
+	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", opts.BusyTimeout.Milliseconds())
+	var err error
+	s.rdb, err = sql.Open("sqlite", fileURI(abs)+"?"+busy+"&_pragma=query_only(1)")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s read-only: %w", abs, err)
+	}
+	s.rdb.SetMaxOpenConns(opts.Readers)
+	s.rdb.SetMaxIdleConns(opts.Readers)
+	if err := checkMigrated(ctx, s.rdb); err != nil {
+		_ = s.rdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s read-only: %w", abs, err)
+	}
+	return s, nil
+}
+
+// checkMigrated fails unless every embedded migration is applied: a
+// read-only store cannot migrate, and its queries name the latest columns.
+func checkMigrated(ctx context.Context, db *sql.DB) error {
+	ms, err := storeutil.LoadMigrations(migrationsFS, "migrations")
+	if err != nil {
+		return err
+	}
+	applied := map[int]bool{}
+	rows, err := db.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return fmt.Errorf("not a wogate store (read schema_migrations: %w)", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for _, m := range ms {
+		if !applied[m.Version] {
+			return fmt.Errorf("the store's schema lacks migration %d_%s; start the gateway of this version once to migrate it", m.Version, m.Name)
+		}
+	}
+	return nil
+}
+
 // checkpointer runs PASSIVE checkpoints while there are new commits. A
 // passive checkpoint copies what no reader still needs and never waits for
 // the writer; once the whole WAL is copied, the next write starts it over
@@ -262,7 +325,10 @@ func (s *Store) Close() error {
 			errs = append(errs, s.insertEvent.Close())
 		}
 		errs = append(errs, s.closeHot())
-		errs = append(errs, s.rdb.Close(), s.wdb.Close())
+		errs = append(errs, s.rdb.Close())
+		if s.wdb != nil {
+			errs = append(errs, s.wdb.Close())
+		}
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("close sqlite store: %w", err)
 		}

@@ -62,6 +62,9 @@ func (s *Store) submit(ctx context.Context, what string, o *op) error {
 	if s.closed.Load() {
 		return fmt.Errorf("sqlite %s: %w", what, store.ErrClosed)
 	}
+	if s.opts.ReadOnly {
+		return fmt.Errorf("sqlite %s: %w", what, store.ErrReadOnly)
+	}
 	select {
 	case s.ops <- o:
 	case <-s.closing:

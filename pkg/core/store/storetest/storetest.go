@@ -85,6 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"DeadLetterFilters", testDeadLetterFilters},
 		{"Backlog", testBacklog},
 		{"SeenWorkOrders", testSeenWorkOrders},
+		{"ListEvents", testListEvents},
 		{"CommLog", testCommLog},
 		{"KV", testKV},
 		{"Watermarks", testWatermarks},
@@ -982,6 +983,66 @@ func testBacklog(t *testing.T, st store.Store) {
 			g.PendingActions != w.PendingActions || !g.OldestAction.Equal(w.OldestAction) {
 			t.Fatalf("Backlog[%s] = %+v, want %+v", k, g, w)
 		}
+	}
+}
+
+func testListEvents(t *testing.T, st store.Store) {
+	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	var all []int64
+	for i, spec := range []struct {
+		account, action string
+		wo              int64
+	}{
+		{"acme", "NewWorkOrder", 1}, {"acme", "CheckedIn", 1}, {"other", "NewWorkOrder", 2},
+		{"acme", "NewWorkOrder", 3}, {"acme", "CheckedIn", 3},
+	} {
+		e := newEvent(spec.account, fmt.Sprintf("list-%d", i), spec.wo, t0)
+		e.Action = spec.action
+		e.ReceivedAt = t0.Add(time.Duration(i) * time.Minute)
+		all = append(all, mustInsert(t, st, e))
+	}
+	list := func(f store.EventFilter) []int64 {
+		t.Helper()
+		evs, err := st.ListEvents(ctx(t), f)
+		if err != nil {
+			t.Fatalf("ListEvents(%+v): %v", f, err)
+		}
+		got := make([]int64, len(evs))
+		for i, e := range evs {
+			got[i] = e.ID // unsorted: the order is part of the contract
+		}
+		n, err := st.CountEvents(ctx(t), f)
+		if err != nil {
+			t.Fatalf("CountEvents(%+v): %v", f, err)
+		}
+		if f.AfterID == 0 && f.Limit == 0 && n != int64(len(got)) {
+			t.Fatalf("CountEvents(%+v) = %d, ListEvents returned %d", f, n, len(got))
+		}
+		return got
+	}
+	check := func(what string, got []int64, want ...int64) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: got ids %v, want %v (in this order)", what, got, want)
+		}
+	}
+	check("everything", list(store.EventFilter{}), all...)
+	check("account", list(store.EventFilter{Account: "acme"}), all[0], all[1], all[3], all[4])
+	check("work order", list(store.EventFilter{Account: "acme", WorkOrderID: 3}), all[3], all[4])
+	check("action", list(store.EventFilter{Action: "CheckedIn"}), all[1], all[4])
+	check("since/until", list(store.EventFilter{Since: t0.Add(time.Minute), Until: t0.Add(3 * time.Minute)}), all[1], all[2])
+	check("page 1", list(store.EventFilter{Limit: 2}), all[0], all[1])
+	check("page 2", list(store.EventFilter{Limit: 2, AfterID: all[1]}), all[2], all[3])
+	check("last page", list(store.EventFilter{Limit: 2, AfterID: all[3]}), all[4])
+	if n, err := st.CountEvents(ctx(t), store.EventFilter{Account: "acme", AfterID: all[3], Limit: 1}); err != nil || n != 4 {
+		t.Fatalf("CountEvents ignores AfterID and Limit: got %d, %v, want 4", n, err)
+	}
+	evs, err := st.ListEvents(ctx(t), store.EventFilter{WorkOrderID: 2})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("ListEvents(work order 2): %v, %v", evs, err)
+	}
+	if e := evs[0]; e.Account != "other" || e.MessageID != "list-2" || !e.ReceivedAt.Equal(t0.Add(2*time.Minute)) || len(e.Body) == 0 {
+		t.Fatalf("ListEvents returned %+v", e)
 	}
 }
 
