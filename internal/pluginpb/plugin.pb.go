@@ -732,7 +732,14 @@ type PluginError struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Message string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
 	// retryable tells the gateway to try the same event again later.
-	Retryable     bool `protobuf:"varint,2,opt,name=retryable,proto3" json:"retryable,omitempty"`
+	Retryable bool `protobuf:"varint,2,opt,name=retryable,proto3" json:"retryable,omitempty"`
+	// needs_person tells the gateway the event cannot succeed until a person
+	// acts (adds a missing record, fixes data): it is parked with the message
+	// as the reason instead of being retried or dead-lettered. retryable is
+	// false when it is set. Added after v1 shipped: plugins built before
+	// never set it, and gateways built before ignore it (the event then goes
+	// to the dead letters, as retryable false says).
+	NeedsPerson   bool `protobuf:"varint,3,opt,name=needs_person,json=needsPerson,proto3" json:"needs_person,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -777,6 +784,13 @@ func (x *PluginError) GetMessage() string {
 func (x *PluginError) GetRetryable() bool {
 	if x != nil {
 		return x.Retryable
+	}
+	return false
+}
+
+func (x *PluginError) GetNeedsPerson() bool {
+	if x != nil {
+		return x.NeedsPerson
 	}
 	return false
 }
@@ -2892,10 +2906,11 @@ const file_wogate_plugin_v1_plugin_proto_rawDesc = "" +
 	"\rinstance_name\x18\x03 \x01(\tR\finstanceName\"\x8c\x01\n" +
 	"\x11ConfigureResponse\x123\n" +
 	"\x05error\x18\x01 \x01(\v2\x1d.wogate.plugin.v1.PluginErrorR\x05error\x12B\n" +
-	"\rconfig_errors\x18\x02 \x03(\v2\x1d.wogate.plugin.v1.ConfigErrorR\fconfigErrors\"E\n" +
+	"\rconfig_errors\x18\x02 \x03(\v2\x1d.wogate.plugin.v1.ConfigErrorR\fconfigErrors\"h\n" +
 	"\vPluginError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
-	"\tretryable\x18\x02 \x01(\bR\tretryable\"C\n" +
+	"\tretryable\x18\x02 \x01(\bR\tretryable\x12!\n" +
+	"\fneeds_person\x18\x03 \x01(\bR\vneedsPerson\"C\n" +
 	"\x12HandleEventRequest\x12-\n" +
 	"\x05event\x18\x01 \x01(\v2\x17.wogate.plugin.v1.EventR\x05event\"~\n" +
 	"\x13HandleEventResponse\x122\n" +

@@ -39,8 +39,9 @@ type Plugin interface {
 	// hands the plugin its Host. An error fails the plugin's start.
 	Configure(ctx context.Context, cfg map[string]any, host Host) error
 	// HandleEvent turns one event into actions. Return an *Error to say
-	// whether the gateway should try the event again later; any other
-	// error counts as retryable.
+	// what the gateway should do with the event: try it again later
+	// (RetryLater), dead-letter it (Permanent) or park it for a person
+	// (NeedsPerson); any other error counts as retryable.
 	HandleEvent(ctx context.Context, ev Event) ([]Action, error)
 	// Stop releases resources before the process is ended.
 	Stop(ctx context.Context) error
@@ -158,6 +159,13 @@ type Error struct {
 	// own system is down, say). False sends the event to the dead letters
 	// at once.
 	Retryable bool
+	// NeedsPerson says the event cannot succeed until a person acts (a
+	// record missing in the plugin's system, data only a person can fix):
+	// the gateway parks it, a dead letter with Message as the reason, to
+	// be reprocessed once the cause is fixed. It takes precedence over
+	// Retryable. A gateway that predates the field treats the error as
+	// permanent (Retryable false), so NeedsPerson sets Retryable false.
+	NeedsPerson bool
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -168,6 +176,14 @@ func RetryLater(err error) *Error { return &Error{Message: errString(err), Retry
 // Permanent wraps err as a non-retryable *Error: retrying the same event
 // cannot succeed.
 func Permanent(err error) *Error { return &Error{Message: errString(err), Retryable: false} }
+
+// NeedsPerson wraps err as an *Error that parks the event for a person:
+// retrying cannot help until someone acts, and then the event should be
+// reprocessed rather than dropped. err's message is the reason operators
+// see in the dead letters, so say what is missing and what to do.
+func NeedsPerson(err error) *Error {
+	return &Error{Message: errString(err), Retryable: false, NeedsPerson: true}
+}
 
 func errString(err error) string {
 	if err == nil {

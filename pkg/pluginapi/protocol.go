@@ -129,7 +129,10 @@ func errorToPB(err error) *pluginpb.PluginError {
 		return nil
 	}
 	pe := AsError(err)
-	return &pluginpb.PluginError{Message: pe.Message, Retryable: pe.Retryable}
+	// needs_person implies retryable false on the wire, so a gateway that
+	// does not know the field dead-letters the event rather than retrying
+	// it forever.
+	return &pluginpb.PluginError{Message: pe.Message, Retryable: pe.Retryable && !pe.NeedsPerson, NeedsPerson: pe.NeedsPerson}
 }
 
 func errorFromPB(e *pluginpb.PluginError) *Error {
@@ -140,7 +143,7 @@ func errorFromPB(e *pluginpb.PluginError) *Error {
 	if msg == "" {
 		msg = "plugin reported an error without a message"
 	}
-	return &Error{Message: msg, Retryable: e.GetRetryable()}
+	return &Error{Message: msg, Retryable: e.GetRetryable() && !e.GetNeedsPerson(), NeedsPerson: e.GetNeedsPerson()}
 }
 
 func configErrorsToPB(es []ConfigError) []*pluginpb.ConfigError {

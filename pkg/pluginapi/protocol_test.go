@@ -151,6 +151,53 @@ func TestAsError(t *testing.T) {
 	}
 }
 
+func TestErrorVerdictsOnTheWire(t *testing.T) {
+	for _, tt := range []struct {
+		in                 *Error
+		retryable, ne, wNP bool
+	}{
+		{RetryLater(errors.New("down")), true, false, false},
+		{Permanent(errors.New("bad")), false, false, false},
+		{NeedsPerson(errors.New("no site")), false, true, true},
+		// NeedsPerson wins: a gateway that does not know the field must
+		// not retry the event forever.
+		{&Error{Message: "both", Retryable: true, NeedsPerson: true}, false, true, true},
+	} {
+		pb := errorToPB(tt.in)
+		if pb.GetRetryable() != tt.retryable || pb.GetNeedsPerson() != tt.ne {
+			t.Errorf("%+v on the wire: retryable %v, needs_person %v", tt.in, pb.GetRetryable(), pb.GetNeedsPerson())
+		}
+		b, err := proto.Marshal(pb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back pluginpb.PluginError
+		if err := proto.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		got := errorFromPB(&back)
+		if got.Message != tt.in.Message || got.Retryable != tt.retryable || got.NeedsPerson != tt.wNP {
+			t.Errorf("%+v came back as %+v", tt.in, got)
+		}
+	}
+	// What a plugin built before needs_person existed sends: fields 1 and
+	// 2 only. It decodes as before, without the new verdict.
+	old := []byte{0x0a, 0x03, 'b', 'a', 'd', 0x10, 0x00}
+	var pb pluginpb.PluginError
+	if err := proto.Unmarshal(old, &pb); err != nil {
+		t.Fatal(err)
+	}
+	if e := errorFromPB(&pb); e.Message != "bad" || e.Retryable || e.NeedsPerson {
+		t.Errorf("old plugin's error decoded as %+v", e)
+	}
+	// needs_person is field 3, a varint: a gateway built before it skips
+	// it as an unknown field and reads retryable false.
+	b, _ := proto.Marshal(errorToPB(NeedsPerson(errors.New("x"))))
+	if !bytes.Contains(b, []byte{0x18, 0x01}) {
+		t.Errorf("needs_person is not encoded as field 3: % x", b)
+	}
+}
+
 func TestLoggerWritesHCLogJSON(t *testing.T) {
 	var buf bytes.Buffer
 	l := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: hclogAttr}))

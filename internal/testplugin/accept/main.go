@@ -12,6 +12,7 @@
 //	exit_after:         exit(4) this long after Configure, on its own
 //	fail_rate:          fraction 0..1 of events answered with an error
 //	fail_permanent:     make those errors permanent instead of retryable
+//	fail_needs_person:  make those errors park the event for a person
 //	kv:                 count events per work order in the host KV store
 //	                    (key "seen/<work order id>")
 //	fetch_work_order:   fetch the work order through the host
@@ -45,6 +46,7 @@ var schema = pluginapi.Schema{Fields: []pluginapi.Field{
 	{Name: "exit_after", Type: pluginapi.TypeDuration, Default: "0s", Description: "Exit this long after Configure (0: never)."},
 	{Name: "fail_rate", Type: pluginapi.TypeFloat, Default: 0.0, Description: "Fraction of events answered with an error."},
 	{Name: "fail_permanent", Type: pluginapi.TypeBool, Default: false, Description: "Report failures as permanent."},
+	{Name: "fail_needs_person", Type: pluginapi.TypeBool, Default: false, Description: "Report failures as needing a person (parked)."},
 	{Name: "kv", Type: pluginapi.TypeBool, Default: false, Description: "Count events per work order in the host KV store."},
 	{Name: "fetch_work_order", Type: pluginapi.TypeBool, Default: false, Description: "Fetch the work order through the host."},
 	{Name: "report", Type: pluginapi.TypeBool, Default: false, Description: "Append a note describing what the plugin saw."},
@@ -59,6 +61,7 @@ type config struct {
 	crashAfter     int64
 	failRate       float64
 	failPermanent  bool
+	failPerson     bool
 	kv, fetch      bool
 	report, quiet  bool
 	comment        string
@@ -122,6 +125,7 @@ func (p *acceptPlugin) Configure(_ context.Context, raw map[string]any, host plu
 		crashAfter:     raw["crash_after"].(int64),
 		failRate:       raw["fail_rate"].(float64),
 		failPermanent:  raw["fail_permanent"].(bool),
+		failPerson:     raw["fail_needs_person"].(bool),
 		kv:             raw["kv"].(bool),
 		fetch:          raw["fetch_work_order"].(bool),
 		report:         raw["report"].(bool),
@@ -181,7 +185,10 @@ func (p *acceptPlugin) HandleEvent(ctx context.Context, ev pluginapi.Event) ([]p
 	}
 	if c.failRate > 0 && rand.Float64() < c.failRate {
 		err := fmt.Errorf("test plugin: configured failure on event %s", ev.ID)
-		if c.failPermanent {
+		switch {
+		case c.failPerson:
+			return nil, pluginapi.NeedsPerson(err)
+		case c.failPermanent:
 			return nil, pluginapi.Permanent(err)
 		}
 		return nil, pluginapi.RetryLater(err)

@@ -340,6 +340,27 @@ func TestPermanentPluginErrorIsDeadLetter(t *testing.T) {
 	}
 }
 
+func TestNeedsPersonPluginErrorIsParked(t *testing.T) {
+	// The verdict travels over the real protocol: the test plugin answers
+	// with pluginapi.NeedsPerson, the event is parked (not dead, not
+	// retried) with the plugin's reason.
+	w := newWorld(t, worldOpts{pluginConfig: "{fail_rate: 1, fail_needs_person: true}"})
+	id := w.create()
+	ctx := context.Background()
+	w.waitFor("parked", func() bool {
+		evs, _ := w.g.Store().EventsForWorkOrder(ctx, "main", id)
+		return len(evs) == 1 && evs[0].Status == store.EventParked
+	})
+	evs, _ := w.g.Store().EventsForWorkOrder(ctx, "main", id)
+	if evs[0].Attempts != 1 {
+		t.Errorf("parked after %d attempts, want 1 (no retries)", evs[0].Attempts)
+	}
+	dl, err := w.g.Store().ListDeadLetters(ctx, store.DeadLetterFilter{WorkOrderID: id})
+	if err != nil || len(dl) != 1 || dl[0].Event == nil || !strings.Contains(dl[0].Event.LastError, "configured failure") {
+		t.Fatalf("dead letters = %+v, %v", dl, err)
+	}
+}
+
 func TestRetryablePluginErrorGivesUpAfterMaxAttempts(t *testing.T) {
 	w := newWorld(t, worldOpts{pluginConfig: "{fail_rate: 1}"})
 	id := w.create()

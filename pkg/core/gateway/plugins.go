@@ -12,8 +12,10 @@ import (
 // classifyPluginError maps plugin host errors to dispatch verdicts. A
 // plugin that is restarting, quarantined or slow is retried (bounded by
 // delivery.max_attempts); a plugin that says the event can never succeed
-// sends it to the dead letters at once; a rule naming a plugin that is not
-// running needs a person to fix the config, so the event is parked.
+// (pluginapi.Permanent) sends it to the dead letters at once; a plugin
+// that says a person must act first (pluginapi.NeedsPerson) parks it with
+// its reason; a rule naming a plugin that is not running needs a person to
+// fix the config, so the event is parked too.
 func classifyPluginError(err error) dispatch.Verdict {
 	var pe *pluginapi.Error
 	switch {
@@ -22,6 +24,9 @@ func classifyPluginError(err error) dispatch.Verdict {
 	case errors.Is(err, plugins.ErrUnavailable), errors.Is(err, plugins.ErrTimeout):
 		return dispatch.Retry
 	case errors.As(err, &pe):
+		if pe.NeedsPerson {
+			return dispatch.Park
+		}
 		if pe.Retryable {
 			return dispatch.Retry
 		}

@@ -71,6 +71,9 @@ func TestClassifyPluginError(t *testing.T) {
 		{fmt.Errorf("call: %w", plugins.ErrUnknownPlugin), dispatch.Park},
 		{fmt.Errorf("plugin: %w", pluginapi.RetryLater(errors.New("erp down"))), dispatch.Retry},
 		{fmt.Errorf("plugin: %w", pluginapi.Permanent(errors.New("bad site"))), dispatch.Dead},
+		{fmt.Errorf("plugin: %w", pluginapi.NeedsPerson(errors.New("no site for 77"))), dispatch.Park},
+		// NeedsPerson wins over Retryable: a person must act first.
+		{fmt.Errorf("plugin: %w", &pluginapi.Error{Message: "x", Retryable: true, NeedsPerson: true}), dispatch.Park},
 		{errors.New("something else"), dispatch.Retry},
 	}
 	for _, tc := range tests {

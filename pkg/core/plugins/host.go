@@ -108,7 +108,7 @@ func IsRetryable(err error) bool {
 	}
 	var pe *pluginapi.Error
 	if errors.As(err, &pe) {
-		return pe.Retryable
+		return pe.Retryable && !pe.NeedsPerson
 	}
 	return false
 }

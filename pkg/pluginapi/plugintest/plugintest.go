@@ -129,6 +129,48 @@ func (c *Client) HandleInbound(ctx context.Context, req pluginapi.InboundRequest
 // Stop calls the plugin's Stop.
 func (c *Client) Stop(ctx context.Context) error { return c.remote.Stop(ctx) }
 
+// Verdict is what the gateway does with an event whose HandleEvent call
+// returned an error (see VerdictOf).
+type Verdict string
+
+// Verdicts, as the gateway's dispatcher applies them.
+const (
+	// VerdictNone: no error, the event is handled.
+	VerdictNone Verdict = ""
+	// VerdictRetry: delivered again later, with backoff, up to the
+	// gateway's delivery.max_attempts (pluginapi.RetryLater, and any error
+	// that is not a *pluginapi.Error).
+	VerdictRetry Verdict = "retry"
+	// VerdictPermanent: a dead letter at once (pluginapi.Permanent).
+	VerdictPermanent Verdict = "permanent"
+	// VerdictNeedsPerson: parked, a dead letter with the reason, for a
+	// person to fix and reprocess (pluginapi.NeedsPerson).
+	VerdictNeedsPerson Verdict = "needs_person"
+)
+
+// VerdictOf says what the gateway would do with an event whose
+// HandleEvent returned err, after the error crossed the protocol (as
+// errors from Client.HandleEvent have):
+//
+//	_, err := c.HandleEvent(ctx, ev)
+//	if v := plugintest.VerdictOf(err); v != plugintest.VerdictNeedsPerson { ... }
+func VerdictOf(err error) Verdict {
+	if err == nil {
+		return VerdictNone
+	}
+	var pe *pluginapi.Error
+	if !errors.As(err, &pe) {
+		return VerdictRetry
+	}
+	switch {
+	case pe.NeedsPerson:
+		return VerdictNeedsPerson
+	case pe.Retryable:
+		return VerdictRetry
+	}
+	return VerdictPermanent
+}
+
 // NewWorkOrderEvent builds the event the gateway sends for a NewWorkOrder
 // notification about wo, with a realistic body.
 func NewWorkOrderEvent(account string, wo corrigo.WorkOrder) pluginapi.Event {

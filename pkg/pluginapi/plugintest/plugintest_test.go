@@ -48,6 +48,12 @@ func (p *jobPlugin) HandleEvent(ctx context.Context, ev pluginapi.Event) ([]plug
 		panic("unlucky work order")
 	case 14:
 		return nil, pluginapi.Permanent(errors.New("erp rejected the job"))
+	case 18:
+		return nil, pluginapi.NeedsPerson(errors.New("no ERP site for location 77"))
+	case 19:
+		return nil, pluginapi.RetryLater(errors.New("erp down"))
+	case 20:
+		return nil, errors.New("plain error")
 	case 15:
 		_, err := p.host.GetWorkOrder(ctx, ev.Account, 99999)
 		return nil, err
@@ -132,12 +138,16 @@ func TestErrors(t *testing.T) {
 	tests := []struct {
 		id        int64
 		retryable bool
+		verdict   plugintest.Verdict
 		contains  string
 	}{
-		{13, false, "handle event panicked: unlucky work order"},
-		{14, false, "erp rejected the job"},
-		{15, false, "not found"}, // host NotFound travels back as a plugin error
-		{16, false, "not found"}, // no canned work order 16
+		{13, false, plugintest.VerdictPermanent, "handle event panicked: unlucky work order"},
+		{14, false, plugintest.VerdictPermanent, "erp rejected the job"},
+		{15, false, plugintest.VerdictPermanent, "not found"}, // host NotFound travels back as a plugin error
+		{16, false, plugintest.VerdictPermanent, "not found"}, // no canned work order 16
+		{18, false, plugintest.VerdictNeedsPerson, "no ERP site for location 77"},
+		{19, true, plugintest.VerdictRetry, "erp down"},
+		{20, true, plugintest.VerdictRetry, "plain error"},
 	}
 	for _, tt := range tests {
 		_, err := c.HandleEvent(ctx, ev(tt.id))
@@ -145,6 +155,12 @@ func TestErrors(t *testing.T) {
 		if !errors.As(err, &pe) || pe.Retryable != tt.retryable || !strings.Contains(pe.Message, tt.contains) {
 			t.Errorf("event %d: err = %#v", tt.id, err)
 		}
+		if got := plugintest.VerdictOf(err); got != tt.verdict {
+			t.Errorf("event %d: verdict %q, want %q (err %#v)", tt.id, got, tt.verdict, err)
+		}
+	}
+	if v := plugintest.VerdictOf(nil); v != plugintest.VerdictNone {
+		t.Errorf("VerdictOf(nil) = %q", v)
 	}
 	// The plugin survived the panic.
 	c.Host.AddWorkOrder("acme", corrigo.WorkOrder{WorkOrderId: 17, WorkOrderNumber: "17"})

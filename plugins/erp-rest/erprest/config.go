@@ -109,7 +109,7 @@ func Schema() pluginapi.Schema {
 		{Name: "site_lookup_id_path", Type: s, Default: "id", Example: "data.0.id",
 			Description: "Where the site id is in the lookup response."},
 		{Name: "unknown_location", Type: s, Default: LocationPark, Enum: []string{LocationCreate, LocationDefault, LocationPark},
-			Description: "What to do with a work order whose site the ERP does not know: `create` the site (`site_create_*`), use `default_site_id`, or `park` the event (a permanent error with the reason, so a person can add the site and replay it)."},
+			Description: "What to do with a work order whose site the ERP does not know: `create` the site (`site_create_*`), use `default_site_id`, or `park` the event for a person (`pluginapi.NeedsPerson` with the reason: the gateway parks it, a person adds the site and reprocesses it)."},
 		{Name: "site_create_method", Type: s, Default: "POST", Enum: []string{"POST", "PUT"},
 			Description: "HTTP method that creates a site."},
 		{Name: "site_create_path", Type: s, Example: "/sites",

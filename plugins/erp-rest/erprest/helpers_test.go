@@ -92,6 +92,22 @@ func mustHandle(t *testing.T, c *plugintest.Client, wo corrigo.WorkOrder) []plug
 	return acts
 }
 
+// wantPark checks err parks the event for a person (pluginapi.NeedsPerson,
+// as the gateway sees it after the protocol) with the message part.
+func wantPark(t *testing.T, err error, part string) {
+	t.Helper()
+	var pe *pluginapi.Error
+	if !errors.As(err, &pe) {
+		t.Fatalf("error = %v (%T), want *pluginapi.Error", err, err)
+	}
+	if v := plugintest.VerdictOf(err); v != plugintest.VerdictNeedsPerson {
+		t.Errorf("verdict = %q, want %q (error: %v)", v, plugintest.VerdictNeedsPerson, err)
+	}
+	if !strings.Contains(pe.Message, part) {
+		t.Errorf("error %q does not mention %q", pe.Message, part)
+	}
+}
+
 // wantErr checks err is a *pluginapi.Error with the given retryability and
 // message part.
 func wantErr(t *testing.T, err error, retryable bool, part string) {
@@ -102,6 +118,9 @@ func wantErr(t *testing.T, err error, retryable bool, part string) {
 	}
 	if pe.Retryable != retryable {
 		t.Errorf("Retryable = %v, want %v (error: %v)", pe.Retryable, retryable, err)
+	}
+	if pe.NeedsPerson {
+		t.Errorf("the error parks the event for a person, want retryable=%v (error: %v)", retryable, err)
 	}
 	if !strings.Contains(pe.Message, part) {
 		t.Errorf("error %q does not mention %q", pe.Message, part)

@@ -27,9 +27,11 @@ func SiteKey(account, key string) string {
 	return "site:" + account + ":" + key
 }
 
-// ParkError is the message prefix of errors that need a person: the
-// event goes to the dead letters with the reason, to be replayed once the
-// ERP or the config is fixed.
+// ParkError is the message prefix of errors that need a person. They are
+// pluginapi.NeedsPerson errors: the gateway parks the event with the
+// reason, to be reprocessed once the ERP or the config is fixed. The
+// prefix keeps the reason readable where the verdict is not shown (and on
+// gateways older than the needs-a-person verdict, which dead-letter it).
 const ParkError = "needs a person: "
 
 // resolveSite returns the ERP site id of the work order's location.
@@ -86,7 +88,7 @@ func (j *jobRun) unknownSite(ctx context.Context, why string) (string, error) {
 		}
 		return j.createSite(ctx)
 	}
-	return "", pluginapi.Permanent(fmt.Errorf("%swork order %s: %s (location: %s); add the site to the ERP or set unknown_location, then replay the event",
+	return "", pluginapi.NeedsPerson(fmt.Errorf("%swork order %s: %s (location: %s); add the site to the ERP or set unknown_location, then replay the event",
 		ParkError, woLabel(j), why, where))
 }
 
@@ -120,7 +122,7 @@ func (j *jobRun) createSite(ctx context.Context) (string, error) {
 		j.host.Log(ctx, "info", "created ERP site", "work_order_id", j.wo.WorkOrderId, "site_key", j.env.SiteKey, "site_id", id)
 		return id, j.cacheSite(ctx, SiteKey(j.account, j.env.SiteKey), id)
 	case resp.Status == http.StatusBadRequest || resp.Status == http.StatusUnprocessableEntity:
-		return "", pluginapi.Permanent(fmt.Errorf("%swork order %s: the ERP refused to create site %q: %s",
+		return "", pluginapi.NeedsPerson(fmt.Errorf("%swork order %s: the ERP refused to create site %q: %s",
 			ParkError, woLabel(j), j.env.SiteKey, j.reason(resp)))
 	}
 	return "", statusError("create site", resp, j.reason(resp))

@@ -47,7 +47,7 @@ func TestUnknownLocationPark(t *testing.T) {
 	defer erp.Close()
 	c := start(t, siteConfig(erp, erprest.LocationPark))
 	_, err := handle(t, c, workOrder(1, "WO-1"))
-	wantErr(t, err, false, erprest.ParkError+`work order WO-1 (1): the ERP has no site for "77" (location: Store 12; space 77; 1 High St, Leeds, GB)`)
+	wantPark(t, err, erprest.ParkError+`work order WO-1 (1): the ERP has no site for "77" (location: Store 12; space 77; 1 High St, Leeds, GB)`)
 	if len(erp.Jobs()) != 0 {
 		t.Error("job created for an unknown site")
 	}
@@ -61,7 +61,7 @@ func TestUnknownLocationPark(t *testing.T) {
 	wo.ServiceLocation = nil
 	c2 := start(t, with(siteConfig(erp, erprest.LocationPark), "site_key", "${wo.ServiceLocation?.SpaceId ?? ''}"))
 	_, err = handle(t, c2, wo)
-	wantErr(t, err, false, "has no value for site_key (location: none given)")
+	wantPark(t, err, "has no value for site_key (location: none given)")
 }
 
 func TestUnknownLocationDefault(t *testing.T) {
@@ -106,7 +106,7 @@ func TestUnknownLocationCreate(t *testing.T) {
 	wo := workOrder(3, "WO-3")
 	wo.ServiceLocation = &corrigo.ServiceLocation{SpaceId: 99}
 	_, err := handle(t, c3, wo)
-	wantErr(t, err, false, erprest.ParkError+`work order WO-3 (3): the ERP refused to create site "99": ref is required`)
+	wantPark(t, err, erprest.ParkError+`work order WO-3 (3): the ERP refused to create site "99": ref is required`)
 }
 
 func TestSiteLookupFailureIsRetried(t *testing.T) {
