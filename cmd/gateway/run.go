@@ -27,8 +27,8 @@ func runGateway(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	path := fs.String("config", "", "configuration file (YAML); required")
-	breakerFailures := fs.Uint("breaker-failures", 0, "open an account's circuit breaker after this many transient failures in a row (default 5)")
-	breakerOpen := fs.Duration("breaker-open-timeout", 0, "how long an open breaker waits before a probe call (default 30s)")
+	breakerFailures := fs.Uint("breaker-failures", 0, "override delivery.breaker.consecutive_failures (and every account's breaker): open the circuit breaker after this many transient failures in a row")
+	breakerOpen := fs.Duration("breaker-open-timeout", 0, "override delivery.breaker.open_timeout (and every account's breaker): how long an open breaker waits before a probe call")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long each shutdown step may take before in-flight work is handed back")
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: gateway run --config FILE\n\n"+

@@ -42,6 +42,9 @@ const (
 	DefaultBackoffInitial      = time.Second
 	DefaultBackoffMax          = 5 * time.Minute
 	DefaultEventLease          = 2 * time.Minute
+	DefaultBreakerFailures     = 5
+	DefaultBreakerOpenTimeout  = 30 * time.Second
+	DefaultBreakerHalfOpen     = 1
 	DefaultCustomerRefresh     = 15 * time.Minute
 	DefaultAdminListen         = "127.0.0.1:8081"
 	DefaultSandboxListen       = "127.0.0.1:8090"
@@ -168,6 +171,10 @@ type Account struct {
 	// Shadow records decisions and actions for this account but never
 	// sends actions to CorrigoPro: for trying rules on live traffic.
 	Shadow bool `koanf:"shadow" json:"shadow,omitempty"`
+	// Breaker overrides delivery.breaker for this account's circuit
+	// breaker. Keys absent here take delivery.breaker's values, so after
+	// loading every account's Breaker is complete.
+	Breaker Breaker `koanf:"breaker" json:"breaker"`
 }
 
 // Webhook configures one account's notification endpoint.
@@ -300,6 +307,25 @@ type Delivery struct {
 	// may take it over; it must outlast the slowest plugin call.
 	// Default 2m.
 	EventLease time.Duration `koanf:"event_lease" json:"event_lease"`
+	// Breaker configures the circuit breaker each account's CorrigoPro
+	// calls go through; corrigo.accounts.<name>.breaker overrides it per
+	// account.
+	Breaker Breaker `koanf:"breaker" json:"breaker"`
+}
+
+// Breaker configures a per-account circuit breaker around CorrigoPro
+// calls (see docs/delivery.md). Only transient, authentication and token
+// failures count; validation and business-rule answers do not.
+type Breaker struct {
+	// ConsecutiveFailures opens the breaker after this many failures in a
+	// row. Default 5. ≥ 1.
+	ConsecutiveFailures int `koanf:"consecutive_failures" json:"consecutive_failures"`
+	// OpenTimeout is how long an open breaker refuses calls before letting
+	// probes through (half-open). Default 30s.
+	OpenTimeout time.Duration `koanf:"open_timeout" json:"open_timeout"`
+	// HalfOpenRequests is how many probe calls may run while half-open;
+	// that many successes close the breaker. Default 1. ≥ 1.
+	HalfOpenRequests int `koanf:"half_open_requests" json:"half_open_requests"`
 }
 
 // CustomerSettings tunes the customer-settings cache.

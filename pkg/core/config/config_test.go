@@ -170,6 +170,14 @@ func TestBadConfigs(t *testing.T) {
 		"postgres_no_dsn.bad.yaml": {
 			`postgres_no_dsn.bad.yaml:1:1: store.dsn: required for the postgres driver`,
 		},
+		"breaker.bad.yaml": {
+			`breaker.bad.yaml:5:40: corrigo.accounts.main.breaker.consecutive_failures: must be at least 1`,
+			`breaker.bad.yaml:9:38: corrigo.accounts.other.breaker.half_open_requests: must be at least 1`,
+			`breaker.bad.yaml:13:18: corrigo.accounts.third.breaker.open_timout: unknown key "open_timout" (did you mean "open_timeout"?)`,
+			`breaker.bad.yaml:15:36: delivery.breaker.consecutive_failures: must be at least 1`,
+			`breaker.bad.yaml:15:53: delivery.breaker.open_timeout: must be a positive duration, got 0s`,
+			`breaker.bad.yaml:15:77: delivery.breaker.half_open_requests: must be at least 1`,
+		},
 		"semantics.bad.yaml": {
 			`semantics.bad.yaml:1:9: listen: invalid listen address "localhost"`,
 			`semantics.bad.yaml:2:18: store.driver: unknown driver "mysql"`,
@@ -268,6 +276,10 @@ func TestDefaults(t *testing.T) {
 		{"reconcile.interval", acc.Reconcile.Interval, time.Hour},
 		{"delivery.max_attempts", cfg.Delivery.MaxAttempts, 10},
 		{"delivery.event_lease", cfg.Delivery.EventLease, 2 * time.Minute},
+		{"delivery.breaker.consecutive_failures", cfg.Delivery.Breaker.ConsecutiveFailures, 5},
+		{"delivery.breaker.open_timeout", cfg.Delivery.Breaker.OpenTimeout, 30 * time.Second},
+		{"delivery.breaker.half_open_requests", cfg.Delivery.Breaker.HalfOpenRequests, 1},
+		{"account breaker", acc.Breaker, cfg.Delivery.Breaker},
 		{"customer_settings.refresh", cfg.CustomerSettings.Refresh, 15 * time.Minute},
 		{"admin.listen", cfg.Admin.Listen, "127.0.0.1:8081"},
 		{"sandbox.listen", cfg.Sandbox.Listen, "127.0.0.1:8090"},
@@ -730,5 +742,35 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBreakerInheritance: an account's breaker keys override
+// delivery.breaker one by one; absent keys (and accounts without a breaker
+// section) take delivery.breaker's values, environment overrides included.
+func TestBreakerInheritance(t *testing.T) {
+	data := []byte(`
+corrigo:
+  accounts:
+    main: { sandbox: true, breaker: { open_timeout: 2m } }
+    plain: { sandbox: true, webhook: { disabled: true } }
+delivery:
+  breaker: { consecutive_failures: 7, half_open_requests: 2 }
+`)
+	cfg, err := config.Parse("b.yaml", data, env("WOGATE_CORRIGO__ACCOUNTS__PLAIN__BREAKER__CONSECUTIVE_FAILURES=9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]config.Breaker{
+		"main":  {ConsecutiveFailures: 7, OpenTimeout: 2 * time.Minute, HalfOpenRequests: 2},
+		"plain": {ConsecutiveFailures: 9, OpenTimeout: 30 * time.Second, HalfOpenRequests: 2},
+	}
+	for name, w := range want {
+		if got := cfg.Corrigo.Accounts[name].Breaker; got != w {
+			t.Errorf("account %s breaker %+v, want %+v", name, got, w)
+		}
+	}
+	if got := cfg.Delivery.Breaker; got != (config.Breaker{ConsecutiveFailures: 7, OpenTimeout: 30 * time.Second, HalfOpenRequests: 2}) {
+		t.Errorf("delivery.breaker %+v", got)
 	}
 }

@@ -82,6 +82,9 @@ type loader struct {
 	// environment, whether or not their sections decoded: references to a
 	// plugin whose section has a type error are not "unknown".
 	rawAccounts, rawPlugins map[string]bool
+	// breakerSet holds, per account, the breaker keys written in the file
+	// or environment; the others inherit delivery.breaker (finish).
+	breakerSet map[string]map[string]bool
 }
 
 // Parse loads a configuration from data; name is the file name used in
@@ -169,6 +172,7 @@ func (l *loader) parse(data []byte) (*Config, error) {
 	}
 
 	l.resolveSecrets(raw)
+	l.breakerSet = explicitBreakerKeys(raw)
 	applyDefaults(raw)
 	l.rawAccounts, l.rawPlugins = map[string]bool{}, map[string]bool{}
 	if c, ok := raw["corrigo"].(map[string]any); ok {
@@ -571,6 +575,11 @@ func applyDefaults(raw map[string]any) {
 		set(d, "backoff_initial", DefaultBackoffInitial)
 		set(d, "backoff_max", DefaultBackoffMax)
 		set(d, "event_lease", DefaultEventLease)
+		if b := sub(d, "breaker"); b != nil {
+			set(b, "consecutive_failures", DefaultBreakerFailures)
+			set(b, "open_timeout", DefaultBreakerOpenTimeout)
+			set(b, "half_open_requests", DefaultBreakerHalfOpen)
+		}
 	}
 	if cs := sub(raw, "customer_settings"); cs != nil {
 		set(cs, "refresh", DefaultCustomerRefresh)
@@ -593,6 +602,25 @@ func applyDefaults(raw map[string]any) {
 		set(r, "events", DefaultRetentionEvents)
 		set(r, "log", DefaultRetentionLog)
 	}
+}
+
+// explicitBreakerKeys returns, per account, the keys of its breaker
+// section that are set before defaults apply.
+func explicitBreakerKeys(raw map[string]any) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	c, _ := raw["corrigo"].(map[string]any)
+	accs, _ := c["accounts"].(map[string]any)
+	for name, a := range accs {
+		am, _ := a.(map[string]any)
+		b, _ := am["breaker"].(map[string]any)
+		for k := range b {
+			if out[name] == nil {
+				out[name] = map[string]bool{}
+			}
+			out[name][k] = true
+		}
+	}
+	return out
 }
 
 // set puts v at m[k] unless the key is present.

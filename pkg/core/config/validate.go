@@ -58,6 +58,17 @@ func (l *loader) finish(c *Config) {
 		if !acc.Sandbox && acc.OAuthURL == "" && (acc.Region != "" || acc.BaseURL != "") {
 			acc.OAuthURL = corrigo.DefaultOAuthURL
 		}
+		// Breaker keys the account does not set inherit delivery.breaker.
+		set := l.breakerSet[name]
+		if !set["consecutive_failures"] {
+			acc.Breaker.ConsecutiveFailures = c.Delivery.Breaker.ConsecutiveFailures
+		}
+		if !set["open_timeout"] {
+			acc.Breaker.OpenTimeout = c.Delivery.Breaker.OpenTimeout
+		}
+		if !set["half_open_requests"] {
+			acc.Breaker.HalfOpenRequests = c.Delivery.Breaker.HalfOpenRequests
+		}
 		c.Corrigo.Accounts[name] = acc
 	}
 	for name, p := range c.Plugins {
@@ -127,6 +138,7 @@ func (l *loader) validate(c *Config) {
 		l.errorf("delivery.backoff_max", true, "must not be less than backoff_initial (%s)", c.Delivery.BackoffInitial)
 	}
 	l.positive("delivery.event_lease", c.Delivery.EventLease)
+	l.validateBreaker("delivery.breaker", c.Delivery.Breaker, nil)
 	l.positive("customer_settings.refresh", c.CustomerSettings.Refresh)
 
 	// admin
@@ -261,6 +273,26 @@ func (l *loader) validateAccounts(c *Config) {
 			l.positive(rp+".window", a.Reconcile.Window)
 		}
 		l.nonNegative(rp+".silence_alert", a.Reconcile.SilenceAlert)
+
+		// Inherited values were checked at delivery.breaker.
+		if set := l.breakerSet[name]; len(set) > 0 {
+			l.validateBreaker(p+".breaker", a.Breaker, set)
+		}
+	}
+}
+
+// validateBreaker checks a breaker section; when only is not nil, just
+// the keys it holds.
+func (l *loader) validateBreaker(key string, b Breaker, only map[string]bool) {
+	check := func(k string) bool { return only == nil || only[k] }
+	if check("consecutive_failures") && b.ConsecutiveFailures < 1 {
+		l.errorf(key+".consecutive_failures", true, "must be at least 1")
+	}
+	if check("open_timeout") {
+		l.positive(key+".open_timeout", b.OpenTimeout)
+	}
+	if check("half_open_requests") && b.HalfOpenRequests < 1 {
+		l.errorf(key+".half_open_requests", true, "must be at least 1")
 	}
 }
 

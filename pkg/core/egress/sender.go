@@ -37,6 +37,9 @@ type Options struct {
 	MaxAttempts int
 	// Breaker configures the per-account circuit breakers.
 	Breaker BreakerOptions
+	// AccountBreakers overrides Breaker for single accounts; zero fields
+	// take Breaker's values.
+	AccountBreakers map[string]BreakerOptions
 	// MessageIDPrefix is put before the MessageId derived from each action's
 	// idempotency key. Default none (the MessageId is then a plain GUID, as
 	// CorrigoPro's docs show).
@@ -175,8 +178,26 @@ func toBreakerState(st gobreaker.State) BreakerState {
 	return BreakerClosed
 }
 
-func (s *Sender) newBreaker(name string) *gobreaker.CircuitBreaker[any] {
+// breakerOptions returns the breaker settings of one account: its
+// override where set, Options.Breaker (with defaults) otherwise.
+func (s *Sender) breakerOptions(name string) BreakerOptions {
 	bo := s.opts.Breaker
+	if ab, ok := s.opts.AccountBreakers[name]; ok {
+		if ab.ConsecutiveFailures > 0 {
+			bo.ConsecutiveFailures = ab.ConsecutiveFailures
+		}
+		if ab.OpenTimeout > 0 {
+			bo.OpenTimeout = ab.OpenTimeout
+		}
+		if ab.HalfOpenRequests > 0 {
+			bo.HalfOpenRequests = ab.HalfOpenRequests
+		}
+	}
+	return bo
+}
+
+func (s *Sender) newBreaker(name string) *gobreaker.CircuitBreaker[any] {
+	bo := s.breakerOptions(name)
 	return gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
 		Name:        "corrigo:" + name,
 		MaxRequests: bo.HalfOpenRequests,

@@ -515,3 +515,43 @@ func TestDefaultRetrySpan(t *testing.T) {
 		t.Fatalf("span %v..%v drifted from the documented 1.8–3.6 h", lo, hi)
 	}
 }
+
+// TestAccountBreakerOverride: an account's own breaker settings apply to
+// it alone; other accounts keep Options.Breaker.
+func TestAccountBreakerOverride(t *testing.T) {
+	strict, lax := newFakeCorrigo(t), newFakeCorrigo(t)
+	for _, f := range []*fakeCorrigo{strict, lax} {
+		f.addWO(wo(1, corrigo.StatusAccepted))
+		f.down.Store(true)
+	}
+	s := NewSender(map[string]API{"strict": strict.client(t), "lax": lax.client(t)}, Options{Logger: quiet,
+		Breaker:         BreakerOptions{ConsecutiveFailures: 3, OpenTimeout: time.Hour},
+		AccountBreakers: map[string]BreakerOptions{"strict": {ConsecutiveFailures: 1}}})
+	ctx := context.Background()
+	note := func(account string) store.OutboxAction {
+		a := outbox(t, 1, pluginapi.Action{Kind: pluginapi.KindNote, WorkOrderID: 1, Text: "x"}, 1)
+		a.Account = account
+		return a
+	}
+	if r := s.Send(ctx, note("strict")); !r.Retry || r.Class != corrigo.ClassTransient {
+		t.Fatalf("strict send: %+v", r)
+	}
+	if st := s.BreakerState("strict"); st != BreakerOpen {
+		t.Fatalf("strict breaker %s after one failure, want open (its own consecutive_failures: 1)", st)
+	}
+	for i := range 2 {
+		s.Send(ctx, note("lax"))
+		if st := s.BreakerState("lax"); st != BreakerClosed {
+			t.Fatalf("lax breaker %s after %d failures, want closed (the default 3)", st, i+1)
+		}
+	}
+	s.Send(ctx, note("lax"))
+	if st := s.BreakerState("lax"); st != BreakerOpen {
+		t.Fatalf("lax breaker %s after 3 failures, want open", st)
+	}
+	// The override's zero fields take Options.Breaker's: strict stays open
+	// for the hour, not the 30s default.
+	if got := s.breakerOptions("strict"); got.OpenTimeout != time.Hour || got.HalfOpenRequests != 1 {
+		t.Fatalf("strict options %+v", got)
+	}
+}

@@ -53,7 +53,9 @@ type Options struct {
 	// HTTPClient is used by every CorrigoPro client; default the client
 	// package's tuned transport (large idle pool per host).
 	HTTPClient *http.Client
-	// Breaker overrides the egress circuit breaker settings (tests).
+	// Breaker overrides the circuit breaker settings of the config
+	// (delivery.breaker and each account's breaker) for every account:
+	// non-zero fields win (gateway run's --breaker-* flags, tests).
 	Breaker egress.BreakerOptions
 	// SQLiteSynchronous overrides the SQLite store's synchronous setting
 	// (FULL by default; NORMAL trades the last commits on power loss for
@@ -162,13 +164,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	}
 	g.egressObs = newEgressObserver(g.log.With("component", "egress"))
 	g.sender = egress.NewSender(apis, egress.Options{
-		Guard:          egress.GuardOptions{Logger: g.log},
-		InitialBackoff: backoff,
-		MaxBackoff:     cfg.Delivery.BackoffMax,
-		MaxAttempts:    cfg.Delivery.MaxAttempts,
-		Breaker:        opts.Breaker,
-		Observer:       metrics.Tee(g.egressObs, g.metrics),
-		Logger:         g.log.With("component", "egress"),
+		Guard:           egress.GuardOptions{Logger: g.log},
+		InitialBackoff:  backoff,
+		MaxBackoff:      cfg.Delivery.BackoffMax,
+		MaxAttempts:     cfg.Delivery.MaxAttempts,
+		Breaker:         breakerOptions(cfg.Delivery.Breaker, opts.Breaker),
+		AccountBreakers: accountBreakers(cfg, opts.Breaker),
+		Observer:        metrics.Tee(g.egressObs, g.metrics),
+		Logger:          g.log.With("component", "egress"),
 	})
 	g.metrics.SetBreakerSource(g.sender)
 	g.worker = egress.NewWorker(g.st, g.sender, egress.WorkerOptions{
