@@ -172,6 +172,7 @@ func (h *Handler) routes() {
 	api("GET /api/v1/work-orders/{id}/timeline", h.apiTimeline)
 	api("GET /api/v1/rules", h.apiRules)
 	api("GET /api/v1/plugins", h.apiPlugins)
+	api("POST /api/v1/plugins/{name}/restart", h.apiRestartPlugin)
 	api("GET /api/v1/breakers", h.apiBreakers)
 	api("GET /api/v1/backlog", h.apiBacklog)
 	api("GET /api/v1/status", h.apiStatus)

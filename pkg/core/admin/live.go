@@ -104,12 +104,16 @@ func (l *Live) Plugins() []PluginInfo {
 		if h.Name == "" {
 			h.Name = name
 		}
-		out = append(out, PluginInfo{Name: h.Name, State: string(h.State), Since: h.Since, Restarts: h.Restarts,
-			RecentCrashes: h.RecentCrashes, LastError: h.LastError, LastErrorAt: h.LastErrorAt, PID: h.PID,
-			Version: h.Version, Protocol: h.Protocol, InFlight: h.InFlight})
+		out = append(out, pluginInfo(h))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+func pluginInfo(h plugins.PluginHealth) PluginInfo {
+	return PluginInfo{Name: h.Name, State: string(h.State), Since: h.Since, Restarts: h.Restarts,
+		RecentCrashes: h.RecentCrashes, LastError: h.LastError, LastErrorAt: h.LastErrorAt, PID: h.PID,
+		Version: h.Version, Protocol: h.Protocol, InFlight: h.InFlight}
 }
 
 // Breakers implements Runtime.

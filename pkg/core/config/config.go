@@ -38,6 +38,11 @@ const (
 	DefaultReconcileWindow     = 24 * time.Hour
 	DefaultPluginTimeout       = 10 * time.Second
 	DefaultPluginConcurrency   = 8
+	// Plugin supervisor defaults; the same as plugins.DefaultSupervisor.
+	DefaultSupervisorMaxCrashes     = 5
+	DefaultSupervisorWindow         = 10 * time.Minute
+	DefaultSupervisorBackoffInitial = 250 * time.Millisecond
+	DefaultSupervisorBackoffMax     = 30 * time.Second
 	DefaultMaxAttempts         = 10
 	DefaultBackoffInitial      = time.Second
 	DefaultBackoffMax          = 5 * time.Minute
@@ -254,10 +259,33 @@ type Plugin struct {
 	// its inbound_secret; csv-export checks nothing), so set it whenever
 	// the listener is reachable by others.
 	InboundToken Secret `koanf:"inbound_token" json:"inbound_token,omitempty"`
+	// Supervisor tunes how the gateway handles the plugin's process
+	// crashing: restarts with backoff, and quarantine of a crash loop.
+	Supervisor PluginSupervisor `koanf:"supervisor" json:"supervisor"`
 
 	// secretKeys are the Config keys (dotted paths) whose values are
 	// secret: resolved from ${ENV}/file: references or named like one.
 	secretKeys map[string]bool
+}
+
+// PluginSupervisor tunes the supervision of one plugin process. When the
+// process dies (or fails its health check) the gateway puts the events it
+// held back in their queue and restarts it after a backoff that starts at
+// BackoffInitial and doubles with each crash inside Window, up to
+// BackoffMax. The MaxCrashes-th crash inside Window quarantines the
+// plugin: no more restarts until an operator lifts the quarantine (POST
+// /api/v1/plugins/<name>/restart, `gateway plugins restart <name>`) or
+// the gateway restarts; its events wait and are retried meanwhile.
+type PluginSupervisor struct {
+	// MaxCrashes within Window quarantines the plugin (so it is restarted
+	// at most MaxCrashes-1 times in a row). Default 5.
+	MaxCrashes int `koanf:"max_crashes" json:"max_crashes"`
+	// Window is how long a crash counts towards MaxCrashes. Default 10m.
+	Window time.Duration `koanf:"window" json:"window"`
+	// BackoffInitial is the wait before the first restart. Default 250ms.
+	BackoffInitial time.Duration `koanf:"backoff_initial" json:"backoff_initial"`
+	// BackoffMax caps the wait before a restart. Default 30s.
+	BackoffMax time.Duration `koanf:"backoff_max" json:"backoff_max"`
 }
 
 // Rule sends matching events to a plugin.

@@ -110,13 +110,16 @@ func TestBadConfigs(t *testing.T) {
 		"unknown_key.bad.yaml": {
 			`unknown_key.bad.yaml:6:9: corrigo.accounts.main.polling.intervall: unknown key "intervall" (did you mean "interval"?)`,
 			`unknown_key.bad.yaml:7:1: lisen: unknown key "lisen" (did you mean "listen"?)`,
+			`unknown_key.bad.yaml:11:19: plugins.csv.supervisor.max_crash: unknown key "max_crash" (did you mean "max_crashes"?)`,
 		},
 		"wrong_type.bad.yaml": {
 			`wrong_type.bad.yaml:3:22: corrigo.accounts.main.sandbox: invalid boolean "yes please"`,
 			`wrong_type.bad.yaml:7:11: plugins.csv.args: wrong type: want a list, got a string`,
 			`wrong_type.bad.yaml:8:18: plugins.csv.concurrency: invalid integer "many"`,
 			`wrong_type.bad.yaml:9:13: plugins.csv.config: wrong type: want a mapping, got a list`,
-			`wrong_type.bad.yaml:10:8: rules: wrong type: want a list, got a mapping`,
+			`wrong_type.bad.yaml:10:27: plugins.csv.supervisor.window: invalid duration "soon"`,
+			`wrong_type.bad.yaml:10:46: plugins.csv.supervisor.max_crashes: wrong type: want an integer, got a list`,
+			`wrong_type.bad.yaml:11:8: rules: wrong type: want a list, got a mapping`,
 		},
 		"missing_required.bad.yaml": {
 			`missing_required.bad.yaml:3:5: corrigo.accounts.prod.client_id: required`,
@@ -177,6 +180,13 @@ func TestBadConfigs(t *testing.T) {
 			`breaker.bad.yaml:15:36: delivery.breaker.consecutive_failures: must be at least 1`,
 			`breaker.bad.yaml:15:53: delivery.breaker.open_timeout: must be a positive duration, got 0s`,
 			`breaker.bad.yaml:15:77: delivery.breaker.half_open_requests: must be at least 1`,
+		},
+		"supervisor.bad.yaml": {
+			`supervisor.bad.yaml:7:32: plugins.a.supervisor.max_crashes: must be at least 1`,
+			`supervisor.bad.yaml:7:43: plugins.a.supervisor.window: must be a positive duration, got 0s`,
+			`supervisor.bad.yaml:7:81: plugins.a.supervisor.backoff_max: must not be less than backoff_initial (2s)`,
+			`supervisor.bad.yaml:11:15: plugins.b.supervisor.window: must be longer than backoff_initial (250ms)`,
+			`supervisor.bad.yaml:12:20: plugins.b.supervisor.backoff_max: must be a positive duration, got -1s`,
 		},
 		"semantics.bad.yaml": {
 			`semantics.bad.yaml:1:9: listen: invalid listen address "localhost"`,
@@ -342,6 +352,16 @@ func TestFullConfig(t *testing.T) {
 	erp := cfg.Plugins["erp"]
 	if erp.Timeout != 5*time.Second || erp.Concurrency != 16 || len(erp.Args) != 1 {
 		t.Errorf("erp: %+v", erp)
+	}
+	// Supervisor settings: the defaults, or field by field what is set.
+	if sv := erp.Supervisor; sv != (config.PluginSupervisor{MaxCrashes: config.DefaultSupervisorMaxCrashes,
+		Window: config.DefaultSupervisorWindow, BackoffInitial: config.DefaultSupervisorBackoffInitial,
+		BackoffMax: config.DefaultSupervisorBackoffMax}) {
+		t.Errorf("erp supervisor (defaults) = %+v", sv)
+	}
+	if sv := cfg.Plugins["csv"].Supervisor; sv != (config.PluginSupervisor{MaxCrashes: 3, Window: 5 * time.Minute,
+		BackoffInitial: time.Second, BackoffMax: config.DefaultSupervisorBackoffMax}) {
+		t.Errorf("csv supervisor = %+v", sv)
 	}
 	if !erp.IsSecretKey("auth.password") || erp.IsSecretKey("auth.user") {
 		t.Error("auth.password should be secret by name, auth.user not")

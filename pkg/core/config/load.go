@@ -567,6 +567,12 @@ func applyDefaults(raw map[string]any) {
 			if p := sub(ps, name); p != nil {
 				set(p, "timeout", DefaultPluginTimeout)
 				set(p, "concurrency", DefaultPluginConcurrency)
+				if sv := sub(p, "supervisor"); sv != nil {
+					set(sv, "max_crashes", DefaultSupervisorMaxCrashes)
+					set(sv, "window", DefaultSupervisorWindow)
+					set(sv, "backoff_initial", DefaultSupervisorBackoffInitial)
+					set(sv, "backoff_max", DefaultSupervisorBackoffMax)
+				}
 			}
 		}
 	}

@@ -319,6 +319,19 @@ func (l *loader) validatePlugins(c *Config) {
 				l.errorf(key+".sha256", true, "want 64 hexadecimal digits")
 			}
 		}
+		sv, sk := p.Supervisor, key+".supervisor"
+		if sv.MaxCrashes < 1 {
+			l.errorf(sk+".max_crashes", true, "must be at least 1 (the crash that quarantines the plugin)")
+		}
+		l.positive(sk+".window", sv.Window)
+		l.positive(sk+".backoff_initial", sv.BackoffInitial)
+		l.positive(sk+".backoff_max", sv.BackoffMax)
+		if sv.BackoffMax > 0 && sv.BackoffMax < sv.BackoffInitial {
+			l.errorf(sk+".backoff_max", true, "must not be less than backoff_initial (%s)", sv.BackoffInitial)
+		}
+		if sv.Window > 0 && sv.BackoffInitial >= sv.Window {
+			l.errorf(sk+".window", true, "must be longer than backoff_initial (%s), or crashes never add up to a quarantine", sv.BackoffInitial)
+		}
 		if !used[name] {
 			l.warnf(key, "not used by any rule")
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -80,6 +81,25 @@ func TestClassifyPluginError(t *testing.T) {
 		if got := classifyPluginError(tc.err); got != tc.want {
 			t.Errorf("classify(%v) = %v, want %v", tc.err, got, tc.want)
 		}
+	}
+}
+
+// The config's supervisor defaults are the plugin manager's, and each
+// plugin's supervisor block reaches its Spec.
+func TestPluginSpecsCarrySupervisor(t *testing.T) {
+	d := plugins.DefaultSupervisor
+	if d.MaxCrashes != config.DefaultSupervisorMaxCrashes || d.CrashWindow != config.DefaultSupervisorWindow ||
+		d.BackoffMin != config.DefaultSupervisorBackoffInitial || d.BackoffMax != config.DefaultSupervisorBackoffMax {
+		t.Errorf("plugins.DefaultSupervisor %+v differs from the config defaults", d)
+	}
+	cfg := &config.Config{Plugins: map[string]config.Plugin{
+		"a": {Command: "a", Supervisor: config.PluginSupervisor{MaxCrashes: 2, Window: time.Minute,
+			BackoffInitial: time.Second, BackoffMax: 3 * time.Second}},
+	}}
+	got := pluginSpecs(cfg)[0].Supervisor
+	want := plugins.Supervisor{MaxCrashes: 2, CrashWindow: time.Minute, BackoffMin: time.Second, BackoffMax: 3 * time.Second}
+	if got != want {
+		t.Errorf("spec supervisor = %+v, want %+v", got, want)
 	}
 }
 

@@ -48,6 +48,7 @@ func (p *proc) markDead(err error) {
 type instance struct {
 	m    *Manager
 	spec Spec
+	sup  Supervisor // spec.Supervisor over the manager's
 	log  *slog.Logger
 	host pluginapi.Host
 	sem  chan struct{}
@@ -78,6 +79,7 @@ func (m *Manager) newInstance(s Spec) *instance {
 	i := &instance{
 		m:           m,
 		spec:        s,
+		sup:         s.Supervisor.over(m.sup),
 		log:         log,
 		sem:         make(chan struct{}, s.Concurrency),
 		state:       StateStarting,
@@ -308,7 +310,7 @@ func (i *instance) healthLocked() PluginHealth {
 }
 
 func (i *instance) recentCrashesLocked(now time.Time) []time.Time {
-	cut := now.Add(-i.m.sup.CrashWindow)
+	cut := now.Add(-i.sup.CrashWindow)
 	k := 0
 	for _, t := range i.crashes {
 		if t.After(cut) {
@@ -402,9 +404,9 @@ func (i *instance) lost(p *proc, err error) {
 // supervise watches p, the running process, and restarts it when it
 // dies; it follows each replacement until the plugin is quarantined or
 // the instance shuts down.
-func (i *instance) supervise(p *proc) {
-	defer close(i.supervising)
-	sup := i.m.sup
+func (i *instance) supervise(p *proc, done chan struct{}) {
+	defer close(done)
+	sup := i.sup
 	tick := time.NewTicker(sup.HealthInterval)
 	defer tick.Stop()
 	for p != nil {
@@ -461,20 +463,20 @@ func (i *instance) recover(p *proc, reason string) *proc {
 		i.crashes = append(i.crashes, now)
 		n := len(i.recentCrashesLocked(now))
 		i.lastErr, i.lastErrAt = reason, now
-		if n >= i.m.sup.MaxCrashes {
+		if n >= i.sup.MaxCrashes {
 			i.setStateLocked(StateQuarantined)
 			h := i.healthLocked()
 			i.mu.Unlock()
 			i.notify(h)
-			i.log.Error("plugin quarantined: it crashed too often; fix it and restart the gateway (or reload)",
-				"crashes", n, "window", i.m.sup.CrashWindow, "last_error", reason)
+			i.log.Error("plugin quarantined: it crashed too often; fix it, then lift the quarantine (POST /api/v1/plugins/"+i.spec.Name+"/restart, gateway plugins restart) or restart the gateway",
+				"crashes", n, "max_crashes", i.sup.MaxCrashes, "window", i.sup.CrashWindow, "last_error", reason)
 			return nil
 		}
 		h := i.healthLocked()
 		i.mu.Unlock()
 		i.notify(h)
 
-		wait := backoff(i.m.sup, n)
+		wait := backoff(i.sup, n)
 		i.log.Warn("restarting plugin", "in", wait, "crashes", n)
 		select {
 		case <-i.stop:
@@ -498,6 +500,68 @@ func (i *instance) recover(p *proc, reason string) *proc {
 	}
 }
 
+// liftQuarantine starts a quarantined plugin afresh (Manager.Restart).
+func (i *instance) liftQuarantine(ctx context.Context) error {
+	i.mu.Lock()
+	if i.state != StateQuarantined {
+		st := i.state
+		i.mu.Unlock()
+		return fmt.Errorf("plugin %q: %w (it is %s)", i.spec.Name, ErrNotQuarantined, st)
+	}
+	select {
+	case <-i.stop:
+		i.mu.Unlock()
+		return ErrClosed
+	default:
+	}
+	// Starting, not Quarantined, while the launch runs: a second Restart
+	// gets ErrNotQuarantined instead of launching another process.
+	i.setStateLocked(StateStarting)
+	h := i.healthLocked()
+	i.mu.Unlock()
+	i.notify(h)
+	i.log.Warn("lifting quarantine: starting the plugin afresh")
+
+	ctx, cancel := context.WithTimeout(ctx, i.m.startTimeout)
+	defer cancel()
+	p, err := i.launch(ctx, launchRestart)
+	if err != nil {
+		i.mu.Lock()
+		i.lastErr, i.lastErrAt = "restart after quarantine failed: "+err.Error(), time.Now()
+		i.setStateLocked(StateQuarantined)
+		h := i.healthLocked()
+		i.mu.Unlock()
+		i.notify(h)
+		i.log.Error("plugin stays quarantined: restart failed", "error", err)
+		return err
+	}
+	i.mu.Lock()
+	select {
+	case <-i.stop:
+		i.mu.Unlock()
+		i.stopProc(p)
+		return ErrClosed
+	default:
+	}
+	i.crashes = nil
+	i.cur = p
+	i.info, i.haveInfo = p.info, true
+	i.lastPID, i.lastProto = p.pid, p.protocol
+	i.restarts++
+	i.setStateLocked(StateRunning)
+	// The supervisor that quarantined the plugin has returned (or is
+	// returning); a new one follows the new process, and shutdown waits
+	// for it.
+	done := make(chan struct{})
+	i.supervising = done
+	h = i.healthLocked()
+	i.mu.Unlock()
+	i.notify(h)
+	i.log.Info("plugin restarted after quarantine", "pid", p.pid)
+	go i.supervise(p, done)
+	return nil
+}
+
 // backoff is BackoffMin doubled for each crash after the first, capped at
 // BackoffMax.
 func backoff(s Supervisor, crashes int) time.Duration {
@@ -513,8 +577,11 @@ func backoff(s Supervisor, crashes int) time.Duration {
 func (i *instance) shutdown(ctx context.Context) {
 	i.stopOnce.Do(func() { close(i.stop) })
 	if i.supervised.Load() {
+		i.mu.Lock()
+		done := i.supervising
+		i.mu.Unlock()
 		select {
-		case <-i.supervising:
+		case <-done:
 		case <-ctx.Done():
 		}
 	}

@@ -51,6 +51,9 @@ var (
 	ErrChecksumMismatch = errors.New("plugin binary does not match its pinned sha256")
 	// ErrClosed: the manager was closed.
 	ErrClosed = errors.New("plugin manager closed")
+	// ErrNotQuarantined: Restart was asked to lift the quarantine of a
+	// plugin that is not quarantined (the supervisor handles the others).
+	ErrNotQuarantined = errors.New("plugin is not quarantined")
 )
 
 // Spec is one plugin instance to run.
@@ -74,6 +77,9 @@ type Spec struct {
 	// SHA256, when set, pins the binary: a binary whose hex SHA-256
 	// differs is refused (at start and at every restart).
 	SHA256 string
+	// Supervisor tunes crash handling for this plugin; zero fields take
+	// the Manager's (WithSupervisor, else DefaultSupervisor).
+	Supervisor Supervisor
 }
 
 // HostServices is what the gateway offers plugins. KV calls carry the
@@ -118,8 +124,12 @@ var DefaultSupervisor = Supervisor{
 	CrashWindow:    10 * time.Minute,
 }
 
-func (s Supervisor) withDefaults() Supervisor {
-	d := DefaultSupervisor
+func (s Supervisor) withDefaults() Supervisor { return s.over(DefaultSupervisor) }
+
+// over returns s with its zero fields taken from base (whose fields are
+// all set).
+func (s Supervisor) over(base Supervisor) Supervisor {
+	d := base
 	if s.HealthInterval > 0 {
 		d.HealthInterval = s.HealthInterval
 	}
@@ -147,7 +157,9 @@ func (s Supervisor) withDefaults() Supervisor {
 // Option tunes a Manager.
 type Option func(*Manager)
 
-// WithSupervisor sets crash handling; zero fields keep their defaults.
+// WithSupervisor sets crash handling for every plugin whose Spec does not
+// set its own (Spec.Supervisor, field by field); zero fields keep their
+// defaults.
 func WithSupervisor(s Supervisor) Option { return func(m *Manager) { m.sup = s.withDefaults() } }
 
 // WithStartTimeout bounds a plugin's launch, handshake and Configure
@@ -285,6 +297,10 @@ func normalize(s Spec) (Spec, error) {
 	if s.Concurrency <= 0 {
 		s.Concurrency = DefaultConcurrency
 	}
+	if s.Supervisor.MaxCrashes < 0 || s.Supervisor.CrashWindow < 0 || s.Supervisor.BackoffMin < 0 ||
+		s.Supervisor.BackoffMax < 0 || s.Supervisor.HealthInterval < 0 || s.Supervisor.PingTimeout < 0 {
+		return s, fmt.Errorf("plugin %q: supervisor: negative setting %+v", s.Name, s.Supervisor)
+	}
 	if s.SHA256 != "" {
 		if _, err := parseSHA256(s.SHA256); err != nil {
 			return s, fmt.Errorf("plugin %q: sha256: %w", s.Name, err)
@@ -360,7 +376,7 @@ func (m *Manager) Start(ctx context.Context, specs []Spec) error {
 	for _, inst := range insts {
 		m.instances[inst.spec.Name] = inst
 		inst.supervised.Store(true)
-		go inst.supervise(inst.first)
+		go inst.supervise(inst.first, inst.supervising)
 	}
 	return nil
 }
@@ -443,6 +459,23 @@ func (m *Manager) HandleInbound(ctx context.Context, plugin string, req pluginap
 		return err
 	})
 	return resp, actions, err
+}
+
+// Restart lifts the quarantine of the named plugin: it forgets the
+// plugin's crashes, launches it afresh (SHA-256 pin, handshake, Configure,
+// bounded by the start timeout) and supervises it again, and returns its
+// health. It fails with ErrNotQuarantined when the plugin is not
+// quarantined, and with the launch error when the new process does not
+// start, leaving the plugin quarantined with that error as its last one.
+// Events refused while it was quarantined were put back by the
+// dispatcher and reach the new process on their next attempt.
+func (m *Manager) Restart(ctx context.Context, plugin string) (PluginHealth, error) {
+	inst, err := m.get(plugin)
+	if err != nil {
+		return PluginHealth{}, err
+	}
+	err = inst.liftQuarantine(ctx)
+	return inst.health(), err
 }
 
 // Info returns what the named plugin's Describe reported at its last

@@ -686,3 +686,120 @@ func TestStartRejectsBadSpecs(t *testing.T) {
 		t.Fatalf("err = %v, names = %v", err, m.Names())
 	}
 }
+
+// Each Spec may tune its own supervisor; fields it leaves zero come from
+// the manager's.
+func TestPerSpecSupervisor(t *testing.T) {
+	m, _ := newManager(t, nil) // fastSupervisor: 5 crashes per minute
+	ctx := ctxT(t)
+	strict := plugins.Supervisor{MaxCrashes: 2}
+	err := m.Start(ctx, []plugins.Spec{
+		{Name: "strict", Command: acceptBin(t), Supervisor: strict, Config: map[string]any{"mode": "quiet"}},
+		{Name: "lenient", Command: acceptBin(t), Config: map[string]any{"mode": "quiet"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kill := 1; kill <= 2; kill++ {
+		for _, name := range []string{"strict", "lenient"} {
+			h := waitState(t, m, name, plugins.StateRunning, kill-1)
+			if err := syscall.Kill(h.PID, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitState(t, m, "lenient", plugins.StateRunning, kill)
+	}
+	if h := waitState(t, m, "strict", plugins.StateQuarantined, 0); h.Restarts != 1 || h.RecentCrashes != 2 {
+		t.Fatalf("strict: %+v, want quarantined after 2 crashes (1 restart)", h)
+	}
+	if h := m.Health()["lenient"]; h.State != plugins.StateRunning || h.Restarts != 2 {
+		t.Fatalf("lenient: %+v, want running after 2 restarts", h)
+	}
+	// A negative setting is refused.
+	err = m.Start(ctx, []plugins.Spec{{Name: "bad", Command: acceptBin(t), Supervisor: plugins.Supervisor{MaxCrashes: -1}}})
+	if err == nil || !strings.Contains(err.Error(), `plugin "bad": supervisor`) {
+		t.Fatalf("negative supervisor setting: %v", err)
+	}
+}
+
+// Restart lifts a quarantine: the plugin is launched afresh (pin checked
+// again), its crash count forgotten, and it is supervised again.
+func TestRestartLiftsQuarantine(t *testing.T) {
+	src, err := os.ReadFile(acceptBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(src)
+	bin := t.TempDir() + "/accept"
+	if err := os.WriteFile(bin, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m, rec := newManager(t, nil)
+	ctx := ctxT(t)
+	err = m.Start(ctx, []plugins.Spec{{Name: "q", Command: bin, SHA256: hex.EncodeToString(sum[:]),
+		Supervisor: plugins.Supervisor{MaxCrashes: 1}, Config: map[string]any{"report": true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Restart(ctx, "q"); !errors.Is(err, plugins.ErrNotQuarantined) {
+		t.Fatalf("restart of a running plugin: %v", err)
+	}
+	if _, err := m.Restart(ctx, "nope"); !errors.Is(err, plugins.ErrUnknownPlugin) {
+		t.Fatalf("restart of an unknown plugin: %v", err)
+	}
+	first := m.Health()["q"].PID
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, "q", plugins.StateQuarantined, 0)
+	if rec.find(func(r map[string]any) bool {
+		return r["msg"] != nil && strings.HasPrefix(r["msg"].(string), "plugin quarantined") && fmt.Sprint(r["max_crashes"]) == "1"
+	}) == nil {
+		t.Error("quarantine not logged with its limit")
+	}
+
+	// The binary was swapped: the restart is refused, it stays quarantined.
+	if err := os.WriteFile(bin, append(src[:len(src):len(src)], 0), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h, err := m.Restart(ctx, "q")
+	if !errors.Is(err, plugins.ErrChecksumMismatch) || h.State != plugins.StateQuarantined ||
+		!strings.Contains(h.LastError, "restart after quarantine failed") {
+		t.Fatalf("restart with a swapped binary: %+v, %v", h, err)
+	}
+	if _, err := m.HandleEvent(ctx, "q", event(1)); !errors.Is(err, plugins.ErrQuarantined) {
+		t.Fatalf("call while quarantined: %v", err)
+	}
+
+	if err := os.WriteFile(bin, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h, err = m.Restart(ctx, "q")
+	if err != nil || h.State != plugins.StateRunning || h.RecentCrashes != 0 || h.Restarts != 1 || h.PID == 0 || h.PID == first {
+		t.Fatalf("restart: %+v, %v", h, err)
+	}
+	actions, err := m.HandleEvent(ctx, "q", event(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := reportOf(t, actions); r.PID != h.PID {
+		t.Fatalf("answered by pid %d, want %d", r.PID, h.PID)
+	}
+	// Supervised again: a crash is noticed (and, with max_crashes 1,
+	// quarantines it again).
+	if err := syscall.Kill(h.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, "q", plugins.StateQuarantined, 0)
+	h, err = m.Restart(ctx, "q")
+	if err != nil || h.State != plugins.StateRunning {
+		t.Fatalf("second restart: %+v, %v", h, err)
+	}
+	// Close ends the restarted process.
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(h.PID, 0); err == nil {
+		t.Errorf("plugin process %d still running after Close", h.PID)
+	}
+}
