@@ -38,11 +38,6 @@ const (
 	DefaultReconcileWindow     = 24 * time.Hour
 	DefaultPluginTimeout       = 10 * time.Second
 	DefaultPluginConcurrency   = 8
-	// Plugin supervisor defaults; the same as plugins.DefaultSupervisor.
-	DefaultSupervisorMaxCrashes     = 5
-	DefaultSupervisorWindow         = 10 * time.Minute
-	DefaultSupervisorBackoffInitial = 250 * time.Millisecond
-	DefaultSupervisorBackoffMax     = 30 * time.Second
 	DefaultMaxAttempts         = 10
 	DefaultBackoffInitial      = time.Second
 	DefaultBackoffMax          = 5 * time.Minute
@@ -62,6 +57,15 @@ const (
 	DefaultRetentionLog        = 7 * 24 * time.Hour
 	DefaultEnvPrefix           = "WOGATE_"
 	DefaultEnvNestingSeparator = "__"
+)
+
+// Plugin supervisor defaults (plugins.<name>.supervisor); the same as
+// plugins.DefaultSupervisor.
+const (
+	DefaultSupervisorMaxCrashes     = 5
+	DefaultSupervisorWindow         = 10 * time.Minute
+	DefaultSupervisorBackoffInitial = 250 * time.Millisecond
+	DefaultSupervisorBackoffMax     = 30 * time.Second
 )
 
 // Config is the whole gateway configuration. The zero value is not useful:
