@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/reconcile"
 	"github.com/wogate/wogate/pkg/core/store"
 )
@@ -15,8 +16,9 @@ import (
 // runMaintenance runs the loops that keep the store honest until ctx
 // ends, and returns when they have all stopped: one reconciler per
 // account with reconcile.interval > 0 (fills the gaps webhooks left and
-// reports webhook silence) and the retention pruner (retention.events and
-// retention.log; dead letters stay until resolved). Run starts it beside
+// reports webhook silence) and the retention pruner (retention.events for
+// events and actions, retention.log for the communication log; dead
+// letters stay until resolved). Run starts it beside
 // the pollers, so it stops with ingest.
 func (g *Gateway) runMaintenance(ctx context.Context) {
 	var wg sync.WaitGroup
@@ -54,18 +56,15 @@ func (g *Gateway) runMaintenance(ctx context.Context) {
 		}
 		wg.Go(func() { _ = r.Run(ctx) })
 	}
-	if keep := retention(g.cfg.Retention.Events, g.cfg.Retention.Log); keep > 0 {
+	if events, log := g.cfg.Retention.Events, g.cfg.Retention.Log; events > 0 || log > 0 {
 		// Reconciliation tells "never seen" from "seen and pruned" by the
-		// store: events must outlive every reconcile window.
-		for _, name := range accountNames(g.cfg) {
-			a := g.cfg.Corrigo.Accounts[name]
-			if a.Reconcile.Interval > 0 && a.Reconcile.Window > keep {
-				g.log.Warn("retention raised to the reconcile window, so reconciliation does not refill pruned work orders",
-					"account", name, "retention", keep.String(), "window", a.Reconcile.Window.String())
-				keep = a.Reconcile.Window
-			}
-		}
-		p, err := reconcile.NewPruner(reconcile.PrunerOptions{Store: g.st, Retention: keep, Logger: g.log})
+		// store: events must outlive every reconcile window. The log is
+		// not consulted for that, so it keeps its own age.
+		events = eventRetention(g.cfg, events, func(account string, window time.Duration) {
+			g.log.Warn("events retention raised to the reconcile window, so reconciliation does not refill pruned work orders",
+				"account", account, "retention", g.cfg.Retention.Events.String(), "window", window.String())
+		})
+		p, err := reconcile.NewPruner(reconcile.PrunerOptions{Store: g.st, Events: events, Log: log, Logger: g.log})
 		if err != nil {
 			g.log.Error("retention not started", "err", err)
 		} else {
@@ -76,15 +75,24 @@ func (g *Gateway) runMaintenance(ctx context.Context) {
 	silences.drop(g)
 }
 
-// retention is the cutoff age the store prunes with. The store prunes
-// events and the log with one cutoff, so the longer retention wins and
-// nothing goes before its configured age; 0 (keep forever) for either
-// keeps everything.
-func retention(events, log time.Duration) time.Duration {
-	if events <= 0 || log <= 0 {
+// eventRetention is the age handled events are pruned at: retention.events
+// (0 keeps them forever), raised to the longest reconcile window of any
+// account with reconciliation on; raised is told each account whose window
+// raised it.
+func eventRetention(cfg *config.Config, events time.Duration, raised func(account string, window time.Duration)) time.Duration {
+	if events <= 0 {
 		return 0
 	}
-	return max(events, log)
+	for _, name := range accountNames(cfg) {
+		a := cfg.Corrigo.Accounts[name]
+		if a.Reconcile.Interval > 0 && a.Reconcile.Window > events {
+			if raised != nil {
+				raised(name, a.Reconcile.Window)
+			}
+			events = a.Reconcile.Window
+		}
+	}
+	return events
 }
 
 // WebhookSilence returns, per account, the last webhook silence report of

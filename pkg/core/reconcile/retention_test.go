@@ -55,7 +55,7 @@ func TestPrunerKeepsDeadLettersAndPending(t *testing.T) {
 	}
 
 	var now time.Time
-	p, err := reconcile.NewPruner(reconcile.PrunerOptions{Store: st, Retention: time.Hour,
+	p, err := reconcile.NewPruner(reconcile.PrunerOptions{Store: st, Events: time.Hour, Log: time.Hour,
 		Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -105,14 +105,14 @@ func TestPrunerKeepsDeadLettersAndPending(t *testing.T) {
 // checks it prunes without being asked and stops when told.
 func TestPrunerRunStopsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	calls := make(chan time.Time, 10)
-	p, err := reconcile.NewPruner(reconcile.PrunerOptions{Store: pruneFunc(func(_ context.Context, before time.Time) (int64, error) {
+	calls := make(chan store.PruneBefore, 10)
+	p, err := reconcile.NewPruner(reconcile.PrunerOptions{Store: pruneFunc(func(_ context.Context, before store.PruneBefore) (int64, error) {
 		select {
 		case calls <- before:
 		default:
 		}
 		return 1, nil
-	}), Retention: 50 * time.Millisecond, Interval: 5 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	}), Events: 50 * time.Millisecond, Interval: 5 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +121,11 @@ func TestPrunerRunStopsWithContext(t *testing.T) {
 	for range 2 {
 		select {
 		case before := <-calls:
-			if age := time.Since(before); age < 50*time.Millisecond || age > time.Minute {
-				t.Errorf("pruned before %v ago, want the retention", age)
+			if age := time.Since(before.Events); age < 50*time.Millisecond || age > time.Minute {
+				t.Errorf("pruned events before %v ago, want the retention", age)
+			}
+			if !before.Log.IsZero() {
+				t.Errorf("log cutoff %v with no log retention, want zero (keep forever)", before.Log)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("the pruner did not prune")
@@ -139,6 +142,80 @@ func TestPrunerRunStopsWithContext(t *testing.T) {
 	}
 }
 
-type pruneFunc func(ctx context.Context, before time.Time) (int64, error)
+type pruneFunc func(ctx context.Context, before store.PruneBefore) (int64, error)
 
-func (f pruneFunc) Prune(ctx context.Context, before time.Time) (int64, error) { return f(ctx, before) }
+func (f pruneFunc) Prune(ctx context.Context, before store.PruneBefore) (int64, error) {
+	return f(ctx, before)
+}
+
+// TestPrunerSeparateRetentions: the log goes at retention.log while
+// handled events stay until retention.events, and a zero retention keeps
+// its kind forever.
+func TestPrunerSeparateRetentions(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wogate.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e := &store.Event{Account: "main", MessageID: "m", WorkOrderID: 1, Action: "NewWorkOrder", Source: "webhook", Body: []byte(`{}`)}
+	if _, err := st.InsertEvent(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ClaimEvents(ctx, "t", time.Minute, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CompleteEvent(ctx, e.ID, "t", store.Outcome{Status: store.EventDone}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AppendLog(ctx, store.LogEntry{Time: time.Now().UTC(), Account: "main", Direction: "inbound", Severity: "info", URL: "/x", Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	clock := func() time.Time { return now }
+	quiet := slog.New(slog.DiscardHandler)
+	logs := func() int {
+		l, err := st.QueryLog(ctx, store.LogFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l)
+	}
+
+	// Events kept for ever, log for an hour: two hours on, only the log goes.
+	p, err := reconcile.NewPruner(reconcile.PrunerOptions{Store: st, Log: time.Hour, Now: clock, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = time.Now().Add(2 * time.Hour)
+	if n, err := p.PruneOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("log-only prune deleted %d (%v), want 1", n, err)
+	}
+	if logs() != 0 {
+		t.Fatal("log entry older than retention.log still there")
+	}
+	if _, err := st.GetEvent(ctx, e.ID); err != nil {
+		t.Fatalf("handled event pruned with no events retention: %v", err)
+	}
+
+	// Events for a day, log for an hour: two hours on, the event stays;
+	// two days on, it goes.
+	p, err = reconcile.NewPruner(reconcile.PrunerOptions{Store: st, Events: 24 * time.Hour, Log: time.Hour, Now: clock, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.PruneOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("prune within the events retention deleted %d (%v)", n, err)
+	}
+	now = time.Now().Add(48 * time.Hour)
+	if n, err := p.PruneOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("prune after the events retention deleted %d (%v), want 1", n, err)
+	}
+	if _, err := st.GetEvent(ctx, e.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("handled event still there after retention.events: %v", err)
+	}
+
+	if _, err := reconcile.NewPruner(reconcile.PrunerOptions{Store: st}); err == nil {
+		t.Fatal("a pruner with both retentions 0 was accepted")
+	}
+}

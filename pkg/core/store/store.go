@@ -272,20 +272,31 @@ type Store interface {
 	GetWatermark(ctx context.Context, name string) (string, error) // "" if unset
 	SetWatermark(ctx context.Context, name, value string) error
 
-	// Prune deletes handled events, sent actions and log entries older than
-	// before. Dead letters are kept until resolved.
+	// Prune deletes handled events and finished actions older than
+	// before.Events, and log entries older than before.Log; a zero cutoff
+	// prunes nothing of its kind. Dead letters are kept until resolved.
 	// Precisely: actions sent, refused, shadow or ignored, last changed
-	// before `before`; events done or ignored, last changed before
-	// `before`, with no action left that is not prunable; log entries
-	// whose Time is before `before`. Pending rows and dead letters stay.
-	// Pruned events no longer deduplicate their MessageId: keep retention
-	// longer than CorrigoPro's redelivery window.
-	Prune(ctx context.Context, before time.Time) (deleted int64, err error)
+	// before before.Events; events done or ignored, last changed before
+	// before.Events, with no action left that is not prunable; log
+	// entries whose Time is before before.Log. Pending rows and dead
+	// letters stay. Pruned events no longer deduplicate their MessageId:
+	// keep their retention longer than CorrigoPro's redelivery window.
+	Prune(ctx context.Context, before PruneBefore) (deleted int64, err error)
 
 	Ping(ctx context.Context) error
 	// Close waits for writes already queued, then releases the database.
 	// Every later call returns ErrClosed. Close is idempotent.
 	Close() error
+}
+
+// PruneBefore holds the cutoffs of Store.Prune, one per kind of history
+// (retention.events and retention.log). A zero time prunes nothing of its
+// kind.
+type PruneBefore struct {
+	// Events applies to handled events and their finished actions.
+	Events time.Time
+	// Log applies to communication log entries (by their Time).
+	Log time.Time
 }
 
 // Backlog is the pending work of one account.

@@ -160,20 +160,27 @@ const pruneChunk = 1000
 
 // Prune implements store.Store, deleting in chunks so no statement holds
 // locks for long. Idle lane rows are dropped too; claims recreate them.
-func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
-	b := storeutil.Micro(before)
-	stmts := []string{
-		`DELETE FROM actions WHERE id IN (SELECT id FROM actions
-			WHERE status IN ('sent', 'refused', 'shadow', 'ignored') AND updated_at < $1 LIMIT $2)`,
-		`DELETE FROM events WHERE id IN (SELECT e.id FROM events e
+func (s *Store) Prune(ctx context.Context, before store.PruneBefore) (int64, error) {
+	type stmt struct {
+		q      string
+		before time.Time
+	}
+	stmts := []stmt{
+		{`DELETE FROM actions WHERE id IN (SELECT id FROM actions
+			WHERE status IN ('sent', 'refused', 'shadow', 'ignored') AND updated_at < $1 LIMIT $2)`, before.Events},
+		{`DELETE FROM events WHERE id IN (SELECT e.id FROM events e
 			WHERE e.status IN ('done', 'ignored') AND e.updated_at < $1
-			AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.event_id = e.id) LIMIT $2)`,
-		`DELETE FROM comm_log WHERE id IN (SELECT id FROM comm_log WHERE time < $1 LIMIT $2)`,
+			AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.event_id = e.id) LIMIT $2)`, before.Events},
+		{`DELETE FROM comm_log WHERE id IN (SELECT id FROM comm_log WHERE time < $1 LIMIT $2)`, before.Log},
 	}
 	var total int64
-	for _, q := range stmts {
+	for _, st := range stmts {
+		if st.before.IsZero() {
+			continue
+		}
+		b := storeutil.Micro(st.before)
 		for {
-			tag, err := s.exec(ctx, "prune", q, b, pruneChunk)
+			tag, err := s.exec(ctx, "prune", st.q, b, pruneChunk)
 			if err != nil {
 				return total, err
 			}

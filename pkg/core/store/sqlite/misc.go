@@ -153,22 +153,29 @@ func (s *Store) SetWatermark(ctx context.Context, name, value string) error {
 const pruneChunk = 1000
 
 // Prune implements store.Store. It deletes in chunks, each its own write.
-func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
-	b := enc(storeutil.Micro(before))
-	stmts := []string{
-		`DELETE FROM actions WHERE id IN (SELECT id FROM actions
-			WHERE status IN ('sent', 'refused', 'shadow', 'ignored') AND updated_at < ?1 LIMIT ?2)`,
-		`DELETE FROM events WHERE id IN (SELECT e.id FROM events e
+func (s *Store) Prune(ctx context.Context, before store.PruneBefore) (int64, error) {
+	type stmt struct {
+		q      string
+		before time.Time
+	}
+	stmts := []stmt{
+		{`DELETE FROM actions WHERE id IN (SELECT id FROM actions
+			WHERE status IN ('sent', 'refused', 'shadow', 'ignored') AND updated_at < ?1 LIMIT ?2)`, before.Events},
+		{`DELETE FROM events WHERE id IN (SELECT e.id FROM events e
 			WHERE e.status IN ('done', 'ignored') AND e.updated_at < ?1
-			AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.event_id = e.id) LIMIT ?2)`,
-		`DELETE FROM comm_log WHERE id IN (SELECT id FROM comm_log WHERE time < ?1 LIMIT ?2)`,
+			AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.event_id = e.id) LIMIT ?2)`, before.Events},
+		{`DELETE FROM comm_log WHERE id IN (SELECT id FROM comm_log WHERE time < ?1 LIMIT ?2)`, before.Log},
 	}
 	var total int64
-	for _, q := range stmts {
+	for _, st := range stmts {
+		if st.before.IsZero() {
+			continue
+		}
+		b := enc(storeutil.Micro(st.before))
 		for {
 			var n int64
 			err := s.writeOne(ctx, "prune", func(tx *sql.Tx) error {
-				res, err := tx.ExecContext(bg, q, b, pruneChunk)
+				res, err := tx.ExecContext(bg, st.q, b, pruneChunk)
 				if err != nil {
 					return err
 				}

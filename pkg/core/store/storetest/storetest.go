@@ -1306,25 +1306,67 @@ func testPrune(t *testing.T, st store.Store) {
 			t.Fatal(err)
 		}
 	}
+	now := time.Now()
 	if err := st.AppendLog(c,
-		store.LogEntry{Time: time.Now().Add(-48 * time.Hour), Account: "old"},
-		store.LogEntry{Time: time.Now().Add(time.Hour), Account: "new"}); err != nil {
+		store.LogEntry{Time: now.Add(-48 * time.Hour), Account: "old"},
+		store.LogEntry{Time: now.Add(-10 * time.Minute), Account: "mid"},
+		store.LogEntry{Time: now.Add(time.Hour), Account: "new"}); err != nil {
 		t.Fatal(err)
 	}
+	logAccounts := func() string {
+		t.Helper()
+		got, err := st.QueryLog(c, store.LogFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range got {
+			names = append(names, e.Account)
+		}
+		return strings.Join(names, ",")
+	}
 	// Nothing is older than an hour ago except the old log line.
-	n, err := st.Prune(c, time.Now().Add(-time.Hour))
+	n, err := st.Prune(c, store.PruneBefore{Events: now.Add(-time.Hour), Log: now.Add(-time.Hour)})
 	if err != nil || n != 1 {
 		t.Fatalf("Prune(an hour ago) = %d, %v; want 1 (the old log line)", n, err)
 	}
-	// Everything handled is older than a minute from now.
-	n, err = st.Prune(c, time.Now().Add(time.Minute))
+	// The events cutoff alone: every handled event is older than a minute
+	// from now, and no log line goes (a zero Log prunes no log).
+	n, err = st.Prune(c, store.PruneBefore{Events: now.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// sent action + its event + ignored event = 3; the new log line is an
-	// hour ahead.
+	// sent action + its event + ignored event = 3.
 	if n != 3 {
-		t.Fatalf("Prune(now+1m) deleted %d rows, want 3", n)
+		t.Fatalf("Prune(events: now+1m) deleted %d rows, want 3", n)
+	}
+	if got := logAccounts(); got != "new,mid" {
+		t.Fatalf("log after pruning events only: %s, want new,mid", got)
+	}
+	// The log cutoff applies to the log alone: with the events cutoff a
+	// day ahead, dead letters, pending events and events with pending or
+	// parked actions still stay, and only the log line older than five
+	// minutes goes.
+	n, err = st.Prune(c, store.PruneBefore{Events: now.Add(24 * time.Hour), Log: now.Add(-5 * time.Minute)})
+	if err != nil || n != 1 {
+		t.Fatalf("Prune(events: now+24h, log: now-5m) = %d, %v; want 1 (the mid log line)", n, err)
+	}
+	if got := logAccounts(); got != "new" {
+		t.Fatalf("log after prune: %s, want new", got)
+	}
+	// The log cutoff alone leaves events be, however far ahead it is.
+	before, err := st.CountEvents(c, store.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err = st.Prune(c, store.PruneBefore{Log: now.Add(24 * time.Hour)}); err != nil || n != 1 {
+		t.Fatalf("Prune(log: now+24h) = %d, %v; want 1 (the new log line)", n, err)
+	}
+	if after, err := st.CountEvents(c, store.EventFilter{}); err != nil || after != before {
+		t.Fatalf("events %d before and %d after a log-only prune (%v)", before, after, err)
+	}
+	if n, err = st.Prune(c, store.PruneBefore{}); err != nil || n != 0 {
+		t.Fatalf("Prune(zero) = %d, %v; want 0", n, err)
 	}
 	for _, id := range []int64{doneSent, ignored} {
 		_, err := st.GetEvent(c, id)
@@ -1342,9 +1384,6 @@ func testPrune(t *testing.T, st store.Store) {
 		if as, _ := st.ActionsForWorkOrder(c, "acme", wo); len(as) != 1 {
 			t.Fatalf("action of work order %d pruned", wo)
 		}
-	}
-	if got, _ := st.QueryLog(c, store.LogFilter{}); len(got) != 1 || got[0].Account != "new" {
-		t.Fatalf("log after prune: %+v", got)
 	}
 	// A pruned MessageId is forgotten: documented, and checked so it stays
 	// deliberate.
