@@ -54,8 +54,15 @@ type instance struct {
 	sem  chan struct{}
 
 	inflight atomic.Int64
+	// calls counts the calls that took a process of this instance, from
+	// before they wait for a concurrency slot until they return, so a
+	// reload can let them finish before stopping the instance. Add only
+	// happens under mu while retired is false, so Wait (after retire)
+	// never races with an Add from zero.
+	calls sync.WaitGroup
 
 	mu          sync.Mutex
+	retired     bool  // replaced or removed by Reconfigure: take no new calls
 	cur         *proc // nil unless running
 	info        pluginapi.RemoteInfo
 	haveInfo    bool
@@ -337,13 +344,19 @@ func (i *instance) unavailableLocked() error {
 // the per-call timeout, and classifies its error.
 func (i *instance) call(ctx context.Context, f func(context.Context, pluginapi.Remote) error) error {
 	i.mu.Lock()
+	if i.retired {
+		i.mu.Unlock()
+		return errRetired
+	}
 	p := i.cur
 	if p == nil {
 		err := i.unavailableLocked()
 		i.mu.Unlock()
 		return err
 	}
+	i.calls.Add(1)
 	i.mu.Unlock()
+	defer i.calls.Done()
 
 	select {
 	case i.sem <- struct{}{}:

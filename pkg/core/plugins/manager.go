@@ -259,7 +259,15 @@ type Manager struct {
 
 	mu        sync.RWMutex
 	instances map[string]*instance
-	closed    bool
+	// removed are plugins a Reconfigure took away: a call naming one is
+	// ErrUnavailable (retry; the next evaluation uses the new rules), not
+	// ErrUnknownPlugin (park), because the rules that chose it were valid
+	// when the event was evaluated.
+	removed map[string]bool
+	closed  bool
+
+	// reconf serializes Reconfigure calls.
+	reconf sync.Mutex
 }
 
 // NewManager returns a Manager whose plugins reach host for callbacks
@@ -420,6 +428,9 @@ func (m *Manager) get(name string) (*instance, error) {
 	}
 	inst, ok := m.instances[name]
 	if !ok {
+		if m.removed[name] {
+			return nil, fmt.Errorf("plugin %q: %w: removed by a config reload", name, ErrUnavailable)
+		}
 		return nil, fmt.Errorf("plugin %q: %w", name, ErrUnknownPlugin)
 	}
 	return inst, nil
@@ -427,12 +438,8 @@ func (m *Manager) get(name string) (*instance, error) {
 
 // HandleEvent sends ev to the named plugin and returns its actions.
 func (m *Manager) HandleEvent(ctx context.Context, plugin string, ev pluginapi.Event) ([]pluginapi.Action, error) {
-	inst, err := m.get(plugin)
-	if err != nil {
-		return nil, err
-	}
 	var actions []pluginapi.Action
-	err = inst.call(ctx, func(ctx context.Context, r pluginapi.Remote) error {
+	err := m.callNamed(ctx, plugin, func(*instance) error { return nil }, func(ctx context.Context, r pluginapi.Remote) error {
 		var err error
 		actions, err = r.HandleEvent(ctx, ev)
 		return err
@@ -440,20 +447,41 @@ func (m *Manager) HandleEvent(ctx context.Context, plugin string, ev pluginapi.E
 	return actions, err
 }
 
+// callNamed runs f on the named plugin's current instance. An instance
+// that a Reconfigure retired between the look-up and the call refuses it
+// before anything is sent, so the call is made again on the instance that
+// replaced it. check vets the instance before the call.
+func (m *Manager) callNamed(ctx context.Context, plugin string, check func(*instance) error, f func(context.Context, pluginapi.Remote) error) error {
+	for {
+		inst, err := m.get(plugin)
+		if err != nil {
+			return err
+		}
+		if err := check(inst); err != nil {
+			return err
+		}
+		err = inst.call(ctx, f)
+		if !errors.Is(err, errRetired) {
+			return err
+		}
+		// Each retry sees a newer instance (or none); Reconfigure swaps
+		// the map before it retires, so this loop ends.
+	}
+}
+
 // HandleInbound forwards an inbound HTTP request to the named plugin.
 func (m *Manager) HandleInbound(ctx context.Context, plugin string, req pluginapi.InboundRequest) (pluginapi.InboundResponse, []pluginapi.Action, error) {
-	inst, err := m.get(plugin)
-	if err != nil {
-		return pluginapi.InboundResponse{}, nil, err
-	}
-	if info, ok := inst.describe(); ok && !info.HandlesInbound {
-		return pluginapi.InboundResponse{}, nil, fmt.Errorf("plugin %q: %w", plugin, ErrNoInbound)
-	}
 	var (
 		resp    pluginapi.InboundResponse
 		actions []pluginapi.Action
 	)
-	err = inst.call(ctx, func(ctx context.Context, r pluginapi.Remote) error {
+	noInbound := func(inst *instance) error {
+		if info, ok := inst.describe(); ok && !info.HandlesInbound {
+			return fmt.Errorf("plugin %q: %w", plugin, ErrNoInbound)
+		}
+		return nil
+	}
+	err := m.callNamed(ctx, plugin, noInbound, func(ctx context.Context, r pluginapi.Remote) error {
 		var err error
 		resp, actions, err = r.HandleInbound(ctx, req)
 		return err
