@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/wogate/wogate/pkg/core/admin"
-	"github.com/wogate/wogate/pkg/core/config"
 )
 
 // buildAdmin prepares the operators' listener (config admin.listen): the
@@ -21,7 +20,7 @@ func (g *Gateway) buildAdmin() {
 		return
 	}
 	rt := &admin.Live{
-		Config:        func() *config.Config { return g.cfg },
+		Config:        g.current,
 		PluginHealth:  func() admin.PluginHealther { return g.plugins },
 		BreakerStates: func() admin.BreakerReader { return g.sender },
 		Hits:          g.metrics.RuleHits,

@@ -86,13 +86,14 @@ type Gateway struct {
 	plugins   *plugins.Manager
 	disp      *dispatch.Dispatcher
 	pollers   []*ingest.Poller
-	hooks     map[string]*ingest.Webhook // by path
+	hooks     map[string]*hookSlot // by path; reload.go swaps their handlers
 	stats     *ingest.Stats
 	srv       *http.Server
 	ln        net.Listener
 	metrics   *metrics.Metrics
 	adminSrv  *http.Server
 	closeFns  []func()
+	rl        reloader // reload.go
 
 	mu      sync.Mutex
 	running bool
@@ -117,7 +118,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		opts.EgressConcurrency = 64
 	}
 	g := &Gateway{cfg: cfg, opts: opts, log: opts.Logger, clients: map[string]*corrigo.Client{},
-		hooks: map[string]*ingest.Webhook{}, stats: &ingest.Stats{}, metrics: metrics.New(metrics.Options{})}
+		hooks: map[string]*hookSlot{}, stats: &ingest.Stats{}, metrics: metrics.New(metrics.Options{})}
 	defer func() {
 		if err != nil {
 			g.closeAll()
@@ -203,9 +204,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if err != nil {
 		return nil, err
 	}
+	g.initReload(cfg, eval, host.intake)
 
 	g.disp, err = dispatch.New(dispatch.Options{
-		Store: g.st, Evaluator: eval, Plugins: g.metrics.InstrumentPlugins(g.plugins), WorkOrders: g.sender,
+		Store: g.st, Evaluator: &g.rl.eval, Plugins: g.metrics.InstrumentPlugins(g.plugins), WorkOrders: g.sender,
 		Workers: opts.Workers, Lease: cfg.Delivery.EventLease,
 		MaxAttempts: cfg.Delivery.MaxAttempts, BackoffBase: cfg.Delivery.BackoffInitial, BackoffMax: cfg.Delivery.BackoffMax,
 		DrainTimeout: opts.ShutdownTimeout, Classify: classifyPluginError,
@@ -226,8 +228,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			if err != nil {
 				return nil, err
 			}
-			g.hooks[a.Webhook.Path] = h
-			mux.Handle(a.Webhook.Path, h)
+			slot := &hookSlot{}
+			slot.h.Store(h)
+			g.hooks[a.Webhook.Path] = slot
+			mux.Handle(a.Webhook.Path, slot)
 		}
 		if a.Polling.Enabled {
 			p, err := ingest.NewPoller(ingest.PollerOptions{

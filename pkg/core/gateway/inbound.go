@@ -50,6 +50,9 @@ type actionIntake struct {
 	// wake tells the dispatcher there is work; set once the dispatcher
 	// exists (plugins may submit while they are still being started).
 	wake atomic.Pointer[func()]
+	// live is the accounts' shadow flags after a reload (reload.go);
+	// nil until the first one.
+	live atomic.Pointer[map[string]bool]
 }
 
 func newActionIntake(st intakeStore, shadow map[string]bool, log *slog.Logger) *actionIntake {
@@ -79,7 +82,7 @@ type stored struct {
 func (in *actionIntake) store(ctx context.Context, plugin, account, messageID, key, via string, actions []pluginapi.Action) (stored, error) {
 	var res stored
 	evs, err := dispatch.NewPluginActionsEvents(plugin, account, messageID, dispatch.PluginActions{
-		Key: key, Via: via, Shadow: in.shadow[account], Actions: actions,
+		Key: key, Via: via, Shadow: in.isShadow(account), Actions: actions,
 	}, in.now())
 	if err != nil {
 		return res, err
@@ -419,7 +422,7 @@ func newIntake(cfg *config.Config, st intakeStore, log *slog.Logger) *actionInta
 func (g *Gateway) routeInbound(mux *http.ServeMux, in *actionIntake) {
 	in.setWake(g.disp.Wake)
 	registerInbound(mux, &inboundHandler{plugins: g.plugins, intake: in, log: g.log, maxBody: DefaultInboundMaxBytes,
-		token: func(plugin string) string { return g.cfg.Plugins[plugin].InboundToken.Value() }})
+		token: func(plugin string) string { return g.current().Plugins[plugin].InboundToken.Value() }})
 }
 
 func registerInbound(mux *http.ServeMux, h *inboundHandler) {

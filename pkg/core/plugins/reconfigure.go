@@ -42,9 +42,14 @@ type Change struct {
 // process stopped. A call naming a stopped plugin fails with
 // ErrUnavailable, which callers retry.
 //
+// onSwap, if not nil, runs at the moment of the swap, while no call can
+// look a plugin up; the gateway swaps its rules there so that events
+// evaluated under the new rules reach the new plugins. It must be quick
+// and must not call the Manager.
+//
 // Reconfigure returns after the old processes are stopped. Concurrent
 // Reconfigure calls run one after the other.
-func (m *Manager) Reconfigure(ctx context.Context, specs []Spec) (Change, error) {
+func (m *Manager) Reconfigure(ctx context.Context, specs []Spec, onSwap func()) (Change, error) {
 	m.reconf.Lock()
 	defer m.reconf.Unlock()
 
@@ -145,6 +150,9 @@ func (m *Manager) Reconfigure(ctx context.Context, specs []Spec) (Change, error)
 			m.removed = map[string]bool{}
 		}
 		m.removed[n] = true
+	}
+	if onSwap != nil {
+		onSwap()
 	}
 	m.mu.Unlock()
 

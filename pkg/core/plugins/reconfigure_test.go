@@ -40,13 +40,14 @@ func TestReconfigureStartsStopsReplacesAndKeeps(t *testing.T) {
 	}
 	before := m.Health()
 
+	swaps := 0
 	ch, err := m.Reconfigure(ctx, []plugins.Spec{
 		{Name: "keep", Command: bin, Config: map[string]any{"report": true}}, // equal, built anew
 		{Name: "change", Command: bin, Config: map[string]any{"report": true, "comment": "v2"}},
 		{Name: "add", Command: bin},
-	})
-	if err != nil {
-		t.Fatal(err)
+	}, func() { swaps++ })
+	if err != nil || swaps != 1 {
+		t.Fatalf("err = %v, onSwap ran %d times", err, swaps)
 	}
 	want := plugins.Change{Started: []string{"add"}, Stopped: []string{"drop"}, Replaced: []string{"change"}, Unchanged: []string{"keep"}}
 	if !slices.Equal(ch.Started, want.Started) || !slices.Equal(ch.Stopped, want.Stopped) ||
@@ -114,7 +115,7 @@ func TestReconfigureLetsInFlightCallFinishOnOldInstance(t *testing.T) {
 	}
 	start := time.Now()
 	if _, err := m.Reconfigure(ctx, []plugins.Spec{{Name: "p", Command: bin, Timeout: 10 * time.Second,
-		Config: map[string]any{"report": true}}}); err != nil {
+		Config: map[string]any{"report": true}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	r := <-res
@@ -151,7 +152,7 @@ func TestReconfigureFailureChangesNothing(t *testing.T) {
 		{Name: "a", Command: bin, Config: map[string]any{"comment": "changed"}}, // would be replaced
 		{Name: "new", Command: bin},                 // would be started
 		{Name: "broken", Command: notAPluginBin(t)}, // fails
-	})
+	}, nil)
 	if !errors.Is(err, plugins.ErrNotAPlugin) {
 		t.Fatalf("err = %v, want ErrNotAPlugin", err)
 	}
@@ -168,7 +169,7 @@ func TestReconfigureFailureChangesNothing(t *testing.T) {
 		}
 	}
 	// An invalid plugin config is a failure too.
-	_, err = m.Reconfigure(ctx, []plugins.Spec{{Name: "a", Command: bin, Config: map[string]any{"fail_rate": 2.0}}})
+	_, err = m.Reconfigure(ctx, []plugins.Spec{{Name: "a", Command: bin, Config: map[string]any{"fail_rate": 2.0}}}, nil)
 	var ice *plugins.InvalidConfigError
 	if !errors.As(err, &ice) || m.Health()["a"].PID != before["a"].PID || len(m.Names()) != 2 {
 		t.Fatalf("err = %v, health = %+v", err, m.Health())

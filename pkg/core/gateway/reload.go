@@ -1,0 +1,373 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/dispatch"
+	"github.com/wogate/wogate/pkg/core/ingest"
+	"github.com/wogate/wogate/pkg/core/plugins"
+)
+
+// ReloadResult says what a reload changed.
+type ReloadResult struct {
+	// OldVersion and NewVersion are the config versions before and after.
+	OldVersion, NewVersion string
+	// Changed lists the keys that differ (e.g. "rules",
+	// "plugins.erp.config", "corrigo.accounts.acme.shadow"), sorted.
+	Changed []string
+	// Plugins is what happened to each plugin.
+	Plugins plugins.Change
+	// Rules is the number of rules now live.
+	Rules int
+}
+
+// RestartRequiredError refuses a reload that changes keys only a restart
+// can apply. The running configuration is left as it was.
+type RestartRequiredError struct {
+	// Keys are the changed keys, sorted.
+	Keys []string
+}
+
+func (e *RestartRequiredError) Error() string {
+	return "these keys changed and need a restart, so nothing was reloaded: " + strings.Join(e.Keys, ", ")
+}
+
+// ReloadStatus is the outcome of the last reload attempt, for the admin
+// API and tests.
+type ReloadStatus struct {
+	// Attempts counts reloads tried since start.
+	Attempts int `json:"attempts"`
+	// LastAttempt is when the last one ran; zero if none ran.
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	// LastError is the last attempt's error, "" if it succeeded.
+	LastError string `json:"last_error,omitempty"`
+	// LastSuccess is when a reload last succeeded, and LastVersion the
+	// version it installed.
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastVersion string    `json:"last_version,omitempty"`
+}
+
+// reloader holds what a reload swaps. Readers load the atomics; Reload
+// stores them together inside the plugin swap.
+type reloader struct {
+	mu     sync.Mutex // one reload at a time
+	live   atomic.Pointer[config.Config]
+	eval   liveEvaluator
+	intake *actionIntake
+
+	statusMu sync.Mutex
+	status   ReloadStatus
+
+	total       *prometheus.CounterVec
+	lastSuccess prometheus.Gauge
+	info        *prometheus.GaugeVec
+}
+
+// liveEvaluator is the dispatcher's Evaluator: it loads the current rules
+// once per event, so an event is evaluated entirely under one config
+// version even when a reload swaps the rules meanwhile.
+type liveEvaluator struct {
+	p atomic.Pointer[evaluator]
+}
+
+// Evaluate implements dispatch.Evaluator.
+func (l *liveEvaluator) Evaluate(ctx context.Context, in *dispatch.Input) (dispatch.Decision, error) {
+	return l.p.Load().Evaluate(ctx, in)
+}
+
+// hookSlot serves one webhook path with the handler of the current
+// config: a reload swaps in a handler with a new certificate or verify
+// options without touching the listener.
+type hookSlot struct {
+	h atomic.Pointer[ingest.Webhook]
+}
+
+func (s *hookSlot) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.Load().ServeHTTP(w, r) }
+
+// initReload records the config and evaluator New built, and registers
+// the reload metrics.
+func (g *Gateway) initReload(cfg *config.Config, eval *evaluator, intake *actionIntake) {
+	g.rl.live.Store(cfg)
+	g.rl.eval.p.Store(eval)
+	g.rl.intake = intake
+	g.rl.total = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wogate_config_reloads_total", Help: "Config reloads by result (success, failure).",
+	}, []string{"result"})
+	g.rl.total.WithLabelValues("success")
+	g.rl.total.WithLabelValues("failure")
+	g.rl.lastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "wogate_config_last_reload_success_timestamp_seconds",
+		Help: "Unix time of the last successful config reload (0: none since start).",
+	})
+	g.rl.info = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "wogate_config_info", Help: "1 for the config version now running.",
+	}, []string{"version"})
+	g.rl.info.WithLabelValues(cfg.Version).Set(1)
+	g.metrics.Registry().MustRegister(g.rl.total, g.rl.lastSuccess, g.rl.info)
+}
+
+// current is the configuration now in force.
+func (g *Gateway) current() *config.Config { return g.rl.live.Load() }
+
+// Config returns the configuration now in force (after reloads).
+func (g *Gateway) Config() *config.Config { return g.current() }
+
+// LastReload reports the last reload attempt.
+func (g *Gateway) LastReload() ReloadStatus {
+	g.rl.statusMu.Lock()
+	defer g.rl.statusMu.Unlock()
+	return g.rl.status
+}
+
+// Reload applies next to the running gateway: validate, build the new
+// runtime pieces, swap, stop the old ones.
+//
+// Rules and shadow flags, the plugin set (added plugins started, removed
+// ones stopped, changed ones replaced, unchanged ones left running),
+// plugin inbound tokens and each existing account's webhook verification
+// (certificate, audience, clock skew, hashes, signed bytes, body limit)
+// are reloaded. Anything else that changed (listeners, store, data_dir,
+// accounts added or removed, account URLs and credentials, polling,
+// reconciliation, delivery, retention, log, sandbox) needs a restart: the
+// reload is refused with a *RestartRequiredError naming every such key.
+//
+// On any error the running configuration stays in force untouched and
+// plugins this reload started are stopped again. The outcome is logged,
+// counted in wogate_config_reloads_total and kept for LastReload.
+func (g *Gateway) Reload(ctx context.Context, next *config.Config) (res ReloadResult, err error) {
+	g.rl.mu.Lock()
+	defer g.rl.mu.Unlock()
+	cur := g.current()
+	res.OldVersion, res.NewVersion = cur.Version, next.Version
+	start := time.Now()
+	defer func() { g.reloaded(res, err, time.Since(start)) }()
+
+	changed, restart := diffConfig(cur, next)
+	res.Changed = changed
+	if len(restart) > 0 {
+		return res, &RestartRequiredError{Keys: restart}
+	}
+	eval, err := newEvaluator(next)
+	if err != nil {
+		return res, err
+	}
+	hooks := map[string]*ingest.Webhook{}
+	shadow := map[string]bool{}
+	for _, name := range accountNames(next) {
+		a := next.Corrigo.Accounts[name]
+		shadow[name] = a.Shadow
+		if a.Webhook.Disabled || !hasPrefix(changed, "corrigo.accounts."+name+".webhook") {
+			continue
+		}
+		h, err := g.webhook(name, a)
+		if err != nil {
+			return res, err
+		}
+		hooks[a.Webhook.Path] = h
+	}
+	res.Plugins, err = g.plugins.Reconfigure(ctx, pluginSpecs(next), func() {
+		// Everything else is swapped together with the plugins, so an
+		// event evaluated from here on sees the new rules and the new
+		// plugin instances.
+		g.rl.eval.p.Store(eval)
+		for path, h := range hooks {
+			g.hooks[path].h.Store(h)
+		}
+		g.rl.intake.setShadow(shadow)
+		g.rl.live.Store(next)
+	})
+	if err != nil {
+		return res, fmt.Errorf("plugins: %w", err)
+	}
+	res.Rules = eval.set.Len()
+	return res, nil
+}
+
+// reloaded logs, counts and records one reload attempt.
+func (g *Gateway) reloaded(res ReloadResult, err error, took time.Duration) {
+	now := time.Now()
+	g.rl.statusMu.Lock()
+	g.rl.status.Attempts++
+	g.rl.status.LastAttempt = now
+	if err != nil {
+		g.rl.status.LastError = err.Error()
+	} else {
+		g.rl.status.LastError = ""
+		g.rl.status.LastSuccess, g.rl.status.LastVersion = now, res.NewVersion
+	}
+	g.rl.statusMu.Unlock()
+	if err != nil {
+		g.rl.total.WithLabelValues("failure").Inc()
+		g.log.Error("config reload failed; the running config stays in force",
+			"err", err, "config_version", res.OldVersion, "rejected_version", res.NewVersion, "changed", res.Changed)
+		return
+	}
+	g.rl.total.WithLabelValues("success").Inc()
+	g.rl.lastSuccess.Set(float64(now.UnixNano()) / 1e9)
+	if res.OldVersion != res.NewVersion {
+		g.rl.info.DeleteLabelValues(res.OldVersion)
+		g.rl.info.WithLabelValues(res.NewVersion).Set(1)
+	}
+	g.log.Info("config reloaded", "old_version", res.OldVersion, "new_version", res.NewVersion,
+		"changed", res.Changed, "rules", res.Rules,
+		"plugins_started", res.Plugins.Started, "plugins_stopped", res.Plugins.Stopped,
+		"plugins_replaced", res.Plugins.Replaced, "plugins_unchanged", res.Plugins.Unchanged,
+		"took", took.Round(time.Millisecond).String())
+}
+
+// setShadow replaces the accounts' shadow flags for actions plugins
+// submit on their own.
+func (in *actionIntake) setShadow(m map[string]bool) { in.live.Store(&m) }
+
+// isShadow reports whether account is in shadow mode under the config in
+// force.
+func (in *actionIntake) isShadow(account string) bool {
+	if m := in.live.Load(); m != nil {
+		return (*m)[account]
+	}
+	return in.shadow[account]
+}
+
+// reloadable are the config keys a reload applies, as key prefixes; "*"
+// matches one segment (a map key). Every other key needs a restart, so a
+// key added to Config later is safe by default.
+var reloadable = []string{
+	"rules",
+	"plugins",
+	"corrigo.accounts.*.shadow",
+	"corrigo.accounts.*.webhook.certificate",
+	"corrigo.accounts.*.webhook.audience",
+	"corrigo.accounts.*.webhook.clock_skew",
+	"corrigo.accounts.*.webhook.hashes",
+	"corrigo.accounts.*.webhook.signed_bytes",
+	"corrigo.accounts.*.webhook.max_body_bytes",
+}
+
+// diffConfig lists the keys that differ between a and b and, among them,
+// those that need a restart. An account added or removed is a restart
+// key of its own ("corrigo.accounts.<name>").
+func diffConfig(a, b *config.Config) (changed, restart []string) {
+	diffValue(reflect.ValueOf(*a), reflect.ValueOf(*b), "", &changed)
+	sort.Strings(changed)
+	for _, k := range changed {
+		if !isReloadable(k) {
+			restart = append(restart, k)
+		}
+	}
+	return changed, restart
+}
+
+func isReloadable(key string) bool {
+	ks := strings.Split(key, ".")
+	for _, p := range reloadable {
+		ps := strings.Split(p, ".")
+		if len(ks) < len(ps) {
+			continue
+		}
+		ok := true
+		for i, seg := range ps {
+			if seg != "*" && seg != ks[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// hasPrefix reports whether a key in keys is prefix or lies under it.
+func hasPrefix(keys []string, prefix string) bool {
+	for _, k := range keys {
+		if k == prefix || strings.HasPrefix(k, prefix+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// diffValue walks two values of the same type by their koanf keys. Struct
+// fields without a koanf key (versions, file positions) are not config;
+// maps of structs are compared key by key; everything else (lists, plugin
+// config maps, scalars, secrets) is compared whole.
+func diffValue(a, b reflect.Value, key string, out *[]string) {
+	switch a.Kind() {
+	case reflect.Struct:
+		t := a.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("koanf"), ",")[0]
+			if !f.IsExported() || tag == "" || tag == "-" {
+				continue
+			}
+			diffValue(a.Field(i), b.Field(i), join(key, tag), out)
+		}
+		return
+	case reflect.Map:
+		if a.Type().Elem().Kind() == reflect.Struct {
+			keys := map[string]bool{}
+			for _, k := range a.MapKeys() {
+				keys[k.String()] = true
+			}
+			for _, k := range b.MapKeys() {
+				keys[k.String()] = true
+			}
+			for k := range keys {
+				kv := reflect.ValueOf(k).Convert(a.Type().Key())
+				av, bv := a.MapIndex(kv), b.MapIndex(kv)
+				if !av.IsValid() || !bv.IsValid() {
+					*out = append(*out, join(key, k))
+					continue
+				}
+				diffValue(av, bv, join(key, k), out)
+			}
+			return
+		}
+	}
+	if a.Kind() == reflect.Slice && a.Type().Elem().Kind() == reflect.Struct && key == "rules" {
+		// Rules carry their position in the file, which moves when a
+		// comment is added above them: compare what they say.
+		if !rulesEqual(a.Interface().([]config.Rule), b.Interface().([]config.Rule)) {
+			*out = append(*out, key)
+		}
+		return
+	}
+	if !reflect.DeepEqual(a.Interface(), b.Interface()) {
+		*out = append(*out, key)
+	}
+}
+
+func rulesEqual(a, b []config.Rule) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		x.File, x.Line, x.Column, x.Block = "", 0, 0, false
+		y.File, y.Line, y.Column, y.Block = "", 0, 0, false
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func join(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "." + k
+}

@@ -1,0 +1,203 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wogate/wogate/internal/testplugin"
+	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/corrigo"
+)
+
+// reloadWith rewrites the world's config file with edit applied and
+// reloads it, as `gateway run` does on SIGHUP.
+func (w *world) reloadWith(edit func(string) string) (ReloadResult, error) {
+	w.t.Helper()
+	path := w.g.current().Path
+	b, err := os.ReadFile(path)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	text := edit(string(b))
+	if text == string(b) {
+		w.t.Fatal("edit changed nothing")
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		w.t.Fatalf("config:\n%s\n%v", text, err)
+	}
+	return w.g.Reload(context.Background(), cfg)
+}
+
+// handledUnder creates a work order, waits until the gateway accepted it
+// and returns the config version its decision was recorded under.
+func (w *world) handledUnder() string {
+	w.t.Helper()
+	id := w.create()
+	w.waitFor("accepted", func() bool { return w.status(id) == corrigo.StatusAccepted })
+	var ev store.Event
+	w.waitFor("event done", func() bool {
+		evs, _ := w.g.Store().EventsForWorkOrder(context.Background(), "main", id)
+		if len(evs) != 1 || evs[0].Status != store.EventDone {
+			return false
+		}
+		ev = evs[0]
+		return true
+	})
+	return ev.ConfigVersion
+}
+
+func TestReloadKeepsOldConfigOnErrorAndUnchangedPluginsRunning(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	v1 := w.g.current().Version
+	if got := w.handledUnder(); got != v1 {
+		t.Fatalf("decision under %q, want %q", got, v1)
+	}
+	before := w.g.plugins.Health()["accept"]
+
+	// A rule change: new rules, same plugin process.
+	res, err := w.reloadWith(func(s string) string {
+		return strings.Replace(s, `when: event.Action == "NewWorkOrder"`, `when: event.Action == "NewWorkOrder" && event.WorkOrderId > 0`, 1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := res.NewVersion
+	if v2 == v1 || res.OldVersion != v1 || !slices.Equal(res.Changed, []string{"rules"}) ||
+		!slices.Equal(res.Plugins.Unchanged, []string{"accept"}) || res.Rules != 1 {
+		t.Fatalf("result = %+v", res)
+	}
+	if h := w.g.plugins.Health()["accept"]; h.PID != before.PID || !h.Since.Equal(before.Since) {
+		t.Fatalf("unchanged plugin restarted: %+v → %+v", before, h)
+	}
+	if got := w.handledUnder(); got != v2 {
+		t.Fatalf("decision under %q after reload, want %q", got, v2)
+	}
+
+	// Failures: each leaves v2 running with the same plugin process.
+	failures := []struct {
+		name string
+		edit func(string) string
+		want string
+	}{
+		{"rule does not compile", func(s string) string {
+			return strings.Replace(s, `event.WorkOrderId > 0`, `event.WorkOrderId > "x"`, 1)
+		}, "compile rules"},
+		{"plugin fails to start", func(s string) string {
+			return strings.Replace(s, "config: {}", "config: {crash_on_configure: true}", 1)
+		}, `plugin "accept"`},
+		{"plugin binary is not a plugin", func(s string) string {
+			return strings.Replace(s, testplugin.Build(t, "accept"), testplugin.Build(t, "notaplugin"), 1)
+		}, "not a wogate plugin"},
+	}
+	for _, f := range failures {
+		path := w.g.current().Path
+		good, _ := os.ReadFile(path)
+		_, err := w.reloadWith(f.edit)
+		if err == nil || !strings.Contains(err.Error(), f.want) {
+			t.Fatalf("%s: err = %v, want it to mention %q", f.name, err, f.want)
+		}
+		if st := w.g.LastReload(); st.LastError != err.Error() || st.LastVersion != v2 {
+			t.Errorf("%s: last reload = %+v", f.name, st)
+		}
+		if got := w.g.current().Version; got != v2 {
+			t.Fatalf("%s: config in force %q, want %q", f.name, got, v2)
+		}
+		if h := w.g.plugins.Health()["accept"]; h.PID != before.PID || h.State != "running" {
+			t.Fatalf("%s: plugin after failed reload: %+v (was pid %d)", f.name, h, before.PID)
+		}
+		if got := w.handledUnder(); got != v2 {
+			t.Fatalf("%s: decision under %q, want %q", f.name, got, v2)
+		}
+		if err := os.WriteFile(path, good, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Keys that need a restart refuse the whole reload, each one named,
+	// even with a rule change next to them.
+	_, err = w.reloadWith(func(s string) string {
+		s = strings.Replace(s, "listen: 127.0.0.1:1", "listen: 127.0.0.1:2", 1)
+		s = strings.Replace(s, "polling: {enabled: false}", "polling: {enabled: false}\n      message_id_prefix: other", 1)
+		return strings.Replace(s, `event.WorkOrderId > 0`, `event.WorkOrderId > 1`, 1)
+	})
+	var re *RestartRequiredError
+	if !errors.As(err, &re) || !slices.Equal(re.Keys, []string{"corrigo.accounts.main.message_id_prefix", "listen"}) {
+		t.Fatalf("err = %v, want a restart error naming listen and message_id_prefix", err)
+	}
+	if w.g.current().Version != v2 {
+		t.Fatal("refused reload changed the config in force")
+	}
+
+	// The metrics count both outcomes.
+	rec := httptest.NewRecorder()
+	w.g.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, want := range []string{`wogate_config_reloads_total{result="success"} 1`, `wogate_config_reloads_total{result="failure"} 4`,
+		`wogate_config_info{version="` + v2 + `"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(string(body), `version="`+v1+`"`) {
+		t.Errorf("metrics still show the old version %s", v1)
+	}
+}
+
+func TestReloadReplacesChangedPluginAndShadowsAccount(t *testing.T) {
+	w := newWorld(t, worldOpts{pluginConfig: "{comment: one}"})
+	before := w.g.plugins.Health()["accept"]
+	res, err := w.reloadWith(func(s string) string {
+		s = strings.Replace(s, "{comment: one}", "{comment: two}", 1)
+		return strings.Replace(s, "polling: {enabled: false}", "polling: {enabled: false}\n      shadow: true", 1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Plugins.Replaced, []string{"accept"}) ||
+		!slices.Equal(res.Changed, []string{"corrigo.accounts.main.shadow", "plugins.accept.config"}) {
+		t.Fatalf("result = %+v", res)
+	}
+	h := w.g.plugins.Health()["accept"]
+	if h.PID == before.PID || h.State != "running" {
+		t.Fatalf("plugin not replaced: %+v → %+v", before, h)
+	}
+	// The account is in shadow mode now: the action is recorded, not sent.
+	id := w.create()
+	ctx := context.Background()
+	w.waitFor("shadow action", func() bool {
+		acts, _ := w.g.Store().ActionsForWorkOrder(ctx, "main", id)
+		return len(acts) == 1 && acts[0].Status == store.ActionShadow
+	})
+	acts, _ := w.g.Store().ActionsForWorkOrder(ctx, "main", id)
+	if !strings.Contains(string(acts[0].Payload), `"two"`) {
+		t.Errorf("action from the old plugin config: %s", acts[0].Payload)
+	}
+	if st := w.status(id); st != corrigo.StatusNew {
+		t.Errorf("work order %d is %s; a shadow account sends nothing", id, st)
+	}
+}
+
+func TestDiffConfigIgnoresRulePositions(t *testing.T) {
+	a := &config.Config{Rules: []config.Rule{{Name: "r", When: "true", Line: 3}}}
+	b := &config.Config{Rules: []config.Rule{{Name: "r", When: "true", Line: 5}}}
+	if changed, _ := diffConfig(a, b); len(changed) != 0 {
+		t.Fatalf("changed = %v; moving a rule down the file changes nothing", changed)
+	}
+	b.Rules[0].Shadow = true
+	b.Corrigo.Accounts = map[string]config.Account{"new": {}}
+	changed, restart := diffConfig(a, b)
+	if !slices.Equal(changed, []string{"corrigo.accounts.new", "rules"}) || !slices.Equal(restart, []string{"corrigo.accounts.new"}) {
+		t.Fatalf("changed = %v, restart = %v", changed, restart)
+	}
+}
