@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wogate/wogate/pkg/core/config"
@@ -30,10 +32,13 @@ func runGateway(ctx context.Context, args []string) int {
 	breakerFailures := fs.Uint("breaker-failures", 0, "override delivery.breaker.consecutive_failures (and every account's breaker): open the circuit breaker after this many transient failures in a row")
 	breakerOpen := fs.Duration("breaker-open-timeout", 0, "override delivery.breaker.open_timeout (and every account's breaker): how long an open breaker waits before a probe call")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long each shutdown step may take before in-flight work is handed back")
+	watch := fs.Bool("watch-config", true, "reload the config when its file changes (SIGHUP always reloads)")
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: gateway run --config FILE\n\n"+
 			"Runs the gateway until SIGINT or SIGTERM, then shuts down gracefully:\n"+
-			"stops accepting webhooks, finishes in-flight work, stops plugins.\n\nflags:\n")
+			"stops accepting webhooks, finishes in-flight work, stops plugins.\n"+
+			"SIGHUP, or a change of the file with --watch-config, reloads the config\n"+
+			"(see docs/operations.md, Reloading).\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -42,6 +47,14 @@ func runGateway(ctx context.Context, args []string) int {
 	if *path == "" || fs.NArg() > 0 {
 		fs.Usage()
 		return 2
+	}
+	// SIGHUP ends a process by default: take it over before the slow part
+	// of the start, and keep one that arrives meanwhile for later.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if abs, err := filepath.Abs(*path); err == nil {
+		*path = abs // the watch compares absolute names
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
@@ -62,13 +75,24 @@ func runGateway(ctx context.Context, args []string) int {
 	// point at it.
 	var sb *sandbox.Sandbox
 	var sbAccount string
+	prepare := func(*config.Config) {}
 	if cfg.UsesSandbox() {
+		dsn := cfg.Store.DSN
 		sb, sbAccount, err = startSandbox(cfg, log)
 		if err != nil {
 			log.Error("start embedded sandbox", "err", err)
 			return 1
 		}
 		defer func() { _ = sb.Close() }()
+		// A reloaded config gets the same sandbox wiring, so only what
+		// the operator changed differs.
+		freshDSN := cfg.Store.DSN
+		prepare = func(c *config.Config) {
+			pointAtSandbox(c, sb)
+			if c.Store.DSN == dsn {
+				c.Store.DSN = freshDSN
+			}
+		}
 	}
 
 	g, err := gateway.New(ctx, cfg, gateway.Options{
@@ -93,6 +117,17 @@ func runGateway(ctx context.Context, args []string) int {
 			log.Info("embedded sandbox sends webhooks to the gateway", "account", sbAccount, "url", url)
 		}
 	}
+	rctx, stopReload := context.WithCancel(ctx)
+	reloadDone := make(chan struct{})
+	go func() {
+		defer close(reloadDone)
+		r := &reloader{g: g, path: *path, prepare: prepare, log: log}
+		r.run(rctx, hup, *watch)
+	}()
+	defer func() {
+		stopReload()
+		<-reloadDone
+	}()
 	if err := g.Run(ctx); err != nil {
 		log.Error("gateway stopped with an error", "err", err)
 		return 1
@@ -120,19 +155,7 @@ func startSandbox(cfg *config.Config, log *slog.Logger) (*sandbox.Sandbox, strin
 		_ = sb.Close()
 		return nil, "", fmt.Errorf("listen on %s: %w", sc.Listen, err)
 	}
-	var names []string
-	for name, a := range cfg.Corrigo.Accounts {
-		if !a.Sandbox {
-			continue
-		}
-		names = append(names, name)
-		a.BaseURL = sb.BaseURL()
-		a.OAuthURL = sb.OAuthURL()
-		a.ClientID = sc.ClientID
-		a.ClientSecret = sc.ClientSecret
-		a.Webhook.Certificate = config.Secret(sb.CertificatePEM())
-		cfg.Corrigo.Accounts[name] = a
-	}
+	names := pointAtSandbox(cfg, sb)
 	if len(names) == 0 {
 		_ = sb.Close()
 		return nil, "", errors.New("no account uses the sandbox")
@@ -148,6 +171,26 @@ func startSandbox(cfg *config.Config, log *slog.Logger) (*sandbox.Sandbox, strin
 		log.Warn("several accounts use the embedded sandbox; only the first receives its webhooks", "webhooks_to", names[0])
 	}
 	return sb, names[0], nil
+}
+
+// pointAtSandbox points every account with sandbox: true at sb (URLs,
+// credentials, webhook certificate) and returns their names.
+func pointAtSandbox(cfg *config.Config, sb *sandbox.Sandbox) []string {
+	var names []string
+	sc := cfg.Sandbox
+	for name, a := range cfg.Corrigo.Accounts {
+		if !a.Sandbox {
+			continue
+		}
+		names = append(names, name)
+		a.BaseURL = sb.BaseURL()
+		a.OAuthURL = sb.OAuthURL()
+		a.ClientID = sc.ClientID
+		a.ClientSecret = sc.ClientSecret
+		a.Webhook.Certificate = config.Secret(sb.CertificatePEM())
+		cfg.Corrigo.Accounts[name] = a
+	}
+	return names
 }
 
 // freshSandboxStore gives a gateway whose only CorrigoPro is the embedded

@@ -194,6 +194,15 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (res ReloadRe
 	return res, nil
 }
 
+// ReloadFailed records a reload that failed before Reload could run (the
+// file did not load or validate): logged, counted and kept for LastReload
+// like a failed Reload. The running configuration stays in force.
+func (g *Gateway) ReloadFailed(err error) {
+	g.rl.mu.Lock()
+	defer g.rl.mu.Unlock()
+	g.reloaded(ReloadResult{OldVersion: g.current().Version}, err, 0)
+}
+
 // reloaded logs, counts and records one reload attempt.
 func (g *Gateway) reloaded(res ReloadResult, err error, took time.Duration) {
 	now := time.Now()
