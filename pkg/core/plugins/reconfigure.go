@@ -31,7 +31,7 @@ type Change struct {
 // Reconfigure makes the running plugins match specs: plugins not running
 // yet are started, plugins missing from specs are stopped, plugins whose
 // spec differs (command, args, environment, config, timeout, concurrency,
-// sha256) are replaced, and the others keep running untouched.
+// sha256, supervisor) are replaced, and the others keep running untouched.
 //
 // New processes are started and configured first, while the old set keeps
 // serving. If any of them fails, the ones this call started are stopped,
@@ -141,7 +141,7 @@ func (m *Manager) Reconfigure(ctx context.Context, specs []Spec, onSwap func()) 
 		m.instances[inst.spec.Name] = inst
 		delete(m.removed, inst.spec.Name)
 		inst.supervised.Store(true)
-		go inst.supervise(inst.first)
+		go inst.supervise(inst.first, inst.supervising)
 	}
 	for _, n := range ch.Stopped {
 		old = append(old, m.instances[n])
@@ -167,7 +167,7 @@ func (m *Manager) Reconfigure(ctx context.Context, specs []Spec, onSwap func()) 
 // plugin the same way.
 func sameSpec(a, b Spec) bool {
 	return a.Command == b.Command && slices.Equal(a.Args, b.Args) && slices.Equal(a.Env, b.Env) &&
-		a.Timeout == b.Timeout && a.Concurrency == b.Concurrency && a.SHA256 == b.SHA256 &&
+		a.Timeout == b.Timeout && a.Concurrency == b.Concurrency && a.SHA256 == b.SHA256 && a.Supervisor == b.Supervisor &&
 		reflect.DeepEqual(normConfig(a.Config), normConfig(b.Config))
 }
 
