@@ -207,6 +207,12 @@ func parseLimit(s string, maxLimit int) (int, error) {
 // datetime-local input sends the minute and second forms (read as UTC).
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"}
 
+// ParseTime reads a time as the API's since and until do (and gateway
+// replay's --since, --from, --to): RFC 3339, a UTC date or date/time
+// without zone, or a positive duration back from now. field names the
+// value in the error.
+func ParseTime(field, s string, now time.Time) (time.Time, error) { return parseTime(field, s, now) }
+
 // parseTime reads an absolute time (RFC 3339, or a UTC date/time without
 // zone) or a duration back from now ("24h", "90m").
 func parseTime(field, s string, now time.Time) (time.Time, error) {

@@ -432,6 +432,17 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 	}
 }
 
+// Decide evaluates the rules and calls the plugins for one event exactly as
+// Run does, without claiming the event or storing anything: it returns the
+// outcome Run would store (decision, actions with their idempotency keys),
+// or the verdict and error of an event that fails. gateway replay uses it
+// to compare stored events with what another configuration decides; the
+// Store it is given need only answer EventsForWorkOrder.
+func (d *Dispatcher) Decide(ctx context.Context, ev *store.Event) (store.Outcome, Verdict, error) {
+	log := d.log.With("event", ev.ID, "account", ev.Account, "work_order", ev.WorkOrderID, "action", ev.Action)
+	return d.process(ctx, ev, log)
+}
+
 // process evaluates the rules and calls the plugins. A non-nil error comes
 // with the verdict for it; out then carries what is known of the decision.
 func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Logger) (store.Outcome, Verdict, error) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/rules"
+	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
 )
 
@@ -18,6 +20,21 @@ import (
 type evaluator struct {
 	set    *rules.Set
 	shadow map[string]bool // accounts in shadow mode
+	// now is the time rules see for an event; nil: the wall clock.
+	now func(*store.Event) time.Time
+}
+
+// NewEvaluator compiles cfg's rules into the dispatcher's Evaluator, as
+// the gateway runs them. now, when not nil, is the time the rules see for
+// an event (gateway replay: when the event was handled); nil means the
+// wall clock, as at run time.
+func NewEvaluator(cfg *config.Config, now func(*store.Event) time.Time) (dispatch.Evaluator, error) {
+	e, err := newEvaluator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.now = now
+	return e, nil
 }
 
 func newEvaluator(cfg *config.Config) (*evaluator, error) {
@@ -49,7 +66,11 @@ func (e *evaluator) Evaluate(ctx context.Context, in *dispatch.Input) (dispatch.
 			return dispatch.Decision{ConfigVersion: e.set.Version()}, err
 		}
 	}
-	d, err := e.set.Evaluate(rules.NewEnv(ev.Account, ev.Source, in.Notification, wo, timeZero))
+	now := timeZero
+	if e.now != nil {
+		now = e.now(ev)
+	}
+	d, err := e.set.Evaluate(rules.NewEnv(ev.Account, ev.Source, in.Notification, wo, now))
 	out := dispatch.Decision{Stopped: d.Stopped, ConfigVersion: d.ConfigVersion}
 	if err != nil {
 		var ee *rules.EvalError

@@ -390,6 +390,26 @@ func currentWorkOrder(c *Case) *corrigo.WorkOrder {
 			wo.Status = corrigo.StatusNew
 		}
 	}
+	wo = AdvanceWorkOrder(wo, n)
+	ensure := func() *corrigo.WorkOrder {
+		if wo == nil {
+			wo = &corrigo.WorkOrder{WorkOrderId: id}
+		}
+		return wo
+	}
+	if c.WorkOrderStatus != "" {
+		ensure().Status = c.WorkOrderStatus
+	}
+	return wo
+}
+
+// AdvanceWorkOrder moves wo on by what notification n says happened, as
+// CorrigoPro's copy has moved when the gateway fetches it for n: the status
+// of a status change (Accepted, CheckedIn, Paused...; a work order is made
+// when wo is nil), a changed quote or appointment. It changes and returns
+// wo. gateway test and gateway replay rebuild work orders with it.
+func AdvanceWorkOrder(wo *corrigo.WorkOrder, n *corrigo.Notification) *corrigo.WorkOrder {
+	id := n.Header.WorkOrderId
 	ensure := func() *corrigo.WorkOrder {
 		if wo == nil {
 			wo = &corrigo.WorkOrder{WorkOrderId: id}
@@ -437,11 +457,13 @@ func currentWorkOrder(c *Case) *corrigo.WorkOrder {
 			wo.Schedule = &a
 		}
 	}
-	if c.WorkOrderStatus != "" {
-		ensure().Status = c.WorkOrderStatus
-	}
 	return wo
 }
+
+// ApplySent moves the work order on after a sent action, as CorrigoPro
+// does (and as egress's guard records after a send). gateway replay
+// rebuilds work orders with it.
+func ApplySent(wo *corrigo.WorkOrder, a pluginapi.Action) { applySent(wo, a) }
 
 // applySent moves the work order on after a sent action, as CorrigoPro
 // does (and as egress's guard records after a send).
