@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -216,17 +215,13 @@ func runReplayCmd(t *testing.T, args ...string) (code int, stdout, stderr string
 	return code, o.String(), e.String()
 }
 
-func TestReplayExplore(t *testing.T) {
-	r := record(t)
-	evs, _ := listAll(t, r)
-	for _, e := range evs {
-		t.Logf("%d %s %d %s %s %s", e.ID, e.Account, e.WorkOrderID, e.Action, e.Status, e.Decision)
-	}
-	code, out, errOut := runReplayCmd(t, "--config", r.config)
-	t.Logf("same: %d\n%s\n%s", code, out, errOut)
-	changed := r.writeConfig(t, "changed.yaml", `
+// changedRules: the second work order's NewWorkOrder no longer matches
+// new-to-accept, messages become shadow, and a new catch-all rule matches
+// everything.
+func changedRules(r *recorded) string {
+	return fmt.Sprintf(`
   - name: new-to-accept
-    when: event.Action == "NewWorkOrder" && event.WorkOrderId != `+fmt.Sprint(r.workOrders[1])+`
+    when: event.Action == "NewWorkOrder" && event.WorkOrderId != %d
     plugin: accept
   - name: messages-on-accepted
     when: event.Action == "MessageSent" && workOrder.Status == "Accepted"
@@ -235,14 +230,213 @@ func TestReplayExplore(t *testing.T) {
   - name: audit
     when: "true"
     plugin: accept
-`)
-	code, out, errOut = runReplayCmd(t, "--config", changed)
-	t.Logf("changed: %d\n%s\n%s", code, out, errOut)
-	code, out, errOut = runReplayCmd(t, "--config", r.config, "--with-plugins")
-	t.Logf("plugins: %d\n%s\n%s", code, out, errOut)
-	_ = io.Discard
-	_ = regexp.MustCompile
-	_ = json.Marshal
-	_ = replay.Report{}
-	_ = progress.Options{}
+`, r.workOrders[1])
+}
+
+var (
+	rfc3339Re = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`)
+	uuidRe    = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+)
+
+// normalize replaces what changes from run to run (times, message ids,
+// config versions, which hash the temporary paths, and the paths).
+func normalize(s string, r *recorded, versions map[string]string) string {
+	for v, name := range versions {
+		s = strings.ReplaceAll(s, v, name)
+	}
+	s = strings.ReplaceAll(s, r.dir, "<dir>")
+	s = rfc3339Re.ReplaceAllString(s, "<time>")
+	return uuidRe.ReplaceAllString(s, "<message-id>")
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *updateGolden {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/gateway -run TestReplay -update to write it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (-update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func loadVersion(t *testing.T, path string) string {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Version
+}
+
+// TestReplay records events with a real gateway against the sandbox, then
+// replays them under the same and under changed rules.
+func TestReplay(t *testing.T) {
+	r := record(t)
+	if r.events != 3 {
+		t.Fatalf("recorded %d events, want 3 (two NewWorkOrder, one MessageSent)", r.events)
+	}
+	changed := r.writeConfig(t, "changed.yaml", changedRules(r))
+	versions := map[string]string{loadVersion(t, r.config): "<recorded-version>", loadVersion(t, changed): "<changed-version>"}
+
+	t.Run("same config: nothing differs", func(t *testing.T) {
+		code, out, errOut := runReplayCmd(t, "--config", r.config)
+		if code != 0 || errOut != "" {
+			t.Fatalf("exit %d, stderr %q (no progress without a terminal)\n%s", code, errOut, out)
+		}
+		want := "replayed 3 events under config <recorded-version> (<dir>/config.yaml): 3 unchanged, 0 changed, 0 errors\n" +
+			"recorded under config <recorded-version> (3)\n"
+		if got := normalize(out, r, versions); got != want {
+			t.Fatalf("output\n%s\nwant\n%s", got, want)
+		}
+	})
+
+	t.Run("changed rules: diff per event", func(t *testing.T) {
+		code, out, errOut := runReplayCmd(t, "--config", changed)
+		if code != 1 || errOut != "" {
+			t.Fatalf("exit %d, want 1; stderr %q\n%s", code, errOut, out)
+		}
+		golden(t, "replay-changed.txt", normalize(out, r, versions))
+	})
+
+	t.Run("json", func(t *testing.T) {
+		code, out, _ := runReplayCmd(t, "--config", changed, "--format", "json")
+		if code != 1 {
+			t.Fatalf("exit %d, want 1\n%s", code, out)
+		}
+		var rep replay.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out)
+		}
+		if rep.Replayed != 3 || rep.Changed != 3 || rep.Unchanged != 0 || rep.Errors != 0 || len(rep.Events) != 3 || rep.WithPlugins {
+			t.Fatalf("report counts: %+v", rep)
+		}
+		second := rep.Events[1]
+		if second.WorkOrderID != r.workOrders[1] || strings.Join(second.Changes, ",") != "rules,actions" ||
+			strings.Join(second.Recorded.Rules, ",") != "new-to-accept" || strings.Join(second.Replayed.Rules, ",") != "audit" {
+			t.Fatalf("second event: %+v", second)
+		}
+		if len(second.ActionDiff) != 1 || second.ActionDiff[0].Change != "removed" || second.ActionDiff[0].Recorded.Kind != "accept" ||
+			second.ActionDiff[0].Recorded.Status != "sent" {
+			t.Fatalf("second event's action diff: %+v", second.ActionDiff)
+		}
+		msg := rep.Events[2]
+		if len(msg.ActionDiff) != 2 || msg.ActionDiff[0].Change != "removed" || msg.ActionDiff[0].Recorded.Shadow ||
+			msg.ActionDiff[1].Change != "added" || !msg.ActionDiff[1].Replayed.Shadow {
+			t.Fatalf("shadowed note: %+v", msg.ActionDiff)
+		}
+		if rep.RecordedVersions[loadVersion(t, r.config)] != 3 || rep.ConfigVersion != loadVersion(t, changed) {
+			t.Fatalf("versions: %v, %s", rep.RecordedVersions, rep.ConfigVersion)
+		}
+	})
+
+	t.Run("with plugins", func(t *testing.T) {
+		code, out, errOut := runReplayCmd(t, "--config", r.config, "--with-plugins")
+		if code != 0 || !strings.Contains(errOut, "side effects") {
+			t.Fatalf("same config with plugins: exit %d, stderr %q\n%s", code, errOut, out)
+		}
+		// Asked again, the plugin answers for the new audit rule too: every
+		// event gains the audit rule's actions.
+		code, out, _ = runReplayCmd(t, "--config", changed, "--with-plugins", "--format", "json")
+		var rep replay.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 {
+			t.Fatalf("exit %d, %v\n%s", code, err, out)
+		}
+		var added []string
+		for _, e := range rep.Events {
+			if len(e.Notes) > 0 {
+				t.Errorf("event %d: notes with live plugins: %v", e.ID, e.Notes)
+			}
+			for _, d := range e.ActionDiff {
+				if d.Change == "added" && d.Replayed.Rule == "audit" {
+					added = append(added, d.Replayed.Kind)
+				}
+			}
+		}
+		if strings.Join(added, ",") != "accept,accept,note" {
+			t.Fatalf("audit actions added: %v\n%s", added, out)
+		}
+	})
+
+	t.Run("filters", func(t *testing.T) {
+		for _, tc := range []struct {
+			args          []string
+			replayed, chg int
+		}{
+			{[]string{"--work-order", fmt.Sprint(r.workOrders[0])}, 2, 2},
+			{[]string{"--action", "MessageSent"}, 1, 1},
+			{[]string{"--limit", "1"}, 1, 1},
+			{[]string{"--account", "main", "--since", "1h"}, 3, 3},
+			{[]string{"--from", "2000-01-01", "--to", "2000-01-02"}, 0, 0},
+		} {
+			code, out, _ := runReplayCmd(t, append([]string{"--config", changed, "--format", "json"}, tc.args...)...)
+			var rep replay.Report
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("%v: %v\n%s", tc.args, err, out)
+			}
+			wantCode := 0
+			if tc.chg > 0 {
+				wantCode = 1
+			}
+			if rep.Replayed != tc.replayed || rep.Changed != tc.chg || code != wantCode {
+				t.Errorf("%v: exit %d, replayed %d, changed %d; want exit %d, %d, %d", tc.args, code, rep.Replayed, rep.Changed, wantCode, tc.replayed, tc.chg)
+			}
+		}
+	})
+
+	t.Run("progress on a terminal", func(t *testing.T) {
+		clock := time.Unix(0, 0)
+		var o, e bytes.Buffer
+		env := replayEnv{progress: true, progressOpts: &progress.Options{Enabled: true, Now: func() time.Time {
+			clock = clock.Add(time.Second) // every update is due
+			return clock
+		}}}
+		if code := replayMain(context.Background(), []string{"--config", r.config}, &o, &e, env); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		for _, want := range []string{"\rreplay: 1/3 events (33%)", "\rreplay: 2/3 events (66%)", "\rreplay: 3/3 events (100%)"} {
+			if !strings.Contains(e.String(), want) {
+				t.Errorf("stderr %q lacks %q", e.String(), want)
+			}
+		}
+		if !strings.HasSuffix(e.String(), "\r") || !strings.Contains(o.String(), "3 unchanged") {
+			t.Errorf("progress line not cleared before the summary: stderr %q, stdout %q", e.String(), o.String())
+		}
+		e.Reset()
+		if code := replayMain(context.Background(), []string{"--config", r.config, "--quiet"}, &o, &e, env); code != 0 || e.Len() != 0 {
+			t.Errorf("--quiet: exit %d, stderr %q", code, e.String())
+		}
+	})
+
+	// Usage and configuration errors exit 2 with a message (events that
+	// cannot be replayed are tested in pkg/core/replay).
+	t.Run("usage errors", func(t *testing.T) {
+		bad := filepath.Join(r.dir, "bad.yaml")
+		if err := os.WriteFile(bad, []byte("rules: [\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{},
+			{"--config", r.config, "extra"},
+			{"--config", r.config, "--format", "xml"},
+			{"--config", r.config, "--since", "1h", "--from", "2026-01-01"},
+			{"--config", r.config, "--since", "soon"},
+			{"--config", r.config, "--from", "2026-01-02", "--to", "2026-01-01"},
+			{"--config", r.config, "--work-order", "x"},
+			{"--config", r.config, "--limit", "-1"},
+			{"--config", r.config, "--account", "nope"},
+			{"--config", bad},
+			{"--config", filepath.Join(r.dir, "missing.yaml")},
+		} {
+			if code, out, errOut := runReplayCmd(t, args...); code != 2 || errOut == "" {
+				t.Errorf("%v: exit %d, want 2 with a message; stdout %q", args, code, out)
+			}
+		}
+	})
 }
