@@ -43,8 +43,11 @@ type crashParams struct {
 	PluginCrashAfter int
 	PluginDelay      time.Duration
 	Senders          int // concurrent traffic goroutines
-	Seed             uint64
-	Drain            time.Duration // deadline for everything to settle after the traffic
+	// Pace makes each sender wait this long before each work order, to
+	// spread the traffic over time (0: as fast as the gateway answers).
+	Pace  time.Duration
+	Seed  uint64
+	Drain time.Duration // deadline for everything to settle after the traffic
 	// Postgres, when set, is the DSN of a PostgreSQL server: the gateways
 	// share one database (a fresh schema) instead of a SQLite file.
 	Postgres string
@@ -470,6 +473,13 @@ func (w *crashWorld) traffic(ctx context.Context) error {
 			for range ids {
 				if ctx.Err() != nil {
 					return
+				}
+				if w.p.Pace > 0 {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(w.p.Pace):
+					}
 				}
 				wo, err := w.sb.CreateWorkOrder(sandbox.WorkOrderSpec{Type: corrigo.TypeRequest})
 				if err != nil {
