@@ -43,11 +43,8 @@ type crashParams struct {
 	PluginCrashAfter int
 	PluginDelay      time.Duration
 	Senders          int // concurrent traffic goroutines
-	// Pace makes each sender wait this long before each work order, to
-	// spread the traffic over time (0: as fast as the gateway answers).
-	Pace  time.Duration
-	Seed  uint64
-	Drain time.Duration // deadline for everything to settle after the traffic
+	Seed             uint64
+	Drain            time.Duration // deadline for everything to settle after the traffic
 	// Postgres, when set, is the DSN of a PostgreSQL server: the gateways
 	// share one database (a fresh schema) instead of a SQLite file.
 	Postgres string
@@ -55,6 +52,9 @@ type crashParams struct {
 	// than one, a round-robin proxy in front of them receives the
 	// webhooks, as a load balancer would, and each kill picks a replica.
 	Replicas int
+	// Pace makes each sender wait this long before each work order, to
+	// spread the traffic over time (0: as fast as the gateway answers).
+	Pace time.Duration
 }
 
 func envInt(name string, def int) int {
