@@ -34,7 +34,10 @@ type Options struct {
 	Flush time.Duration
 	// MaxBody truncates request and response bodies; default 8 KiB.
 	MaxBody int
-	Logger  *slog.Logger
+	// Directory, if set, fills in the work order number and customer of
+	// entries that carry only the work order id, when a batch is written.
+	Directory *Directory
+	Logger    *slog.Logger
 }
 
 // Writer batches entries into the store.
@@ -112,6 +115,7 @@ func (w *Writer) loop() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		w.o.Directory.fill(ctx, batch)
 		if err := w.st.AppendLog(ctx, batch...); err != nil {
 			w.dropped.Add(int64(len(batch)))
 			w.log.Warn("write communication log failed", "entries", len(batch), "err", err)

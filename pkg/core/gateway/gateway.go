@@ -139,7 +139,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			g.log.Warn("close store", "err", cerr)
 		}
 	})
-	g.clog = commlog.New(g.st, commlog.Options{Logger: g.log})
+	g.clog = commlog.New(g.st, commlog.Options{Logger: g.log,
+		Directory: commlog.NewDirectory(commlog.DirectoryOptions{Lookup: workOrderInfo(g.st)})})
 	g.metrics.SetCommLogStats(g.clog.Stats)
 	g.onClose(g.clog.Close)
 

@@ -204,7 +204,17 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(logged) > h.opts.LogBodyBytes {
 		logged = logged[:h.opts.LogBodyBytes]
 	}
-	h.exchange(r, start, ev.WorkOrderID, ev.MessageID, logged, http.StatusOK, answer, "")
+	x := h.entry(r, start, ev.WorkOrderID, ev.MessageID, logged, http.StatusOK, answer, "")
+	if p, ok := n.Payload.(corrigo.NewWorkOrderPayload); ok {
+		// The usage log shows the work order number and customer; a
+		// NewWorkOrder carries both (others only the id: the gateway's
+		// commlog.Directory fills those in).
+		x.WorkOrderNumber = p.Details.WorkOrderNumber
+		if p.Details.Customer != nil {
+			x.Customer = p.Details.Customer.Name
+		}
+	}
+	h.emit(x)
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer x" header.
@@ -248,16 +258,23 @@ func (h *Webhook) rejectLogged(w http.ResponseWriter, r *http.Request, start tim
 }
 
 func (h *Webhook) exchange(r *http.Request, start time.Time, wo int64, msgID string, req []byte, code int, resp []byte, errText string) {
-	if h.opts.OnExchange == nil {
-		return
+	h.emit(h.entry(r, start, wo, msgID, req, code, resp, errText))
+}
+
+func (h *Webhook) emit(e store.LogEntry) {
+	if h.opts.OnExchange != nil {
+		h.opts.OnExchange(e)
 	}
+}
+
+func (h *Webhook) entry(r *http.Request, start time.Time, wo int64, msgID string, req []byte, code int, resp []byte, errText string) store.LogEntry {
 	sev := "info"
 	if code >= 500 {
 		sev = "error"
 	} else if code >= 400 {
 		sev = "warn"
 	}
-	h.opts.OnExchange(store.LogEntry{
+	return store.LogEntry{
 		Time:        start.UTC(),
 		Duration:    h.opts.Now().Sub(start),
 		Account:     h.opts.Account,
@@ -271,7 +288,7 @@ func (h *Webhook) exchange(r *http.Request, start time.Time, wo int64, msgID str
 		Request:     string(req),
 		Response:    string(bytes.TrimSpace(resp)),
 		Error:       errText,
-	})
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

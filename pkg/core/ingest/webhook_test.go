@@ -244,3 +244,32 @@ func FuzzWebhookBody(f *testing.F) {
 		}
 	})
 }
+
+// TestWebhookLogsNewWorkOrderCustomer: a NewWorkOrder's log entry carries
+// the work order number and customer name from its details; other
+// notifications carry neither (the gateway's commlog.Directory fills them).
+func TestWebhookLogsNewWorkOrderCustomer(t *testing.T) {
+	h, _, logged := newTestWebhook(t, newMemStore())
+	for _, body := range []string{
+		`{"Details":{"WorkOrderId":7,"WorkOrderNumber":"FAB7","Customer":{"ID":1,"Name":"Fabrikam Foods"}},
+		  "Header":{"WorkOrderId":7,"Action":"NewWorkOrder","ActionDate":"2026-01-02T10:00:00Z","MessageId":"n7"}}`,
+		checkInBody("c42"),
+	} {
+		req := httptest.NewRequest("POST", "/w", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+goodToken)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+	if len(*logged) != 2 {
+		t.Fatalf("logged %d entries", len(*logged))
+	}
+	if e := (*logged)[0]; e.WorkOrderID != 7 || e.WorkOrderNumber != "FAB7" || e.Customer != "Fabrikam Foods" {
+		t.Errorf("NewWorkOrder entry: %+v", e)
+	}
+	if e := (*logged)[1]; e.WorkOrderID != 42 || e.Customer != "" || e.WorkOrderNumber != "" {
+		t.Errorf("CheckedIn entry: %+v", e)
+	}
+}
