@@ -86,4 +86,3 @@ func TestCommunicationLogCustomer(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(sub)) }
-
