@@ -61,6 +61,11 @@ type Event struct {
 	Source      string // webhook, poll, reconcile, inbound
 	Plugin      string // for inbound events: the plugin they are addressed to
 	Body        json.RawMessage
+	// TraceParent is the W3C trace context (a traceparent header value) of
+	// the span that received the event, so dispatch continues its trace.
+	// Empty when tracing is off or nothing traced the event's arrival
+	// (polling); it is stored as NULL then.
+	TraceParent string
 
 	Status    EventStatus
 	Attempts  int
@@ -98,6 +103,10 @@ type OutboxAction struct {
 	Kind           string
 	Payload        json.RawMessage // pluginapi.Action as JSON
 	CreatedAt      time.Time
+	// TraceParent is the W3C trace context of the dispatch span that wrote
+	// the action, so egress continues the event's trace; empty (NULL) when
+	// tracing is off.
+	TraceParent string
 
 	Status    ActionStatus
 	Attempts  int

@@ -44,11 +44,11 @@ func (s *Store) CompleteEvent(ctx context.Context, id int64, owner string, out s
 				a.Account = account
 			}
 			b.Queue(`INSERT INTO actions (event_id, idempotency_key, account, work_order_id, rule, plugin, kind,
-				payload, created_at, status, next_at, last_error, sent_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+				payload, created_at, status, next_at, last_error, sent_at, updated_at, trace_parent)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 				ON CONFLICT (idempotency_key) DO NOTHING`,
 				a.EventID, clean(a.IdempotencyKey), clean(a.Account), a.WorkOrderID, clean(a.Rule), clean(a.Plugin), clean(a.Kind),
-				blob(a.Payload), a.CreatedAt, string(a.Status), a.NextAt, clean(a.LastError), zt(a.SentAt), now)
+				blob(a.Payload), a.CreatedAt, string(a.Status), a.NextAt, clean(a.LastError), zt(a.SentAt), now, nullText(a.TraceParent))
 		}
 		return tx.SendBatch(ctx, b).Close()
 	})

@@ -30,6 +30,7 @@ type eventRow struct {
 	workOrderID                                                   int64
 	actionDate, receivedAt, nextAt, handledAt, updatedAt          time.Time
 	body                                                          []byte
+	traceParent                                                   *string // NULL when unset
 }
 
 func newEventRow(e *store.Event, now time.Time) eventRow {
@@ -38,7 +39,7 @@ func newEventRow(e *store.Event, now time.Time) eventRow {
 		source: clean(e.Source), plugin: clean(e.Plugin), status: string(e.Status), lastError: clean(e.LastError),
 		workOrderID: e.WorkOrderID,
 		actionDate:  e.ActionDate, receivedAt: e.ReceivedAt, nextAt: e.NextAt, handledAt: e.HandledAt, updatedAt: now,
-		body: blob(e.Body),
+		body: blob(e.Body), traceParent: nullText(e.TraceParent),
 	}
 }
 
@@ -46,9 +47,10 @@ func newEventRow(e *store.Event, now time.Time) eventRow {
 // one commit (one WAL flush) for every event in it. unnest keeps the
 // statement text fixed whatever the batch size, so it is prepared once.
 const insertBatchSQL = `INSERT INTO events (account, message_id, work_order_id, action, action_date, received_at,
-	source, plugin, body, status, next_at, handled_at, last_error, updated_at)
+	source, plugin, body, status, next_at, handled_at, last_error, updated_at, trace_parent)
 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-	$7::text[], $8::text[], $9::bytea[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::timestamptz[])
+	$7::text[], $8::text[], $9::bytea[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::timestamptz[],
+	$15::text[])
 ON CONFLICT (account, message_id) DO NOTHING
 RETURNING id, account, message_id`
 
@@ -96,11 +98,11 @@ func (s *Store) insertOne(ctx context.Context, r eventRow) insertRes {
 	defer cancel()
 	var id int64
 	err := s.pool.QueryRow(ctx, `INSERT INTO events (account, message_id, work_order_id, action, action_date, received_at,
-		source, plugin, body, status, next_at, handled_at, last_error, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		source, plugin, body, status, next_at, handled_at, last_error, updated_at, trace_parent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 		ON CONFLICT (account, message_id) DO NOTHING RETURNING id`,
 		r.account, r.messageID, r.workOrderID, r.action, r.actionDate, r.receivedAt, r.source, r.plugin, r.body,
-		r.status, r.nextAt, zt(r.handledAt), r.lastError, r.updatedAt).Scan(&id)
+		r.status, r.nextAt, zt(r.handledAt), r.lastError, r.updatedAt, r.traceParent).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return insertRes{}
 	}
@@ -183,11 +185,13 @@ func (s *Store) flush(batch []*insertReq) {
 		ads, ras, nas, updated                                        = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
 		has                                                           = make([]*time.Time, n)
 		bodies                                                        = make([][]byte, n)
+		traces                                                        = make([]*string, n)
 	)
 	for i, r := range live {
 		w := r.row
 		accounts[i], msgs[i], actions[i], sources[i], plugins[i], statuses[i], lastErrs[i] = w.account, w.messageID, w.action, w.source, w.plugin, w.status, w.lastError
 		wos[i], ads[i], ras[i], nas[i], updated[i], bodies[i] = w.workOrderID, w.actionDate, w.receivedAt, w.nextAt, w.updatedAt, w.body
+		traces[i] = w.traceParent
 		if !w.handledAt.IsZero() {
 			t := w.handledAt
 			has[i] = &t
@@ -196,7 +200,7 @@ func (s *Store) flush(batch []*insertReq) {
 	ctx, cancel := s.stmtCtx(context.Background())
 	defer cancel()
 	rows, err := s.pool.Query(ctx, insertBatchSQL, accounts, msgs, wos, actions, ads, ras, sources, plugins, bodies,
-		statuses, nas, has, lastErrs, updated)
+		statuses, nas, has, lastErrs, updated, traces)
 	ids := map[msgKey]int64{}
 	if err == nil {
 		for rows.Next() {

@@ -246,6 +246,16 @@ func unblob(b []byte) []byte {
 	return b
 }
 
+// nullText stores an empty string as NULL (optional columns such as
+// trace_parent, which most rows leave unset).
+func nullText(s string) *string {
+	if s == "" {
+		return nil
+	}
+	s = clean(s)
+	return &s
+}
+
 func blob(b []byte) []byte {
 	if len(b) == 0 {
 		return nil
@@ -254,15 +264,19 @@ func blob(b []byte) []byte {
 }
 
 const eventCols = `id, account, message_id, work_order_id, action, action_date, received_at,
-	source, plugin, body, status, attempts, next_at, last_error, decision, config_version, handled_at`
+	source, plugin, body, status, attempts, next_at, last_error, decision, config_version, handled_at, trace_parent`
 
 func scanEvent(r pgx.Row) (store.Event, error) {
 	var e store.Event
 	var ad, ra, na time.Time
 	var ha *time.Time
 	var status string
+	var tp *string
 	err := r.Scan(&e.ID, &e.Account, &e.MessageID, &e.WorkOrderID, &e.Action, &ad, &ra,
-		&e.Source, &e.Plugin, &e.Body, &status, &e.Attempts, &na, &e.LastError, &e.Decision, &e.ConfigVersion, &ha)
+		&e.Source, &e.Plugin, &e.Body, &status, &e.Attempts, &na, &e.LastError, &e.Decision, &e.ConfigVersion, &ha, &tp)
+	if tp != nil {
+		e.TraceParent = *tp
+	}
 	e.ActionDate, e.ReceivedAt, e.NextAt, e.HandledAt = ut(&ad), ut(&ra), ut(&na), ut(ha)
 	e.Body, e.Decision = unblob(e.Body), unblob(e.Decision)
 	e.Status = store.EventStatus(status)
@@ -270,15 +284,19 @@ func scanEvent(r pgx.Row) (store.Event, error) {
 }
 
 const actionCols = `id, event_id, idempotency_key, account, work_order_id, rule, plugin, kind,
-	payload, created_at, status, attempts, next_at, last_error, sent_at`
+	payload, created_at, status, attempts, next_at, last_error, sent_at, trace_parent`
 
 func scanAction(r pgx.Row) (store.OutboxAction, error) {
 	var a store.OutboxAction
 	var ca, na time.Time
 	var sa *time.Time
 	var status string
+	var tp *string
 	err := r.Scan(&a.ID, &a.EventID, &a.IdempotencyKey, &a.Account, &a.WorkOrderID, &a.Rule, &a.Plugin, &a.Kind,
-		&a.Payload, &ca, &status, &a.Attempts, &na, &a.LastError, &sa)
+		&a.Payload, &ca, &status, &a.Attempts, &na, &a.LastError, &sa, &tp)
+	if tp != nil {
+		a.TraceParent = *tp
+	}
 	a.CreatedAt, a.NextAt, a.SentAt = ut(&ca), ut(&na), ut(sa)
 	a.Payload = unblob(a.Payload)
 	a.Status = store.ActionStatus(status)

@@ -14,8 +14,8 @@ import (
 )
 
 const insertEventSQL = `INSERT INTO events (account, message_id, work_order_id, action, action_date,
-	received_at, source, plugin, body, status, next_at, handled_at, last_error, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	received_at, source, plugin, body, status, next_at, handled_at, last_error, updated_at, trace_parent)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (account, message_id) DO NOTHING
 	RETURNING id`
 
@@ -26,7 +26,7 @@ func (s *Store) InsertEvent(ctx context.Context, e *store.Event) (bool, error) {
 		return false, fmt.Errorf("sqlite insert event: %w", err)
 	}
 	args := []any{e.Account, e.MessageID, e.WorkOrderID, e.Action, enc(e.ActionDate),
-		enc(e.ReceivedAt), e.Source, e.Plugin, blob(e.Body), string(e.Status), enc(e.NextAt), enc(e.HandledAt), e.LastError, enc(now)}
+		enc(e.ReceivedAt), e.Source, e.Plugin, blob(e.Body), string(e.Status), enc(e.NextAt), enc(e.HandledAt), e.LastError, enc(now), nullText(e.TraceParent)}
 	var id int64
 	err := s.writeOne(ctx, "insert event", func(tx *sql.Tx) error {
 		err := tx.StmtContext(bg, s.insertEvent).QueryRowContext(bg, args...).Scan(&id)
@@ -109,8 +109,8 @@ func (s *Store) leaseHeld(tx *sql.Tx, table string, id int64, owner string) (acc
 }
 
 const insertActionSQL = `INSERT INTO actions (event_id, idempotency_key, account, work_order_id, rule, plugin, kind,
-	payload, created_at, status, next_at, last_error, sent_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	payload, created_at, status, next_at, last_error, sent_at, updated_at, trace_parent)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (idempotency_key) DO NOTHING`
 
 // CompleteEvent implements store.Store.
@@ -141,7 +141,7 @@ func (s *Store) CompleteEvent(ctx context.Context, id int64, owner string, out s
 				a.Account = account
 			}
 			if _, err := st.ExecContext(bg, a.EventID, a.IdempotencyKey, a.Account, a.WorkOrderID, a.Rule, a.Plugin, a.Kind,
-				blob(a.Payload), enc(a.CreatedAt), string(a.Status), enc(a.NextAt), a.LastError, enc(a.SentAt), enc(now)); err != nil {
+				blob(a.Payload), enc(a.CreatedAt), string(a.Status), enc(a.NextAt), a.LastError, enc(a.SentAt), enc(now), nullText(a.TraceParent)); err != nil {
 				return fmt.Errorf("insert action %q: %w", a.IdempotencyKey, err)
 			}
 		}

@@ -383,6 +383,15 @@ func blob(b []byte) any {
 	return []byte(b)
 }
 
+// nullText stores an empty string as NULL (optional columns such as
+// trace_parent, which most rows leave unset).
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 func unblob(b []byte) []byte {
 	if len(b) == 0 {
 		return nil
@@ -393,18 +402,20 @@ func unblob(b []byte) []byte {
 type scanner interface{ Scan(dest ...any) error }
 
 const eventCols = `id, account, message_id, work_order_id, action, action_date, received_at,
-	source, plugin, body, status, attempts, next_at, last_error, decision, config_version, handled_at`
+	source, plugin, body, status, attempts, next_at, last_error, decision, config_version, handled_at, trace_parent`
 
 func scanEvent(r scanner) (store.Event, error) {
 	var e store.Event
 	var ad, ra, na, ha int64
 	var body, decision []byte
 	var status string
+	var tp sql.NullString
 	err := r.Scan(&e.ID, &e.Account, &e.MessageID, &e.WorkOrderID, &e.Action, &ad, &ra,
-		&e.Source, &e.Plugin, &body, &status, &e.Attempts, &na, &e.LastError, &decision, &e.ConfigVersion, &ha)
+		&e.Source, &e.Plugin, &body, &status, &e.Attempts, &na, &e.LastError, &decision, &e.ConfigVersion, &ha, &tp)
 	if err != nil {
 		return e, err
 	}
+	e.TraceParent = tp.String
 	e.ActionDate, e.ReceivedAt, e.NextAt, e.HandledAt = dec(ad), dec(ra), dec(na), dec(ha)
 	e.Body, e.Decision = unblob(body), unblob(decision)
 	e.Status = store.EventStatus(status)
@@ -412,18 +423,20 @@ func scanEvent(r scanner) (store.Event, error) {
 }
 
 const actionCols = `id, event_id, idempotency_key, account, work_order_id, rule, plugin, kind,
-	payload, created_at, status, attempts, next_at, last_error, sent_at`
+	payload, created_at, status, attempts, next_at, last_error, sent_at, trace_parent`
 
 func scanAction(r scanner) (store.OutboxAction, error) {
 	var a store.OutboxAction
 	var ca, na, sa int64
 	var payload []byte
 	var status string
+	var tp sql.NullString
 	err := r.Scan(&a.ID, &a.EventID, &a.IdempotencyKey, &a.Account, &a.WorkOrderID, &a.Rule, &a.Plugin, &a.Kind,
-		&payload, &ca, &status, &a.Attempts, &na, &a.LastError, &sa)
+		&payload, &ca, &status, &a.Attempts, &na, &a.LastError, &sa, &tp)
 	if err != nil {
 		return a, err
 	}
+	a.TraceParent = tp.String
 	a.CreatedAt, a.NextAt, a.SentAt = dec(ca), dec(na), dec(sa)
 	a.Payload = unblob(payload)
 	a.Status = store.ActionStatus(status)

@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"ClaimLimitAndArgs", testClaimLimit},
 		{"CompleteWithActions", testCompleteWithActions},
 		{"CompleteErrors", testCompleteErrors},
+		{"TraceContext", testTraceContext},
 		{"ClaimActionsOrder", testClaimActions},
 		{"ActionLeases", testActionLeases},
 		{"DeadLetterEvents", testDeadLetterEvents},
@@ -1560,5 +1561,84 @@ func testReopen(t *testing.T, open func(t *testing.T) (store.Store, func(t *test
 	e3 := mustInsert(t, st2, newEvent("acme", "r3", 3, base))
 	if e3 <= e2 {
 		t.Fatalf("id %d after reopen is not above %d", e3, e2)
+	}
+}
+
+// testTraceContext: an event's and an action's W3C trace context survive
+// every path that stores and returns them (single and batched inserts,
+// claims, reads, dead letters), and an unset one stays empty.
+func testTraceContext(t *testing.T, st store.Store) {
+	c := ctx(t)
+	const tpEvent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	const tpAction = "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"
+	traced := newEvent("acme", "t-1", 31, base)
+	traced.TraceParent = tpEvent
+	idTraced := mustInsert(t, st, traced)
+	idPlain := mustInsert(t, st, newEvent("acme", "t-2", 32, base))
+	// Concurrent inserts take the batched path of stores with group commit.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			e := newEvent("acme", fmt.Sprintf("t-batch-%d", i), int64(40+i), base)
+			if i%2 == 0 {
+				e.TraceParent = fmt.Sprintf("00-4bf92f3577b34da6a3ce929d0e0e47%02d-00f067aa0ba902b7-01", i)
+			}
+			if _, err := st.InsertEvent(c, e); err != nil {
+				t.Errorf("InsertEvent(%s): %v", e.MessageID, err)
+			}
+		})
+	}
+	wg.Wait()
+
+	evs := claimEvents(t, st, "w1", time.Minute, 20)
+	if len(evs) != 10 {
+		t.Fatalf("claimed %d events, want 10", len(evs))
+	}
+	for _, e := range evs {
+		want := ""
+		switch {
+		case e.ID == idTraced:
+			want = tpEvent
+		case strings.HasPrefix(e.MessageID, "t-batch-"):
+			var i int
+			fmt.Sscanf(e.MessageID, "t-batch-%d", &i)
+			if i%2 == 0 {
+				want = fmt.Sprintf("00-4bf92f3577b34da6a3ce929d0e0e47%02d-00f067aa0ba902b7-01", i)
+			}
+		}
+		if e.TraceParent != want {
+			t.Errorf("claimed event %s: TraceParent %q, want %q", e.MessageID, e.TraceParent, want)
+		}
+	}
+	if got, err := st.GetEvent(c, idTraced); err != nil || got.TraceParent != tpEvent {
+		t.Fatalf("GetEvent(traced) = %q, %v", got.TraceParent, err)
+	}
+	if got, err := st.GetEvent(c, idPlain); err != nil || got.TraceParent != "" {
+		t.Fatalf("GetEvent(plain) = %q, %v; want empty", got.TraceParent, err)
+	}
+
+	withTrace := action("tk1", 31, "Accept")
+	withTrace.TraceParent = tpAction
+	complete(t, st, idTraced, "w1", done(`{}`, withTrace, action("tk2", 31, "AddNote")))
+	as, err := st.ActionsForWorkOrder(c, "acme", 31)
+	if err != nil || len(as) != 2 {
+		t.Fatalf("ActionsForWorkOrder = %v, %v", as, err)
+	}
+	if as[0].TraceParent != tpAction || as[1].TraceParent != "" {
+		t.Fatalf("action trace contexts %q, %q; want %q, empty", as[0].TraceParent, as[1].TraceParent, tpAction)
+	}
+	claimed, err := st.ClaimActions(c, "e1", time.Minute, 10)
+	if err != nil || len(claimed) != 1 || claimed[0].ID != as[0].ID || claimed[0].TraceParent != tpAction {
+		t.Fatalf("ClaimActions = %+v, %v; want action %d with its trace context", claimed, err, as[0].ID)
+	}
+	if err := st.FinishAction(c, as[0].ID, "e1", store.ActionDead, "boom"); err != nil {
+		t.Fatal(err)
+	}
+	dl, err := st.ListDeadLetters(c, store.DeadLetterFilter{Kind: "action", Account: "acme", WorkOrderID: 31})
+	if err != nil || len(dl) != 1 || dl[0].Action.TraceParent != tpAction {
+		t.Fatalf("ListDeadLetters = %+v, %v", dl, err)
+	}
+	if got, err := st.GetAction(c, as[1].ID); err != nil || got.TraceParent != "" {
+		t.Fatalf("GetAction(plain) = %q, %v; want empty", got.TraceParent, err)
 	}
 }
