@@ -53,6 +53,9 @@ const (
 	DefaultSandboxClientSecret = "wogate-sandbox-secret"
 	DefaultLogLevel            = "info"
 	DefaultLogFormat           = "json"
+	DefaultTracingExporter     = "none"
+	DefaultTracingSampleRatio  = 1.0
+	DefaultTracingServiceName  = "wogate"
 	DefaultRetentionEvents     = 30 * 24 * time.Hour
 	DefaultRetentionLog        = 7 * 24 * time.Hour
 	DefaultEnvPrefix           = "WOGATE_"
@@ -101,6 +104,9 @@ type Config struct {
 	// Retention says how long stored events and the communication log are
 	// kept.
 	Retention Retention `koanf:"retention" json:"retention"`
+	// Tracing exports OpenTelemetry traces that follow each work order
+	// from webhook to plugin to CorrigoPro call. Off by default.
+	Tracing Tracing `koanf:"tracing" json:"tracing"`
 
 	// Version is a short hash of the resolved configuration (secret values
 	// excluded), recorded with every rule decision so a decision can be
@@ -402,6 +408,36 @@ type Log struct {
 	// Format is json or text. Default json.
 	Format string `koanf:"format" json:"format"`
 }
+
+// Tracing configures OpenTelemetry tracing (pkg/core/tracing). With the
+// default exporter "none" the gateway records nothing and stores no trace
+// context.
+type Tracing struct {
+	// Exporter is where spans go: none (default), otlp-grpc, otlp-http
+	// (an OpenTelemetry Collector, Jaeger, Tempo, ...) or stdout (JSON,
+	// one span per line, for trying it out).
+	Exporter string `koanf:"exporter" json:"exporter"`
+	// Endpoint is the OTLP receiver: host:port, or a URL
+	// (http://collector:4318, https://...). Empty: the exporter's default
+	// (localhost:4317 for gRPC, localhost:4318 for HTTP) or the standard
+	// OTEL_EXPORTER_OTLP_ENDPOINT variable.
+	Endpoint string `koanf:"endpoint" json:"endpoint,omitempty"`
+	// Insecure sends OTLP without TLS (a collector on localhost or in the
+	// same pod). A URL endpoint's scheme decides by itself.
+	Insecure bool `koanf:"insecure" json:"insecure,omitempty"`
+	// Headers are sent with every export (e.g. an API key of a hosted
+	// tracing service). Values are secrets: use ${ENV} or file:.
+	Headers map[string]Secret `koanf:"headers" json:"headers,omitempty"`
+	// SampleRatio is the share of traces recorded, from 0 to 1, decided
+	// at the webhook (later spans follow their trace's decision).
+	// Default 1.
+	SampleRatio float64 `koanf:"sample_ratio" json:"sample_ratio"`
+	// ServiceName is the service.name resource attribute. Default wogate.
+	ServiceName string `koanf:"service_name" json:"service_name"`
+}
+
+// Enabled reports whether spans are exported.
+func (t Tracing) Enabled() bool { return t.Exporter != "" && t.Exporter != "none" }
 
 // Retention says how long history is kept; 0 keeps it forever.
 type Retention struct {

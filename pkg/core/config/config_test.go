@@ -188,6 +188,17 @@ func TestBadConfigs(t *testing.T) {
 			`supervisor.bad.yaml:11:15: plugins.b.supervisor.window: must be longer than backoff_initial (250ms)`,
 			`supervisor.bad.yaml:12:20: plugins.b.supervisor.backoff_max: must be a positive duration, got -1s`,
 		},
+		"tracing.bad.yaml": {
+			`tracing.bad.yaml:4:13: tracing.exporter: unknown exporter "jaeger" (want none, otlp-grpc, otlp-http, stdout)`,
+			`tracing.bad.yaml:5:13: tracing.endpoint: invalid endpoint "collector": want host:port`,
+			`tracing.bad.yaml:6:17: tracing.sample_ratio: must be from 0 to 1, got 1.5`,
+			`tracing.bad.yaml:7:17: tracing.service_name: must not be empty`,
+			`tracing.bad.yaml:9:5: tracing.headers.bad header: invalid header name "bad header"`,
+		},
+		"tracing_url.bad.yaml": {
+			`tracing_url.bad.yaml:5:13: tracing.endpoint: unsupported scheme "grpc" (want http or https)`,
+			`tracing_url.bad.yaml:6:17: tracing.sample_ratio: invalid number "all"`,
+		},
 		"semantics.bad.yaml": {
 			`semantics.bad.yaml:1:9: listen: invalid listen address "localhost"`,
 			`semantics.bad.yaml:2:18: store.driver: unknown driver "mysql"`,
@@ -298,6 +309,10 @@ func TestDefaults(t *testing.T) {
 		{"log.level", cfg.Log.Level, "info"},
 		{"log.format", cfg.Log.Format, "json"},
 		{"retention.events", cfg.Retention.Events, 30 * 24 * time.Hour},
+		{"tracing.exporter", cfg.Tracing.Exporter, "none"},
+		{"tracing.enabled", cfg.Tracing.Enabled(), false},
+		{"tracing.sample_ratio", cfg.Tracing.SampleRatio, 1.0},
+		{"tracing.service_name", cfg.Tracing.ServiceName, "wogate"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -385,6 +400,10 @@ func TestFullConfig(t *testing.T) {
 	if l, c := cfg.Position("plugins.erp.config.base_url"); l != 39 || c != 17 {
 		t.Errorf("Position = %d:%d, want 39:17", l, c)
 	}
+	if tr := cfg.Tracing; !tr.Enabled() || tr.Exporter != "otlp-grpc" || tr.Endpoint != "otel-collector:4317" || !tr.Insecure ||
+		tr.SampleRatio != 0.25 || tr.ServiceName != "wogate-prod" || tr.Headers["x-api-key"].Value() != "k" {
+		t.Errorf("tracing: %+v (headers %v)", tr, tr.Headers["x-api-key"].Value())
+	}
 	e := cfg.Entry("plugins.erp.config.base_url", "unreachable")
 	if got := e.String(); got != "testdata/full.good.yaml:39:17: plugins.erp.config.base_url: unreachable" {
 		t.Errorf("Entry = %q", got)
@@ -449,7 +468,7 @@ func TestEnvOverrideErrors(t *testing.T) {
 }
 
 // The secrets of this test must never appear in any printed form.
-var secretValues = []string{"s3cr3t-client", "t0ken-admin", "p4ss-plugin", "dsn-pa55", "file-secret-value", "ENV-PLUGIN-KEY", "sandbox-s3cret"}
+var secretValues = []string{"s3cr3t-client", "t0ken-admin", "p4ss-plugin", "dsn-pa55", "file-secret-value", "ENV-PLUGIN-KEY", "sandbox-s3cret", "tr4ce-key"}
 
 func TestSecretsNeverPrinted(t *testing.T) {
 	dir := t.TempDir()
@@ -484,15 +503,17 @@ rules:
   - { name: r, when: "true", plugin: erp }
 admin: { token: t0ken-admin }
 sandbox: { client_secret: sandbox-s3cret }
+tracing: { exporter: otlp-http, headers: { x-api-key: "${TK}" } }
 `
 	path := filepath.Join(dir, "c.yaml")
 	must(t, os.WriteFile(path, []byte(yaml), 0o600))
-	cfg, err := config.LoadWith(path, env("CS=s3cr3t-client", "PK=ENV-PLUGIN-KEY"))
+	cfg, err := config.LoadWith(path, env("CS=s3cr3t-client", "PK=ENV-PLUGIN-KEY", "TK=tr4ce-key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The values are there for code that uses them...
-	if cfg.Corrigo.Accounts["prod"].ClientSecret.Value() != "s3cr3t-client" || cfg.Plugins["erp"].Config["password"] != "p4ss-plugin" {
+	if cfg.Corrigo.Accounts["prod"].ClientSecret.Value() != "s3cr3t-client" || cfg.Plugins["erp"].Config["password"] != "p4ss-plugin" ||
+		cfg.Tracing.Headers["x-api-key"].Value() != "tr4ce-key" {
 		t.Fatal("secrets not loaded")
 	}
 	// ...and nowhere else.
@@ -502,7 +523,7 @@ sandbox: { client_secret: sandbox-s3cret }
 			fmt.Sprintf(verb, cfg), fmt.Sprintf(verb, *cfg),
 			fmt.Sprintf(verb, cfg.Corrigo.Accounts), fmt.Sprintf(verb, cfg.Corrigo.Accounts["prod"]),
 			fmt.Sprintf(verb, cfg.Plugins), fmt.Sprintf(verb, cfg.Plugins["erp"]),
-			fmt.Sprintf(verb, cfg.Store), fmt.Sprintf(verb, cfg.Admin.Token))
+			fmt.Sprintf(verb, cfg.Store), fmt.Sprintf(verb, cfg.Admin.Token), fmt.Sprintf(verb, cfg.Tracing))
 	}
 	for _, v := range []any{cfg, *cfg, cfg.Corrigo, cfg.Plugins, cfg.Plugins["erp"], cfg.Redacted()} {
 		b, err := json.Marshal(v)
@@ -533,11 +554,12 @@ sandbox: { client_secret: sandbox-s3cret }
 	}
 	// Redacted holds no secret bytes at all, not just hidden ones.
 	red := cfg.Redacted()
-	if red.Corrigo.Accounts["prod"].ClientSecret.Value() != "REDACTED" || red.Plugins["erp"].Config["nested"].(map[string]any)["key"] != "REDACTED" {
+	if red.Corrigo.Accounts["prod"].ClientSecret.Value() != "REDACTED" || red.Plugins["erp"].Config["nested"].(map[string]any)["key"] != "REDACTED" ||
+		red.Tracing.Headers["x-api-key"].Value() != "REDACTED" {
 		t.Errorf("Redacted kept a secret: %q", red.Corrigo.Accounts["prod"].ClientSecret.Value())
 	}
 	// Redacted must not alias the original's maps.
-	if cfg.Plugins["erp"].Config["password"] != "p4ss-plugin" {
+	if cfg.Plugins["erp"].Config["password"] != "p4ss-plugin" || cfg.Tracing.Headers["x-api-key"].Value() != "tr4ce-key" {
 		t.Error("Redacted modified the original")
 	}
 	// MarkPluginSecret hides a key the plugin declares secret.

@@ -608,6 +608,11 @@ func applyDefaults(raw map[string]any) {
 		set(r, "events", DefaultRetentionEvents)
 		set(r, "log", DefaultRetentionLog)
 	}
+	if t := sub(raw, "tracing"); t != nil {
+		set(t, "exporter", DefaultTracingExporter)
+		set(t, "sample_ratio", DefaultTracingSampleRatio)
+		set(t, "service_name", DefaultTracingServiceName)
+	}
 }
 
 // explicitBreakerKeys returns, per account, the keys of its breaker

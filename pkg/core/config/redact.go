@@ -22,6 +22,12 @@ func (c Config) Redacted() Config {
 	out.Store.DSN = redactSecret(c.Store.DSN)
 	out.Admin.Token = redactSecret(c.Admin.Token)
 	out.Sandbox.ClientSecret = redactSecret(c.Sandbox.ClientSecret)
+	if c.Tracing.Headers != nil {
+		out.Tracing.Headers = make(map[string]Secret, len(c.Tracing.Headers))
+		for k, v := range c.Tracing.Headers {
+			out.Tracing.Headers[k] = redactSecret(v)
+		}
+	}
 	if c.Corrigo.Accounts != nil {
 		out.Corrigo.Accounts = make(map[string]Account, len(c.Corrigo.Accounts))
 		for name, a := range c.Corrigo.Accounts {

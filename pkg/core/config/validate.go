@@ -31,7 +31,12 @@ var (
 	validLogLevels   = []string{"debug", "info", "warn", "error"}
 	validLogFormats  = []string{"json", "text"}
 	validDrivers     = []string{"sqlite", "postgres"}
+	validExporters   = []string{"none", "otlp-grpc", "otlp-http", "stdout"}
 )
+
+// headerNamePattern is an HTTP header name (RFC 9110 token) that is also
+// valid as gRPC metadata once lower-cased.
+var headerNamePattern = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`)
 
 // finish fills in values computed from others and the positions of rule
 // conditions.
@@ -175,6 +180,53 @@ func (l *loader) validate(c *Config) {
 	}
 	l.nonNegative("retention.events", c.Retention.Events)
 	l.nonNegative("retention.log", c.Retention.Log)
+
+	l.validateTracing(c.Tracing)
+}
+
+func (l *loader) validateTracing(t Tracing) {
+	if !oneOf(t.Exporter, validExporters) {
+		l.errorf("tracing.exporter", true, "unknown exporter %q (want %s)", t.Exporter, strings.Join(validExporters, ", "))
+	}
+	if t.SampleRatio < 0 || t.SampleRatio > 1 {
+		l.errorf("tracing.sample_ratio", true, "must be from 0 to 1, got %v", t.SampleRatio)
+	}
+	if strings.TrimSpace(t.ServiceName) == "" {
+		l.errorf("tracing.service_name", true, "must not be empty")
+	}
+	for _, name := range sortedKeys(t.Headers) {
+		if !headerNamePattern.MatchString(name) {
+			l.errorf("tracing.headers."+name, false, "invalid header name %q", name)
+		}
+	}
+	otlp := t.Exporter == "otlp-grpc" || t.Exporter == "otlp-http"
+	if t.Endpoint != "" && t.Exporter != "none" && t.Exporter != "stdout" {
+		if strings.Contains(t.Endpoint, "://") {
+			u, err := url.Parse(t.Endpoint)
+			switch {
+			case err != nil:
+				l.errorf("tracing.endpoint", true, "invalid URL: %v", err)
+			case u.Scheme != "http" && u.Scheme != "https":
+				l.errorf("tracing.endpoint", true, "unsupported scheme %q (want http or https)", u.Scheme)
+			case u.Host == "":
+				l.errorf("tracing.endpoint", true, "URL %q has no host", t.Endpoint)
+			case t.Insecure && u.Scheme == "https":
+				l.warnf("tracing.insecure", "ignored: the endpoint's https scheme asks for TLS")
+			}
+		} else if _, port, err := net.SplitHostPort(t.Endpoint); err != nil || port == "" {
+			l.errorf("tracing.endpoint", true, "invalid endpoint %q: want host:port (e.g. otel-collector:4317) or a URL", t.Endpoint)
+		}
+	}
+	if !otlp && t.Exporter != "" && oneOf(t.Exporter, validExporters) {
+		for _, f := range []struct {
+			key string
+			set bool
+		}{{"endpoint", t.Endpoint != ""}, {"insecure", t.Insecure}, {"headers", len(t.Headers) > 0}} {
+			if f.set {
+				l.warnf("tracing."+f.key, "ignored: only the otlp-grpc and otlp-http exporters use it (exporter is %s)", t.Exporter)
+			}
+		}
+	}
 }
 
 func (l *loader) validateAccounts(c *Config) {
