@@ -17,8 +17,9 @@
 //	                    (key "seen/<work order id>")
 //	fetch_work_order:   fetch the work order through the host
 //	report:             append a note whose Text is JSON describing what
-//	                    the plugin saw (pid, in-flight calls, counts, and
-//	                    the WOGATE_TEST_PROBE environment variable)
+//	                    the plugin saw (pid, in-flight calls, counts, the
+//	                    WOGATE_TEST_PROBE environment variable and the
+//	                    traceparent the gateway sent)
 package main
 
 import (
@@ -195,7 +196,7 @@ func (p *acceptPlugin) HandleEvent(ctx context.Context, ev pluginapi.Event) ([]p
 	}
 	id := ev.Header.WorkOrderId
 	rep := map[string]any{"pid": os.Getpid(), "events": n, "inflight": in, "max_inflight": p.maxIn.Load(),
-		"probe": os.Getenv("WOGATE_TEST_PROBE")}
+		"probe": os.Getenv("WOGATE_TEST_PROBE"), "traceparent": pluginapi.Traceparent(ctx)}
 	if c.kv {
 		key := "seen/" + strconv.FormatInt(id, 10)
 		v, _, err := host.KVGet(ctx, key)

@@ -23,7 +23,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
 )
@@ -173,6 +177,12 @@ type Options struct {
 	OnOutbox func()
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Tracer starts a "dispatch event" span per event, a child of the
+	// span that stored it (the webhook's) or a new trace, and a "plugin
+	// call <name>" span per plugin call; the span context of the call
+	// that produced an action is stored with it for egress. Default
+	// tracectx.Noop().
+	Tracer trace.Tracer
 }
 
 // Dispatcher runs the dispatch loop.
@@ -220,6 +230,9 @@ func New(o Options) (*Dispatcher, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Tracer == nil {
+		o.Tracer = tracectx.Noop()
 	}
 	log := o.Logger
 	if log == nil {
@@ -354,17 +367,31 @@ type refusedAction struct {
 
 // handle processes one claimed event to a final outcome or a retry.
 func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
+	// The stored trace context makes this span a child of the webhook's;
+	// without one (polling, reconciliation, tracing off when it arrived)
+	// it starts a new trace.
+	ctx, span := d.o.Tracer.Start(tracectx.Continue(ctx, ev.TraceParent), "dispatch event", trace.WithSpanKind(trace.SpanKindConsumer))
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(tracectx.EventID.Int64(ev.ID), tracectx.Account.String(ev.Account), tracectx.Action.String(ev.Action),
+			tracectx.WorkOrderID.Int64(ev.WorkOrderID), tracectx.MessageID.String(ev.MessageID),
+			tracectx.EventSource.String(ev.Source), tracectx.Attempt.Int(ev.Attempts))
+	}
 	log := d.log.With("event", ev.ID, "account", ev.Account, "work_order", ev.WorkOrderID, "action", ev.Action, "message_id", ev.MessageID)
 	out, verdict, err := d.process(ctx, ev, log)
 	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
 		if ctx.Err() != nil {
 			// Shutting down: leave the lease to expire; the event is
 			// reclaimed at the next start.
+			span.SetAttributes(tracectx.Verdict.String("abandoned"))
 			return
 		}
 		switch {
 		case verdict == Retry && ev.Attempts < d.o.MaxAttempts:
 			next := d.o.Now().Add(d.backoff(ev.Attempts))
+			span.SetAttributes(tracectx.Verdict.String("retry"))
 			log.Warn("event failed; will retry", "attempt", ev.Attempts, "next", next, "err", err)
 			if rerr := d.o.Store.RetryEvent(ctx, ev.ID, d.o.Owner, next, err.Error()); rerr != nil {
 				log.Error("schedule retry failed", "err", rerr)
@@ -381,6 +408,21 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 			out = store.Outcome{Status: store.EventDead, LastError: msg, Decision: out.Decision, ConfigVersion: out.ConfigVersion}
 		}
 		log.Error("event is a dead letter", "status", out.Status, "err", out.LastError)
+	}
+	if span.IsRecording() {
+		span.SetAttributes(tracectx.Verdict.String(string(out.Status)), tracectx.ActionsCount.Int(len(out.Actions)))
+		if out.ConfigVersion != "" {
+			span.SetAttributes(tracectx.ConfigVersion.String(out.ConfigVersion))
+		}
+	}
+	// Actions not produced by a plugin call (a plugin's own submissions)
+	// continue the trace from this span; the rest from their call's.
+	if tp := tracectx.Traceparent(ctx); tp != "" {
+		for i := range out.Actions {
+			if out.Actions[i].TraceParent == "" {
+				out.Actions[i].TraceParent = tp
+			}
+		}
 	}
 	if err := d.o.Store.CompleteEvent(ctx, ev.ID, d.o.Owner, out); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
@@ -462,6 +504,7 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 		} else if dup != "" {
 			d.count(func(s *Stats) { s.Duplicates++ })
 			log.Info("skipping duplicate NewWorkOrder", "reason", dup)
+			trace.SpanFromContext(ctx).SetAttributes(tracectx.Skipped.String(dup))
 			b, _ := json.Marshal(record{Skipped: dup, Rules: []ruleRecord{}})
 			return store.Outcome{Status: store.EventDone, Decision: b}, Retry, nil
 		}
@@ -483,6 +526,13 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 		}
 		return store.Outcome{ConfigVersion: dec.ConfigVersion}, Retry, fmt.Errorf("evaluate rules: %w", err)
 	}
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		names := make([]string, len(dec.Matched))
+		for i, m := range dec.Matched {
+			names[i] = m.Rule
+		}
+		span.SetAttributes(tracectx.RulesMatched.StringSlice(names), tracectx.ConfigVersion.String(dec.ConfigVersion))
+	}
 	rec := record{Rules: make([]ruleRecord, 0, len(dec.Matched)), Stopped: dec.Stopped}
 	var actions []store.OutboxAction
 	for _, m := range dec.Matched {
@@ -501,9 +551,7 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 			Body:      ev.Body,
 		}
 		start := time.Now()
-		pctx, cancel := context.WithTimeout(ctx, d.o.PluginTimeout)
-		acts, err := d.o.Plugins.HandleEvent(pctx, m.Plugin, pev)
-		cancel()
+		acts, tp, err := d.callPlugin(ctx, m.Plugin, m.Rule, m.Shadow, pev)
 		rr := ruleRecord{Rule: m.Rule, Plugin: m.Plugin, Shadow: m.Shadow, Millis: float64(time.Since(start).Microseconds()) / 1000}
 		if err != nil {
 			rec.Rules = append(rec.Rules, rr)
@@ -540,6 +588,7 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 				Payload:        payload,
 				CreatedAt:      d.o.Now().UTC(),
 				Status:         status,
+				TraceParent:    tp,
 			})
 			rr.Actions++
 		}
@@ -561,9 +610,7 @@ func (d *Dispatcher) processInbound(ctx context.Context, ev *store.Event) (store
 	if ev.Action == ActionPluginActions {
 		return d.processPluginActions(ev) // pluginactions.go: the plugin already decided
 	}
-	pctx, cancel := context.WithTimeout(ctx, d.o.PluginTimeout)
-	defer cancel()
-	acts, err := d.o.Plugins.HandleEvent(pctx, ev.Plugin, pluginapi.Event{
+	acts, tp, err := d.callPlugin(ctx, ev.Plugin, "inbound", false, pluginapi.Event{
 		ID: strconv.FormatInt(ev.ID, 10), Account: ev.Account, Source: ev.Source, Rule: "inbound",
 		Header: corrigo.Header{WorkOrderId: ev.WorkOrderID, Action: corrigo.Action(ev.Action), MessageId: ev.MessageID},
 		Body:   ev.Body,
@@ -590,11 +637,39 @@ func (d *Dispatcher) processInbound(ctx context.Context, ev *store.Event) (store
 			EventID: ev.ID, IdempotencyKey: IdempotencyKey(ev.Account, ev.MessageID, "inbound:"+ev.Plugin, i),
 			Account: ev.Account, WorkOrderID: a.WorkOrderID, Rule: "inbound", Plugin: ev.Plugin,
 			Kind: string(a.Kind), Payload: payload, CreatedAt: d.o.Now().UTC(), Status: store.ActionPending,
+			TraceParent: tp,
 		})
 		rr.Actions++
 	}
 	b, _ := json.Marshal(record{Rules: []ruleRecord{rr}})
 	return store.Outcome{Status: store.EventDone, Decision: b, Actions: actions}, Retry, nil
+}
+
+// callPlugin calls a plugin within its timeout, in a "plugin call <name>"
+// span (the plugin host passes its context on in the gRPC metadata). It
+// returns the span's traceparent for the actions the call produced, so
+// their sends continue the trace from it ("" when tracing is off).
+func (d *Dispatcher) callPlugin(ctx context.Context, plugin, rule string, shadow bool, ev pluginapi.Event) ([]pluginapi.Action, string, error) {
+	ctx, span := d.o.Tracer.Start(ctx, "plugin call "+plugin, trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(tracectx.Plugin.String(plugin), tracectx.Rule.String(rule))
+		if shadow {
+			span.SetAttributes(tracectx.Shadow.Bool(true))
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, d.o.PluginTimeout)
+	acts, err := d.o.Plugins.HandleEvent(pctx, plugin, ev)
+	cancel()
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		return nil, "", err
+	}
+	if span.IsRecording() {
+		span.SetAttributes(tracectx.ActionsCount.Int(len(acts)))
+	}
+	return acts, tracectx.Traceparent(ctx), nil
 }
 
 // duplicateNew reports why a NewWorkOrder event is a duplicate: the same

@@ -18,7 +18,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/corrigo"
 )
 
@@ -66,6 +71,10 @@ type WebhookOptions struct {
 	LogBodyBytes int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Tracer starts a "webhook receive" span per request, the root of the
+	// work order's trace; its context is stored with the event so dispatch
+	// continues the trace. Default tracectx.Noop().
+	Tracer trace.Tracer
 }
 
 // Webhook is the http.Handler of one account's webhook path.
@@ -94,6 +103,9 @@ func NewWebhook(opts WebhookOptions) (*Webhook, error) {
 	if opts.LogBodyBytes <= 0 {
 		opts.LogBodyBytes = 512
 	}
+	if opts.Tracer == nil {
+		opts.Tracer = tracectx.Noop()
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -119,8 +131,54 @@ var (
 	answerDuplicate = []byte(`{"status":"duplicate"}` + "\n")
 )
 
-// ServeHTTP verifies, decodes and stores one notification.
+// ServeHTTP verifies, decodes and stores one notification, in a
+// "webhook receive" span. The span starts a new trace: a traceparent
+// header sent by the caller is not trusted (CorrigoPro sends none, and an
+// outsider could otherwise choose trace ids).
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, span := h.opts.Tracer.Start(r.Context(), "webhook receive",
+		trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(tracectx.Account.String(h.opts.Account),
+			semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path))
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	h.serve(ctx, span, sw, r)
+	if span.IsRecording() {
+		span.SetAttributes(semconv.HTTPResponseStatusCode(sw.code))
+		if sw.code >= 500 {
+			span.SetStatus(codes.Error, sw.reason)
+		}
+		span.SetAttributes(tracectx.Result.String(sw.reason))
+	}
+}
+
+// statusWriter remembers the answer's status and the result for the span.
+type statusWriter struct {
+	http.ResponseWriter
+	code   int
+	reason string
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (h *Webhook) serve(ctx context.Context, span trace.Span, w *statusWriter, r *http.Request) {
 	start := h.opts.Now()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -144,7 +202,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w.ResponseWriter, r.Body, h.opts.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -168,6 +226,10 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.opts.Stats.add(ReasonEventTypeDiff)
 	}
 
+	if span.IsRecording() {
+		span.SetAttributes(tracectx.Action.String(string(n.Header.Action)), tracectx.WorkOrderID.Int64(n.Header.WorkOrderId),
+			tracectx.MessageID.String(n.Header.MessageId))
+	}
 	ev := &store.Event{
 		Account:     h.opts.Account,
 		MessageID:   n.Header.MessageId,
@@ -178,8 +240,9 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Source:      "webhook",
 		Body:        n.Raw,
 		Status:      store.EventPending,
+		TraceParent: tracectx.Traceparent(ctx), // "" when tracing is off
 	}
-	inserted, err := h.opts.Store.InsertEvent(r.Context(), ev)
+	inserted, err := h.opts.Store.InsertEvent(ctx, ev)
 	if err != nil {
 		// 503 makes CorrigoPro retry later; nothing was promised.
 		w.Header().Set("Retry-After", "5")
@@ -188,6 +251,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	answer := answerAccepted
+	w.reason = "accepted"
 	if inserted {
 		h.opts.Stats.add("accepted")
 		if h.opts.OnStored != nil {
@@ -195,6 +259,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		answer = answerDuplicate
+		w.reason = "duplicate"
 		h.opts.Stats.add("duplicate")
 		h.log.Debug("webhook duplicate MessageId", "message_id", ev.MessageID, "work_order", ev.WorkOrderID)
 	}
@@ -236,6 +301,9 @@ type errorAnswer struct {
 // reject answers an error without a communication log entry (bad method or
 // token: such requests are not CorrigoPro's and would only flood the log).
 func (h *Webhook) reject(w http.ResponseWriter, r *http.Request, code int, reason, msg string, err error) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.reason = reason
+	}
 	h.opts.Stats.add(reason)
 	attrs := []any{"status", code, "reason", reason, "remote", r.RemoteAddr}
 	if err != nil {

@@ -19,6 +19,9 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/metadata"
+
+	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
 )
@@ -436,8 +439,11 @@ func (m *Manager) get(name string) (*instance, error) {
 	return inst, nil
 }
 
-// HandleEvent sends ev to the named plugin and returns its actions.
+// HandleEvent sends ev to the named plugin and returns its actions. The
+// trace context of ctx's span, if any, goes along in the gRPC metadata
+// (pluginapi.Traceparent reads it in the plugin).
 func (m *Manager) HandleEvent(ctx context.Context, plugin string, ev pluginapi.Event) ([]pluginapi.Action, error) {
+	ctx = withTraceparent(ctx)
 	var actions []pluginapi.Action
 	err := m.callNamed(ctx, plugin, func(*instance) error { return nil }, func(ctx context.Context, r pluginapi.Remote) error {
 		var err error
@@ -471,6 +477,7 @@ func (m *Manager) callNamed(ctx context.Context, plugin string, check func(*inst
 
 // HandleInbound forwards an inbound HTTP request to the named plugin.
 func (m *Manager) HandleInbound(ctx context.Context, plugin string, req pluginapi.InboundRequest) (pluginapi.InboundResponse, []pluginapi.Action, error) {
+	ctx = withTraceparent(ctx)
 	var (
 		resp    pluginapi.InboundResponse
 		actions []pluginapi.Action
@@ -564,4 +571,15 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// withTraceparent adds the W3C trace context of ctx's span to the outgoing
+// gRPC metadata, so a plugin can continue the trace. With tracing off the
+// span context is invalid and ctx is returned as it is.
+func withTraceparent(ctx context.Context) context.Context {
+	tp := tracectx.Traceparent(ctx)
+	if tp == "" {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, pluginapi.TraceparentKey, tp)
 }

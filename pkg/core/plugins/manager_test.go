@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/wogate/wogate/internal/testplugin"
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -168,6 +170,7 @@ type report struct {
 	Seen            int    `json:"seen"`
 	Probe           string `json:"probe"`
 	WorkOrderNumber string `json:"work_order_number"`
+	Traceparent     string `json:"traceparent"`
 }
 
 func reportOf(t *testing.T, actions []pluginapi.Action) report {
@@ -183,6 +186,36 @@ func reportOf(t *testing.T, actions []pluginapi.Action) report {
 	}
 	t.Fatalf("no report note in %+v", actions)
 	return report{}
+}
+
+// TestTraceparentReachesPlugin: the trace context of the caller's span
+// goes to the plugin in the gRPC metadata, and nothing goes without one.
+func TestTraceparentReachesPlugin(t *testing.T) {
+	m, _ := newManager(t, newServices())
+	ctx := ctxT(t)
+	if err := m.Start(ctx, []plugins.Spec{{Name: "acc", Command: acceptBin(t), Config: map[string]any{"report": true}}}); err != nil {
+		t.Fatal(err)
+	}
+	actions, err := m.HandleEvent(ctx, "acc", event(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := reportOf(t, actions); r.Traceparent != "" {
+		t.Fatalf("plugin saw traceparent %q without a span", r.Traceparent)
+	}
+	tp := sdktrace.NewTracerProvider()
+	defer tp.Shutdown(context.Background())
+	sctx, span := tp.Tracer("test").Start(ctx, "plugin call acc")
+	defer span.End()
+	actions, err = m.HandleEvent(sctx, "acc", event(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := span.SpanContext()
+	want := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"
+	if r := reportOf(t, actions); r.Traceparent != want {
+		t.Fatalf("plugin saw traceparent %q, want %q", r.Traceparent, want)
+	}
 }
 
 func TestHandleEventWithHostCallbacks(t *testing.T) {
