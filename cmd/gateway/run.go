@@ -97,6 +97,7 @@ func runGateway(ctx context.Context, args []string) int {
 
 	g, err := gateway.New(ctx, cfg, gateway.Options{
 		Logger:          log,
+		Version:         version,
 		ShutdownTimeout: *shutdown,
 		Breaker:         egress.BreakerOptions{ConsecutiveFailures: uint32(*breakerFailures), OpenTimeout: *breakerOpen},
 	})

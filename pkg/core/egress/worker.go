@@ -11,7 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/corrigo"
 )
 
@@ -38,6 +42,11 @@ type WorkerOptions struct {
 	StopTimeout time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// Tracer starts an "egress send <kind>" span per send, a child of the
+	// span that wrote the action (its plugin call) through the trace
+	// context stored with it; CorrigoPro calls made during the send are
+	// its children. Default tracectx.Noop().
+	Tracer trace.Tracer
 }
 
 func (o WorkerOptions) withDefaults() WorkerOptions {
@@ -67,6 +76,9 @@ func (o WorkerOptions) withDefaults() WorkerOptions {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Tracer == nil {
+		o.Tracer = tracectx.Noop()
 	}
 	return o
 }
@@ -190,9 +202,35 @@ loop:
 
 // handle sends one action and records the result.
 func (w *Worker) handle(sendCtx context.Context, a store.OutboxAction) {
-	ctx, cancel := context.WithTimeout(sendCtx, w.opts.SendTimeout)
+	ctx, span := w.opts.Tracer.Start(tracectx.Continue(sendCtx, a.TraceParent), "egress send "+a.Kind,
+		trace.WithSpanKind(trace.SpanKindProducer))
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(tracectx.OutboxID.Int64(a.ID), tracectx.ActionKind.String(a.Kind), tracectx.Account.String(a.Account),
+			tracectx.WorkOrderID.Int64(a.WorkOrderID), tracectx.EventID.Int64(a.EventID), tracectx.Rule.String(a.Rule),
+			tracectx.Plugin.String(a.Plugin), tracectx.Attempt.Int(a.Attempts))
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.opts.SendTimeout)
 	r := w.s.Send(ctx, a)
 	cancel()
+	if span.IsRecording() {
+		span.SetAttributes(tracectx.Outcome.String(string(r.Outcome())))
+		if r.Reason != "" {
+			span.SetAttributes(tracectx.Reason.String(r.Reason))
+		}
+		switch r.Outcome() {
+		case OutcomeSent, OutcomeRefused:
+		default:
+			msg := r.Reason
+			if r.Err != nil {
+				span.RecordError(r.Err)
+				if msg == "" {
+					msg = r.Err.Error()
+				}
+			}
+			span.SetStatus(codes.Error, msg)
+		}
+	}
 	if r.Retry && r.Class == corrigo.ClassCanceled && sendCtx.Err() != nil {
 		// Shut down mid-send: leave the lease to expire.
 		return

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wogate/wogate/pkg/core/commlog"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/dispatch"
@@ -69,6 +71,13 @@ type Options struct {
 	WrapStore func(store.Store) store.Store
 	// EgressBackoff overrides the first retry delay of actions (tests).
 	EgressBackoff time.Duration
+	// Version is the gateway's build version, the service.version of its
+	// traces.
+	Version string
+	// TracerProvider, if set, replaces the one built from cfg.Tracing
+	// (tests: an SDK provider with an in-memory exporter). The caller
+	// owns it and shuts it down.
+	TracerProvider trace.TracerProvider
 }
 
 // Gateway is one running gateway.
@@ -94,6 +103,10 @@ type Gateway struct {
 	adminSrv  *http.Server
 	closeFns  []func()
 	rl        reloader // reload.go
+
+	tracer         trace.Tracer
+	tracerProvider trace.TracerProvider
+	tracingOn      bool
 
 	mu      sync.Mutex
 	running bool
@@ -125,6 +138,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		}
 	}()
 
+	if err := g.setupTracing(ctx); err != nil { // tracing.go
+		return nil, err
+	}
 	if g.st, err = openStore(ctx, cfg, opts); err != nil {
 		return nil, err
 	}
@@ -146,12 +162,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 
 	names := accountNames(cfg)
 	apis := map[string]egress.API{}
+	httpClient := g.corrigoHTTPClient()
 	for _, name := range names {
 		a := cfg.Corrigo.Accounts[name]
 		c, err := corrigo.NewClient(corrigo.Config{
 			Region: a.Region, BaseURL: a.BaseURL, OAuthURL: a.OAuthURL,
 			ClientID: a.ClientID, ClientSecret: a.ClientSecret.Value(),
-			MessageIDPrefix: a.MessageIDPrefix, HTTPClient: opts.HTTPClient,
+			MessageIDPrefix: a.MessageIDPrefix, HTTPClient: httpClient,
 			Observer: g.metrics.ObserveExchanges(name, exchangeObserver(g.clog, name)),
 		})
 		if err != nil {
@@ -180,6 +197,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		Concurrency: opts.EgressConcurrency, Logger: g.log.With("component", "egress"),
 		PollInterval: 500 * time.Millisecond, StopTimeout: opts.ShutdownTimeout,
 		Lease: cfg.Delivery.EventLease, SendTimeout: cfg.Delivery.EventLease / 2, // a killed process's sends are retaken after event_lease
+		Tracer: g.tracer,
 	})
 
 	// Plugins, then rules: a rule naming a plugin that failed to start is
@@ -215,6 +233,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		Observe:  g.sender.Guard().ObserveNotification,
 		OnOutbox: g.worker.Kick,
 		Logger:   g.log,
+		Tracer:   g.tracer,
 	})
 	if err != nil {
 		return nil, err
@@ -290,6 +309,7 @@ func (g *Gateway) webhook(name string, a config.Account) (*ingest.Webhook, error
 		MaxBodyBytes: a.Webhook.MaxBodyBytes, Logger: g.log, Stats: g.stats,
 		OnStored:   func(*store.Event) { g.disp.Wake() },
 		OnExchange: g.clog.Add,
+		Tracer:     g.tracer,
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wogate/wogate/internal/testplugin"
 	"github.com/wogate/wogate/pkg/core/config"
@@ -67,6 +68,8 @@ type worldOpts struct {
 	pluginConfig string
 	rules        string
 	postgres     string // DSN; empty: SQLite
+	// tracerProvider replaces the (off by default) configured tracing.
+	tracerProvider trace.TracerProvider
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -133,6 +136,7 @@ admin: {listen: ""}
 	if o.postgres != "" {
 		opts.PostgresSchema = freshSchema(t, o.postgres)
 	}
+	opts.TracerProvider = o.tracerProvider
 	g, err := New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -248,6 +252,11 @@ func testPipeline(t *testing.T, pg string) {
 		acts, _ := w.g.Store().ActionsForWorkOrder(ctx, "main", id)
 		return len(acts) == 1 && acts[0].Status == store.ActionSent
 	})
+	// Tracing is off by default: no trace context is formatted or stored.
+	acts, _ := w.g.Store().ActionsForWorkOrder(ctx, "main", id)
+	if evs[0].TraceParent != "" || acts[0].TraceParent != "" {
+		t.Errorf("tracing off, yet trace context stored: event %q, action %q", evs[0].TraceParent, acts[0].TraceParent)
+	}
 
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get("http://" + w.addr + path)
