@@ -55,6 +55,14 @@ type crashParams struct {
 	// Pace makes each sender wait this long before each work order, to
 	// spread the traffic over time (0: as fast as the gateway answers).
 	Pace time.Duration
+	// Supervisor, when set, is the plugin's supervisor block (a YAML flow
+	// mapping, e.g. "{max_crashes: 4, window: 5m}").
+	Supervisor string
+	// Admin turns the admin listener on (a free port per replica).
+	Admin bool
+	// ExpectQuarantine: the run quarantines the plugin on purpose (the
+	// ledger otherwise takes a quarantine for a wrongly sized run).
+	ExpectQuarantine bool
 }
 
 func envInt(name string, def int) int {
@@ -74,6 +82,7 @@ type crashGateway struct {
 	t      *testing.T
 	cfg    string
 	port   int
+	admin  int // admin listener port, 0 when off
 	logf   *os.File
 	cmd    *exec.Cmd
 	done   chan error
@@ -199,7 +208,8 @@ plugins:
       mode: quiet
       crash_after: {{.CrashAfter}}
       delay: {{.Delay}}
-rules:
+{{if .Supervisor}}    supervisor: {{.Supervisor}}
+{{end}}rules:
   - name: every-event
     when: "true"
     plugin: worker
@@ -209,7 +219,7 @@ delivery:
   backoff_max: 250ms
   event_lease: 2s
 admin:
-  listen: ""
+  listen: "{{if .AdminPort}}127.0.0.1:{{.AdminPort}}{{end}}"
 log:
   level: info
   format: json
@@ -278,11 +288,15 @@ func newCrashWorld(t *testing.T, p crashParams) *crashWorld {
 		dsn = p.Postgres + "&search_path=" + w.schema
 	}
 	for i := range max(1, p.Replicas) {
-		port := freePort(t)
+		port, adminPort := freePort(t), 0
+		if p.Admin {
+			adminPort = freePort(t)
+		}
 		var b bytes.Buffer
 		if err := crashConfigTmpl.Execute(&b, map[string]any{
 			"Port": port, "DataDir": filepath.Join(dir, "data"), "BaseURL": sb.BaseURL(), "OAuthURL": sb.OAuthURL(), "DSN": dsn,
 			"CertFile": cert, "Plugin": pluginBin(t), "CrashAfter": p.PluginCrashAfter, "Delay": p.PluginDelay.String(),
+			"Supervisor": p.Supervisor, "AdminPort": adminPort,
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +309,7 @@ func newCrashWorld(t *testing.T, p crashParams) *crashWorld {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { logf.Close() })
-		gw := &crashGateway{t: t, cfg: cfg, port: port, logf: logf}
+		gw := &crashGateway{t: t, cfg: cfg, port: port, admin: adminPort, logf: logf}
 		w.gws = append(w.gws, gw)
 		t.Cleanup(func() {
 			gw.kill()
@@ -456,9 +470,13 @@ func finalStatus(steps int) corrigo.Status {
 // change is made only after CorrigoPro's previous notification for it was
 // answered 2xx (so every notification the gateway must order is stored
 // before the next exists); work orders run in parallel.
-func (w *crashWorld) traffic(ctx context.Context) error {
-	ids := make(chan int, w.p.WorkOrders)
-	for i := range w.p.WorkOrders {
+func (w *crashWorld) traffic(ctx context.Context) error { return w.trafficN(ctx, w.p.WorkOrders) }
+
+// trafficN is traffic for n work orders (more than p.WorkOrders when a
+// test sends its traffic in batches).
+func (w *crashWorld) trafficN(ctx context.Context, n int) error {
+	ids := make(chan int, n)
+	for i := range n {
 		ids <- i
 	}
 	close(ids)

@@ -333,6 +333,8 @@ var (
 		[]string{"plugin", "state"}, nil)
 	descPluginRestarts = prometheus.NewDesc(Namespace+"_plugin_restarts_total",
 		"Plugin restarts after a crash, since start.", []string{"plugin"}, nil)
+	descPluginCrashes = prometheus.NewDesc(Namespace+"_plugin_recent_crashes",
+		"Plugin crashes inside the supervisor's window; reaching the plugin's max_crashes quarantines it.", []string{"plugin"}, nil)
 	descPluginInFlight = prometheus.NewDesc(Namespace+"_plugin_in_flight",
 		"Calls to the plugin in progress.", []string{"plugin"}, nil)
 	descWebhooks = prometheus.NewDesc(Namespace+"_webhook_requests_total",
@@ -405,6 +407,7 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descPluginState, prometheus.GaugeValue, boolf(h.State == s), name, string(s))
 			}
 			ch <- prometheus.MustNewConstMetric(descPluginRestarts, prometheus.CounterValue, float64(h.Restarts), name)
+			ch <- prometheus.MustNewConstMetric(descPluginCrashes, prometheus.GaugeValue, float64(h.RecentCrashes), name)
 			ch <- prometheus.MustNewConstMetric(descPluginInFlight, prometheus.GaugeValue, float64(h.InFlight), name)
 		}
 	}

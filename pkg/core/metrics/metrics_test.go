@@ -70,7 +70,7 @@ func TestExposition(t *testing.T) {
 	m.SetBreakerSource(fakeBreakers{"acme": egress.BreakerClosed, "globex": egress.BreakerOpen})
 	m.SetPluginSource(fakePlugins{
 		"erp":    {Name: "erp", State: plugins.StateRunning, InFlight: 2},
-		"mailer": {Name: "mailer", State: plugins.StateQuarantined, Restarts: 4},
+		"mailer": {Name: "mailer", State: plugins.StateQuarantined, Restarts: 4, RecentCrashes: 5},
 	})
 	m.SetWebhookStats(func() map[string]int64 {
 		return map[string]int64{"accepted": 10, "duplicate": 2, "bad_signature": 3, "expired": 1, "missing_token": 5, "bad_body": 1, "event_type_mismatch": 7}
@@ -158,6 +158,7 @@ func TestExposition(t *testing.T) {
 		`wogate_plugin_up{plugin="mailer"} 0`,
 		`wogate_plugin_state{plugin="mailer",state="quarantined"} 1`,
 		`wogate_plugin_restarts_total{plugin="mailer"} 4`,
+		`wogate_plugin_recent_crashes{plugin="mailer"} 5`,
 		`wogate_plugin_in_flight{plugin="erp"} 2`,
 		`wogate_webhook_requests_total{result="accepted"} 10`,
 		`wogate_webhook_requests_total{result="bad_body"} 1`,
