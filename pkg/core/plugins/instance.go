@@ -516,6 +516,10 @@ func (i *instance) recover(p *proc, reason string) *proc {
 // liftQuarantine starts a quarantined plugin afresh (Manager.Restart).
 func (i *instance) liftQuarantine(ctx context.Context) error {
 	i.mu.Lock()
+	if i.retired {
+		i.mu.Unlock()
+		return fmt.Errorf("plugin %q: %w (a reload is replacing it)", i.spec.Name, ErrNotQuarantined)
+	}
 	if i.state != StateQuarantined {
 		st := i.state
 		i.mu.Unlock()
