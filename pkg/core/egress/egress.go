@@ -55,6 +55,17 @@ type invoiceGetter interface {
 	GetInvoice(ctx context.Context, workOrderID int64) (*corrigo.Invoice, error)
 }
 
+// noteHistoryReader and messageReader are optional too: with them, the
+// crash-resend check of notes and messages looks for the text in the work
+// order's note history or messages before sending it again.
+type noteHistoryReader interface {
+	NoteHistory(ctx context.Context, workOrderID int64) ([]corrigo.NoteHistoryEntry, error)
+}
+
+type messageReader interface {
+	Messages(ctx context.Context, workOrderID int64) ([]corrigo.TextMessage, error)
+}
+
 // Fetcher is what the Guard reads from CorrigoPro. The Sender implements it
 // through the account's circuit breaker; tests may implement it directly.
 type Fetcher interface {
@@ -65,6 +76,8 @@ type Fetcher interface {
 // The real client is what the gateway passes; keep it satisfying API and
 // the optional invoice lookup.
 var (
-	_ API           = (*corrigo.Client)(nil)
-	_ invoiceGetter = (*corrigo.Client)(nil)
+	_ API               = (*corrigo.Client)(nil)
+	_ invoiceGetter     = (*corrigo.Client)(nil)
+	_ noteHistoryReader = (*corrigo.Client)(nil)
+	_ messageReader     = (*corrigo.Client)(nil)
 )

@@ -50,6 +50,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Jitter returns a number in [0, 1); default math/rand/v2.Float64.
 	Jitter func() float64
+	// ResendClockSkew widens the resend check of notes and messages: an
+	// entry with the action's text counts as this action's if CorrigoPro
+	// recorded it no earlier than the action's CreatedAt minus this
+	// (the two clocks differ). Default 1m.
+	ResendClockSkew time.Duration
 }
 
 // BreakerOptions configure the circuit breaker of each account.
@@ -95,6 +100,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Jitter == nil {
 		o.Jitter = rand.Float64
+	}
+	if o.ResendClockSkew <= 0 {
+		o.ResendClockSkew = time.Minute
 	}
 	if o.Guard.Logger == nil {
 		o.Guard.Logger = o.Logger
@@ -432,6 +440,17 @@ func (s *Sender) send(ctx context.Context, a store.OutboxAction, act pluginapi.A
 			return s.failure(a, err)
 		}
 	} else {
+		if resent {
+			// Notes, messages and invoice updates leave no status behind;
+			// look for the entry itself where the API shows it.
+			done, why, err := s.recorded(ctx, acc, a, act)
+			if err != nil {
+				return s.failure(a, err)
+			}
+			if done {
+				return Result{Status: store.ActionSent, Reason: why}
+			}
+		}
 		var err error
 		if refusal, err = s.guard.Check(ctx, a.Account, act); err != nil {
 			return s.failure(a, err)
@@ -518,6 +537,108 @@ func call(ctx context.Context, api API, act pluginapi.Action) error {
 	return &corrigo.APIError{Method: "-", Path: string(act.Kind), StatusCode: 400, Code: corrigo.CodeValidation, Message: "unknown action kind"}
 }
 
+// recorded is the resend check of notes, messages and invoice updates: it
+// reads what CorrigoPro recorded (the note history, the work order's
+// messages, the invoice) and reports whether an earlier attempt of act
+// took effect.
+//
+//   - note: the note history has an entry with the same text, created no
+//     earlier than the action's CreatedAt minus ResendClockSkew;
+//   - message: likewise in the messages (GET api/messages returns only
+//     messages visible to all, so only those can be checked);
+//   - invoice_update: the invoice has the update's number, date, comment,
+//     discount and line items (amounts within half a cent).
+//
+// A transient failure of the lookup is returned (retry). When the lookup
+// is not possible (the API cannot read it, an action without CreatedAt, a
+// message not visible to all, an answer other than transient) the action
+// is resent as before: at least once.
+func (s *Sender) recorded(ctx context.Context, acc *account, a store.OutboxAction, act pluginapi.Action) (bool, string, error) {
+	since := a.CreatedAt.Add(-s.opts.ResendClockSkew)
+	lookupFailed := func(what string, err error) (bool, string, error) {
+		switch corrigo.ClassOf(err) {
+		case corrigo.ClassTransient, corrigo.ClassAuth, corrigo.ClassCanceled:
+			return false, "", fmt.Errorf("check %s of work order %d before resending: %w", what, act.WorkOrderID, err)
+		}
+		if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+			return false, "", err
+		}
+		s.opts.Logger.Warn("cannot check whether an earlier attempt reached CorrigoPro; resending",
+			"account", a.Account, "action", a.ID, "kind", act.Kind, "work_order", act.WorkOrderID, "err", err)
+		return false, "", nil
+	}
+	switch act.Kind {
+	case pluginapi.KindNote:
+		nr, ok := acc.api.(noteHistoryReader)
+		if !ok || a.CreatedAt.IsZero() {
+			return false, "", nil
+		}
+		notes, err := through(acc, func() ([]corrigo.NoteHistoryEntry, error) { return nr.NoteHistory(ctx, act.WorkOrderID) })
+		if err != nil {
+			return lookupFailed("note history", err)
+		}
+		for _, n := range notes {
+			if n.InternalNote == act.Text && !n.Created.IsZero() && !n.Created.Before(since) {
+				return true, fmt.Sprintf("work order %d's note history has this note (%s); note not resent", act.WorkOrderID, n.Created.UTC().Format(time.RFC3339)), nil
+			}
+		}
+	case pluginapi.KindMessage:
+		mr, ok := acc.api.(messageReader)
+		if !ok || a.CreatedAt.IsZero() || (act.Visibility != "" && act.Visibility != "All") {
+			return false, "", nil
+		}
+		msgs, err := through(acc, func() ([]corrigo.TextMessage, error) { return mr.Messages(ctx, act.WorkOrderID) })
+		if err != nil {
+			return lookupFailed("messages", err)
+		}
+		for _, m := range msgs {
+			if m.Text == act.Text && !m.Created.IsZero() && !m.Created.Before(since) {
+				return true, fmt.Sprintf("work order %d already has this message (%s); message not resent", act.WorkOrderID, m.Created.UTC().Format(time.RFC3339)), nil
+			}
+		}
+	case pluginapi.KindInvoiceUpdate:
+		ig, ok := acc.api.(invoiceGetter)
+		if !ok || act.Invoice == nil {
+			return false, "", nil
+		}
+		inv, err := through(acc, func() (*corrigo.Invoice, error) { return ig.GetInvoice(ctx, act.WorkOrderID) })
+		if err != nil {
+			return lookupFailed("invoice", err)
+		}
+		if inv != nil && invoiceHasUpdate(inv, act.Invoice) {
+			return true, fmt.Sprintf("invoice of work order %d already has this update (%s, total %.2f); not resent", act.WorkOrderID, inv.Status, inv.TotalAmount), nil
+		}
+	}
+	return false, "", nil
+}
+
+// invoiceHasUpdate reports whether inv shows what update sets: CorrigoPro
+// replaces the number, date, comment, discount and line items (lines not
+// referenced by Id are dropped) and computes amounts and totals. Fields
+// CorrigoPro may fill in itself (a line's category, description and
+// amount) are compared only where the update sets them. A wrong "no" only
+// costs a resend, which leaves the same invoice.
+func invoiceHasUpdate(inv, update *corrigo.Invoice) bool {
+	near := func(a, b float64) bool { return math.Abs(a-b) < 0.005 }
+	setTo := func(got, want string) bool { return want == "" || got == want }
+	dt := inv.InvoiceDate.Sub(update.InvoiceDate.Time)
+	if inv.InvoiceNumber != update.InvoiceNumber || inv.Comment != update.Comment || !near(inv.DiscountAmount, update.DiscountAmount) ||
+		inv.InvoiceDate.IsZero() != update.InvoiceDate.IsZero() || dt <= -time.Second || dt >= time.Second ||
+		len(inv.LineItems) != len(update.LineItems) {
+		return false
+	}
+	for i, want := range update.LineItems {
+		got := inv.LineItems[i]
+		if (want.Id != 0 && got.Id != want.Id) || !setTo(got.Type, want.Type) || !setTo(got.Category, want.Category) ||
+			!setTo(got.Description, want.Description) || (want.PriceListId != 0 && got.PriceListId != want.PriceListId) ||
+			!near(got.Quantity, want.Quantity) || !near(got.Rate, want.Rate) ||
+			(want.Amount != 0 && !near(got.Amount, want.Amount)) {
+			return false
+		}
+	}
+	return true
+}
+
 // stateTells reports whether the work order (or its invoice) shows that an
 // action of this kind took effect; see alreadyDone.
 func stateTells(k pluginapi.ActionKind) bool {
@@ -530,8 +651,7 @@ func stateTells(k pluginapi.ActionKind) bool {
 
 // alreadyDone says whether the work order shows that act already took
 // effect, for kinds where its state can tell. Notes, messages and invoice
-// updates cannot be told apart from a fresh request: they are resent with
-// the same MessageId.
+// updates leave no state in the work order: recorded checks those.
 func alreadyDone(act pluginapi.Action, wo *corrigo.WorkOrder) (bool, string) {
 	st := wo.Status
 	in := func(ss ...corrigo.Status) bool { return slices.Contains(ss, st) }

@@ -405,8 +405,9 @@ func TestResendCheck(t *testing.T) {
 	if n := len(f.callsTo("api/invoice/submit")); n != 0 {
 		t.Fatalf("invoice submit called %d times", n)
 	}
-	// A note cannot be told from the work order: resent with the same
-	// MessageId as the first attempt.
+	// A note whose action has no creation time cannot be checked against
+	// the note history (nor can one where the API has no note history, as
+	// here): resent with the same MessageId as the first attempt.
 	f.addWO(wo(7, corrigo.StatusAccepted))
 	n := outbox(t, 7, pluginapi.Action{Kind: pluginapi.KindNote, WorkOrderID: 7, Text: "x"}, 1)
 	s.Send(ctx, n)
@@ -417,6 +418,16 @@ func TestResendCheck(t *testing.T) {
 	calls := f.callsTo("api/workOrder/note")
 	if len(calls) != 2 || calls[0].MessageID != calls[1].MessageID || calls[0].MessageID != MessageID("", n.IdempotencyKey) {
 		t.Fatalf("note calls %+v: want two with the same derived MessageId", calls)
+	}
+	// The note history lookup failing transiently means retry; failing
+	// otherwise (this fake has no such endpoint: 404) means resend.
+	f.fail("api/workOrder/noteHistory", 1, fault{503, 1000, "busy"})
+	n.Attempts, n.CreatedAt = 3, time.Now()
+	if r = s.Send(ctx, n); !r.Retry || !strings.Contains(r.Reason, "note history") {
+		t.Fatalf("note history failing: %+v", r)
+	}
+	if r = s.Send(ctx, n); r.Status != store.ActionSent || !r.Resent || len(f.callsTo("api/workOrder/note")) != 3 {
+		t.Fatalf("note without a note history: %+v", r)
 	}
 	// The resend check itself failing transiently means retry.
 	f.fail("api/workOrder", 1, fault{503, 1000, "busy"})
@@ -553,5 +564,44 @@ func TestAccountBreakerOverride(t *testing.T) {
 	// for the hour, not the 30s default.
 	if got := s.breakerOptions("strict"); got.OpenTimeout != time.Hour || got.HalfOpenRequests != 1 {
 		t.Fatalf("strict options %+v", got)
+	}
+}
+
+func TestInvoiceHasUpdate(t *testing.T) {
+	day := corrigo.NewTime(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	update := &corrigo.Invoice{InvoiceNumber: "I-1", InvoiceDate: day, DiscountAmount: 2,
+		LineItems: []corrigo.LineItem{{Type: corrigo.LineItemLabor, Quantity: 1.5, Rate: 80}}}
+	current := func(mod func(*corrigo.Invoice)) *corrigo.Invoice {
+		inv := &corrigo.Invoice{InvoiceNumber: "I-1", InvoiceDate: corrigo.NewTime(day.Add(300 * time.Millisecond)), DiscountAmount: 2.001,
+			Status: corrigo.InvoiceDraft, TotalAmount: 118,
+			LineItems: []corrigo.LineItem{{Id: 9, Type: corrigo.LineItemLabor, Category: "Labor", Description: "filled in", Quantity: 1.5, Rate: 80, Amount: 120}}}
+		if mod != nil {
+			mod(inv)
+		}
+		return inv
+	}
+	tests := []struct {
+		name string
+		inv  *corrigo.Invoice
+		want bool
+	}{
+		{"same, with what CorrigoPro fills in", current(nil), true},
+		{"other rate", current(func(i *corrigo.Invoice) { i.LineItems[0].Rate = 80.01 }), false},
+		{"other quantity", current(func(i *corrigo.Invoice) { i.LineItems[0].Quantity = 2 }), false},
+		{"extra line", current(func(i *corrigo.Invoice) { i.LineItems = append(i.LineItems, corrigo.LineItem{Quantity: 1}) }), false},
+		{"other number", current(func(i *corrigo.Invoice) { i.InvoiceNumber = "I-2" }), false},
+		{"other discount", current(func(i *corrigo.Invoice) { i.DiscountAmount = 3 }), false},
+		{"other date", current(func(i *corrigo.Invoice) { i.InvoiceDate = corrigo.NewTime(day.Add(24 * time.Hour)) }), false},
+		{"other comment", current(func(i *corrigo.Invoice) { i.Comment = "x" }), false},
+	}
+	for _, tc := range tests {
+		if got := invoiceHasUpdate(tc.inv, update); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	withID := *update
+	withID.LineItems = []corrigo.LineItem{{Id: 8, Type: corrigo.LineItemLabor, Quantity: 1.5, Rate: 80}}
+	if invoiceHasUpdate(current(nil), &withID) {
+		t.Error("a line referenced by another id matched")
 	}
 }
