@@ -271,6 +271,40 @@ func TestExampleConfig(t *testing.T) {
 	if cfg.Plugins["csv"].Command != "./bin/csv-export" || cfg.Plugins["erp"].Command != "./bin/erp-rest" {
 		t.Errorf("plugin commands: %+v", cfg.Plugins)
 	}
+	if cfg.Tracing.Enabled() {
+		t.Error("the example must leave tracing off")
+	}
+}
+
+// TestExampleTracingBlock: the commented-out tracing block of the example
+// is valid once uncommented.
+func TestExampleTracingBlock(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	in := false
+	for i, l := range lines {
+		if strings.HasPrefix(l, "# tracing:") {
+			in = true
+		}
+		if in && strings.HasPrefix(l, "# ") {
+			lines[i] = strings.TrimPrefix(l, "# ")
+		}
+	}
+	if !in {
+		t.Fatal("examples/config.yaml has no commented-out tracing block")
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	must(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o600))
+	cfg, errs := load(t, path, env("TRACING_API_KEY=k"))
+	if len(errs) > 0 {
+		t.Fatalf("uncommented tracing block is invalid:\n%s", strings.Join(errs, "\n"))
+	}
+	if tr := cfg.Tracing; !tr.Enabled() || tr.Exporter != "otlp-grpc" || tr.Headers["x-api-key"].Value() != "k" {
+		t.Errorf("tracing = %+v", tr)
+	}
 }
 
 func TestDefaults(t *testing.T) {

@@ -22,7 +22,8 @@ func (g *Gateway) setupTracing(ctx context.Context) error {
 		g.tracer, g.tracerProvider, g.tracingOn = tp.Tracer(tracectx.TracerName), tp, true
 		return nil
 	}
-	p, err := tracing.New(ctx, g.cfg.Tracing, tracing.Options{ServiceVersion: g.opts.Version})
+	p, err := tracing.New(ctx, g.cfg.Tracing, tracing.Options{ServiceVersion: g.opts.Version,
+		Logger: g.log.With("component", "tracing")})
 	if err != nil {
 		return err
 	}

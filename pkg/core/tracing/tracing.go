@@ -16,10 +16,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -41,6 +43,9 @@ type Options struct {
 	ServiceVersion string
 	// Stdout receives the stdout exporter's spans; default os.Stdout.
 	Stdout io.Writer
+	// Logger receives export errors (a collector that is down or refuses
+	// spans) instead of OpenTelemetry's default stderr logger. Optional.
+	Logger *slog.Logger
 	// Exporter, if set, receives spans instead of the configured exporter,
 	// synchronously (tests: tracetest.NewInMemoryExporter). It turns
 	// tracing on even when the configuration says none.
@@ -93,6 +98,14 @@ func New(ctx context.Context, cfg config.Tracing, opts Options) (*Provider, erro
 		po = append(po, sdktrace.WithBatcher(exp))
 	} else {
 		po = append(po, sdktrace.WithSyncer(exp))
+	}
+	if opts.Logger != nil {
+		// OpenTelemetry reports export failures through one global
+		// handler; the gateway is one per process, so it takes it.
+		log := opts.Logger
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			log.Warn("tracing: export failed; spans are dropped while it fails", "err", err)
+		}))
 	}
 	sdk := sdktrace.NewTracerProvider(po...)
 	return &Provider{tp: sdk, sdk: sdk}, nil

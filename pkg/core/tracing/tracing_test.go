@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -181,4 +182,28 @@ func (s *syncBuffer) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Len()
+}
+
+// TestExportErrorsReachTheLog: a collector that refuses spans is reported
+// through the gateway's logger, and stopping does not fail because of it.
+func TestExportErrorsReachTheLog(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusBadRequest) // not retried
+	}))
+	defer srv.Close()
+	var logs syncBuffer
+	c := cfg("otlp-http")
+	c.Endpoint = srv.URL
+	p, err := tracing.New(context.Background(), c, tracing.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := p.Tracer().Start(context.Background(), "webhook receive")
+	span.End()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = p.Shutdown(ctx)
+	if out := logs.String(); !strings.Contains(out, "tracing: export failed") || !strings.Contains(out, "400") {
+		t.Errorf("export error not logged:\n%s", out)
+	}
 }
