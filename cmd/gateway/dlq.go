@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wogate/wogate/internal/progress"
 	"github.com/wogate/wogate/pkg/core/admin"
 	"github.com/wogate/wogate/pkg/core/config"
 )
@@ -75,6 +76,13 @@ type dlqOptions struct {
 	all             bool
 	ids             refList
 	timeout         time.Duration
+	quiet           bool
+	progress        progress.Options // printing enabled on a terminal, without --quiet
+}
+
+// dlqProgress are the progress options for a stderr; tests replace it.
+var dlqProgress = func(stderr io.Writer) progress.Options {
+	return progress.Options{Enabled: progress.IsTerminal(stderr)}
 }
 
 func dlqMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -107,6 +115,7 @@ func dlqMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.all, "all-matching", false, "reprocess/ignore every dead letter the filters match")
 	fs.Var(&o.ids, "id", "a dead letter: event:12, action:7, or an id with --kind (repeatable)")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "timeout of each request to the admin API")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr during --all-matching and large batches")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, dlqUsage)
 		fs.PrintDefaults()
@@ -129,6 +138,8 @@ func dlqMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gateway dlq: --format must be table or json, not %q\n", o.format)
 		return 2
 	}
+	o.progress = dlqProgress(stderr)
+	o.progress.Enabled = o.progress.Enabled && !o.quiet
 	if err := o.resolveEndpoint(*cfgPath); err != nil {
 		fmt.Fprintf(stderr, "gateway dlq: %v\n", err)
 		return 2
@@ -443,35 +454,43 @@ func dlqShow(ctx context.Context, c *dlqClient, o *dlqOptions, ref string, stdou
 }
 
 // dlqResolve reprocesses or ignores refs (or every match of the filters)
-// in batches, printing progress to stderr after each batch.
+// in batches. On a terminal it shows progress on stderr after each batch
+// (unless --quiet); the results and a summary go to stdout.
 func dlqResolve(ctx context.Context, c *dlqClient, o *dlqOptions, op string, refs []string, stdout, stderr io.Writer) int {
+	bar := progress.New(stderr, op, "dead letters", o.progress)
+	defer bar.Done()
 	if o.all {
 		q := o.filter()
 		if q.Get("limit") == "" {
 			q.Set("limit", "10000")
 		}
+		bar.Note("finding the dead letters that match")
 		a, _, err := c.list(ctx, q)
 		if err != nil {
+			bar.Done()
 			fmt.Fprintf(stderr, "gateway dlq: %v\n", err)
 			return 1
 		}
 		for _, d := range a.Items {
 			refs = append(refs, d.Ref)
 		}
-		fmt.Fprintf(stderr, "%s: %d dead letter(s) match\n", op, len(refs))
+		bar.Note("%d dead letter(s) match", len(refs))
 		if len(refs) == 0 {
+			bar.Done()
 			if o.format == "json" {
 				_ = json.NewEncoder(stdout).Encode(admin.BulkResult{Operation: op, Results: []admin.ResolveResult{}})
+			} else {
+				fmt.Fprintf(stdout, "no dead letters match; nothing to %s\n", op)
 			}
 			return 0
 		}
 	}
 	total := admin.BulkResult{Operation: op, Results: []admin.ResolveResult{}}
-	bulk := len(refs) > dlqBatch
 	for i := 0; i < len(refs); i += dlqBatch {
 		batch := refs[i:min(i+dlqBatch, len(refs))]
 		var res admin.BulkResult
 		if err := c.do(ctx, http.MethodPost, "/api/v1/dead-letters/"+op, map[string]any{"refs": batch}, &res); err != nil {
+			bar.Done()
 			fmt.Fprintf(stderr, "gateway dlq: %v\n", err)
 			if total.Requested > 0 {
 				fmt.Fprintf(stderr, "%s: stopped after %d of %d (%d ok, %d failed)\n", op, total.Requested, len(refs), total.Succeeded, total.Failed)
@@ -483,10 +502,9 @@ func dlqResolve(ctx context.Context, c *dlqClient, o *dlqOptions, op string, ref
 		total.Succeeded += res.Succeeded
 		total.Failed += res.Failed
 		total.Results = append(total.Results, res.Results...)
-		if bulk || o.all {
-			fmt.Fprintf(stderr, "%s: %d/%d done (%d ok, %d failed)\n", op, min(i+dlqBatch, len(refs)), len(refs), total.Succeeded, total.Failed)
-		}
+		bar.Status(int64(min(i+dlqBatch, len(refs))), int64(len(refs)), fmt.Sprintf("%d ok, %d failed", total.Succeeded, total.Failed))
 	}
+	bar.Done()
 	if o.format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/internal/progress"
 	"github.com/wogate/wogate/pkg/core/admin"
 	"github.com/wogate/wogate/pkg/core/admin/admintest"
 	"github.com/wogate/wogate/pkg/core/store"
@@ -190,27 +192,53 @@ func TestDLQAllMatchingWithProgress(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	code, out, errs := e.run(t, append([]string{"reprocess", "--all-matching", "--account", "globex", "--kind", "event"}, e.conn()...)...)
+	// Not a terminal: no progress, the summary on stdout.
+	args := append([]string{"--all-matching", "--account", "globex", "--kind", "event"}, e.conn()...)
+	code, out, errs := e.run(t, append([]string{"ignore"}, args...)...)
+	if code != 0 || errs != "" || !strings.Contains(out, "151 ignored, 0 failed") {
+		t.Fatalf("ignore without a terminal: exit %d, stderr %q\n%s", code, errs, out)
+	}
+	// On a terminal (every update due on the fake clock): the match
+	// count, then a line per batch, each drawn over the last, cleared at
+	// the end.
+	clock := time.Unix(0, 0)
+	setDLQProgress(t, progress.Options{Enabled: true, Now: func() time.Time { clock = clock.Add(time.Second); return clock }})
+	code, out, errs = e.run(t, append([]string{"reprocess", "--status", "ignored"}, args...)...)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
-	for _, w := range []string{"reprocess: 151 dead letter(s) match", "reprocess: 100/151 done (100 ok, 0 failed)", "reprocess: 151/151 done (151 ok, 0 failed)"} {
+	for _, w := range []string{"\rreprocess: 151 dead letter(s) match", "\rreprocess: 100/151 dead letters (66%), 100 ok, 0 failed",
+		"\rreprocess: 151/151 dead letters (100%), 151 ok, 0 failed"} {
 		if !strings.Contains(errs, w) {
-			t.Errorf("progress lacks %q:\n%s", w, errs)
+			t.Errorf("progress lacks %q:\n%q", w, errs)
 		}
+	}
+	if !strings.HasSuffix(errs, "\r") {
+		t.Errorf("progress line not cleared: %q", errs)
 	}
 	if !strings.Contains(out, "151 requeued, 0 failed") {
 		t.Errorf("summary: %s", out)
+	}
+	// --quiet: no progress even on a terminal.
+	if code, _, errs := e.run(t, append([]string{"ignore", "--quiet", "event:1"}, e.conn()...)...); errs != "" {
+		t.Errorf("--quiet: exit %d, stderr %q", code, errs)
 	}
 	left, err := e.st.ListDeadLetters(ctx, store.DeadLetterFilter{Account: "globex"})
 	if err != nil || len(left) != 0 {
 		t.Fatalf("left %d: %v", len(left), err)
 	}
 	// Nothing matches any more.
-	code, _, errs = e.run(t, append([]string{"ignore", "--all-matching", "--account", "globex"}, e.conn()...)...)
-	if code != 0 || !strings.Contains(errs, "0 dead letter(s) match") {
-		t.Fatalf("exit %d: %s", code, errs)
+	code, out, _ = e.run(t, append([]string{"ignore", "--all-matching", "--account", "globex"}, e.conn()...)...)
+	if code != 0 || !strings.Contains(out, "no dead letters match; nothing to ignore") {
+		t.Fatalf("exit %d: %s", code, out)
 	}
+}
+
+// setDLQProgress makes gateway dlq show progress as on a terminal.
+func setDLQProgress(t *testing.T, o progress.Options) {
+	old := dlqProgress
+	dlqProgress = func(io.Writer) progress.Options { return o }
+	t.Cleanup(func() { dlqProgress = old })
 }
 
 func TestDLQErrors(t *testing.T) {

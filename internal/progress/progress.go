@@ -69,7 +69,10 @@ func IsTerminal(w io.Writer) bool {
 // Update reports done of total (total 0: unknown). It prints when the
 // interval has passed since the last printed update, on the first call,
 // and when done reaches total.
-func (r *Reporter) Update(done, total int64) {
+func (r *Reporter) Update(done, total int64) { r.Status(done, total, "") }
+
+// Status is Update with a note after the count ("100 ok, 0 failed").
+func (r *Reporter) Status(done, total int64, note string) {
 	if r == nil || !r.o.Enabled {
 		return
 	}
@@ -84,6 +87,9 @@ func (r *Reporter) Update(done, total int64) {
 	line := fmt.Sprintf("%s: %d %s", r.label, done, r.unit)
 	if total > 0 {
 		line = fmt.Sprintf("%s: %d/%d %s (%d%%)", r.label, done, total, r.unit, done*100/total)
+	}
+	if note != "" {
+		line += ", " + note
 	}
 	r.write(line)
 }

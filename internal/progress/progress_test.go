@@ -69,11 +69,18 @@ func TestOverwriteAndUnknownTotal(t *testing.T) {
 	var buf bytes.Buffer
 	clk := &fakeClock{t: time.Unix(1000, 0)}
 	r := New(&buf, "ignore", "dead letters", Options{Enabled: true, Now: clk.now})
-	r.Note("151 dead letters match")
+	r.Note("151 dead letters match, more text")
 	r.Update(100, 0)
-	want := "\rignore: 151 dead letters match\rignore: 100 dead letters" + strings.Repeat(" ", len("151 dead letters match")-len("100 dead letters"))
+	want := "\rignore: 151 dead letters match, more text\rignore: 100 dead letters" +
+		strings.Repeat(" ", len("151 dead letters match, more text")-len("100 dead letters"))
 	if buf.String() != want {
 		t.Fatalf("printed %q, want %q", buf.String(), want)
+	}
+	buf.Reset()
+	clk.advance(time.Second)
+	r.Status(151, 151, "150 ok, 1 failed")
+	if got := buf.String(); got != "\rignore: 151/151 dead letters (100%), 150 ok, 1 failed" {
+		t.Fatalf("Status printed %q", got)
 	}
 }
 
