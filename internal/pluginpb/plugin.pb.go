@@ -902,7 +902,13 @@ type Event struct {
 	// work_order_json is the corrigo.WorkOrder JSON, empty when unknown.
 	WorkOrderJson []byte `protobuf:"bytes,6,opt,name=work_order_json,json=workOrderJson,proto3" json:"work_order_json,omitempty"`
 	// body is the notification JSON as CorrigoPro sent it.
-	Body          []byte `protobuf:"bytes,7,opt,name=body,proto3" json:"body,omitempty"`
+	Body []byte `protobuf:"bytes,7,opt,name=body,proto3" json:"body,omitempty"`
+	// replay is true when the gateway replays a stored event to compare
+	// decisions (gateway replay --with-plugins): the actions returned are
+	// compared with what was done, never sent. A plugin should answer as it
+	// would, without side effects in its own system (creating jobs, writing
+	// files). Older gateways never set it.
+	Replay        bool `protobuf:"varint,8,opt,name=replay,proto3" json:"replay,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -984,6 +990,13 @@ func (x *Event) GetBody() []byte {
 		return x.Body
 	}
 	return nil
+}
+
+func (x *Event) GetReplay() bool {
+	if x != nil {
+		return x.Replay
+	}
+	return false
 }
 
 // Header mirrors CorrigoPro's MessageHeader.
@@ -2915,7 +2928,7 @@ const file_wogate_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x05event\x18\x01 \x01(\v2\x17.wogate.plugin.v1.EventR\x05event\"~\n" +
 	"\x13HandleEventResponse\x122\n" +
 	"\aactions\x18\x01 \x03(\v2\x18.wogate.plugin.v1.ActionR\aactions\x123\n" +
-	"\x05error\x18\x02 \x01(\v2\x1d.wogate.plugin.v1.PluginErrorR\x05error\"\xcb\x01\n" +
+	"\x05error\x18\x02 \x01(\v2\x1d.wogate.plugin.v1.PluginErrorR\x05error\"\xe3\x01\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x16\n" +
@@ -2923,7 +2936,8 @@ const file_wogate_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x04rule\x18\x04 \x01(\tR\x04rule\x120\n" +
 	"\x06header\x18\x05 \x01(\v2\x18.wogate.plugin.v1.HeaderR\x06header\x12&\n" +
 	"\x0fwork_order_json\x18\x06 \x01(\fR\rworkOrderJson\x12\x12\n" +
-	"\x04body\x18\a \x01(\fR\x04body\"\xcd\x02\n" +
+	"\x04body\x18\a \x01(\fR\x04body\x12\x16\n" +
+	"\x06replay\x18\b \x01(\bR\x06replay\"\xcd\x02\n" +
 	"\x06Header\x12\"\n" +
 	"\rwork_order_id\x18\x01 \x01(\x03R\vworkOrderId\x12\x1b\n" +
 	"\tbranch_id\x18\x02 \x01(\x03R\bbranchId\x120\n" +

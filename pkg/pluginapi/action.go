@@ -128,6 +128,12 @@ type Event struct {
 	WorkOrder *corrigo.WorkOrder
 	// Body is the full notification JSON as CorrigoPro sent it.
 	Body json.RawMessage
+	// Replay is true when the gateway replays a stored event to compare
+	// decisions (gateway replay --with-plugins): the actions returned are
+	// compared with what was done, never sent. Answer as you would, but
+	// without side effects in your own system (creating jobs, writing
+	// files); the host's key-value writes are not kept either way.
+	Replay bool
 }
 
 // Notification decodes Body into the typed notification.

@@ -280,7 +280,7 @@ func actionsFromPB(as []*pluginpb.Action) ([]Action, error) {
 func eventToPB(ev Event) (*pluginpb.Event, error) {
 	out := &pluginpb.Event{
 		Id: ev.ID, Account: ev.Account, Source: ev.Source, Rule: ev.Rule,
-		Header: convert.Header(ev.Header), Body: ev.Body,
+		Header: convert.Header(ev.Header), Body: ev.Body, Replay: ev.Replay,
 	}
 	if ev.WorkOrder != nil {
 		b, err := json.Marshal(ev.WorkOrder)
@@ -295,7 +295,7 @@ func eventToPB(ev Event) (*pluginpb.Event, error) {
 func eventFromPB(e *pluginpb.Event) (Event, error) {
 	ev := Event{
 		ID: e.GetId(), Account: e.GetAccount(), Source: e.GetSource(), Rule: e.GetRule(),
-		Header: convert.FromHeader(e.GetHeader()), Body: e.GetBody(),
+		Header: convert.FromHeader(e.GetHeader()), Body: e.GetBody(), Replay: e.GetReplay(),
 	}
 	if b := e.GetWorkOrderJson(); len(b) > 0 {
 		var wo corrigo.WorkOrder

@@ -88,7 +88,7 @@ func TestEventRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := Event{ID: "e1", Account: "acme", Source: "webhook", Rule: "all", Header: h, WorkOrder: &wo, Body: body}
+	in := Event{ID: "e1", Account: "acme", Source: "webhook", Rule: "all", Header: h, WorkOrder: &wo, Body: body, Replay: true}
 	pb, err := eventToPB(in)
 	if err != nil {
 		t.Fatal(err)

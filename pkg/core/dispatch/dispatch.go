@@ -183,6 +183,10 @@ type Options struct {
 	// that produced an action is stored with it for egress. Default
 	// tracectx.Noop().
 	Tracer trace.Tracer
+	// Replay marks every plugin call as a replay (pluginapi.Event.Replay):
+	// gateway replay's dispatcher, whose outcomes are compared, never
+	// stored.
+	Replay bool
 }
 
 // Dispatcher runs the dispatch loop.
@@ -549,6 +553,7 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 			Header:    n.Header,
 			WorkOrder: in.Known(),
 			Body:      ev.Body,
+			Replay:    d.o.Replay,
 		}
 		start := time.Now()
 		acts, tp, err := d.callPlugin(ctx, m.Plugin, m.Rule, m.Shadow, pev)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -354,5 +355,35 @@ func TestIdempotencyKeyIsStableAndDistinct(t *testing.T) {
 		if other == k {
 			t.Errorf("distinct inputs share key %s", k)
 		}
+	}
+}
+
+// Decide runs an event as Run would without storing anything; with Replay
+// the plugin is told it is a replay.
+func TestDecideStoresNothingAndMarksReplay(t *testing.T) {
+	st := newMemStore()
+	ev := newEvent(t, 42, "m1", newWO(42), time.Now())
+	ev.ID = 7
+	var replays []bool
+	plugin := pluginFunc(func(ctx context.Context, name string, pev pluginapi.Event) ([]pluginapi.Action, error) {
+		replays = append(replays, pev.Replay)
+		return acceptAll(ctx, name, pev)
+	})
+	for _, replay := range []bool{false, true} {
+		d, err := New(Options{Store: st, Evaluator: everything, Plugins: plugin, Logger: quiet(), Replay: replay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := d.Decide(context.Background(), &ev)
+		if err != nil || out.Status != store.EventDone || len(out.Actions) != 1 || out.Actions[0].Kind != "accept" ||
+			out.Actions[0].IdempotencyKey != IdempotencyKey("main", "m1", "all", 0) || out.ConfigVersion != "v1" {
+			t.Fatalf("Decide = %+v, %v", out, err)
+		}
+	}
+	if fmt.Sprint(replays) != "[false true]" {
+		t.Fatalf("plugin saw Replay %v, want [false true]", replays)
+	}
+	if len(st.outbox()) != 0 {
+		t.Fatalf("Decide stored actions: %+v", st.outbox())
 	}
 }

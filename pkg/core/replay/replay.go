@@ -201,7 +201,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.disp, err = dispatch.New(dispatch.Options{
 		Store: history{r}, Evaluator: eval, Plugins: plugins, WorkOrders: r,
-		Classify: classify, Logger: log,
+		Classify: classify, Logger: log, Replay: true,
 		Now: func() time.Time { return handledAt(r.cur) },
 	})
 	if err != nil {
