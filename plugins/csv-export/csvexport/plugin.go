@@ -145,6 +145,10 @@ func (p *Plugin) HandleEvent(ctx context.Context, ev pluginapi.Event) ([]plugina
 	if len(c.Events) > 0 && !slices.Contains(c.Events, string(ev.Header.Action)) {
 		return actions, nil
 	}
+	if ev.Replay {
+		// gateway replay: answer as usual, write no row.
+		return actions, nil
+	}
 	if ev.ID == "" {
 		return nil, pluginapi.Permanent(errors.New("event has no id; cannot write it idempotently"))
 	}

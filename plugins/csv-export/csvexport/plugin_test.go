@@ -295,3 +295,23 @@ func TestConfigureFileInPlaceOfDir(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A replayed event (gateway replay --with-plugins) is answered as usual but
+// writes no row and no mark.
+func TestReplayWritesNoRow(t *testing.T) {
+	dir := t.TempDir()
+	host := plugintest.NewHost()
+	p := configured(t, host, map[string]any{"dir": dir, "accept": true, "accept_comment": "on our way"})
+	ev := newWOEvent("201", sampleWorkOrder())
+	ev.Replay = true
+	acts, err := p.HandleEvent(context.Background(), ev)
+	if err != nil || len(acts) != 1 || acts[0].Kind != pluginapi.KindAccept || acts[0].Comment != "on our way" {
+		t.Fatalf("replay: actions %+v, %v", acts, err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.csv")); len(files) != 0 {
+		t.Fatalf("replay wrote %v", files)
+	}
+	if _, ok := host.KV()["row:201"]; ok {
+		t.Fatal("replay marked the row written")
+	}
+}

@@ -100,6 +100,13 @@ func (j *jobRun) run(ctx context.Context, ev pluginapi.Event) ([]pluginapi.Actio
 		j.host.Log(ctx, "info", "job already created", "work_order_id", j.wo.WorkOrderId, "job_id", rec.JobID)
 		return j.decide(rec), nil
 	}
+	if ev.Replay {
+		// gateway replay: no job exists, and creating one is a side
+		// effect in the ERP. What would be sent depends on the ERP's
+		// answer (comment, schedule), so answer nothing.
+		j.host.Log(ctx, "info", "replay: would create an ERP job; not created, no actions", "work_order_id", j.wo.WorkOrderId)
+		return nil, nil
+	}
 	j.env = &JobEnv{
 		WO: *j.wo, Account: j.account, Now: j.p.now(),
 		Event: EventEnv{ID: ev.ID, Source: ev.Source, Action: string(ev.Header.Action), MessageID: ev.Header.MessageId, Date: ev.Header.ActionDate.Time},

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
+	"github.com/wogate/wogate/pkg/pluginapi/plugintest"
 	"github.com/wogate/wogate/plugins/erp-rest/erprest"
 	"github.com/wogate/wogate/plugins/erp-rest/fakeerp"
 )
@@ -324,4 +326,36 @@ func TestIDFromLocationHeader(t *testing.T) {
 	c2 := start(t, with(baseConfig(erp), "create_id_path", "header:X-Job-Id"))
 	_, err := handle(t, c2, workOrder(2, "WO-2"))
 	wantErr(t, err, false, "answer has no X-Job-Id header")
+}
+
+// A replayed event (gateway replay --with-plugins) creates no job: it is
+// answered from the recorded job when there is one, else with nothing.
+func TestReplayCreatesNoJob(t *testing.T) {
+	erp := fakeerp.New(fakeerp.Options{})
+	defer erp.Close()
+	c := start(t, baseConfig(erp))
+	replayed := func(wo corrigo.WorkOrder) []pluginapi.Action {
+		t.Helper()
+		ev := plugintest.NewWorkOrderEvent(account, wo)
+		ev.Replay = true
+		acts, err := c.HandleEvent(ctxT(t), ev)
+		if err != nil {
+			t.Fatalf("HandleEvent: %v", err)
+		}
+		return acts
+	}
+	if acts := replayed(workOrder(601, "WO-601")); len(acts) != 0 {
+		t.Fatalf("replay of a work order without a job: actions %+v", acts)
+	}
+	if n := countRequests(erp, http.MethodPost, "/api/v1/jobs"); n != 0 || len(c.Host.KV()) != 0 {
+		t.Fatalf("replay created %d jobs, wrote %d keys", n, len(c.Host.KV()))
+	}
+	first := mustHandle(t, c, workOrder(602, "WO-602"))
+	again := replayed(workOrder(602, "WO-602"))
+	if kinds(again) != "accept" || again[0].Comment != first[0].Comment {
+		t.Fatalf("replay of a work order with a job: %+v, want %+v", again, first)
+	}
+	if n := countRequests(erp, http.MethodPost, "/api/v1/jobs"); n != 1 {
+		t.Fatalf("create requests = %d, want 1", n)
+	}
 }
