@@ -50,7 +50,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	// About 10 seconds of traffic, so that every config is in force for
 	// a while under load.
 	p := crashParams{WorkOrders: 120, Steps: 3, Senders: 8, Pace: 600 * time.Millisecond, Seed: crashSeed(),
-		Drain: 60 * time.Second, PluginDelay: 3 * time.Millisecond}
+		Drain: 30 * time.Second, PluginDelay: 3 * time.Millisecond}
 	t.Logf("seed %d (rerun with WOGATE_CRASH_SEED=%d)", p.Seed, p.Seed)
 	w := newCrashWorld(t, p)
 	gw := w.gws[0]

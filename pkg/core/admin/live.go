@@ -27,6 +27,34 @@ type Live struct {
 	// Hits returns rule hit counts by rule name (metrics.Metrics.RuleHits).
 	Hits      func() map[string]int64
 	HitsSince time.Time
+	// Reload reports the last config reload attempt; nil: not shown.
+	Reload func() ReloadInfo
+}
+
+// ReloadInfo is the outcome of the last config reload attempt.
+type ReloadInfo struct {
+	// Attempts counts reloads tried since the gateway started.
+	Attempts    int       `json:"attempts"`
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	// LastError is the last attempt's error; "" when it succeeded (the
+	// config it named is then the one running).
+	LastError   string    `json:"last_error,omitempty"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastVersion string    `json:"last_version,omitempty"`
+}
+
+// ReloadReporter is a Runtime that reports config reloads; the status
+// endpoint and the health page show the last one.
+type ReloadReporter interface {
+	LastReload() (ReloadInfo, bool)
+}
+
+// LastReload implements ReloadReporter.
+func (l *Live) LastReload() (ReloadInfo, bool) {
+	if l.Reload == nil {
+		return ReloadInfo{}, false
+	}
+	return l.Reload(), true
 }
 
 // PluginHealther reports plugin health (*plugins.Manager).

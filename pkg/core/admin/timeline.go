@@ -441,12 +441,20 @@ type Status struct {
 	Plugins       []PluginInfo  `json:"plugins"`
 	Breakers      []BreakerInfo `json:"breakers"`
 	DeadLetters   int           `json:"dead_letters"` // unresolved, capped at 1000
+	// Reload is the last config reload attempt, when the runtime reports
+	// reloads (ReloadReporter).
+	Reload *ReloadInfo `json:"reload,omitempty"`
 }
 
 func (h *Handler) status(ctx context.Context) Status {
 	s := Status{ConfigVersion: h.configVersion(), Accounts: h.accounts(), Plugins: h.plugins(), Breakers: h.breakers(), Backlog: []BacklogView{}}
 	if s.Accounts == nil {
 		s.Accounts = []string{}
+	}
+	if rr, ok := h.rt.(ReloadReporter); ok {
+		if ri, ok := rr.LastReload(); ok {
+			s.Reload = &ri
+		}
 	}
 	if err := h.st.Ping(ctx); err != nil {
 		s.StoreError = err.Error()

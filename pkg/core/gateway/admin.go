@@ -25,6 +25,11 @@ func (g *Gateway) buildAdmin() {
 		BreakerStates: func() admin.BreakerReader { return g.sender },
 		Hits:          g.metrics.RuleHits,
 		HitsSince:     g.metrics.Since(),
+		Reload: func() admin.ReloadInfo {
+			st := g.LastReload()
+			return admin.ReloadInfo{Attempts: st.Attempts, LastAttempt: st.LastAttempt, LastError: st.LastError,
+				LastSuccess: st.LastSuccess, LastVersion: st.LastVersion}
+		},
 	}
 	h := admin.New(g.st, rt, admin.Options{
 		Token:   g.cfg.Admin.Token.Value(),
