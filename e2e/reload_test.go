@@ -23,8 +23,10 @@ type reloadStep struct {
 	// hup sends SIGHUP after an atomic rename; otherwise the file is
 	// rewritten in place and the gateway's file watch must notice.
 	hup bool
-	// broken configs must be refused with the old one left running.
-	broken bool
+	// broken configs must be refused with the old one left running:
+	// "rule" (loads, but a rule does not compile) or "file" (does not
+	// load at all).
+	broken string
 	// plugin is the plugin the rules of this config send events to.
 	plugin string
 	// change is the plugin change the reload must report (started,
@@ -35,10 +37,10 @@ type reloadStep struct {
 // TestReloadUnderLoad proves issue 6's reload promise against real
 // processes: while the sandbox fires a few hundred webhooks (with
 // duplicate and out-of-order redeliveries and transient API errors) at
-// `gateway run`, the test rewrites its config file five times — a rule
-// change, a second plugin taking over the events, a broken rule, the
-// plugin replaced and the first one removed, and back — by SIGHUP and by
-// the file watch. At the end the crash ledger must hold (every accepted
+// `gateway run`, the test rewrites its config file six times — a rule
+// change, a second plugin taking over the events, a rule that does not
+// compile, a file that does not load, the plugin replaced and the first
+// one removed, and back — by SIGHUP and by the file watch. At the end the crash ledger must hold (every accepted
 // MessageId handled once, every action recorded by CorrigoPro once, in
 // order, nothing pending or dead), and every decision must carry a config
 // version that was in force, made by the plugin that version's rules
@@ -85,9 +87,13 @@ func TestReloadUnderLoad(t *testing.T) {
 				return route(when(withPlugins(b, worker, worker2), `event.Action != ""`), "worker2")
 			},
 			change: [4][]string{{"worker2"}, nil, nil, {"worker"}}},
-		{name: "broken rule", broken: true,
+		{name: "broken rule", broken: "rule",
 			edit: func(b string) string {
 				return route(when(withPlugins(b, worker, worker2), `event.Action > 1`), "worker2")
+			}},
+		{name: "invalid file", broken: "file", hup: true,
+			edit: func(b string) string {
+				return strings.Replace(withPlugins(b, worker, worker2), "\nrules:\n", "\nrulez:\n", 1)
 			}},
 		{name: "plugin replaced, first plugin removed", hup: true, plugin: "worker2",
 			edit: func(b string) string {
@@ -143,7 +149,10 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 		w.mu.Unlock()
 		text := st.edit(base)
-		version := versionOf(text)
+		version := ""
+		if st.broken != "file" {
+			version = versionOf(text)
+		}
 		written := time.Now()
 		if st.hup {
 			tmp := gw.cfg + ".tmp"
@@ -160,8 +169,11 @@ func TestReloadUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		msg, key := `"msg":"config reloaded"`, `"new_version":"`+version+`"`
-		if st.broken {
+		switch st.broken {
+		case "rule":
 			msg, key = `"msg":"config reload failed`, `"rejected_version":"`+version+`"`
+		case "file":
+			msg, key = `"msg":"config reload failed`, `rulez`
 		}
 		var line map[string]any
 		deadline := time.Now().Add(20 * time.Second)
@@ -184,10 +196,13 @@ func TestReloadUnderLoad(t *testing.T) {
 			logOffset = len(log)
 		}
 		t.Logf("step %d %q (%s): %v", i+1, st.name, map[bool]string{true: "SIGHUP", false: "file watch"}[st.hup], line)
-		if st.broken {
-			brokenVersion = version
-			if !strings.Contains(fmt.Sprint(line["err"]), "compile rules") || line["config_version"] != windows[len(windows)-1].version {
-				t.Errorf("broken config: %v; want a rule compile error with the old version %s kept", line, windows[len(windows)-1].version)
+		if st.broken != "" {
+			if version != "" {
+				brokenVersion = version
+			}
+			want := map[string]string{"rule": "compile rules", "file": "unknown key"}[st.broken]
+			if !strings.Contains(fmt.Sprint(line["err"]), want) || line["config_version"] != windows[len(windows)-1].version {
+				t.Errorf("broken config: %v; want an error mentioning %q with the old version %s kept", line, want, windows[len(windows)-1].version)
 			}
 			continue
 		}
@@ -295,7 +310,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	if n := countLines(log, `"msg":"config reloaded"`); n != len(windows)-1 {
 		t.Errorf("%d successful reloads logged, want %d", n, len(windows)-1)
 	}
-	if n := countLines(log, `"msg":"config reload failed`); n != 1 {
-		t.Errorf("%d failed reloads logged, want 1", n)
+	if n := countLines(log, `"msg":"config reload failed`); n != 2 {
+		t.Errorf("%d failed reloads logged, want 2", n)
 	}
 }
