@@ -105,12 +105,15 @@ bench-gateway:
 
 # The crash test of docs/reliability.md at full size: 5000 webhooks with
 # duplicates and out-of-order redeliveries, 12 SIGKILLs of `gateway run`,
-# then the plugin-crash variant. `make test` runs a smaller size. Rerun a
+# then the plugin-crash variant, and the supervisor test with 400 + 200
+# work orders (3000 webhooks). `make test` runs a smaller size. Rerun a
 # failed run with the seed it logged: make crash-test CRASH_SEED=n
 CRASH_EVENTS ?= 5000
 CRASH_KILLS  ?= 12
 CRASH_SEED   ?=
+SUPERVISOR_WORK_ORDERS ?= 400
 .PHONY: crash-test
 crash-test:
 	WOGATE_CRASH_EVENTS=$(CRASH_EVENTS) WOGATE_CRASH_KILLS=$(CRASH_KILLS) WOGATE_CRASH_SEED=$(CRASH_SEED) \
-		$(GO) test -count=1 -v -timeout 30m -run '^TestCrash' ./e2e
+		WOGATE_SUPERVISOR_WORK_ORDERS=$(SUPERVISOR_WORK_ORDERS) \
+		$(GO) test -count=1 -v -timeout 30m -run '^(TestCrash|TestSupervisorUnderLoad$$)' ./e2e
