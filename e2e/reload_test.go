@@ -20,9 +20,13 @@ import (
 type reloadStep struct {
 	name string
 	edit func(base string) string
-	// hup sends SIGHUP after an atomic rename; otherwise the file is
-	// rewritten in place and the gateway's file watch must notice.
+	// hup sends SIGHUP after writing; otherwise the gateway's file watch
+	// must notice the change.
 	hup bool
+	// rename writes a new file and renames it over the config, as
+	// editors and ConfigMap updates do; otherwise the file is rewritten
+	// in place.
+	rename bool
 	// broken configs must be refused with the old one left running:
 	// "rule" (loads, but a rule does not compile) or "file" (does not
 	// load at all).
@@ -79,7 +83,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	when := func(s, cond string) string { return strings.Replace(s, ruleWhen, "    when: "+cond, 1) }
 
 	steps := []reloadStep{
-		{name: "rule condition changed", hup: true, plugin: "worker",
+		{name: "rule condition changed", hup: true, rename: true, plugin: "worker",
 			edit:   func(b string) string { return when(b, `event.Action != ""`) },
 			change: [4][]string{nil, nil, nil, {"worker"}}},
 		{name: "second plugin takes the events", plugin: "worker2",
@@ -100,7 +104,7 @@ func TestReloadUnderLoad(t *testing.T) {
 				return route(withPlugins(b, strings.Replace(worker2, "delay: 3ms", "delay: 4ms", 1)), "worker2")
 			},
 			change: [4][]string{nil, {"worker"}, {"worker2"}, nil}},
-		{name: "back to the first plugin", plugin: "worker",
+		{name: "back to the first plugin", rename: true, plugin: "worker",
 			edit:   func(b string) string { return when(b, `event.WorkOrderId > 0`) },
 			change: [4][]string{{"worker"}, {"worker2"}, nil, nil}},
 	}
@@ -154,7 +158,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			version = versionOf(text)
 		}
 		written := time.Now()
-		if st.hup {
+		if st.rename {
 			tmp := gw.cfg + ".tmp"
 			if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
 				t.Fatal(err)
@@ -162,11 +166,13 @@ func TestReloadUnderLoad(t *testing.T) {
 			if err := os.Rename(tmp, gw.cfg); err != nil {
 				t.Fatal(err)
 			}
+		} else if err := os.WriteFile(gw.cfg, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if st.hup {
 			if err := gw.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 				t.Fatal(err)
 			}
-		} else if err := os.WriteFile(gw.cfg, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
 		}
 		msg, key := `"msg":"config reloaded"`, `"new_version":"`+version+`"`
 		switch st.broken {
@@ -195,7 +201,8 @@ func TestReloadUnderLoad(t *testing.T) {
 			}
 			logOffset = len(log)
 		}
-		t.Logf("step %d %q (%s): %v", i+1, st.name, map[bool]string{true: "SIGHUP", false: "file watch"}[st.hup], line)
+		t.Logf("step %d %q (%s, %s): %v", i+1, st.name, map[bool]string{true: "SIGHUP", false: "file watch"}[st.hup],
+			map[bool]string{true: "renamed over", false: "written in place"}[st.rename], line)
 		if st.broken != "" {
 			if version != "" {
 				brokenVersion = version
