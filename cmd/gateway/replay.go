@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -149,6 +150,17 @@ func replayMain(ctx context.Context, args []string, stdout, stderr io.Writer, en
 			return usageErr("--account %q is not in %s (accounts: %s)", f.Account, *path, strings.Join(names, ", "))
 		}
 	}
+	// A sandbox-only configuration runs on its own store (gateway run
+	// starts it fresh each time): replay that one.
+	sandboxes := 0
+	for _, a := range cfg.Corrigo.Accounts {
+		if a.Sandbox {
+			sandboxes++
+		}
+	}
+	if p := sandboxStorePath(cfg, sandboxes); sandboxes > 0 && p != "" {
+		cfg.Store.DSN = config.Secret(p)
+	}
 	st, err := gateway.OpenStoreReadOnly(ctx, cfg, env.pgSchema)
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway replay: %v\n", err)
@@ -208,13 +220,13 @@ func writeReplayText(w io.Writer, rep *replay.Report) {
 		if r := e.Replayed; r != nil {
 			rec := e.Recorded
 			fmt.Fprintf(w, "  config:   %s → %s\n", orNone(rec.ConfigVersion), orNone(r.ConfigVersion))
-			if has(e.Changes, "outcome") {
+			if slices.Contains(e.Changes, "outcome") {
 				fmt.Fprintf(w, "  outcome:  %s → %s\n", outcomeText(rec), outcomeText(*r))
 			}
-			if has(e.Changes, "rules") || has(e.Changes, "stopped") {
+			if slices.Contains(e.Changes, "rules") || slices.Contains(e.Changes, "stopped") {
 				fmt.Fprintf(w, "  rules:    %s → %s\n", rulesText(rec), rulesText(*r))
 			}
-			if has(e.Changes, "skipped") {
+			if slices.Contains(e.Changes, "skipped") {
 				fmt.Fprintf(w, "  skipped:  %s → %s\n", orNone(rec.Skipped), orNone(r.Skipped))
 			}
 			if len(e.ActionDiff) > 0 {
@@ -256,15 +268,6 @@ func writeReplayText(w io.Writer, rep *replay.Report) {
 		sort.Strings(vs)
 		fmt.Fprintf(w, "recorded under config %s\n", strings.Join(vs, ", "))
 	}
-}
-
-func has(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func orNone(s string) string {

@@ -440,3 +440,24 @@ func TestReplay(t *testing.T) {
 		}
 	})
 }
+
+// A sandbox-only configuration runs on data_dir/sandbox.db (gateway run
+// starts it fresh); replay reads the store gateway run uses.
+func TestSandboxStorePath(t *testing.T) {
+	cfg := &config.Config{DataDir: "/d", Store: config.StoreConfig{Driver: "sqlite"},
+		Corrigo: config.CorrigoConfig{Accounts: map[string]config.Account{"a": {Sandbox: true}, "b": {Sandbox: true}}}}
+	if got := sandboxStorePath(cfg, 2); got != "/d/sandbox.db" {
+		t.Errorf("sandbox only: %q", got)
+	}
+	if got := sandboxStorePath(cfg, 1); got != "" {
+		t.Errorf("a real account next to the sandbox: %q", got)
+	}
+	cfg.Store.DSN = "/d/wogate.db"
+	if got := sandboxStorePath(cfg, 2); got != "/d/sandbox.db" {
+		t.Errorf("the default DSN written out: %q", got)
+	}
+	cfg.Store.DSN = "/elsewhere.db"
+	if got := sandboxStorePath(cfg, 2); got != "" {
+		t.Errorf("a configured DSN: %q", got)
+	}
+}

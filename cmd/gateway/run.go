@@ -201,12 +201,10 @@ func pointAtSandbox(cfg *config.Config, sb *sandbox.Sandbox) []string {
 // duplicate. A configured DSN, PostgreSQL or a real account next to the
 // sandbox leave the store alone.
 func freshSandboxStore(cfg *config.Config, sandboxAccounts int, log *slog.Logger) error {
-	def := filepath.Join(cfg.DataDir, config.DefaultSQLiteFile)
-	if sandboxAccounts != len(cfg.Corrigo.Accounts) || cfg.Store.Driver != "sqlite" ||
-		(!cfg.Store.DSN.IsZero() && cfg.Store.DSN.Value() != def) {
+	path := sandboxStorePath(cfg, sandboxAccounts)
+	if path == "" {
 		return nil
 	}
-	path := filepath.Join(cfg.DataDir, "sandbox.db")
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("reset the sandbox store: %w", err)
@@ -215,6 +213,18 @@ func freshSandboxStore(cfg *config.Config, sandboxAccounts int, log *slog.Logger
 	cfg.Store.DSN = config.Secret(path)
 	log.Info("sandbox-only configuration: using a fresh store for this run", "path", path)
 	return nil
+}
+
+// sandboxStorePath is the SQLite file a gateway with sandboxAccounts
+// sandbox accounts uses instead of the configured store (see
+// freshSandboxStore), or "" when it uses the configured one.
+func sandboxStorePath(cfg *config.Config, sandboxAccounts int) string {
+	def := filepath.Join(cfg.DataDir, config.DefaultSQLiteFile)
+	if sandboxAccounts != len(cfg.Corrigo.Accounts) || cfg.Store.Driver != "sqlite" ||
+		(!cfg.Store.DSN.IsZero() && cfg.Store.DSN.Value() != def) {
+		return ""
+	}
+	return filepath.Join(cfg.DataDir, "sandbox.db")
 }
 
 // newLogger builds the gateway's slog logger from the log config.
