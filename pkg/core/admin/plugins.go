@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/wogate/wogate/pkg/core/plugins"
 )
@@ -53,22 +54,54 @@ func (h *Handler) apiRestartPlugin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotImplemented, "not_implemented", "", ErrRestartUnsupported.Error())
 		return
 	}
-	info, err := rs.RestartPlugin(r.Context(), name)
+	info, err := h.restartPlugin(r.Context(), rs, name)
+	if err != nil {
+		writeError(w, err.status, err.code, err.field, err.msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"plugin": info})
+}
+
+// restartFailure is a refused or failed restart, as the API answers it.
+type restartFailure struct {
+	status           int
+	code, field, msg string
+}
+
+// restartPlugin lifts a quarantine for the API and the UI, logging it.
+func (h *Handler) restartPlugin(ctx context.Context, rs PluginRestarter, name string) (PluginInfo, *restartFailure) {
+	info, err := rs.RestartPlugin(ctx, name)
 	switch {
 	case err == nil:
 		h.log.Info("plugin restarted by an operator", "plugin", name, "pid", info.PID)
-		writeJSON(w, http.StatusOK, map[string]any{"plugin": info})
+		return info, nil
 	case errors.Is(err, plugins.ErrUnknownPlugin):
-		writeError(w, http.StatusNotFound, "not_found", "name", "no plugin named "+name+" is running in this gateway")
+		return info, &restartFailure{http.StatusNotFound, "not_found", "name", "no plugin named " + name + " is running in this gateway"}
 	case errors.Is(err, plugins.ErrNotQuarantined):
-		writeError(w, http.StatusConflict, "not_quarantined", "name",
-			"plugin "+name+" is "+info.State+", not quarantined: the supervisor restarts it by itself")
+		return info, &restartFailure{http.StatusConflict, "not_quarantined", "name",
+			"plugin " + name + " is " + info.State + ", not quarantined: the supervisor restarts it by itself"}
 	case errors.Is(err, ErrRestartUnsupported):
-		writeError(w, http.StatusNotImplemented, "not_implemented", "", err.Error())
+		return info, &restartFailure{http.StatusNotImplemented, "not_implemented", "", err.Error()}
 	case errors.Is(err, plugins.ErrClosed):
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "", "the gateway is shutting down")
-	default:
-		h.log.Warn("operator restart of a quarantined plugin failed", "plugin", name, "error", err)
-		writeError(w, http.StatusBadGateway, "restart_failed", "", err.Error())
+		return info, &restartFailure{http.StatusServiceUnavailable, "unavailable", "", "the gateway is shutting down"}
 	}
+	h.log.Warn("operator restart of a quarantined plugin failed", "plugin", name, "error", err)
+	return info, &restartFailure{http.StatusBadGateway, "restart_failed", "", err.Error()}
+}
+
+// uiRestartPlugin is the health page's Restart button of a quarantined
+// plugin: POST /ui/plugins/{name}/restart (session and CSRF checked by
+// requireUI), then back to the health page.
+func (h *Handler) uiRestartPlugin(w http.ResponseWriter, r *http.Request) {
+	rs, ok := h.rt.(PluginRestarter)
+	if h.rt == nil || !ok {
+		h.uiError(w, r, http.StatusNotImplemented, ErrRestartUnsupported.Error())
+		return
+	}
+	name := r.PathValue("name")
+	if _, err := h.restartPlugin(r.Context(), rs, name); err != nil {
+		h.uiError(w, r, err.status, "Restart of plugin "+name+" failed: "+err.msg)
+		return
+	}
+	http.Redirect(w, r, "/ui/health?restarted="+url.QueryEscape(name), http.StatusSeeOther)
 }

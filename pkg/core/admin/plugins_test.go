@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -111,5 +112,50 @@ func TestRestartPlugin(t *testing.T) {
 	}
 	if _, err := (&admin.Live{}).RestartPlugin(ctx, "x"); !errors.Is(err, admin.ErrRestartUnsupported) {
 		t.Errorf("Live without plugins: %v", err)
+	}
+}
+
+// The health page offers Restart on quarantined plugins only; the form
+// goes through the session and CSRF checks and back to the health page.
+func TestUIRestartPlugin(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wogate.db"), sqlite.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fp := &fakePlugins{state: map[string]plugins.State{
+		"q": plugins.StateQuarantined, "broken": plugins.StateQuarantined, "ok": plugins.StateRunning}}
+	rt := &admin.Live{PluginHealth: func() admin.PluginHealther { return fp }}
+	srv := httptest.NewServer(admin.New(st, rt, admin.Options{Token: testToken, Logger: slog.New(slog.DiscardHandler)}))
+	defer srv.Close()
+	b := newBrowser(t, srv.URL)
+	b.login()
+	code, page, _ := b.get("/ui/health")
+	if code != 200 {
+		t.Fatalf("health: %d", code)
+	}
+	for name, want := range map[string]bool{"q": true, "broken": true, "ok": false} {
+		if got := strings.Contains(page, `action="/ui/plugins/`+name+`/restart"`); got != want {
+			t.Errorf("Restart button for %s: %v, want %v", name, got, want)
+		}
+	}
+	csrf := csrfOf(t, page)
+	if code, _, _ := b.post("/ui/plugins/q/restart", url.Values{}); code != 403 {
+		t.Errorf("without CSRF token: %d", code)
+	}
+	if len(fp.restarts) != 0 {
+		t.Fatalf("restarted without a valid form: %v", fp.restarts)
+	}
+	code, _, h := b.post("/ui/plugins/q/restart", url.Values{"csrf": {csrf}})
+	if code != 303 || h.Get("Location") != "/ui/health?restarted=q" {
+		t.Fatalf("restart: %d %v", code, h)
+	}
+	if _, page, _ := b.get("/ui/health"); strings.Contains(page, `action="/ui/plugins/q/restart"`) {
+		t.Error("the restarted plugin still offers Restart")
+	}
+	code, page, _ = b.post("/ui/plugins/broken/restart", url.Values{"csrf": {csrf}})
+	if code != 502 || !strings.Contains(page, "Restart of plugin broken failed") {
+		t.Errorf("failed restart: %d %s", code, page)
 	}
 }

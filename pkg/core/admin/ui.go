@@ -151,6 +151,7 @@ func (h *Handler) uiRoutes() {
 	m.HandleFunc("GET /ui/work-orders", h.requireUI(h.uiWorkOrder))
 	m.HandleFunc("GET /ui/rules", h.requireUI(h.uiRules))
 	m.HandleFunc("GET /ui/health", h.requireUI(h.uiHealth))
+	m.HandleFunc("POST /ui/plugins/{name}/restart", h.requireUI(h.uiRestartPlugin))
 	m.HandleFunc("/ui/", h.requireUI(func(w http.ResponseWriter, r *http.Request) {
 		h.uiError(w, r, http.StatusNotFound, "No such page: "+r.URL.Path)
 	}))
