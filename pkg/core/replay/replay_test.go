@@ -10,11 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/gateway"
 	"github.com/wogate/wogate/pkg/core/replay"
 	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/core/store/postgres"
 	"github.com/wogate/wogate/pkg/core/store/sqlite"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
@@ -91,14 +94,10 @@ func body(action string, wo int64, msg string) []byte {
 // recordStore has the real dispatcher handle events into a SQLite store,
 // one at a time, as a running gateway would; then one more event arrives
 // and stays pending.
-func recordStore(t *testing.T, cfg *config.Config) string {
+func recordStore(t *testing.T, cfg *config.Config, open opener) {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "wogate.db")
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := open(t, false)
 	defer st.Close()
 	eval, err := gateway.NewEvaluator(cfg, nil)
 	if err != nil {
@@ -151,16 +150,60 @@ func recordStore(t *testing.T, cfg *config.Config) string {
 		Source: "webhook", Body: body("NewWorkOrder", 5, "m5")}); err != nil {
 		t.Fatal(err)
 	}
-	return path
 }
 
-func run(t *testing.T, cfg *config.Config, path string) *replay.Report {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), path, sqlite.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
+// opener opens the store under test, read-only or not.
+type opener func(t *testing.T, readOnly bool) store.Store
+
+func sqliteStore(t *testing.T) opener {
+	path := filepath.Join(t.TempDir(), "wogate.db")
+	return func(t *testing.T, readOnly bool) store.Store {
+		st, err := sqlite.Open(context.Background(), path, sqlite.Options{ReadOnly: readOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
 	}
+}
+
+func postgresStore(t *testing.T) opener {
+	dsn, set := os.LookupEnv("WOGATE_TEST_POSTGRES")
+	if !set || dsn == "" {
+		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	schema := fmt.Sprintf("wogate_replay_%d", time.Now().UnixNano())
+	probe, err := postgres.Open(context.Background(), dsn, postgres.Options{Schema: schema})
+	if err != nil {
+		if set {
+			t.Fatalf("WOGATE_TEST_POSTGRES=%s is set but unusable: %v", dsn, err)
+		}
+		t.Skipf("PostgreSQL not reachable (set WOGATE_TEST_POSTGRES to require it): %v", err)
+	}
+	_ = probe.Close()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, dsn); err == nil {
+			_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+			_ = conn.Close(ctx)
+		}
+	})
+	return func(t *testing.T, readOnly bool) store.Store {
+		st, err := postgres.Open(context.Background(), dsn, postgres.Options{Schema: schema, ReadOnly: readOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+}
+
+func run(t *testing.T, cfg *config.Config, open opener) *replay.Report {
+	t.Helper()
+	st := open(t, true)
 	defer st.Close()
+	if _, err := st.InsertEvent(context.Background(), &store.Event{Account: "main", MessageID: "ro", Body: []byte(`{}`)}); err == nil {
+		t.Fatal("the read-only store took an insert")
+	}
 	var progress []int64
 	rep, err := replay.Run(context.Background(), replay.Options{Config: cfg, Source: st, PageSize: 2,
 		Progress: func(done, total int64) { progress = append(progress, done, total) }})
@@ -173,13 +216,16 @@ func run(t *testing.T, cfg *config.Config, path string) *replay.Report {
 	return rep
 }
 
-func TestReplayRecordedByTheDispatcher(t *testing.T) {
+func TestReplayOnSQLite(t *testing.T)   { testReplay(t, sqliteStore(t)) }
+func TestReplayOnPostgres(t *testing.T) { testReplay(t, postgresStore(t)) }
+
+func testReplay(t *testing.T, open opener) {
 	dir := t.TempDir()
 	cfg := loadConfig(t, dir, "config.yaml", recordedRules)
-	path := recordStore(t, cfg)
+	recordStore(t, cfg, open)
 
 	t.Run("same rules", func(t *testing.T) {
-		rep := run(t, cfg, path)
+		rep := run(t, cfg, open)
 		// The accepted event, the dead letter (its plugin error answered as
 		// recorded) and the duplicate (only events handled before it count)
 		// are unchanged; the message cannot be replayed; the pending event
@@ -200,7 +246,7 @@ func TestReplayRecordedByTheDispatcher(t *testing.T) {
     when: event.Action == "MessageSent"
     plugin: erp
 `)
-		rep := run(t, changed, path)
+		rep := run(t, changed, open)
 		if rep.Replayed != 4 || rep.Changed != 2 || rep.Errors != 0 || rep.Unchanged != 2 {
 			t.Fatalf("report: %+v", rep)
 		}
