@@ -26,11 +26,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/pluginapi"
 )
 
@@ -87,7 +91,9 @@ func (in *actionIntake) store(ctx context.Context, plugin, account, messageID, k
 	if err != nil {
 		return res, err
 	}
+	tp := tracectx.Traceparent(ctx) // "" unless a traced inbound request stores them
 	for _, ev := range evs {
+		ev.TraceParent = tp
 		ok, err := in.st.InsertEvent(ctx, ev)
 		if err != nil {
 			return res, fmt.Errorf("store actions of work order %d: %w", ev.WorkOrderID, err)
@@ -179,6 +185,10 @@ type inboundHandler struct {
 	// token returns the token a plugin's inbound requests must carry, or
 	// "" when the gateway does not authenticate them (plugins.<name>.inbound_token).
 	token func(plugin string) string
+	// tracer starts a "plugin inbound <name>" span per request, the root
+	// of a trace that the plugin call, the stored events, dispatch and
+	// egress continue; nil: no-op.
+	tracer trace.Tracer
 }
 
 // TokenHeader is the alternative to "Authorization: Bearer" for an
@@ -215,6 +225,16 @@ func errorJSON(w http.ResponseWriter, status int, plugin, msg string) {
 func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	name := r.PathValue("name")
+	tracer := h.tracer
+	if tracer == nil {
+		tracer = tracectx.Noop()
+	}
+	ctx, span := tracer.Start(r.Context(), "plugin inbound "+name, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	r = r.WithContext(ctx) // the plugin call and the stored events continue the trace
+	if span.IsRecording() {
+		span.SetAttributes(tracectx.Plugin.String(name), semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path))
+	}
 	prefix := "/plugins/" + name + "/inbound"
 	sub := strings.TrimPrefix(r.URL.Path, prefix)
 	if sub == "" {
@@ -222,6 +242,12 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log := h.log.With("component", "inbound", "plugin", name, "method", r.Method, "path", sub)
 	fail := func(status int, msg string, attrs ...any) {
+		if span.IsRecording() {
+			span.SetAttributes(semconv.HTTPResponseStatusCode(status), tracectx.Reason.String(msg))
+			if status >= 500 {
+				span.SetStatus(codes.Error, msg)
+			}
+		}
 		log.Warn("inbound request failed", append([]any{"status", status, "reason", msg, "ms", time.Since(start).Milliseconds()}, attrs...)...)
 		errorJSON(w, status, name, msg)
 	}
@@ -317,6 +343,9 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(resp.Body)
+	if span.IsRecording() {
+		span.SetAttributes(semconv.HTTPResponseStatusCode(status), tracectx.ActionsCount.Int(len(actions)))
+	}
 	log.Info("inbound request", "status", status, "actions", kindList(actions),
 		"stored", res.Events, "duplicate", res.Duplicates > 0 && res.Events == 0, "ms", time.Since(start).Milliseconds())
 }
@@ -422,7 +451,7 @@ func newIntake(cfg *config.Config, st intakeStore, log *slog.Logger) *actionInta
 func (g *Gateway) routeInbound(mux *http.ServeMux, in *actionIntake) {
 	in.setWake(g.disp.Wake)
 	registerInbound(mux, &inboundHandler{plugins: g.plugins, intake: in, log: g.log, maxBody: DefaultInboundMaxBytes,
-		token: func(plugin string) string { return g.current().Plugins[plugin].InboundToken.Value() }})
+		token: func(plugin string) string { return g.current().Plugins[plugin].InboundToken.Value() }, tracer: g.tracer})
 }
 
 func registerInbound(mux *http.ServeMux, h *inboundHandler) {

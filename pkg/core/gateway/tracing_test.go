@@ -3,11 +3,15 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -230,5 +234,68 @@ func dumpSpans(t *testing.T, spans tracetest.SpanStubs) {
 	for _, s := range spans {
 		t.Logf("span %q trace %s id %s parent %s kind %v attrs %v", s.Name, s.SpanContext.TraceID(), s.SpanContext.SpanID(),
 			s.Parent.SpanID(), s.SpanKind, s.Attributes)
+	}
+}
+
+// tracedInbound is a plugin host stand-in that records the trace context
+// each inbound call carried.
+type tracedInbound struct {
+	seen []string
+	err  error
+}
+
+func (f *tracedInbound) HandleInbound(ctx context.Context, _ string, _ pluginapi.InboundRequest) (pluginapi.InboundResponse, []pluginapi.Action, error) {
+	f.seen = append(f.seen, tracectx.Traceparent(ctx))
+	if f.err != nil {
+		return pluginapi.InboundResponse{}, nil, f.err
+	}
+	return pluginapi.InboundResponse{Status: 202}, []pluginapi.Action{{Kind: pluginapi.KindCheckIn, WorkOrderID: 77}}, nil
+}
+
+// TestInboundRequestStartsATrace: a request to /plugins/<name>/inbound is
+// the root of a trace; the plugin call runs in it and the events storing
+// the plugin's actions carry it, so their dispatch and sends join it.
+func TestInboundRequestStartsATrace(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	w := newIntakeWorld(t, map[string]bool{"acme": false})
+	f := &tracedInbound{}
+	mux := http.NewServeMux()
+	registerInbound(mux, &inboundHandler{plugins: f, intake: w.in, log: w.in.log, maxBody: DefaultInboundMaxBytes,
+		tracer: tp.Tracer(tracectx.TracerName)})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	if a := call(t, "POST", srv.URL+"/plugins/erp/inbound/jobs/1", `{}`, map[string]string{AccountHeader: "acme"}); a.status != 202 {
+		t.Fatalf("answer %d %s", a.status, a.body)
+	}
+	s := find(t, exp.GetSpans(), "plugin inbound erp", func(tracetest.SpanStub) bool { return true })
+	if s.Parent.IsValid() || s.SpanKind != trace.SpanKindServer {
+		t.Errorf("inbound span: parent %v kind %v, want a server root", s.Parent, s.SpanKind)
+	}
+	wantAttrs(t, s, map[attribute.Key]any{tracectx.Plugin: "erp", "http.response.status_code": int64(202), tracectx.ActionsCount: int64(1)})
+	want := traceparentOf(s)
+	if len(f.seen) != 1 || f.seen[0] != want {
+		t.Errorf("plugin call carried %q, want %q", f.seen, want)
+	}
+	evs := w.events("acme", 77)
+	if len(evs) != 1 || evs[0].TraceParent != want {
+		t.Fatalf("stored events %+v, want one with trace context %q", evs, want)
+	}
+	// The dispatcher writes the action under that trace.
+	if acts := w.outbox("acme", 77, 1); acts[0].TraceParent == "" || !strings.Contains(acts[0].TraceParent, s.SpanContext.TraceID().String()) {
+		t.Errorf("action trace context %q, want trace %s", acts[0].TraceParent, s.SpanContext.TraceID())
+	}
+
+	// A plugin failure is an error on the span.
+	exp.Reset()
+	f.err = errors.New("erp down")
+	if a := call(t, "POST", srv.URL+"/plugins/erp/inbound", `{}`, nil); a.status != 500 {
+		t.Fatalf("answer %d %s", a.status, a.body)
+	}
+	s = find(t, exp.GetSpans(), "plugin inbound erp", func(tracetest.SpanStub) bool { return true })
+	if s.Status.Code != codes.Error || attr(s, "http.response.status_code").AsInt64() != 500 {
+		t.Errorf("failed inbound span: status %v, attributes %v", s.Status, s.Attributes)
 	}
 }
