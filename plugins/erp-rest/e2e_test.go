@@ -10,6 +10,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -114,9 +116,21 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func startE2E(t *testing.T) *e2e {
+// e2eOptions vary startE2E's world.
+type e2eOptions struct {
+	requireSite bool   // the fake ERP refuses jobs without a known site
+	erpConfig   string // more lines of the erp plugin's config (6-space indent)
+	createBody  string // more lines of its create_body (8-space indent)
+	admin       string // admin.listen ("" off)
+}
+
+func startE2E(t *testing.T, opts ...e2eOptions) *e2e {
 	t.Helper()
 	build(t)
+	var o e2eOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	sb, err := sandbox.New(sandbox.Options{WebhookRetry: true, TimeScale: 0.001})
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +139,7 @@ func startE2E(t *testing.T) *e2e {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sb.Close() })
-	erp := fakeerp.New(fakeerp.Options{ScheduleAfter: 24 * time.Hour})
+	erp := fakeerp.New(fakeerp.Options{ScheduleAfter: 24 * time.Hour, RequireSite: o.requireSite})
 	t.Cleanup(erp.Close)
 
 	dir := t.TempDir()
@@ -156,12 +170,12 @@ plugins:
         title: "${wo.WorkOrderNumber}: ${wo.AccompanyingMessage}"
         external_ref: "${wo.WorkOrderNumber}"
         customer: "${wo.Customer.Name}"
-      create_id_path: data.job.id
+%s      create_id_path: data.job.id
       scheduled_path: data.job.scheduled_for
       conflict_id_path: existing_id
       accept_comment: "FieldFlow job ${job_id}"
       inbound_secret: %s
-      status_map:
+%s      status_map:
         on_site:
           action: check_in
           performed_by: "${body.technician}"
@@ -178,9 +192,9 @@ rules:
     when: event.Action == "NewWorkOrder"
     plugin: erp
 delivery: {backoff_initial: 20ms, backoff_max: 200ms, max_attempts: 5}
-admin: {listen: ""}
+admin: {listen: "%s"}
 log: {level: debug}
-`, addr, dir, sb.BaseURL(), sb.OAuthURL(), cert, pluginBin, erp.URL(), callbackSecret)
+`, addr, dir, sb.BaseURL(), sb.OAuthURL(), cert, pluginBin, erp.URL(), o.createBody, callbackSecret, o.erpConfig, o.admin)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -359,5 +373,72 @@ func TestEndToEndCallbacksCheckInCheckOutInvoice(t *testing.T) {
 	_ = res.Body.Close()
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("forged callback answered %d, want 401", res.StatusCode)
+	}
+}
+
+// A work order at a location the ERP does not know, with unknown_location:
+// park: erp-rest answers pluginapi.NeedsPerson, and the gateway parks the
+// event (not dead, not retried) with the plugin's reason. A person adds the
+// site to the ERP and reprocesses the dead letter through the admin API:
+// the job is created at that site and the work order accepted, once.
+func TestEndToEndUnknownSiteIsParkedForAPerson(t *testing.T) {
+	adminAddr := freeAddr(t)
+	e := startE2E(t, e2eOptions{
+		requireSite: true,
+		admin:       adminAddr,
+		createBody:  "        site_id: \"${site_id}\"\n",
+		erpConfig: "      site_key: \"${wo.ServiceLocation.SpaceId}\"\n" +
+			"      site_lookup_path: \"/sites?ref=${site_key}\"\n" +
+			"      site_lookup_id_path: data.0.id\n" +
+			"      unknown_location: park\n",
+	})
+	wo, err := e.sb.CreateWorkOrder(sandbox.WorkOrderSpec{CustomerId: sandbox.CustomerBluebird, Type: corrigo.TypeRequest, Description: "Walk-in freezer not cooling"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wo.ServiceLocation == nil || wo.ServiceLocation.SpaceId == 0 {
+		t.Fatalf("sandbox work order without a space: %+v", wo.ServiceLocation)
+	}
+	admin := "http://" + adminAddr
+	var parked struct {
+		Items []struct {
+			Ref       string `json:"ref"`
+			Status    string `json:"status"`
+			Attempts  int    `json:"attempts"`
+			LastError string `json:"last_error"`
+		} `json:"items"`
+	}
+	e.waitFor("the event parked", 20*time.Second, func() bool {
+		res, err := http.Get(fmt.Sprintf("%s/api/v1/dead-letters?work_order=%d", admin, wo.WorkOrderId))
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		parked.Items = nil
+		return json.NewDecoder(res.Body).Decode(&parked) == nil && len(parked.Items) == 1
+	})
+	p := parked.Items[0]
+	want := fmt.Sprintf(`needs a person: work order %s (%d): the ERP has no site for "%d"`, wo.WorkOrderNumber, wo.WorkOrderId, wo.ServiceLocation.SpaceId)
+	if p.Status != "parked" || p.Attempts != 1 || !strings.Contains(p.LastError, want) {
+		t.Fatalf("dead letter = %+v, want parked after 1 attempt with %q", p, want)
+	}
+	if n := len(e.erp.Jobs()); n != 0 || e.detail(wo.WorkOrderId).WorkOrder.Status != corrigo.StatusNew {
+		t.Fatalf("parked, yet the ERP has %d jobs and the work order is %s", n, e.detail(wo.WorkOrderId).WorkOrder.Status)
+	}
+
+	// A person adds the site and reprocesses the event.
+	site := e.erp.AddSite(strconv.Itoa(int(wo.ServiceLocation.SpaceId)), wo.ServiceLocation.SpaceName)
+	res, err := http.Post(admin+"/api/v1/dead-letters/"+strings.Replace(p.Ref, ":", "/", 1)+"/reprocess", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("reprocess %s: %d", p.Ref, res.StatusCode)
+	}
+	e.waitFor("work order accepted", 20*time.Second, func() bool { return e.detail(wo.WorkOrderId).WorkOrder.Status == corrigo.StatusAccepted })
+	jobs := e.erp.Jobs()
+	if len(jobs) != 1 || jobs[0].SiteID != site || jobs[0].ExternalRef != wo.WorkOrderNumber {
+		t.Fatalf("ERP jobs = %+v, want one at site %s", jobs, site)
 	}
 }
