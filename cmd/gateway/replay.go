@@ -41,7 +41,7 @@ type replayEnv struct {
 	pgSchema string
 }
 
-const replayUsage = `usage: gateway replay --config FILE [--since DUR | --from TIME [--to TIME]]
+const replayUsage = `usage: gateway replay --config FILE [--store PATH|DSN] [--since DUR | --from TIME [--to TIME]]
                       [--account A] [--work-order ID] [--action NAME] [--limit N]
                       [--with-plugins] [--format text|json] [--quiet]
 
@@ -49,8 +49,8 @@ Runs the events stored by the gateway through the rules of FILE (the new
 or current configuration) in shadow and shows, per event, what would
 differ from what was done: which rules match, whether the event ends done
 or as a dead letter, and which actions it produces. Nothing is sent to
-CorrigoPro and nothing is written: the store FILE configures is opened
-read-only, which is safe while the gateway runs.
+CorrigoPro and nothing is written: the store FILE configures (or --store
+names) is opened read-only, which is safe while the gateway runs.
 
 Plugins answer what they answered when the event was handled, so a
 changed rule shows which actions would appear or disappear. With
@@ -80,6 +80,7 @@ func replayMain(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	withPlugins := fs.Bool("with-plugins", false, "start the configured plugins and ask them again (they see the calls)")
 	format := fs.String("format", "text", "output format: text or json")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	storeFlag := fs.String("store", "", "read this store instead of the one FILE configures: a SQLite file, or a postgres:// DSN")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, replayUsage)
 		fs.PrintDefaults()
@@ -152,13 +153,19 @@ func replayMain(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	}
 	// A sandbox-only configuration runs on its own store (gateway run
 	// starts it fresh each time): replay that one.
+	switch {
+	case strings.HasPrefix(*storeFlag, "postgres://"), strings.HasPrefix(*storeFlag, "postgresql://"):
+		cfg.Store.Driver, cfg.Store.DSN = "postgres", config.Secret(*storeFlag)
+	case *storeFlag != "":
+		cfg.Store.Driver, cfg.Store.DSN = "sqlite", config.Secret(*storeFlag)
+	}
 	sandboxes := 0
 	for _, a := range cfg.Corrigo.Accounts {
 		if a.Sandbox {
 			sandboxes++
 		}
 	}
-	if p := sandboxStorePath(cfg, sandboxes); sandboxes > 0 && p != "" {
+	if p := sandboxStorePath(cfg, sandboxes); sandboxes > 0 && p != "" && *storeFlag == "" {
 		cfg.Store.DSN = config.Secret(p)
 	}
 	st, err := gateway.OpenStoreReadOnly(ctx, cfg, env.pgSchema)

@@ -390,6 +390,28 @@ func TestReplay(t *testing.T) {
 		}
 	})
 
+	// A configuration kept elsewhere (its data_dir has no store) replays
+	// the gateway's store named with --store.
+	t.Run("store flag", func(t *testing.T) {
+		other := t.TempDir()
+		y, err := os.ReadFile(changed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		elsewhere := filepath.Join(other, "new.yaml")
+		if err := os.WriteFile(elsewhere, []byte(strings.Replace(string(y), "data_dir: "+r.dir, "data_dir: "+other, 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errOut := runReplayCmd(t, "--config", elsewhere); code != 2 || !strings.Contains(errOut, "no such file") {
+			t.Fatalf("without --store: exit %d, %q", code, errOut)
+		}
+		code, out, errOut := runReplayCmd(t, "--config", elsewhere, "--store", filepath.Join(r.dir, config.DefaultSQLiteFile), "--format", "json")
+		var rep replay.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 || rep.Replayed != 3 || rep.Changed != 3 {
+			t.Fatalf("with --store: exit %d, %v, %+v, %s", code, err, rep, errOut)
+		}
+	})
+
 	t.Run("progress on a terminal", func(t *testing.T) {
 		clock := time.Unix(0, 0)
 		var o, e bytes.Buffer

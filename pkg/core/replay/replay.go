@@ -180,7 +180,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	r := &replayer{o: o, src: o.Source}
+	r := &replayer{src: o.Source}
 	eval, err := gateway.NewEvaluator(o.Config, func(ev *store.Event) time.Time { return handledAt(ev) })
 	if err != nil {
 		return nil, err
@@ -291,7 +291,6 @@ type woKey struct {
 // replayer holds the event being replayed; dispatch calls back into it
 // (history, work orders, recorded plugin answers) while deciding it.
 type replayer struct {
-	o    Options
 	src  Source
 	disp *dispatch.Dispatcher
 
