@@ -382,6 +382,9 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 			tracectx.EventSource.String(ev.Source), tracectx.Attempt.Int(ev.Attempts))
 	}
 	log := d.log.With("event", ev.ID, "account", ev.Account, "work_order", ev.WorkOrderID, "action", ev.Action, "message_id", ev.MessageID)
+	if sc := span.SpanContext(); sc.IsSampled() {
+		log = log.With("trace_id", sc.TraceID().String()) // find the event's trace from its log lines
+	}
 	out, verdict, err := d.process(ctx, ev, log)
 	if err != nil {
 		span.RecordError(err)

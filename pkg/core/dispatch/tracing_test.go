@@ -1,8 +1,12 @@
 package dispatch
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,7 +66,9 @@ func TestTracesAcrossRetries(t *testing.T) {
 		}
 		return Retry
 	}
+	var logs lockedBuf
 	run(t, Options{Store: st, Evaluator: everything, Plugins: plug, MaxAttempts: 5, Tracer: tracer,
+		Logger:      slog.New(slog.NewJSONHandler(&logs, nil)),
 		BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond, Classify: classify})
 	waitFor(t, "events settled", st.settled)
 	if st.event(idOK).Status != store.EventDone || st.event(idDead).Status != store.EventDead {
@@ -110,6 +116,11 @@ func TestTracesAcrossRetries(t *testing.T) {
 		t.Errorf("action trace context %q, want the successful plugin call's %q", acts[0].TraceParent, want)
 	}
 
+	// Log lines name the trace, so an operator can go from a log to it.
+	if want := `"trace_id":"` + hook.SpanContext().TraceID().String() + `"`; !strings.Contains(logs.String(), want) {
+		t.Errorf("dispatch log lines lack %s:\n%s", want, logs.String())
+	}
+
 	if deadSpan.Parent.IsValid() || deadSpan.SpanContext.TraceID() == hook.SpanContext().TraceID() {
 		t.Errorf("untraced event: parent %v, want a new trace", deadSpan.Parent)
 	}
@@ -128,4 +139,21 @@ func TestNoTraceContextWhenTracingOff(t *testing.T) {
 	if acts := st.outbox(); len(acts) != 1 || acts[0].TraceParent != "" {
 		t.Fatalf("outbox = %+v; want one action without trace context", acts)
 	}
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -354,7 +355,11 @@ func (s *Sender) Send(ctx context.Context, a store.OutboxAction) Result {
 	s.opts.Observer.ActionDone(a.Account, kind, r.Outcome(), time.Since(start))
 	lg := s.opts.Logger
 	attrs := func(kv ...any) []any {
-		return append([]any{"account", a.Account, "action", a.ID, "kind", kind, "work_order", act.WorkOrderID, "attempt", attempt(a)}, kv...)
+		base := []any{"account", a.Account, "action", a.ID, "kind", kind, "work_order", act.WorkOrderID, "attempt", attempt(a)}
+		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+			base = append(base, "trace_id", sc.TraceID().String()) // find the send's trace from its log line
+		}
+		return append(base, kv...)
 	}
 	switch {
 	case r.Retry && r.Class == corrigo.ClassAuth:

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,7 +56,14 @@ func TestSendSpans(t *testing.T) {
 
 	st := openStore(t)
 	f := newFakeCorrigo(t)
-	s := newTestSender(t, f, Options{InitialBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	var logs strings.Builder
+	var logMu sync.Mutex
+	lg := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	s := newTestSender(t, f, Options{InitialBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Logger: lg})
 	w := NewWorker(st, s, WorkerOptions{Concurrency: 2, PollInterval: 10 * time.Millisecond, Logger: quiet, Tracer: tracer})
 	f.addWO(wo(500, corrigo.StatusNew))
 	f.fail("api/workOrder/accept", 1, fault{503, 1000, "busy"})
@@ -103,6 +113,13 @@ func TestSendSpans(t *testing.T) {
 	if outcome(accepts[1]) != "sent" || accepts[1].Status.Code == codes.Error {
 		t.Errorf("second attempt: outcome %q, status %v", outcome(accepts[1]), accepts[1].Status)
 	}
+	// The retry's log line names the trace.
+	logMu.Lock()
+	out := logs.String()
+	logMu.Unlock()
+	if want := `"trace_id":"` + parent.SpanContext().TraceID().String() + `"`; !strings.Contains(out, want) {
+		t.Errorf("egress log lines lack %s:\n%s", want, out)
+	}
 	if message.Parent.IsValid() || outcome(message) != "dead" || message.Status.Code != codes.Error {
 		t.Errorf("message: parent %v, outcome %q, status %v; want a root, dead, Error", message.Parent, outcome(message), message.Status)
 	}
@@ -116,3 +133,7 @@ func containsAttr(kvs []attribute.KeyValue, want attribute.KeyValue) bool {
 	}
 	return false
 }
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
