@@ -21,6 +21,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -194,6 +195,8 @@ type Dispatcher struct {
 	o    Options
 	log  *slog.Logger
 	wake chan struct{}
+	// retry, once set by SetRetryPolicy, overrides the retry fields of o.
+	retry atomic.Pointer[RetryPolicy]
 	// stats
 	mu    sync.Mutex
 	stats Stats
@@ -396,7 +399,7 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 			return
 		}
 		switch {
-		case verdict == Retry && ev.Attempts < d.o.MaxAttempts:
+		case verdict == Retry && ev.Attempts < d.retryPolicy().MaxAttempts:
 			next := d.o.Now().Add(d.backoff(ev.Attempts))
 			span.SetAttributes(tracectx.Verdict.String("retry"))
 			log.Warn("event failed; will retry", "attempt", ev.Attempts, "next", next, "err", err)
@@ -700,11 +703,12 @@ func (d *Dispatcher) duplicateNew(ctx context.Context, ev *store.Event) (string,
 // backoff is the delay before attempt n+1: exponential from BackoffBase,
 // capped at BackoffMax, with ±50% jitter so retries of many events spread.
 func (d *Dispatcher) backoff(attempts int) time.Duration {
-	delay := d.o.BackoffBase
-	for i := 1; i < attempts && delay < d.o.BackoffMax; i++ {
+	rp := d.retryPolicy()
+	delay := rp.BackoffBase
+	for i := 1; i < attempts && delay < rp.BackoffMax; i++ {
 		delay *= 2
 	}
-	delay = min(delay, d.o.BackoffMax)
+	delay = min(delay, rp.BackoffMax)
 	return time.Duration(float64(delay) * (0.5 + rand.Float64()))
 }
 

@@ -9,6 +9,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -150,7 +152,9 @@ func (r Result) Outcome() Outcome {
 type account struct {
 	name string
 	api  API
-	cb   *gobreaker.CircuitBreaker[any]
+	// cb is swapped by SetBreakers when the account's settings change.
+	cb atomic.Pointer[gobreaker.CircuitBreaker[any]]
+	bo BreakerOptions // cb's settings; guarded by Sender.bmu
 }
 
 // Sender delivers outbox actions to CorrigoPro: guard, breaker, MessageId,
@@ -159,6 +163,10 @@ type Sender struct {
 	opts     Options
 	accounts map[string]*account
 	guard    *Guard
+	// retry, once set by SetRetryPolicy, overrides the retry fields of
+	// opts (reload.go).
+	retry atomic.Pointer[RetryPolicy]
+	bmu   sync.Mutex // serializes SetBreakers
 }
 
 // NewSender returns a Sender for the given accounts (account name → client).
@@ -166,7 +174,9 @@ func NewSender(accounts map[string]API, opts Options) *Sender {
 	opts = opts.withDefaults()
 	s := &Sender{opts: opts, accounts: make(map[string]*account, len(accounts))}
 	for name, api := range accounts {
-		s.accounts[name] = &account{name: name, api: api, cb: s.newBreaker(name)}
+		a := &account{name: name, api: api, bo: s.breakerOptions(name)}
+		a.cb.Store(s.newBreaker(name, a.bo))
+		s.accounts[name] = a
 	}
 	s.guard = NewGuard(s, opts.Guard)
 	return s
@@ -205,8 +215,7 @@ func (s *Sender) breakerOptions(name string) BreakerOptions {
 	return bo
 }
 
-func (s *Sender) newBreaker(name string) *gobreaker.CircuitBreaker[any] {
-	bo := s.breakerOptions(name)
+func (s *Sender) newBreaker(name string, bo BreakerOptions) *gobreaker.CircuitBreaker[any] {
 	return gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
 		Name:        "corrigo:" + name,
 		MaxRequests: bo.HalfOpenRequests,
@@ -250,7 +259,7 @@ func (s *Sender) BreakerState(name string) BreakerState {
 	if !ok {
 		return ""
 	}
-	return toBreakerState(a.cb.State())
+	return toBreakerState(a.cb.Load().State())
 }
 
 // Accounts lists the configured account names, sorted.
@@ -264,7 +273,7 @@ func (s *Sender) Accounts() []string {
 }
 
 func through[T any](a *account, fn func() (T, error)) (T, error) {
-	v, err := a.cb.Execute(func() (any, error) { return fn() })
+	v, err := a.cb.Load().Execute(func() (any, error) { return fn() })
 	if err != nil {
 		var zero T
 		return zero, err
@@ -308,7 +317,8 @@ func MessageID(prefix, idempotencyKey string) string {
 // "equal jitter" — uniformly in [d/2, d] — so retries of many actions after
 // one outage spread out while the delay still grows.
 func (s *Sender) Backoff(attempt int) time.Duration {
-	return backoff(s.opts.InitialBackoff, s.opts.MaxBackoff, attempt, s.opts.Jitter())
+	rp := s.retryPolicy()
+	return backoff(rp.InitialBackoff, rp.MaxBackoff, attempt, s.opts.Jitter())
 }
 
 func backoff(initial, max time.Duration, attempt int, jitter float64) time.Duration {
@@ -344,7 +354,7 @@ func (s *Sender) Send(ctx context.Context, a store.OutboxAction) Result {
 	if ok {
 		r = s.send(ctx, a, act)
 	}
-	if r.Retry && !r.breakerOpen() && r.Class != corrigo.ClassCanceled && attempt(a) >= s.opts.MaxAttempts {
+	if r.Retry && !r.breakerOpen() && r.Class != corrigo.ClassCanceled && attempt(a) >= s.retryPolicy().MaxAttempts {
 		r = Result{Status: store.ActionDead, Err: r.Err, Class: r.Class,
 			Reason: fmt.Sprintf("gave up after %d attempts: %s", attempt(a), r.Reason)}
 	}

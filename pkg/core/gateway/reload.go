@@ -15,6 +15,7 @@ import (
 
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/dispatch"
+	"github.com/wogate/wogate/pkg/core/egress"
 	"github.com/wogate/wogate/pkg/core/ingest"
 	"github.com/wogate/wogate/pkg/core/plugins"
 )
@@ -30,6 +31,9 @@ type ReloadResult struct {
 	Plugins plugins.Change
 	// Rules is the number of rules now live.
 	Rules int
+	// Breakers are the accounts whose circuit breaker settings changed;
+	// their breakers were rebuilt (and start closed).
+	Breakers []string
 }
 
 // RestartRequiredError refuses a reload that changes keys only a restart
@@ -135,12 +139,13 @@ func (g *Gateway) LastReload() ReloadStatus {
 //
 // Rules and shadow flags, the plugin set (added plugins started, removed
 // ones stopped, changed ones replaced, unchanged ones left running),
-// plugin inbound tokens and each existing account's webhook verification
-// (certificate, audience, clock skew, hashes, signed bytes, body limit)
-// are reloaded. Anything else that changed (listeners, store, data_dir,
-// accounts added or removed, account URLs and credentials, polling,
-// reconciliation, delivery, retention, log, sandbox) needs a restart: the
-// reload is refused with a *RestartRequiredError naming every such key.
+// plugin inbound tokens, each existing account's webhook verification
+// (certificate, audience, clock skew, hashes, signed bytes, body limit),
+// retry limits and backoff, and circuit breaker settings are reloaded.
+// Anything else that changed (listeners, store, data_dir, accounts added
+// or removed, account URLs and credentials, polling, reconciliation, the
+// event lease, retention, log, sandbox) needs a restart: the reload is
+// refused with a *RestartRequiredError naming every such key.
 //
 // On any error the running configuration stays in force untouched and
 // plugins this reload started are stopped again. The outcome is logged,
@@ -185,6 +190,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (res ReloadRe
 			g.hooks[path].h.Store(h)
 		}
 		g.rl.intake.setShadow(shadow)
+		g.applyDelivery(next, &res)
 		g.rl.live.Store(next)
 	})
 	if err != nil {
@@ -201,6 +207,20 @@ func (g *Gateway) ReloadFailed(err error) {
 	g.rl.mu.Lock()
 	defer g.rl.mu.Unlock()
 	g.reloaded(ReloadResult{OldVersion: g.current().Version}, err, 0)
+}
+
+// applyDelivery hands the retry and breaker settings of cfg to dispatch
+// and egress. Run flags (Options.Breaker, EgressBackoff) keep overriding
+// the file, as at start.
+func (g *Gateway) applyDelivery(cfg *config.Config, res *ReloadResult) {
+	d := cfg.Delivery
+	g.disp.SetRetryPolicy(dispatch.RetryPolicy{MaxAttempts: d.MaxAttempts, BackoffBase: d.BackoffInitial, BackoffMax: d.BackoffMax})
+	backoff := d.BackoffInitial
+	if g.opts.EgressBackoff > 0 {
+		backoff = g.opts.EgressBackoff
+	}
+	g.sender.SetRetryPolicy(egress.RetryPolicy{InitialBackoff: backoff, MaxBackoff: d.BackoffMax, MaxAttempts: d.MaxAttempts})
+	res.Breakers = g.sender.SetBreakers(breakerOptions(d.Breaker, g.opts.Breaker), accountBreakers(cfg, g.opts.Breaker))
 }
 
 // reloaded logs, counts and records one reload attempt.
@@ -229,7 +249,7 @@ func (g *Gateway) reloaded(res ReloadResult, err error, took time.Duration) {
 		g.rl.info.WithLabelValues(res.NewVersion).Set(1)
 	}
 	g.log.Info("config reloaded", "old_version", res.OldVersion, "new_version", res.NewVersion,
-		"changed", res.Changed, "rules", res.Rules,
+		"changed", res.Changed, "rules", res.Rules, "breakers_rebuilt", res.Breakers,
 		"plugins_started", res.Plugins.Started, "plugins_stopped", res.Plugins.Stopped,
 		"plugins_replaced", res.Plugins.Replaced, "plugins_unchanged", res.Plugins.Unchanged,
 		"took", took.Round(time.Millisecond).String())
@@ -261,6 +281,11 @@ var reloadable = []string{
 	"corrigo.accounts.*.webhook.hashes",
 	"corrigo.accounts.*.webhook.signed_bytes",
 	"corrigo.accounts.*.webhook.max_body_bytes",
+	"corrigo.accounts.*.breaker",
+	"delivery.max_attempts",
+	"delivery.backoff_initial",
+	"delivery.backoff_max",
+	"delivery.breaker",
 }
 
 // diffConfig lists the keys that differ between a and b and, among them,

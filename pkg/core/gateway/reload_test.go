@@ -201,3 +201,49 @@ func TestDiffConfigIgnoresRulePositions(t *testing.T) {
 		t.Fatalf("changed = %v, restart = %v", changed, restart)
 	}
 }
+
+// TestReloadDeliverySettings: retry limits apply to events failing after
+// the reload; a changed breaker setting rebuilds the account's breaker.
+func TestReloadDeliverySettings(t *testing.T) {
+	w := newWorld(t, worldOpts{pluginConfig: "{fail_rate: 1}"})
+	deadAfter := func() int {
+		id := w.create()
+		var ev store.Event
+		w.waitFor("dead after retries", func() bool {
+			evs, _ := w.g.Store().EventsForWorkOrder(context.Background(), "main", id)
+			if len(evs) != 1 || evs[0].Status != store.EventDead {
+				return false
+			}
+			ev = evs[0]
+			return true
+		})
+		return ev.Attempts
+	}
+	if n := deadAfter(); n != 3 {
+		t.Fatalf("dead after %d attempts, want 3", n)
+	}
+	res, err := w.reloadWith(func(s string) string {
+		s = strings.Replace(s, "max_attempts: 3}", "max_attempts: 5, breaker: {consecutive_failures: 9}}", 1)
+		return strings.Replace(s, "backoff_max: 100ms", "backoff_max: 50ms", 1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Changed, []string{"corrigo.accounts.main.breaker.consecutive_failures", "delivery.backoff_max",
+		"delivery.breaker.consecutive_failures", "delivery.max_attempts"}) ||
+		!slices.Equal(res.Breakers, []string{"main"}) {
+		t.Fatalf("result = %+v", res)
+	}
+	if n := deadAfter(); n != 5 {
+		t.Fatalf("dead after %d attempts after the reload, want 5", n)
+	}
+	// The event lease needs a restart: the dispatcher and the egress
+	// worker take it (and the send timeout derived from it) at start.
+	_, err = w.reloadWith(func(s string) string {
+		return strings.Replace(s, "max_attempts: 5,", "max_attempts: 5, event_lease: 1m,", 1)
+	})
+	var re *RestartRequiredError
+	if !errors.As(err, &re) || !slices.Equal(re.Keys, []string{"delivery.event_lease"}) {
+		t.Fatalf("err = %v", err)
+	}
+}
