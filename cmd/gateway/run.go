@@ -64,7 +64,7 @@ func runGateway(ctx context.Context, args []string) int {
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
 	}
-	log, err := newLogger(cfg.Log, os.Stderr)
+	log, level, err := newLogger(cfg.Log, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gateway: %v\n", err)
 		return 1
@@ -97,6 +97,7 @@ func runGateway(ctx context.Context, args []string) int {
 
 	g, err := gateway.New(ctx, cfg, gateway.Options{
 		Logger:          log,
+		LogLevel:        level,
 		Version:         version,
 		ShutdownTimeout: *shutdown,
 		Breaker:         egress.BreakerOptions{ConsecutiveFailures: uint32(*breakerFailures), OpenTimeout: *breakerOpen},
@@ -228,17 +229,20 @@ func sandboxStorePath(cfg *config.Config, sandboxAccounts int) string {
 }
 
 // newLogger builds the gateway's slog logger from the log config.
-func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
+// The level is a variable so that a reload can change it.
+func newLogger(c config.Log, w io.Writer) (*slog.Logger, *slog.LevelVar, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
-		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
+		return nil, nil, fmt.Errorf("log level %q: %w", c.Level, err)
 	}
-	o := &slog.HandlerOptions{Level: level}
+	lv := new(slog.LevelVar)
+	lv.Set(level)
+	o := &slog.HandlerOptions{Level: lv}
 	switch c.Format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, o)), nil
+		return slog.New(slog.NewTextHandler(w, o)), lv, nil
 	case "json", "":
-		return slog.New(slog.NewJSONHandler(w, o)), nil
+		return slog.New(slog.NewJSONHandler(w, o)), lv, nil
 	}
-	return nil, fmt.Errorf("log format %q: want json or text", c.Format)
+	return nil, nil, fmt.Errorf("log format %q: want json or text", c.Format)
 }

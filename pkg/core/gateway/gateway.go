@@ -43,6 +43,10 @@ import (
 type Options struct {
 	// Logger receives the gateway's log; default slog.Default().
 	Logger *slog.Logger
+	// LogLevel, if set, is the level Logger's handler filters by; a
+	// reload then applies log.level to it (otherwise log.level needs a
+	// restart).
+	LogLevel *slog.LevelVar
 	// Listener, if set, is used instead of listening on cfg.Listen (tests,
 	// socket activation).
 	Listener net.Listener

@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -141,7 +143,8 @@ func (g *Gateway) LastReload() ReloadStatus {
 // ones stopped, changed ones replaced, unchanged ones left running),
 // plugin inbound tokens, each existing account's webhook verification
 // (certificate, audience, clock skew, hashes, signed bytes, body limit),
-// retry limits and backoff, and circuit breaker settings are reloaded.
+// retry limits and backoff, circuit breaker settings and (with
+// Options.LogLevel) log.level are reloaded.
 // Anything else that changed (listeners, store, data_dir, accounts added
 // or removed, account URLs and credentials, polling, reconciliation, the
 // event lease, retention, log, sandbox) needs a restart: the reload is
@@ -160,6 +163,14 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (res ReloadRe
 
 	changed, restart := diffConfig(cur, next)
 	res.Changed = changed
+	var level slog.Level
+	if g.opts.LogLevel != nil {
+		// The logger's level is a variable the gateway may set.
+		restart = slices.DeleteFunc(restart, func(k string) bool { return k == "log.level" })
+		if err := level.UnmarshalText([]byte(next.Log.Level)); err != nil {
+			return res, fmt.Errorf("log.level: %w", err)
+		}
+	}
 	if len(restart) > 0 {
 		return res, &RestartRequiredError{Keys: restart}
 	}
@@ -191,6 +202,9 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (res ReloadRe
 		}
 		g.rl.intake.setShadow(shadow)
 		g.applyDelivery(next, &res)
+		if g.opts.LogLevel != nil {
+			g.opts.LogLevel.Set(level)
+		}
 		g.rl.live.Store(next)
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"slices"
@@ -245,5 +246,25 @@ func TestReloadDeliverySettings(t *testing.T) {
 	var re *RestartRequiredError
 	if !errors.As(err, &re) || !slices.Equal(re.Keys, []string{"delivery.event_lease"}) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestReloadLogLevel: log.level reloads when the gateway was given the
+// logger's level variable, and needs a restart otherwise.
+func TestReloadLogLevel(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	_, err := w.reloadWith(func(s string) string { return s + "log: {level: warn}\n" })
+	var re *RestartRequiredError
+	if !errors.As(err, &re) || !slices.Equal(re.Keys, []string{"log.level"}) {
+		t.Fatalf("without Options.LogLevel: err = %v, want log.level to need a restart", err)
+	}
+	lv := new(slog.LevelVar)
+	w.g.opts.LogLevel = lv // as gateway run passes it
+	res, err := w.reloadWith(func(s string) string { return strings.Replace(s, "level: warn", "level: error", 1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lv.Level() != slog.LevelError || !slices.Equal(res.Changed, []string{"log.level"}) {
+		t.Fatalf("level %s, changed %v", lv.Level(), res.Changed)
 	}
 }
