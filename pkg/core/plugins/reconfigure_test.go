@@ -2,7 +2,9 @@ package plugins_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -174,4 +176,63 @@ func TestReconfigureFailureChangesNothing(t *testing.T) {
 	if !errors.As(err, &ice) || m.Health()["a"].PID != before["a"].PID || len(m.Names()) != 2 {
 		t.Fatalf("err = %v, health = %+v", err, m.Health())
 	}
+}
+
+// TestReconfigureUnderLoadLosesNoCall: while callers keep a plugin busy,
+// replacing it again and again never fails a call: each one is answered
+// by the old instance (which drains before it stops) or by the new one.
+func TestReconfigureUnderLoadLosesNoCall(t *testing.T) {
+	m, _ := newManager(t, nil)
+	ctx := ctxT(t)
+	bin := acceptBin(t)
+	spec := func(gen int) []plugins.Spec {
+		return []plugins.Spec{{Name: "p", Command: bin, Concurrency: 4,
+			Config: map[string]any{"report": true, "delay": "5ms", "comment": fmt.Sprintf("gen %d", gen)}}}
+	}
+	if err := m.Start(ctx, spec(0)); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var calls int
+	var errs []error
+	pids := map[int]bool{}
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				acts, err := m.HandleEvent(ctx, "p", event(1))
+				mu.Lock()
+				calls++
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					pids[reportOf(t, acts).PID] = true
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for gen := 1; gen <= 4; gen++ {
+		time.Sleep(100 * time.Millisecond)
+		ch, err := m.Reconfigure(ctx, spec(gen), nil)
+		if err != nil || !slices.Equal(ch.Replaced, []string{"p"}) {
+			t.Fatalf("generation %d: %+v, %v", gen, ch, err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d of %d calls failed across replacements; first: %v", len(errs), calls, errs[0])
+	}
+	if len(pids) != 5 {
+		t.Fatalf("calls were answered by %d processes, want all 5 generations", len(pids))
+	}
+	t.Logf("%d calls, none failed, answered by 5 generations of the plugin", calls)
 }
