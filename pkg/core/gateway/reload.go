@@ -147,8 +147,8 @@ func (g *Gateway) LastReload() ReloadStatus {
 // Options.LogLevel) log.level are reloaded.
 // Anything else that changed (listeners, store, data_dir, accounts added
 // or removed, account URLs and credentials, polling, reconciliation, the
-// event lease, retention, log, sandbox) needs a restart: the reload is
-// refused with a *RestartRequiredError naming every such key.
+// event lease, retention, log format, sandbox) needs a restart: the
+// reload is refused with a *RestartRequiredError naming every such key.
 //
 // On any error the running configuration stays in force untouched and
 // plugins this reload started are stopped again. The outcome is logged,

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wogate/wogate/internal/testplugin"
 	"github.com/wogate/wogate/pkg/core/config"
@@ -267,4 +269,36 @@ func TestReloadLogLevel(t *testing.T) {
 	if lv.Level() != slog.LevelError || !slices.Equal(res.Changed, []string{"log.level"}) {
 		t.Fatalf("level %s, changed %v", lv.Level(), res.Changed)
 	}
+}
+
+// TestReloadWebhookCertificate: a new certificate takes effect for the
+// account's webhooks at once, on the same path.
+func TestReloadWebhookCertificate(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	_, pem, err := corrigo.GenerateCertificate("someone-else", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(w.g.current().Path)
+	other := filepath.Join(dir, "other.pem")
+	if err := os.WriteFile(other, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "corrigo.pem")
+	res, err := w.reloadWith(func(s string) string { return strings.Replace(s, "file:"+good, "file:"+other, 1) })
+	if err != nil || !slices.Equal(res.Changed, []string{"corrigo.accounts.main.webhook.certificate"}) {
+		t.Fatalf("result %+v, err %v", res, err)
+	}
+	// CorrigoPro's tokens no longer verify: the webhook is refused (and
+	// stays in CorrigoPro's retry queue).
+	id := w.create()
+	w.waitFor("webhook refused", func() bool { return w.g.WebhookStats()["bad_signature"] > 0 })
+	if st := w.status(id); st != corrigo.StatusNew {
+		t.Fatalf("work order %s with a webhook the new certificate refuses", st)
+	}
+	// Back to CorrigoPro's certificate: the retried webhook is accepted.
+	if _, err := w.reloadWith(func(s string) string { return strings.Replace(s, "file:"+other, "file:"+good, 1) }); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("accepted after the certificate came back", func() bool { return w.status(id) == corrigo.StatusAccepted })
 }
