@@ -249,7 +249,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	//    plugin its rules name; events handled well inside a version's
 	//    window carry that version. The margin covers an event evaluated
 	//    just before a swap and stored just after it.
-	const margin = 300 * time.Millisecond
+	const margin = 500 * time.Millisecond
 	st, err := sqlite.Open(context.Background(), filepath.Join(w.dir, "data", config.DefaultSQLiteFile), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
