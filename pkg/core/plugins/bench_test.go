@@ -3,9 +3,12 @@ package plugins_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,13 +167,26 @@ func BenchmarkPluginRoundTripParallel(b *testing.B) {
 // BenchmarkTransportFloor is the gRPC health check over the same kind of
 // connection (go-plugin, AutoMTLS, Unix socket) to the same plugin binary:
 // the cost of the transport alone, to compare BenchmarkPluginRoundTrip to.
+// BenchmarkTransportFloor is a bare gRPC health check through go-plugin's
+// connection to the accept plugin: the cost of the transport with no
+// payload and no handler, with AutoMTLS (as the gateway runs plugins) and
+// without (to show what TLS adds).
 func BenchmarkTransportFloor(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		mtls bool
+	}{{"mtls", true}, {"plain", false}} {
+		b.Run(tc.name, func(b *testing.B) { benchTransportFloor(b, tc.mtls) })
+	}
+}
+
+func benchTransportFloor(b *testing.B, mtls bool) {
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  pluginapi.Handshake,
 		VersionedPlugins: pluginapi.VersionedPlugins(0),
 		Cmd:              exec.Command(acceptBin(b)),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		AutoMTLS:         true,
+		AutoMTLS:         mtls,
 		Logger:           hclog.NewNullLogger(),
 	})
 	b.Cleanup(client.Kill)
@@ -194,6 +210,65 @@ func BenchmarkTransportFloor(b *testing.B) {
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// echoSocketEnv makes the test binary, started again by
+// BenchmarkSocketFloor, echo on the Unix socket it names (see TestMain).
+const echoSocketEnv = "WOGATE_BENCH_ECHO_SOCKET"
+
+// BenchmarkSocketFloor is the operating system's floor under every plugin
+// call: a 32-byte ping-pong over a Unix socket between this process and a
+// child process (the test binary started again), with no gRPC, HTTP/2 or
+// TLS. The difference to BenchmarkTransportFloor is what the gRPC stack
+// costs on this machine.
+func BenchmarkSocketFloor(b *testing.B) {
+	sock := filepath.Join(b.TempDir(), "echo.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), echoSocketEnv+"="+sock)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Wait() }()
+	conn, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close() // ends the child's echo loop
+	msg, buf := make([]byte, 32), make([]byte, 64)
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := conn.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, buf[:len(msg)]); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// runEcho is the child side of BenchmarkSocketFloor.
+func runEcho(sock string) int {
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	_, _ = io.Copy(conn, conn)
+	return 0
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(percentile(lat, 0.50).Microseconds()), "p50-µs")
 	b.ReportMetric(float64(percentile(lat, 0.99).Microseconds()), "p99-µs")
