@@ -120,19 +120,9 @@ func dlqMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, dlqUsage)
 		fs.PrintDefaults()
 	}
-	// Flags may come before or after the refs.
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		pos = append(pos, rest[0])
-		rest = rest[1:]
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return 2
 	}
 	if o.format != "table" && o.format != "json" {
 		fmt.Fprintf(stderr, "gateway dlq: --format must be table or json, not %q\n", o.format)
@@ -547,4 +537,23 @@ func indentJSON(raw json.RawMessage) string {
 		return "  " + string(raw)
 	}
 	return "  " + b.String()
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// the positional arguments (gateway dlq reprocess 12 --kind event 13) and
+// returns the positional ones in order. The flag package alone stops at
+// the first positional argument.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
 }

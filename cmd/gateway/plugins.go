@@ -69,18 +69,9 @@ func pluginsMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprint(stderr, pluginsUsage)
 		fs.PrintDefaults()
 	}
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		pos = append(pos, rest[0])
-		rest = rest[1:]
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return 2
 	}
 	if o.format != "table" && o.format != "json" {
 		fmt.Fprintf(stderr, "gateway plugins: --format must be table or json, not %q\n", o.format)

@@ -325,55 +325,25 @@ func normalize(s Spec) (Spec, error) {
 // fails, the ones started by this call are stopped and the errors (one per
 // plugin, naming it) are returned joined.
 func (m *Manager) Start(ctx context.Context, specs []Spec) error {
-	norm := make([]Spec, 0, len(specs))
-	seen := map[string]bool{}
 	m.mu.RLock()
 	closed := m.closed
+	running := map[string]bool{}
 	for _, s := range specs {
 		if _, ok := m.instances[s.Name]; ok {
-			seen[s.Name] = true
+			running[s.Name] = true
 		}
 	}
 	m.mu.RUnlock()
 	if closed {
 		return ErrClosed
 	}
-	var errs []error
-	for _, s := range specs {
-		ns, err := normalize(s)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if seen[ns.Name] {
-			errs = append(errs, fmt.Errorf("plugin %q is already started", ns.Name))
-			continue
-		}
-		seen[ns.Name] = true
-		norm = append(norm, ns)
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	norm, err := normalizeAll(specs, running, "is already started")
+	if err != nil {
+		return err
 	}
 
-	insts := make([]*instance, len(norm))
-	errs = make([]error, len(norm))
-	var wg sync.WaitGroup
-	for i, s := range norm {
-		insts[i] = m.newInstance(s)
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			errs[i] = insts[i].start(ctx)
-		}(i)
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		for i, inst := range insts {
-			if errs[i] == nil {
-				inst.shutdown(context.Background())
-			}
-		}
+	insts, err := m.startAll(ctx, norm)
+	if err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -582,4 +552,53 @@ func withTraceparent(ctx context.Context) context.Context {
 		return ctx
 	}
 	return metadata.AppendToOutgoingContext(ctx, pluginapi.TraceparentKey, tp)
+}
+
+// normalizeAll normalizes each spec and refuses a name listed twice or
+// already in taken (the message says why: "is listed twice", "is already
+// started"). All problems are returned joined, one per plugin.
+func normalizeAll(specs []Spec, taken map[string]bool, takenMsg string) ([]Spec, error) {
+	norm := make([]Spec, 0, len(specs))
+	seen := map[string]bool{}
+	var errs []error
+	for _, s := range specs {
+		ns, err := normalize(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		switch {
+		case taken[ns.Name]:
+			errs = append(errs, fmt.Errorf("plugin %q %s", ns.Name, takenMsg))
+			continue
+		case seen[ns.Name]:
+			errs = append(errs, fmt.Errorf("plugin %q is listed twice", ns.Name))
+			continue
+		}
+		seen[ns.Name] = true
+		norm = append(norm, ns)
+	}
+	return norm, errors.Join(errs...)
+}
+
+// startAll starts an instance per spec in parallel. If any fails, the
+// others are stopped again and the errors are returned joined.
+func (m *Manager) startAll(ctx context.Context, specs []Spec) ([]*instance, error) {
+	insts := make([]*instance, len(specs))
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i, s := range specs {
+		insts[i] = m.newInstance(s)
+		wg.Go(func() { errs[i] = insts[i].start(ctx) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for i, inst := range insts {
+			if errs[i] == nil {
+				inst.shutdown(context.Background())
+			}
+		}
+		return nil, err
+	}
+	return insts, nil
 }

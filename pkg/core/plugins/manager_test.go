@@ -711,7 +711,7 @@ func TestStartRejectsBadSpecs(t *testing.T) {
 	if err == nil {
 		t.Fatal("want error")
 	}
-	for _, want := range []string{`plugin "x" is already started`, "no name", `plugin "y": no command`} {
+	for _, want := range []string{`plugin "x" is listed twice`, "no name", `plugin "y": no command`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

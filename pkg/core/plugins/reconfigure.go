@@ -3,7 +3,6 @@ package plugins
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"slices"
 	"sort"
@@ -53,24 +52,9 @@ func (m *Manager) Reconfigure(ctx context.Context, specs []Spec, onSwap func()) 
 	m.reconf.Lock()
 	defer m.reconf.Unlock()
 
-	norm := make([]Spec, 0, len(specs))
-	seen := map[string]bool{}
-	var errs []error
-	for _, s := range specs {
-		ns, err := normalize(s)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if seen[ns.Name] {
-			errs = append(errs, fmt.Errorf("plugin %q is listed twice", ns.Name))
-			continue
-		}
-		seen[ns.Name] = true
-		norm = append(norm, ns)
-	}
-	if len(errs) > 0 {
-		return Change{}, errors.Join(errs...)
+	norm, err := normalizeAll(specs, nil, "")
+	if err != nil {
+		return Change{}, err
 	}
 
 	m.mu.RLock()
@@ -99,8 +83,12 @@ func (m *Manager) Reconfigure(ctx context.Context, specs []Spec, onSwap func()) 
 			launch = append(launch, s)
 		}
 	}
+	wanted := make(map[string]bool, len(norm))
+	for _, s := range norm {
+		wanted[s.Name] = true
+	}
 	for n := range current {
-		if !seen[n] {
+		if !wanted[n] {
 			ch.Stopped = append(ch.Stopped, n)
 		}
 	}
@@ -108,20 +96,8 @@ func (m *Manager) Reconfigure(ctx context.Context, specs []Spec, onSwap func()) 
 		sort.Strings(l)
 	}
 
-	insts := make([]*instance, len(launch))
-	errs = make([]error, len(launch))
-	var wg sync.WaitGroup
-	for k, s := range launch {
-		insts[k] = m.newInstance(s)
-		wg.Go(func() { errs[k] = insts[k].start(ctx) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		for k, inst := range insts {
-			if errs[k] == nil {
-				inst.shutdown(context.Background())
-			}
-		}
+	insts, err := m.startAll(ctx, launch)
+	if err != nil {
 		return Change{}, err
 	}
 
@@ -156,6 +132,7 @@ func (m *Manager) Reconfigure(ctx context.Context, specs []Spec, onSwap func()) 
 	}
 	m.mu.Unlock()
 
+	var wg sync.WaitGroup
 	for _, inst := range old {
 		wg.Go(func() { inst.retire(ctx) })
 	}
