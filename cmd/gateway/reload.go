@@ -49,7 +49,7 @@ func (r *reloader) run(ctx context.Context, hup <-chan os.Signal, watch bool) {
 		if err != nil {
 			r.log.Error("cannot watch the config file; reload with SIGHUP", "path", r.path, "err", err)
 		} else {
-			defer w.Close()
+			defer func() { _ = w.Close() }() // the watcher only reads
 			events, errs = w.Events, w.Errors
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -46,6 +47,10 @@ func runGateway(ctx context.Context, args []string) int {
 	}
 	if *path == "" || fs.NArg() > 0 {
 		fs.Usage()
+		return 2
+	}
+	if *breakerFailures > math.MaxUint32 {
+		fmt.Fprintf(os.Stderr, "gateway: --breaker-failures %d is out of range\n", *breakerFailures)
 		return 2
 	}
 	// SIGHUP ends a process by default: take it over before the slow part
@@ -100,7 +105,10 @@ func runGateway(ctx context.Context, args []string) int {
 		LogLevel:        level,
 		Version:         version,
 		ShutdownTimeout: *shutdown,
-		Breaker:         egress.BreakerOptions{ConsecutiveFailures: uint32(*breakerFailures), OpenTimeout: *breakerOpen},
+		Breaker: egress.BreakerOptions{
+			ConsecutiveFailures: uint32(*breakerFailures), //nolint:gosec // bounds-checked after flag parsing
+			OpenTimeout:         *breakerOpen,
+		},
 	})
 	if err != nil {
 		log.Error("gateway failed to start", "err", err)

@@ -15,6 +15,7 @@ package testplugin
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -81,16 +82,16 @@ func build(name string) (string, error) {
 		dir = d
 	}
 	out := filepath.Join(dir, name)
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // SA1019: the toolchain that built the test builds its plugins
 	if _, err := os.Stat(goBin); err != nil {
 		goBin = "go"
 	}
-	cmd := exec.Command(goBin, "build", "-o", out, "./"+name)
+	cmd := exec.CommandContext(context.Background(), goBin, "build", "-o", out, "./"+name)
 	cmd.Dir = srcDir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build test plugin %s: %v\n%s", name, err, stderr.String())
+		return "", fmt.Errorf("build test plugin %s: %w\n%s", name, err, stderr.String())
 	}
 	return out, nil
 }

@@ -161,7 +161,7 @@ func (s *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) 
 		ex.Err = err
 		return "", 0, &TokenError{Err: err}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read-only body
 	ex.Status = resp.StatusCode
 	body, err := readBounded(resp.Body, maxTokenResponse)
 	if err != nil {

@@ -329,7 +329,7 @@ func (c *Client) roundTrip(ctx context.Context, method, u string, payload []byte
 	if err != nil {
 		return 0, nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read-only body
 	body, err := readBounded(resp.Body, c.maxBody)
 	if err != nil {
 		return resp.StatusCode, nil, fmt.Errorf("read response: %w", err)

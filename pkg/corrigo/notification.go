@@ -301,7 +301,7 @@ func DecodeNotification(body []byte) (*Notification, error) {
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotJSONObject, err)
+		return nil, fmt.Errorf("%w: %w", ErrNotJSONObject, err)
 	}
 	rawHeader, ok := fields["Header"]
 	if !ok || bytes.Equal(bytes.TrimSpace(rawHeader), []byte("null")) {

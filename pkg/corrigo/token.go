@@ -6,7 +6,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	_ "crypto/sha1" // register SHA-1 for crypto.SHA1.New: CorrigoPro may sign with it (API.md §6.2)
+	_ "crypto/sha1" //nolint:gosec // G505: register SHA-1 for crypto.SHA1.New: CorrigoPro may sign with it (API.md §6.2)
 	_ "crypto/sha256"
 	_ "crypto/sha512"
 	"encoding/base64"
@@ -263,7 +263,7 @@ func decodeTokenSegment(s string) ([]byte, error) {
 	}
 	out, err := base64.RawURLEncoding.Strict().DecodeString(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errBase64, err)
+		return nil, fmt.Errorf("%w: %w", errBase64, err)
 	}
 	return out, nil
 }

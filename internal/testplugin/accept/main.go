@@ -184,7 +184,7 @@ func (p *acceptPlugin) HandleEvent(ctx context.Context, ev pluginapi.Event) ([]p
 			return nil, pluginapi.RetryLater(ctx.Err())
 		}
 	}
-	if c.failRate > 0 && rand.Float64() < c.failRate {
+	if c.failRate > 0 && rand.Float64() < c.failRate { //nolint:gosec // G404: test plugin, no security use
 		err := fmt.Errorf("test plugin: configured failure on event %s", ev.ID)
 		switch {
 		case c.failPerson:
@@ -259,7 +259,7 @@ func (p *acceptPlugin) HandleInbound(_ context.Context, req pluginapi.InboundReq
 		Kind        pluginapi.ActionKind
 	}
 	if err := json.Unmarshal(req.Body, &in); err != nil || in.WorkOrderId == 0 {
-		return pluginapi.InboundResponse{Status: 400, Body: []byte(`{"error":"want {\"WorkOrderId\":n,\"Kind\":k}"}`)}, nil, nil
+		return pluginapi.InboundResponse{Status: 400, Body: []byte(`{"error":"want {\"WorkOrderId\":n,\"Kind\":k}"}`)}, nil, nil //nolint:nilerr // a bad request is answered with a 400, not a plugin error
 	}
 	p.mu.Lock()
 	comment := p.cfg.comment

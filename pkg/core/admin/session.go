@@ -58,12 +58,12 @@ func (h *Handler) validSession(v string) bool {
 func (h *Handler) csrfFor(session string) string { return h.sign("csrf|" + session) }
 
 func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, v string) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: v, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: v, Path: "/", HttpOnly: true, Secure: r.TLS != nil, //nolint:gosec // G124: Secure is set whenever the admin listener is TLS; plain HTTP admin must still log in
 		SameSite: http.SameSiteStrictMode, MaxAge: int(h.o.SessionTTL / time.Second)})
 }
 
 func clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil, //nolint:gosec // G124: as setSession
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 }
 

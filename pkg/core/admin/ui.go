@@ -181,7 +181,7 @@ func (h *Handler) uiLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	next := safeNext(r.PostForm.Get("next"))
 	if h.o.Token == "" {
-		http.Redirect(w, r, next, http.StatusSeeOther)
+		http.Redirect(w, r, next, http.StatusSeeOther) //nolint:gosec // G710: next went through safeNext (local paths only)
 		return
 	}
 	if !h.tokenOK(r.PostForm.Get("token")) {
@@ -190,7 +190,7 @@ func (h *Handler) uiLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.setSession(w, r, h.newSession())
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther) //nolint:gosec // G710: next went through safeNext (local paths only)
 }
 
 func (h *Handler) uiLogout(w http.ResponseWriter, r *http.Request) {

@@ -167,7 +167,7 @@ func itoa(n int) string {
 		n /= 10
 	}
 	i--
-	b[i] = byte('0' + n)
+	b[i] = byte('0' + n) //nolint:gosec // G115: n is a single digit here
 	return string(b[i:])
 }
 

@@ -50,7 +50,7 @@ const (
 	DefaultSandboxListen       = "127.0.0.1:8090"
 	DefaultSandboxTimeScale    = 1.0
 	DefaultSandboxClientID     = "wogate-sandbox"
-	DefaultSandboxClientSecret = "wogate-sandbox-secret"
+	DefaultSandboxClientSecret = "wogate-sandbox-secret" //nolint:gosec // G101: the embedded sandbox's public test secret
 	DefaultLogLevel            = "info"
 	DefaultLogFormat           = "json"
 	DefaultTracingExporter     = "none"

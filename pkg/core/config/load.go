@@ -138,7 +138,7 @@ func (l *loader) parse(data []byte) (*Config, error) {
 	fileMap := map[string]any{}
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		root := doc.Content[0]
-		if root.Kind != yaml.MappingNode && !(root.Kind == yaml.ScalarNode && root.Tag == "!!null") {
+		if root.Kind != yaml.MappingNode && (root.Kind != yaml.ScalarNode || root.Tag != "!!null") {
 			l.errs = append(l.errs, ErrorEntry{File: l.file, Line: root.Line, Column: root.Column, Message: "the top level must be a mapping of keys (listen:, corrigo:, ...)"})
 			return nil, l.fail()
 		}
@@ -686,7 +686,7 @@ func (l *loader) decode(raw map[string]any, cfg *Config) {
 var rootTypeName = reflect.TypeOf(Config{}).String()
 
 func (l *loader) decodeErrors(err error) {
-	switch e := err.(type) {
+	switch e := err.(type) { //nolint:errorlint // walks the error tree itself, one level per call
 	case *mapstructure.DecodeError:
 		inner := e.Unwrap()
 		var nested *mapstructure.DecodeError

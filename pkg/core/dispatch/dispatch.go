@@ -213,7 +213,7 @@ func New(o Options) (*Dispatcher, error) {
 		return nil, errors.New("dispatch: needs a store, an evaluator and plugins")
 	}
 	if o.Owner == "" {
-		o.Owner = "dispatch-" + strconv.FormatUint(rand.Uint64(), 36)
+		o.Owner = "dispatch-" + strconv.FormatUint(rand.Uint64(), 36) //nolint:gosec // G404: a lease owner name, unique not secret
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -709,7 +709,7 @@ func (d *Dispatcher) backoff(attempts int) time.Duration {
 		delay *= 2
 	}
 	delay = min(delay, rp.BackoffMax)
-	return time.Duration(float64(delay) * (0.5 + rand.Float64()))
+	return time.Duration(float64(delay) * (0.5 + rand.Float64())) //nolint:gosec // G404: retry jitter, not a secret
 }
 
 // IdempotencyKey derives an action's key from what produced it: the event

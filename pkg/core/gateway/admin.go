@@ -51,7 +51,7 @@ func (g *Gateway) serveAdmin() (func(), error) {
 	if g.adminSrv == nil {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", g.cfg.Admin.Listen)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", g.cfg.Admin.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("admin listener on %s: %w", g.cfg.Admin.Listen, err)
 	}

@@ -55,7 +55,7 @@ func workOrderInfo(st store.Store) commlog.LookupFunc {
 		}
 		n, err := corrigo.DecodeNotification(evs[0].Body)
 		if err != nil {
-			return commlog.WorkOrderInfo{}, false, nil
+			return commlog.WorkOrderInfo{}, false, nil //nolint:nilerr // an undecodable event just has no work order info
 		}
 		p, ok := n.Payload.(corrigo.NewWorkOrderPayload)
 		if !ok {

@@ -330,7 +330,7 @@ func (g *Gateway) Listen() (net.Addr, error) {
 		g.ln = g.opts.Listener
 		return g.ln.Addr(), nil
 	}
-	ln, err := net.Listen("tcp", g.cfg.Listen)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", g.cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", g.cfg.Listen, err)
 	}

@@ -357,7 +357,7 @@ func (m *Manager) Start(ctx context.Context, specs []Spec) error {
 	for _, inst := range insts {
 		m.instances[inst.spec.Name] = inst
 		inst.supervised.Store(true)
-		go inst.supervise(inst.first, inst.supervising)
+		go inst.supervise(inst.first, inst.supervising) //nolint:gosec // G118: the supervisor outlives the call that started it; Close stops it
 	}
 	return nil
 }

@@ -117,7 +117,7 @@ func (m *Manager) Reconfigure(ctx context.Context, specs []Spec, onSwap func()) 
 		m.instances[inst.spec.Name] = inst
 		delete(m.removed, inst.spec.Name)
 		inst.supervised.Store(true)
-		go inst.supervise(inst.first, inst.supervising)
+		go inst.supervise(inst.first, inst.supervising) //nolint:gosec // G118: the supervisor outlives the call that started it; Close stops it
 	}
 	for _, n := range ch.Stopped {
 		old = append(old, m.instances[n])

@@ -233,10 +233,10 @@ func (r *Reconciler) RunOnce(ctx context.Context) (Result, error) {
 			if err != nil {
 				return res, err
 			}
-			switch {
-			case gap == gapBusy:
+			switch gap {
+			case gapBusy:
 				res.Skipped++
-			case gap == gapNone:
+			case gapNone:
 			default:
 				res.StatusGaps++
 				ev, err := statusEvent(r.o.Account, byID[id], now)

@@ -114,7 +114,7 @@ func compileRegex(p string) (*regexp.Regexp, error) {
 	}
 	re, err := regexp.Compile(p)
 	if err != nil {
-		return nil, fmt.Errorf("invalid regular expression %q: %v", p, err)
+		return nil, fmt.Errorf("invalid regular expression %q: %w", p, err)
 	}
 	regexCache.Lock()
 	if regexCache.m == nil {
@@ -185,10 +185,10 @@ func parseBusinessHours(spec string) (*businessHours, error) {
 		}
 		var err error
 		if w.start, err = parseClock(a); err != nil {
-			return nil, fmt.Errorf("business hours %q: %v", spec, err)
+			return nil, fmt.Errorf("business hours %q: %w", spec, err)
 		}
 		if w.end, err = parseClock(b); err != nil {
-			return nil, fmt.Errorf("business hours %q: %v", spec, err)
+			return nil, fmt.Errorf("business hours %q: %w", spec, err)
 		}
 		if w.start == 24*60 {
 			return nil, fmt.Errorf("business hours %q: a window cannot start at 24:00", spec)

@@ -584,7 +584,7 @@ func (p *parser) expectedAction(n *yaml.Node) (ExpectedAction, error) {
 		}
 		nv, err := normalize(v)
 		if err != nil {
-			return ea, fmt.Errorf("%s: %v", k, err)
+			return ea, fmt.Errorf("%s: %w", k, err)
 		}
 		if name == "Kind" {
 			s, _ := nv.(string)
@@ -608,7 +608,7 @@ func (p *parser) mockAction(n *yaml.Node) (pluginapi.Action, error) {
 		return a, err
 	}
 	if err := strictJSON(raw, &a); err != nil {
-		return a, fmt.Errorf("not a plugin action: %v", err)
+		return a, fmt.Errorf("not a plugin action: %w", err)
 	}
 	return a, nil
 }
@@ -633,7 +633,7 @@ func (p *parser) document(n *yaml.Node) (raw []byte, where string, err error) {
 		}
 		b, err := readLimited(path)
 		if err != nil {
-			return nil, "", fmt.Errorf("fixture %s", err)
+			return nil, "", fmt.Errorf("fixture %w", err)
 		}
 		return b, path, nil
 	case yaml.MappingNode:
@@ -655,7 +655,7 @@ func (p *parser) document(n *yaml.Node) (raw []byte, where string, err error) {
 		}
 		var bm map[string]any
 		if err := json.Unmarshal(base, &bm); err != nil {
-			return nil, "", fmt.Errorf("%s: not a JSON object: %v", where, err)
+			return nil, "", fmt.Errorf("%s: not a JSON object: %w", where, err)
 		}
 		var over map[string]any
 		if err := n.Decode(&over); err != nil {
@@ -703,7 +703,7 @@ func merge(base, over map[string]any) map[string]any {
 func decodeWorkOrder(raw []byte) (*corrigo.WorkOrder, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &probe); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %v", err)
+		return nil, fmt.Errorf("not a JSON object: %w", err)
 	}
 	if d, ok := probe["Details"]; ok {
 		if _, hdr := probe["Header"]; hdr {
@@ -712,7 +712,7 @@ func decodeWorkOrder(raw []byte) (*corrigo.WorkOrder, error) {
 	}
 	var wo corrigo.WorkOrder
 	if err := strictJSON(raw, &wo); err != nil {
-		return nil, fmt.Errorf("not a work order: %v", err)
+		return nil, fmt.Errorf("not a work order: %w", err)
 	}
 	if wo.WorkOrderId == 0 {
 		return nil, errors.New("the work order has no WorkOrderId")
@@ -744,11 +744,11 @@ func newWorkOrderEvent(wo *corrigo.WorkOrder, now time.Time, seed string) (*corr
 		Header  corrigo.Header
 	}{*wo, hdr})
 	if err != nil {
-		return nil, fmt.Errorf("encode NewWorkOrder event: %v", err)
+		return nil, fmt.Errorf("encode NewWorkOrder event: %w", err)
 	}
 	n, err := corrigo.DecodeNotification(body)
 	if err != nil {
-		return nil, fmt.Errorf("the work order does not make a NewWorkOrder event: %v", err)
+		return nil, fmt.Errorf("the work order does not make a NewWorkOrder event: %w", err)
 	}
 	return n, nil
 }
@@ -968,18 +968,18 @@ func kindName(n *yaml.Node) string {
 }
 
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // G304: a fixture file the rule test names
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s: %v", path, pe.Err)
+			return nil, fmt.Errorf("%s: %w", path, pe.Err)
 		}
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	switch {
 	case st.IsDir():
@@ -989,7 +989,7 @@ func readLimited(path string) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(b) > MaxFileSize {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileSize)

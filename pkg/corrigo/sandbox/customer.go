@@ -184,7 +184,7 @@ func (s *Sandbox) Act(id int64, a Action) (ActionResult, error) {
 			ch.emit(w, corrigo.QuoteChangedPayload{Quote: *w.Nte.Quote})
 		case ActQuoteApprove, ActQuoteReject:
 			if w.Nte == nil || w.Nte.Quote == nil || (w.Nte.Quote.QuoteStatus != corrigo.QuoteSubmitted &&
-				!(name == ActQuoteReject && w.Nte.Quote.QuoteStatus == corrigo.QuoteApproved)) {
+				(name != ActQuoteReject || w.Nte.Quote.QuoteStatus != corrigo.QuoteApproved)) {
 				return errCode(corrigo.CodeInvalidState, "work order %d has no submitted quote", w.WorkOrderId)
 			}
 			if e := notTerminal(w, "quote"); e != nil {
@@ -266,7 +266,7 @@ func (s *Sandbox) Act(id int64, a Action) (ActionResult, error) {
 			rec.attachments = append(rec.attachments, att)
 			fileToStore = &file{meta: att, workOrderId: w.WorkOrderId, data: a.Content}
 			ch.comment = a.Name
-			ch.emit(w, corrigo.AttachmentAddedPayload{AttachmentId: att.AttachmentId, Name: att.Name, MimeType: att.MimeType, Size: att.Size, Subtype: att.Subtype})
+			ch.emit(w, corrigo.AttachmentAddedPayload(att))
 		case ActAttachmentRemove:
 			i := slices.IndexFunc(rec.attachments, func(x corrigo.Attachment) bool { return x.AttachmentId == a.AttachmentId })
 			if i < 0 {

@@ -415,7 +415,7 @@ func parseIDs(q url.Values) ([]int64, *apiError) {
 	var ids []int64
 	for k, vs := range q {
 		lk := strings.ToLower(k)
-		if lk != "ids" && !(strings.HasPrefix(lk, "ids[") && strings.HasSuffix(lk, "]")) {
+		if lk != "ids" && (!strings.HasPrefix(lk, "ids[") || !strings.HasSuffix(lk, "]")) {
 			continue
 		}
 		for _, v := range vs {

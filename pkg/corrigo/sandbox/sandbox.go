@@ -220,7 +220,7 @@ func New(opts Options) (*Sandbox, error) {
 		opts: opts,
 		log:  opts.Logger,
 		now:  opts.Now,
-		rng:  rand.New(rand.NewPCG(uint64(opts.Seed), uint64(opts.Seed)^0x5eed)),
+		rng:  rand.New(rand.NewPCG(uint64(opts.Seed), uint64(opts.Seed)^0x5eed)), //nolint:gosec // G404: sandbox test data, not a secret
 	}
 	tokens, err := newTokenService(opts, s.now)
 	if err != nil {
@@ -249,7 +249,7 @@ func (s *Sandbox) Handler() http.Handler { return s.mux }
 // Start listens on addr (e.g. "127.0.0.1:0") and serves Handler in the
 // background. It returns the server's base URL ("http://127.0.0.1:PORT").
 func (s *Sandbox) Start(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("sandbox: listen %s: %w", addr, err)
 	}

@@ -386,7 +386,7 @@ func (h *webhooks) post(url string, n *notifRec) (int, string, string) {
 	if err != nil {
 		return 0, "", err.Error()
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read-only body
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, string(b), ""

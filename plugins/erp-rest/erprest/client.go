@@ -142,7 +142,7 @@ func (c *client) once(ctx context.Context, op, method, u string, payload []byte,
 	if err != nil {
 		return nil, &requestError{Op: op + ": " + method + " " + redactURL(u), Err: unwrapURLError(err)}
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }() // read-only body
 	b, err := io.ReadAll(io.LimitReader(res.Body, c.cfg.MaxResponseBytes+1))
 	if err != nil {
 		return nil, &requestError{Op: op + ": read answer", Err: err}
@@ -284,7 +284,7 @@ func (t *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) 
 	if err != nil {
 		return "", 0, &requestError{Op: "oauth2 token: POST " + redactURL(a.TokenURL), Err: unwrapURLError(err)}
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }() // read-only body
 	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 	if err != nil {
 		return "", 0, &requestError{Op: "oauth2 token: read answer", Err: err}

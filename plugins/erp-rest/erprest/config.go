@@ -20,7 +20,7 @@ const (
 	AuthBearer            = "bearer"
 	AuthBasic             = "basic"
 	AuthAPIKey            = "api_key"
-	AuthOAuth2ClientCreds = "oauth2_client_credentials"
+	AuthOAuth2ClientCreds = "oauth2_client_credentials" //nolint:gosec // G101: an auth mode name, not a credential
 )
 
 // unknown_location modes.
@@ -410,7 +410,7 @@ func validHeaderName(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if r > 127 || !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+		if r > 127 || !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) { //nolint:staticcheck // QF1001: reads as the RFC 9110 token grammar
 			return false
 		}
 	}

@@ -149,7 +149,7 @@ func (j *jobRun) run(ctx context.Context, ev pluginapi.Event) ([]pluginapi.Actio
 		if err != nil {
 			// The job exists in the ERP but the config cannot find its id:
 			// a person must fix create_id_path; a retry would meet a 409.
-			return nil, pluginapi.Permanent(fmt.Errorf("create job: ERP answered %d but create_id_path: %v (answer: %s)", resp.Status, err, excerpt(resp.Body)))
+			return nil, pluginapi.Permanent(fmt.Errorf("create job: ERP answered %d but create_id_path: %w (answer: %s)", resp.Status, err, excerpt(resp.Body)))
 		}
 		doc, _ = decodeJSON(resp.Body)
 	case resp.Status == http.StatusConflict:
@@ -219,7 +219,7 @@ func (j *jobRun) existing(ctx context.Context, resp *response) (string, any, err
 	}
 	id, err := idFrom(lr, j.cfg.LookupIDPath)
 	if err != nil {
-		return "", nil, pluginapi.Permanent(fmt.Errorf("look up job: ERP says the job exists but lookup_id_path: %v (answer: %s)", err, excerpt(lr.Body)))
+		return "", nil, pluginapi.Permanent(fmt.Errorf("look up job: ERP says the job exists but lookup_id_path: %w (answer: %s)", err, excerpt(lr.Body)))
 	}
 	ldoc, _ := decodeJSON(lr.Body)
 	return id, ldoc, nil

@@ -117,7 +117,7 @@ func (j *jobRun) createSite(ctx context.Context) (string, error) {
 	case resp.Status >= 200 && resp.Status < 300, resp.Status == http.StatusConflict:
 		id, err := idFrom(resp, j.cfg.SiteCreateIDPath)
 		if err != nil {
-			return "", pluginapi.Permanent(fmt.Errorf("create site: ERP answered %d but site_create_id_path: %v (answer: %s)", resp.Status, err, excerpt(resp.Body)))
+			return "", pluginapi.Permanent(fmt.Errorf("create site: ERP answered %d but site_create_id_path: %w (answer: %s)", resp.Status, err, excerpt(resp.Body)))
 		}
 		j.host.Log(ctx, "info", "created ERP site", "work_order_id", j.wo.WorkOrderId, "site_key", j.env.SiteKey, "site_id", id)
 		return id, j.cacheSite(ctx, SiteKey(j.account, j.env.SiteKey), id)

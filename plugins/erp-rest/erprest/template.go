@@ -184,11 +184,6 @@ func compileString(s string, env any, urlMode bool) (*strTemplate, error) {
 // single reports whether the template is exactly one expression.
 func (t *strTemplate) single() bool { return len(t.segs) == 1 && t.segs[0].prog != nil }
 
-// isEmpty reports whether the template is the empty string.
-func (t *strTemplate) isEmpty() bool {
-	return t == nil || (len(t.segs) == 1 && t.segs[0].prog == nil && t.segs[0].lit == "")
-}
-
 // render evaluates the template as text.
 func (t *strTemplate) render(env any) (string, error) {
 	if t == nil {
@@ -256,7 +251,7 @@ func compileBody(v any, env any) (*bodyTemplate, error) {
 		if strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "[") {
 			var doc any
 			if err := json.Unmarshal([]byte(trimmed), &doc); err != nil {
-				return nil, fmt.Errorf("not valid JSON: %v", err)
+				return nil, fmt.Errorf("not valid JSON: %w", err)
 			}
 			v = doc
 		}

@@ -262,7 +262,7 @@ func (s *Server) Callback(ctx context.Context, url, secret, jobID, status string
 	if err != nil {
 		return 0, nil, err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }() // read-only body
 	rb, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	return res.StatusCode, rb, nil
 }

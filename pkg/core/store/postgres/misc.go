@@ -31,7 +31,7 @@ func (s *Store) AppendLog(ctx context.Context, entries ...store.LogEntry) error 
 		if t.IsZero() {
 			t = now
 		}
-		times[i], durs[i], wos[i], statuses[i] = t, int64(l.Duration), l.WorkOrderID, int32(l.Status)
+		times[i], durs[i], wos[i], statuses[i] = t, int64(l.Duration), l.WorkOrderID, int32(l.Status) //nolint:gosec // G115: an HTTP status code
 		for j, v := range []string{l.Account, l.Direction, l.Severity, l.Method, l.URL, l.WorkOrderNumber,
 			l.Customer, l.MessageID, l.Request, l.Response, l.Error} {
 			cols[j][i] = clean(v)

@@ -388,7 +388,7 @@ func (w *where) next(arg any) string {
 func lockKey(schema string) int64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("wogate-migrate:" + schema))
-	return int64(h.Sum64())
+	return int64(h.Sum64()) //nolint:gosec // G115: reinterpreting the hash bits is the point
 }
 
 // migrate applies pending migrations. The advisory lock is session-level on
@@ -414,7 +414,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
-			conn.Conn().Close(uctx) //nolint:errcheck // dropping the session drops the lock
+			_ = conn.Conn().Close(uctx) // dropping the session drops the lock
 		}
 	}()
 	if schema != "" {

@@ -32,7 +32,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	for rows.Next() {
 		var v int
 		if err := rows.Scan(&v); err != nil {
-			rows.Close()
+			_ = rows.Close() // the scan error is the one to report
 			return fmt.Errorf("read schema_migrations: %w", err)
 		}
 		applied[v] = true

@@ -32,7 +32,7 @@ func (s *Store) AppendLog(ctx context.Context, entries ...store.LogEntry) error 
 		if err != nil {
 			return err
 		}
-		defer st.Close()
+		defer func() { _ = st.Close() }()
 		for _, r := range rows {
 			if _, err := st.ExecContext(bg, r...); err != nil {
 				return err

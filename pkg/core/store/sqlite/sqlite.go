@@ -179,7 +179,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	var mode string
 	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
 		_ = s.wdb.Close()
-		return nil, fmt.Errorf("open sqlite store %s: journal mode is %q, want wal (%v)", abs, mode, err)
+		return nil, fmt.Errorf("open sqlite store %s: journal mode is %q, want wal (%w)", abs, mode, err)
 	}
 	if err := migrate(ctx, s.wdb); err != nil {
 		_ = s.wdb.Close()
@@ -215,7 +215,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 		s.cpdb.SetMaxOpenConns(1)
 		s.cpDone = make(chan struct{})
-		go s.checkpointer()
+		go s.checkpointer() //nolint:gosec // G118: the checkpointer lives as long as the store; Close stops it
 	}
 	go s.run()
 	return s, nil
@@ -256,7 +256,7 @@ func checkMigrated(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return fmt.Errorf("not a wogate store (read schema_migrations: %w)", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // read-only; rows.Err is what matters
 	for rows.Next() {
 		var v int
 		if err := rows.Scan(&v); err != nil {
@@ -295,7 +295,7 @@ func (s *Store) checkpointer() {
 			// Errors are transient (SQLITE_BUSY while another process
 			// checkpoints); the next tick tries again, and the final
 			// Close checkpoints everything anyway.
-			_, _ = s.cpdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			_, _ = s.cpdb.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
 		}
 	}
 }
@@ -380,7 +380,7 @@ func blob(b []byte) any {
 	if len(b) == 0 {
 		return nil
 	}
-	return []byte(b)
+	return b
 }
 
 // nullText stores an empty string as NULL (optional columns such as
@@ -456,7 +456,7 @@ func scanLog(r scanner) (store.LogEntry, error) {
 }
 
 func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // read-only; rows.Err is what matters
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)

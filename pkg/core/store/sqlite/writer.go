@@ -205,7 +205,7 @@ func (s *Store) commit(batch []*op) {
 			}
 			if _, rerr := tx.ExecContext(bg, "ROLLBACK TO w"); rerr != nil {
 				_ = tx.Rollback()
-				failAll(fmt.Errorf("rollback to savepoint after %v: %w", err, rerr))
+				failAll(fmt.Errorf("rollback to savepoint after %w: %w", err, rerr))
 				answer()
 				return
 			}

@@ -364,7 +364,7 @@ func testConcurrentInsert(t *testing.T, st store.Store) {
 					// Committed before InsertEvent returned: visible now.
 					got, err := st.GetEvent(c, e.ID)
 					if err != nil || got.MessageID != msg {
-						errs <- fmt.Errorf("event %s (id %d) not readable right after insert: %v", msg, e.ID, err)
+						errs <- fmt.Errorf("event %s (id %d) not readable right after insert: %w", msg, e.ID, err)
 						return
 					}
 				}
@@ -1601,7 +1601,9 @@ func testTraceContext(t *testing.T, st store.Store) {
 			want = tpEvent
 		case strings.HasPrefix(e.MessageID, "t-batch-"):
 			var i int
-			fmt.Sscanf(e.MessageID, "t-batch-%d", &i)
+			if _, err := fmt.Sscanf(e.MessageID, "t-batch-%d", &i); err != nil {
+				t.Errorf("claimed event %s: %v", e.MessageID, err)
+			}
 			if i%2 == 0 {
 				want = fmt.Sprintf("00-4bf92f3577b34da6a3ce929d0e0e47%02d-00f067aa0ba902b7-01", i)
 			}

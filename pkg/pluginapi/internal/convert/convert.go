@@ -102,7 +102,7 @@ func RepairInfo(r *corrigo.RepairInfo) *pluginpb.RepairInfo {
 		return nil
 	}
 	return &pluginpb.RepairInfo{
-		CodeId: int32(r.CodeId), Code: r.Code, CategoryId: int32(r.CategoryId), Category: r.Category,
+		CodeId: int32(r.CodeId), Code: r.Code, CategoryId: int32(r.CategoryId), Category: r.Category, //nolint:gosec // G115: Corrigo IDs are 32-bit on the wire
 	}
 }
 
@@ -123,7 +123,7 @@ func CustomFields(fs []corrigo.CustomField) []*pluginpb.CustomField {
 	}
 	out := make([]*pluginpb.CustomField, len(fs))
 	for i, f := range fs {
-		out[i] = &pluginpb.CustomField{Id: int32(f.Id), Value: f.Value}
+		out[i] = &pluginpb.CustomField{Id: int32(f.Id), Value: f.Value} //nolint:gosec // G115: Corrigo IDs are 32-bit on the wire
 	}
 	return out
 }
