@@ -66,7 +66,7 @@ func benchEndToEnd(b *testing.B, synchronous, pgDSN string, rate int) {
 	if _, err := sb.Start("127.0.0.1:0"); err != nil {
 		b.Fatal(err)
 	}
-	defer sb.Close()
+	defer func() { _ = sb.Close() }()
 
 	dir := b.TempDir()
 	certFile := filepath.Join(dir, "corrigo.pem")
@@ -108,7 +108,7 @@ admin: {listen: ""}
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(b.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}

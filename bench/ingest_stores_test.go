@@ -72,7 +72,7 @@ func openPostgresBench(b *testing.B, opts postgres.Options) store.Store {
 			b.Errorf("drop schema: %v", err)
 			return
 		}
-		defer conn.Close(ctx)
+		defer func() { _ = conn.Close(ctx) }()
 		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+opts.Schema+" CASCADE"); err != nil {
 			b.Errorf("drop schema: %v", err)
 		}

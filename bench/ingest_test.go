@@ -186,7 +186,7 @@ func postAll(b *testing.B, url, token string, clients int) {
 				if i >= b.N {
 					return
 				}
-				req, _ := http.NewRequest("POST", url, bytes.NewReader(bodies[i]))
+				req, _ := http.NewRequestWithContext(b.Context(), "POST", url, bytes.NewReader(bodies[i]))
 				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("Content-Type", "application/json; charset=utf-8")
 				req.Header.Set("Event-Type", "NewWorkOrder")
@@ -197,7 +197,7 @@ func postAll(b *testing.B, url, token string, clients int) {
 					continue
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				lat[i] = time.Since(t0)
 				if resp.StatusCode != 200 {
 					failed.Add(1)

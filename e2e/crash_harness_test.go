@@ -9,7 +9,6 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
-	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/internal/testplugin"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
@@ -98,7 +98,7 @@ func (g *crashGateway) start() {
 	g.t.Helper()
 	g.starts++
 	fmt.Fprintf(g.logf, "=== start %d at %s\n", g.starts, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(gatewayBin, "run", "--config", g.cfg, "--shutdown-timeout", "5s")
+	cmd := exec.CommandContext(context.Background(), gatewayBin, "run", "--config", g.cfg, "--shutdown-timeout", "5s")
 	cmd.Stdout, cmd.Stderr = g.logf, g.logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -115,9 +115,9 @@ func (g *crashGateway) start() {
 			g.t.Fatalf("gateway exited before it was ready: %v\n%s", err, g.logTail(4000))
 		default:
 		}
-		resp, err := http.Get(g.url("/readyz"))
+		resp, err := testhttp.Get(context.Background(), g.url("/readyz"))
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return
 			}
@@ -138,7 +138,7 @@ func (g *crashGateway) kill() {
 	pid := g.cmd.Process.Pid
 	fmt.Fprintf(g.logf, "=== SIGKILL process group %d at %s\n", pid, time.Now().Format(time.RFC3339Nano))
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	<-g.done
+	fmt.Fprintf(g.logf, "=== exited: %v\n", <-g.done)
 	g.cmd = nil
 }
 
@@ -308,7 +308,7 @@ func newCrashWorld(t *testing.T, p crashParams) *crashWorld {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { logf.Close() })
+		t.Cleanup(func() { _ = logf.Close() })
 		gw := &crashGateway{t: t, cfg: cfg, port: port, admin: adminPort, logf: logf}
 		w.gws = append(w.gws, gw)
 		t.Cleanup(func() {
@@ -357,7 +357,7 @@ func crashSchema(t *testing.T, dsn string) string {
 		if err != nil {
 			return err
 		}
-		defer conn.Close(ctx)
+		defer func() { _ = conn.Close(ctx) }()
 		_, err = conn.Exec(ctx, q)
 		return err
 	}

@@ -84,7 +84,7 @@ func (w *crashWorld) checkLedger(ctx context.Context) ([]string, ledgerReport) {
 	if err != nil {
 		return []string{fmt.Sprintf("open the gateway's store: %v", err)}, rep
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 
 	// What CorrigoPro sent: originals and injected copies, all of which
 	// must have been answered 2xx in the end.

@@ -3,13 +3,13 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/internal/testplugin"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
@@ -31,7 +31,7 @@ func TestLostWebhooksAreReconciled(t *testing.T) {
 	if _, err := sb.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	defer sb.Close()
+	defer func() { _ = sb.Close() }()
 	dir := t.TempDir()
 	cert := filepath.Join(dir, "corrigo.pem")
 	if err := os.WriteFile(cert, sb.CertificatePEM(), 0o600); err != nil {
@@ -77,11 +77,11 @@ log: {level: info, format: json}
 		return strings.Contains(e.logBuf.String(), "webhook silence")
 	})
 	metrics := func() string {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", adminPort))
+		resp, err := testhttp.Get(t.Context(), fmt.Sprintf("http://127.0.0.1:%d/metrics", adminPort))
 		if err != nil {
 			return ""
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}

@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/internal/testplugin"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
@@ -36,11 +38,11 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
+		defer func() { _ = os.RemoveAll(dir) }()
 		gatewayBin = filepath.Join(dir, "gateway")
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Dir(filepath.Dir(file))
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", gatewayBin, "./cmd/gateway")
+		cmd := exec.CommandContext(context.Background(), filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", gatewayBin, "./cmd/gateway") //nolint:staticcheck // SA1019: the toolchain that runs the test builds the binaries
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build gateway: %v\n%s", err, out)
@@ -97,11 +99,11 @@ func newEnv(t *testing.T) *env {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
@@ -182,7 +184,7 @@ func (e *env) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%
 func (e *env) start(extra ...string) {
 	e.t.Helper()
 	args := append([]string{"run", "--config", e.cfg}, extra...)
-	e.cmd = exec.Command(gatewayBin, args...)
+	e.cmd = exec.CommandContext(context.Background(), gatewayBin, args...)
 	e.cmd.Stdout = e.logBuf
 	e.cmd.Stderr = e.logBuf
 	if err := e.cmd.Start(); err != nil {
@@ -203,11 +205,11 @@ func (e *env) start(extra ...string) {
 			e.t.Fatalf("gateway exited before it was ready: %v\n%s", err, e.logBuf.String())
 		default:
 		}
-		resp, err := http.Get(e.url("/readyz"))
+		resp, err := testhttp.Get(context.Background(), e.url("/readyz"))
 		if err != nil {
 			return false
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return resp.StatusCode == 200
 	})
 }
@@ -311,11 +313,11 @@ func TestPollingWithWebhooksOff(t *testing.T) {
 	// No webhook URL: the sandbox records notifications but sends none.
 	id := e.create(sandbox.WorkOrderSpec{})
 	e.waitFor("polled work order accepted", 20*time.Second, func() bool { return e.status(id) == corrigo.StatusAccepted })
-	resp, err := http.Post(e.url("/webhooks/corrigo/main"), "application/json", strings.NewReader("{}"))
+	resp, err := testhttp.Post(t.Context(), e.url("/webhooks/corrigo/main"), "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("disabled webhook path answered %d, want 404", resp.StatusCode)
 	}
@@ -344,14 +346,14 @@ func TestForgedTokenGets401AndChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	post := func(token string) (int, map[string]string) {
-		req, _ := http.NewRequest("POST", e.url("/webhooks/corrigo/main"), bytes.NewReader(body))
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", e.url("/webhooks/corrigo/main"), bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Event-Type", "NewWorkOrder")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var ans map[string]string
 		b, _ := io.ReadAll(resp.Body)
 		if err := json.Unmarshal(b, &ans); err != nil {
@@ -476,11 +478,11 @@ log: {level: info, format: json}
 	e.start()
 	control := fmt.Sprintf("http://127.0.0.1:%d/_sandbox/workorders?status=Accepted", sbPort)
 	e.waitFor("work orders accepted in the embedded sandbox", 20*time.Second, func() bool {
-		resp, err := http.Get(control)
+		resp, err := testhttp.Get(t.Context(), control)
 		if err != nil {
 			return false
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var body struct{ WorkOrders []corrigo.WorkOrder }
 		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 			return false

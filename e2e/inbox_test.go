@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 )
@@ -37,10 +38,10 @@ func buildCSVExport(t *testing.T) string {
 	csvExportOnce.Do(func() {
 		csvExportBin = filepath.Join(filepath.Dir(gatewayBin), "csv-export")
 		_, file, _, _ := runtime.Caller(0)
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", csvExportBin, "./plugins/csv-export")
+		cmd := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", csvExportBin, "./plugins/csv-export") //nolint:staticcheck // SA1019: the toolchain that runs the test builds the binaries
 		cmd.Dir = filepath.Dir(filepath.Dir(file))
 		if out, err := cmd.CombinedOutput(); err != nil {
-			csvExportErr = fmt.Errorf("build csv-export: %v\n%s", err, out)
+			csvExportErr = fmt.Errorf("build csv-export: %w\n%s", err, out)
 		}
 	})
 	if csvExportErr != nil {
@@ -126,12 +127,12 @@ func TestCSVInboxActionsReachCorrigoPro(t *testing.T) {
 	//    applied by the plugin, whose actions the gateway stores before it
 	//    answers.
 	body := "work_order_id,action,comment\n" + fmt.Sprintf("%d,check_out,Replaced the valve\n", id)
-	resp, err := http.Post(e.url("/plugins/accept/inbound/inbox?name=done.csv"), "text/csv", strings.NewReader(body))
+	resp, err := testhttp.Post(t.Context(), e.url("/plugins/accept/inbound/inbox?name=done.csv"), "text/csv", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ans, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(ans), `"actions": 1`) && !strings.Contains(string(ans), `"actions":1`) {
 		t.Fatalf("POST inbound/inbox: %d %s", resp.StatusCode, ans)
 	}
@@ -146,12 +147,12 @@ func TestCSVInboxActionsReachCorrigoPro(t *testing.T) {
 	}
 
 	// An unknown plugin and a plugin path that does not exist answer JSON.
-	resp, err = http.Post(e.url("/plugins/nope/inbound"), "text/plain", strings.NewReader("x"))
+	resp, err = testhttp.Post(t.Context(), e.url("/plugins/nope/inbound"), "text/plain", strings.NewReader("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ans, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(ans), `"error"`) {
 		t.Errorf("unknown plugin: %d %s", resp.StatusCode, ans)
 	}

@@ -254,7 +254,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	pluginOf := map[string]string{}
 	for _, win := range windows {
 		pluginOf[win.version] = win.plugin

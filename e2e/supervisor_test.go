@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/core/admin"
 )
 
@@ -282,7 +283,7 @@ func adminURL(g *crashGateway, path string) string {
 // adminJSON calls the gateway's admin API and decodes its answer.
 func adminJSON(t *testing.T, g *crashGateway, method, path string, out any) int {
 	t.Helper()
-	req, err := http.NewRequest(method, adminURL(g, path), nil)
+	req, err := http.NewRequestWithContext(t.Context(), method, adminURL(g, path), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +291,7 @@ func adminJSON(t *testing.T, g *crashGateway, method, path string, out any) int 
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatalf("%s %s: %d %s: %v", method, path, res.StatusCode, b, err)
@@ -300,11 +301,11 @@ func adminJSON(t *testing.T, g *crashGateway, method, path string, out any) int 
 
 func httpGet(t *testing.T, u string) (int, string) {
 	t.Helper()
-	res, err := http.Get(u)
+	res, err := testhttp.Get(t.Context(), u)
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
 }

@@ -18,7 +18,7 @@ func TestImportWalls(t *testing.T) {
 	deps := func(pkg string) map[string][]string {
 		// -deps lists pkg and everything it imports; ImportPath + Imports
 		// tells who imports what.
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "list", "-e", "-deps",
+		cmd := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), "list", "-e", "-deps", //nolint:staticcheck // SA1019: the toolchain that runs the test lists the packages
 			"-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, pkg)
 		cmd.Dir = root
 		out, err := cmd.Output()

@@ -26,9 +26,9 @@ func TestPluginsListAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	m := plugins.NewManager(nil, slog.New(slog.DiscardHandler))
-	defer m.Close(context.Background())
+	defer func() { _ = m.Close(context.Background()) }()
 	err = m.Start(ctx, []plugins.Spec{{Name: "accept", Command: testplugin.Build(t, "accept"),
 		Supervisor: plugins.Supervisor{MaxCrashes: 1}}})
 	if err != nil {

@@ -59,11 +59,11 @@ rules:
 // recorded is a store filled by a real gateway, stopped, and the pieces to
 // write other configurations over the same store.
 type recorded struct {
-	dir, config         string
-	base, oauth, cert   string
-	plugin              string
-	workOrders          []int64
-	events, sentActions int
+	dir, config       string
+	base, oauth, cert string
+	plugin            string
+	workOrders        []int64
+	events            int
 }
 
 // writeConfig writes a configuration over the recorded store: the recorded
@@ -107,7 +107,7 @@ func record(t *testing.T) *recorded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func listAll(t *testing.T, r *recorded) ([]store.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	return st.ListEvents(context.Background(), store.EventFilter{Limit: 1000})
 }
 

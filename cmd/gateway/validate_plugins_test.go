@@ -14,7 +14,7 @@ import (
 func buildERPRest(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "erp-rest")
-	out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "github.com/wogate/wogate/plugins/erp-rest").CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "github.com/wogate/wogate/plugins/erp-rest").CombinedOutput() //nolint:staticcheck // SA1019: the toolchain that runs the test builds the binaries
 	if err != nil {
 		t.Fatalf("build erp-rest: %v\n%s", err, out)
 	}

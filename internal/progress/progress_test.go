@@ -108,12 +108,12 @@ func TestIsTerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if IsTerminal(f) {
 		t.Fatal("a regular file is not a terminal")
 	}
 	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-		defer tty.Close()
+		defer func() { _ = tty.Close() }()
 		if !IsTerminal(tty) {
 			t.Fatal("/dev/tty is a terminal")
 		}

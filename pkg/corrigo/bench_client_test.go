@@ -28,10 +28,10 @@ func BenchmarkParallelCalls(b *testing.B) {
 			var conns atomic.Int64
 			mux := http.NewServeMux()
 			mux.HandleFunc("POST /OAuth/Token", func(w http.ResponseWriter, r *http.Request) {
-				io.WriteString(w, `{"access_token":"t","token_type":"bearer","expires_in":1199}`)
+				_, _ = io.WriteString(w, `{"access_token":"t","token_type":"bearer","expires_in":1199}`)
 			})
 			mux.HandleFunc("GET /Direct/api/customers", func(w http.ResponseWriter, r *http.Request) {
-				io.WriteString(w, `{"Customers":[{"Id":1,"Name":"A","BranchIds":[1,2]}],"MessageId":"m"}`)
+				_, _ = io.WriteString(w, `{"Customers":[{"Id":1,"Name":"A","BranchIds":[1,2]}],"MessageId":"m"}`)
 			})
 			srv := httptest.NewUnstartedServer(mux)
 			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {

@@ -104,12 +104,12 @@ func (f *clientFake) serveToken(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" ||
 		r.PostForm.Get("grant_type") != "client_credentials" {
 		w.WriteHeader(400)
-		io.WriteString(w, `{"error":"unsupported_grant_type"}`)
+		_, _ = io.WriteString(w, `{"error":"unsupported_grant_type"}`)
 		return
 	}
 	if r.PostForm.Get("client_id") != fakeClientID || r.PostForm.Get("client_secret") != fakeClientSecret {
 		w.WriteHeader(400)
-		io.WriteString(w, `{"error":"invalid_client"}`)
+		_, _ = io.WriteString(w, `{"error":"invalid_client"}`)
 		return
 	}
 	tok := fmt.Sprintf("tok-%d", n)
@@ -143,12 +143,12 @@ func (f *clientFake) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if !authorized {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(401)
-		io.WriteString(w, `{"Code":2000,"Message":"Authorization has been denied for this request.","ValidationErrors":null,"MessageId":null}`)
+		_, _ = io.WriteString(w, `{"Code":2000,"Message":"Authorization has been denied for this request.","ValidationErrors":null,"MessageId":null}`)
 		return
 	}
 	if h == nil {
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{}`)
+		_, _ = io.WriteString(w, `{}`)
 		return
 	}
 	h(w, r, rec)
@@ -178,7 +178,7 @@ func respondJSON(status int, body string) func(http.ResponseWriter, *http.Reques
 	return func(w http.ResponseWriter, _ *http.Request, _ clientRecorded) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		io.WriteString(w, body)
+		_, _ = io.WriteString(w, body)
 	}
 }
 

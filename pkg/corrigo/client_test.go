@@ -37,7 +37,7 @@ func TestGetWorkOrdersBatchesOf50(t *testing.T) {
 				for _, id := range rec.Query["ids"] {
 					parts = append(parts, `{"WorkOrderId":`+id+`}`)
 				}
-				io.WriteString(w, `{"WorkOrders":[`+strings.Join(parts, ",")+`]}`)
+				_, _ = io.WriteString(w, `{"WorkOrders":[`+strings.Join(parts, ",")+`]}`)
 			})
 			c := f.client()
 			ids := make([]int64, tt.n)
@@ -105,7 +105,7 @@ func TestGetWorkOrdersStopsAtFailingBatch(t *testing.T) {
 			respondJSON(503, `{"Code":1000,"Message":"busy"}`)(w, r, rec)
 			return
 		}
-		io.WriteString(w, `{"WorkOrders":[{"WorkOrderId":1}]}`)
+		_, _ = io.WriteString(w, `{"WorkOrders":[{"WorkOrderId":1}]}`)
 	})
 	c := f.client()
 	got, err := c.GetWorkOrders(context.Background(), make([]int64, 150))
@@ -275,7 +275,7 @@ func TestAPIErrorDecoding(t *testing.T) {
 				}
 				w.Header().Set("Content-Type", ct)
 				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
+				_, _ = io.WriteString(w, tt.body)
 			})
 			err := tt.call(f.client())
 			var ae *APIError
@@ -366,12 +366,12 @@ func TestClassOf(t *testing.T) {
 	})
 	t.Run("network error", func(t *testing.T) {
 		f := newClientFake(t)
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		dead := "http://" + ln.Addr().String() + "/Direct/"
-		ln.Close()
+		_ = ln.Close()
 		c := f.client(func(cfg *Config) { cfg.BaseURL = dead })
 		err = c.Accept(context.Background(), AcceptRequest{WorkOrderId: 1})
 		var ne net.Error
@@ -410,7 +410,7 @@ func TestResponseBodyIsBounded(t *testing.T) {
 	f := newClientFake(t)
 	f.setHandler(func(w http.ResponseWriter, r *http.Request, _ clientRecorded) {
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"Customers":[`)
+		_, _ = io.WriteString(w, `{"Customers":[`)
 		chunk := strings.Repeat(" ", 1<<16)
 		for written := 0; written <= 1<<20; written += len(chunk) {
 			if _, err := io.WriteString(w, chunk); err != nil {

@@ -15,7 +15,7 @@ import (
 func Example() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /OAuth/Token", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, `{"access_token":"H4sI-example<---->sig","token_type":"bearer","expires_in":1199}`)
+		_, _ = io.WriteString(w, `{"access_token":"H4sI-example<---->sig","token_type":"bearer","expires_in":1199}`)
 	})
 	mux.HandleFunc("GET /Direct/api/customers", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer H4sI-example<---->sig" {

@@ -35,7 +35,7 @@ func TestUploadAttachmentMultipart(t *testing.T) {
 				g.fileName, g.fileType = fh.Filename, fh.Header.Get("Content-Type")
 				fr, _ := fh.Open()
 				g.file, _ = io.ReadAll(fr)
-				io.WriteString(w, `{"AttachmentId":"0f8fad5b-d9cb-469f-a165-70867728950e"}`)
+				_, _ = io.WriteString(w, `{"AttachmentId":"0f8fad5b-d9cb-469f-a165-70867728950e"}`)
 			})
 			var logged []byte
 			c := f.client(func(cfg *Config) {

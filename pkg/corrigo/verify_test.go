@@ -531,7 +531,7 @@ func TestVerifyConcurrent(t *testing.T) {
 					return
 				}
 				if _, err := v.Verify(bad); ReasonOf(err) != ReasonBadSignature {
-					errs <- fmt.Errorf("goroutine %d iteration %d: bad token: %v", g, i, err)
+					errs <- fmt.Errorf("goroutine %d iteration %d: bad token: %w", g, i, err)
 					return
 				}
 			}

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "csv-export")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.CommandContext(context.Background(), "go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build plugin: %v\n%s", err, out)
 		os.Exit(1)
@@ -78,7 +78,7 @@ func rows(t *testing.T, path string) [][]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	recs, err := csv.NewReader(f).ReadAll()
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
@@ -97,7 +97,7 @@ func TestRealBinaryWithManager(t *testing.T) {
 	host := &kv{m: map[string][]byte{}}
 	m := plugins.NewManager(host, slog.New(slog.NewTextHandler(io.Discard, nil)),
 		plugins.WithSupervisor(plugins.Supervisor{HealthInterval: 50 * time.Millisecond, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond}))
-	defer m.Close(context.Background())
+	defer func() { _ = m.Close(context.Background()) }()
 
 	bad, err := m.Validate(ctx, plugins.Spec{Name: "csv", Command: bin, Config: map[string]any{"dir": dir, "file": "{nope}.csv"}})
 	if err != nil || len(bad) != 1 || bad[0].Key != "file" {
@@ -177,7 +177,7 @@ func TestRealBinaryWithManager(t *testing.T) {
 
 // TestBinaryPrintsConfigReference checks the flags used to generate docs.
 func TestBinaryPrintsConfigReference(t *testing.T) {
-	out, err := exec.Command(bin, "--config-markdown").Output()
+	out, err := exec.CommandContext(t.Context(), bin, "--config-markdown").Output()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 	"github.com/wogate/wogate/plugins/erp-rest/fakeerp"
@@ -57,17 +58,17 @@ func build(t *testing.T) {
 	t.Helper()
 	buildOnce.Do(func() {
 		// Both links run at once: linking dominates this package's time.
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		goBin := filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // SA1019: the toolchain that runs the test builds the binaries
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		for _, b := range [][2]string{{gatewayBin, "github.com/wogate/wogate/cmd/gateway"}, {pluginBin, "github.com/wogate/wogate/plugins/erp-rest"}} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				out, err := exec.Command(goBin, "build", "-o", b[0], b[1]).CombinedOutput()
+				out, err := exec.CommandContext(t.Context(), goBin, "build", "-o", b[0], b[1]).CombinedOutput()
 				if err != nil {
 					mu.Lock()
-					buildErr = fmt.Errorf("go build %s: %v\n%s", b[1], err, out)
+					buildErr = fmt.Errorf("go build %s: %w\n%s", b[1], err, out)
 					mu.Unlock()
 				}
 			}()
@@ -107,7 +108,7 @@ func (s *syncBuffer) String() string {
 }
 
 func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ log: {level: debug}
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	cmd := exec.Command(gatewayBin, "run", "--config", path)
+	cmd := exec.CommandContext(context.Background(), gatewayBin, "run", "--config", path)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -210,7 +211,8 @@ log: {level: debug}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-done:
+		case err := <-done:
+			t.Logf("gateway exited: %v", err)
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
 			t.Error("gateway did not stop within 30s of SIGTERM")
@@ -226,7 +228,7 @@ log: {level: debug}
 			t.Fatalf("gateway exited: %v\n%s", err, logs.String())
 		default:
 		}
-		res, err := http.Get(e.url + "/readyz")
+		res, err := testhttp.Get(t.Context(), e.url+"/readyz")
 		if err != nil {
 			return false
 		}
@@ -409,11 +411,11 @@ func TestEndToEndUnknownSiteIsParkedForAPerson(t *testing.T) {
 		} `json:"items"`
 	}
 	e.waitFor("the event parked", 20*time.Second, func() bool {
-		res, err := http.Get(fmt.Sprintf("%s/api/v1/dead-letters?work_order=%d", admin, wo.WorkOrderId))
+		res, err := testhttp.Get(t.Context(), fmt.Sprintf("%s/api/v1/dead-letters?work_order=%d", admin, wo.WorkOrderId))
 		if err != nil {
 			return false
 		}
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }()
 		parked.Items = nil
 		return json.NewDecoder(res.Body).Decode(&parked) == nil && len(parked.Items) == 1
 	})
@@ -427,8 +429,8 @@ func TestEndToEndUnknownSiteIsParkedForAPerson(t *testing.T) {
 	}
 
 	// A person adds the site and reprocesses the event.
-	site := e.erp.AddSite(strconv.Itoa(int(wo.ServiceLocation.SpaceId)), wo.ServiceLocation.SpaceName)
-	res, err := http.Post(admin+"/api/v1/dead-letters/"+strings.Replace(p.Ref, ":", "/", 1)+"/reprocess", "application/json", nil)
+	site := e.erp.AddSite(strconv.Itoa(wo.ServiceLocation.SpaceId), wo.ServiceLocation.SpaceName)
+	res, err := testhttp.Post(t.Context(), admin+"/api/v1/dead-letters/"+strings.Replace(p.Ref, ":", "/", 1)+"/reprocess", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/core/admin"
 	"github.com/wogate/wogate/pkg/core/admin/admintest"
 	"github.com/wogate/wogate/pkg/core/store"
@@ -75,7 +76,7 @@ func (e *env) do(t *testing.T, method, path, token, body string) resp {
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	req, err := http.NewRequestWithContext(t.Context(), method, e.srv.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func (e *env) do(t *testing.T, method, path, token, body string) resp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	return resp{status: res.StatusCode, header: res.Header, body: b}
 }
@@ -126,7 +127,7 @@ func TestAuth(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", e.srv.URL+tc.path, nil)
+			req, _ := http.NewRequestWithContext(t.Context(), "GET", e.srv.URL+tc.path, nil)
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
 			}
@@ -135,7 +136,7 @@ func TestAuth(t *testing.T) {
 				t.Fatal(err)
 			}
 			b, _ := io.ReadAll(res.Body)
-			res.Body.Close()
+			_ = res.Body.Close()
 			if res.StatusCode != tc.want {
 				t.Fatalf("status %d, want %d: %s", res.StatusCode, tc.want, b)
 			}
@@ -295,14 +296,14 @@ func TestBadInputs(t *testing.T) {
 
 func TestBulkContentType(t *testing.T) {
 	e := newEnv(t)
-	req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/dead-letters/ignore", strings.NewReader(`{"refs":["event:1"]}`))
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", e.srv.URL+"/api/v1/dead-letters/ignore", strings.NewReader(`{"refs":["event:1"]}`))
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	req.Header.Set("Content-Type", "text/plain")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.Body.Close()
+	_ = res.Body.Close()
 	if res.StatusCode != http.StatusUnsupportedMediaType {
 		t.Fatalf("status %d", res.StatusCode)
 	}
@@ -577,23 +578,23 @@ func TestNilRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	srv := httptest.NewServer(admin.New(st, nil, admin.Options{}))
 	defer srv.Close()
 	for _, p := range []string{"/api/v1/rules", "/api/v1/plugins", "/api/v1/breakers", "/api/v1/status", "/api/v1/dead-letters", "/readyz", "/ui/health", "/ui/rules"} {
-		res, err := http.Get(srv.URL + p)
+		res, err := testhttp.Get(t.Context(), srv.URL+p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		_ = res.Body.Close()
 		if res.StatusCode != 200 {
 			t.Errorf("%s: %d %s", p, res.StatusCode, b)
 		}
 	}
 	// Without known accounts the timeline needs one.
-	res, _ := http.Get(srv.URL + "/api/v1/work-orders/5/timeline")
-	res.Body.Close()
+	res, _ := testhttp.Get(t.Context(), srv.URL+"/api/v1/work-orders/5/timeline")
+	_ = res.Body.Close()
 	if res.StatusCode != 400 {
 		t.Errorf("timeline without account: %d", res.StatusCode)
 	}

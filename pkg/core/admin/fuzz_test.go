@@ -36,14 +36,14 @@ func FuzzQueries(f *testing.F) {
 	h := New(st, nil, Options{Logger: slog.New(slog.DiscardHandler)})
 	f.Fuzz(func(t *testing.T, query, body string) {
 		for _, target := range []string{"/api/v1/dead-letters?", "/api/v1/log?", "/api/v1/work-orders/1/timeline?", "/ui/log?", "/ui/dead-letters?"} {
-			req := httptest.NewRequest("GET", "/", nil)
+			req := httptest.NewRequestWithContext(t.Context(), "GET", "/", nil)
 			req.URL = &url.URL{Path: strings.SplitN(target, "?", 2)[0], RawQuery: query}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
 			checkAnswer(t, target+query, w)
 		}
 		for _, op := range []string{"reprocess", "ignore"} {
-			req := httptest.NewRequest("POST", "/api/v1/dead-letters/"+op, strings.NewReader(body))
+			req := httptest.NewRequestWithContext(t.Context(), "POST", "/api/v1/dead-letters/"+op, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)

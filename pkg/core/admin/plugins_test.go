@@ -60,7 +60,7 @@ func TestRestartPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	fp := &fakePlugins{state: map[string]plugins.State{
 		"q": plugins.StateQuarantined, "broken": plugins.StateQuarantined, "ok": plugins.StateRunning}}
 	rt := &admin.Live{PluginHealth: func() admin.PluginHealther { return fp }}
@@ -123,7 +123,7 @@ func TestUIRestartPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	fp := &fakePlugins{state: map[string]plugins.State{
 		"q": plugins.StateQuarantined, "broken": plugins.StateQuarantined, "ok": plugins.StateRunning}}
 	rt := &admin.Live{PluginHealth: func() admin.PluginHealther { return fp }}

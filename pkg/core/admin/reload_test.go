@@ -20,7 +20,7 @@ func TestLastReloadShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	info := admin.ReloadInfo{Attempts: 2, LastAttempt: at.Add(time.Minute), LastError: `compile rules: rule "x": <bad> & wrong`,
 		LastSuccess: at, LastVersion: "abc123"}

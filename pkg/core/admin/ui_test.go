@@ -31,18 +31,22 @@ func newBrowser(t *testing.T, base string) *browser {
 
 func (b *browser) get(path string) (int, string, http.Header) {
 	b.t.Helper()
-	res, err := b.c.Get(b.url + path)
+	req, err := http.NewRequestWithContext(b.t.Context(), http.MethodGet, b.url+path, nil)
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	defer res.Body.Close()
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
 	body, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(body), res.Header
 }
 
 func (b *browser) post(path string, form url.Values, hdr ...string) (int, string, http.Header) {
 	b.t.Helper()
-	req, _ := http.NewRequest("POST", b.url+path, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequestWithContext(b.t.Context(), "POST", b.url+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
@@ -51,7 +55,7 @@ func (b *browser) post(path string, form url.Values, hdr ...string) (int, string
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(body), res.Header
 }
@@ -131,33 +135,33 @@ func TestUILogin(t *testing.T) {
 
 func TestUIBearerAccess(t *testing.T) {
 	e := newEnv(t)
-	req, _ := http.NewRequest("GET", e.srv.URL+"/ui/rules", nil)
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", e.srv.URL+"/ui/rules", nil)
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	_ = res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(body), "erp-new") {
 		t.Fatalf("bearer UI: %d", res.StatusCode)
 	}
 	// A bearer POST needs no CSRF token: browsers never attach the header.
-	req, _ = http.NewRequest("POST", e.srv.URL+"/ui/dead-letters/act", strings.NewReader(url.Values{"row": {fmt.Sprintf("ignore:event:%d", e.seed.DeadEvent)}}.Encode()))
+	req, _ = http.NewRequestWithContext(t.Context(), "POST", e.srv.URL+"/ui/dead-letters/act", strings.NewReader(url.Values{"row": {fmt.Sprintf("ignore:event:%d", e.seed.DeadEvent)}}.Encode()))
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	res, err = (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.Body.Close()
+	_ = res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("bearer POST: %d", res.StatusCode)
 	}
-	req, _ = http.NewRequest("GET", e.srv.URL+"/ui/rules", nil)
+	req, _ = http.NewRequestWithContext(t.Context(), "GET", e.srv.URL+"/ui/rules", nil)
 	req.Header.Set("Authorization", "Bearer wrong")
 	res, _ = http.DefaultClient.Do(req)
-	res.Body.Close()
+	_ = res.Body.Close()
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong bearer: %d", res.StatusCode)
 	}

@@ -36,7 +36,7 @@ func spanAttr(s tracetest.SpanStub, k attribute.Key) attribute.Value {
 func TestTracesAcrossRetries(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	defer tp.Shutdown(context.Background())
+	defer func() { _ = tp.Shutdown(context.Background()) }()
 	tracer := tp.Tracer(tracectx.TracerName)
 	hctx, hook := tracer.Start(context.Background(), "webhook receive")
 	hook.End()

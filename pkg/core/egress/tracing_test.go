@@ -49,7 +49,7 @@ func enqueueTraced(t *testing.T, st store.Store, woID int64, traceparent string,
 func TestSendSpans(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	defer tp.Shutdown(context.Background())
+	defer func() { _ = tp.Shutdown(context.Background()) }()
 	tracer := tp.Tracer(tracectx.TracerName)
 	pctx, parent := tracer.Start(context.Background(), "plugin call p")
 	parent.End()

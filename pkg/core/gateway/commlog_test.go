@@ -3,12 +3,12 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/core/admin"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -51,15 +51,15 @@ func TestCommunicationLogCustomer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	srv := httptest.NewServer(admin.New(st, nil, admin.Options{}))
 	defer srv.Close()
 
-	res, err := http.Get(srv.URL + "/api/v1/log?customer=" + url.QueryEscape(mine.Name))
+	res, err := testhttp.Get(t.Context(), srv.URL+"/api/v1/log?customer="+url.QueryEscape(mine.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	var page admin.LogPage
 	if err := json.NewDecoder(res.Body).Decode(&page); err != nil || res.StatusCode != 200 {
 		t.Fatalf("status %d: %v", res.StatusCode, err)

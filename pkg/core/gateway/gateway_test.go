@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/internal/testplugin"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/store"
@@ -126,7 +126,7 @@ admin: {listen: ""}
 	if err != nil {
 		t.Fatalf("config:\n%s\n%v", yaml, err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,12 +259,12 @@ func testPipeline(t *testing.T, pg string) {
 	}
 
 	for _, path := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get("http://" + w.addr + path)
+		resp, err := testhttp.Get(t.Context(), "http://"+w.addr+path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("%s = %d %s", path, resp.StatusCode, b)
 		}
@@ -298,7 +298,7 @@ func TestCommunicationLogBothDirections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	entries, err := st.QueryLog(context.Background(), store.LogFilter{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
@@ -422,7 +422,8 @@ func TestGracefulShutdownFinishesInFlightWork(t *testing.T) {
 	if s := w.status(id); s != corrigo.StatusAccepted {
 		t.Errorf("after graceful stop the work order is %s, want Accepted (stop took %v)", s, time.Since(start))
 	}
-	if _, err := http.Post("http://"+w.addr+"/webhooks/corrigo/main", "application/json", strings.NewReader("{}")); err == nil {
+	if res, err := testhttp.Post(t.Context(), "http://"+w.addr+"/webhooks/corrigo/main", "application/json", strings.NewReader("{}")); err == nil {
+		_ = res.Body.Close()
 		t.Errorf("the listener still accepts connections after shutdown")
 	}
 }
@@ -432,7 +433,7 @@ func TestNewFailsClearlyAndCleansUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sb.Close()
+	defer func() { _ = sb.Close() }()
 	dir := t.TempDir()
 	cert := filepath.Join(dir, "c.pem")
 	_ = os.WriteFile(cert, sb.CertificatePEM(), 0o600)
@@ -472,11 +473,11 @@ admin: {listen: ""}
 func TestReadyzReportsStoppedPlugin(t *testing.T) {
 	w := newWorld(t, worldOpts{pluginConfig: "{exit_after: 300ms}"})
 	w.waitFor("readyz unavailable", func() bool {
-		resp, err := http.Get("http://" + w.addr + "/readyz")
+		resp, err := testhttp.Get(t.Context(), "http://"+w.addr+"/readyz")
 		if err != nil {
 			return false
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var body map[string]any
 		_ = json.NewDecoder(resp.Body).Decode(&body)
 		return resp.StatusCode == 503 && strings.Contains(fmt.Sprint(body["problems"]), "plugin accept")

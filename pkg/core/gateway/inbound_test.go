@@ -330,7 +330,7 @@ type answer struct {
 
 func call(t *testing.T, method, url, body string, hdr map[string]string) answer {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func call(t *testing.T, method, url, body string, hdr map[string]string) answer 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	a := answer{status: res.StatusCode, header: res.Header, body: string(b)}
 	_ = json.Unmarshal(b, &a.json)

@@ -144,7 +144,7 @@ func TestReloadKeepsOldConfigOnErrorAndUnchangedPluginsRunning(t *testing.T) {
 
 	// The metrics count both outcomes.
 	rec := httptest.NewRecorder()
-	w.g.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	w.g.metrics.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), "GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	for _, want := range []string{`wogate_config_reloads_total{result="success"} 1`, `wogate_config_reloads_total{result="failure"} 4`,
 		`wogate_config_info{version="` + v2 + `"} 1`} {

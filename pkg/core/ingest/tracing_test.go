@@ -42,7 +42,7 @@ func TestWebhookSpans(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			exp := tracetest.NewInMemoryExporter()
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-			defer tp.Shutdown(t.Context())
+			defer func() { _ = tp.Shutdown(t.Context()) }()
 			st := newMemStore()
 			if tc.storeFails {
 				st.fail = errors.New("database is locked")
@@ -52,7 +52,7 @@ func TestWebhookSpans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req := httptest.NewRequest("POST", "/webhooks/corrigo/main", strings.NewReader(tc.body))
+			req := httptest.NewRequestWithContext(t.Context(), "POST", "/webhooks/corrigo/main", strings.NewReader(tc.body))
 			req.Header.Set("Authorization", tc.auth)
 			req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 			h.ServeHTTP(httptest.NewRecorder(), req)

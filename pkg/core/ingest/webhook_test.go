@@ -92,7 +92,7 @@ func TestWebhookAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := newMemStore()
 			h, stats, logged := newTestWebhook(t, st)
-			req := httptest.NewRequest(tc.method, "/webhooks/corrigo/main", strings.NewReader(tc.body))
+			req := httptest.NewRequestWithContext(t.Context(), tc.method, "/webhooks/corrigo/main", strings.NewReader(tc.body))
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
 			}
@@ -138,7 +138,7 @@ func TestWebhookStoresEventFields(t *testing.T) {
 	h.opts.OnStored = func(e *store.Event) { woken = append(woken, e) }
 	body := checkInBody("e6d28519")
 	post := func() *httptest.ResponseRecorder {
-		req := httptest.NewRequest("POST", "/w", strings.NewReader("  "+body+"\n"))
+		req := httptest.NewRequestWithContext(t.Context(), "POST", "/w", strings.NewReader("  "+body+"\n"))
 		req.Header.Set("Authorization", "Bearer "+goodToken)
 		req.Header.Set("Event-Type", "CheckedIn")
 		rec := httptest.NewRecorder()
@@ -183,7 +183,7 @@ func TestWebhookStoreDownAnswers503(t *testing.T) {
 	st := newMemStore()
 	st.fail = errDown
 	h, stats, logged := newTestWebhook(t, st)
-	req := httptest.NewRequest("POST", "/w", strings.NewReader(checkInBody("m1")))
+	req := httptest.NewRequestWithContext(t.Context(), "POST", "/w", strings.NewReader(checkInBody("m1")))
 	req.Header.Set("Authorization", "Bearer "+goodToken)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -222,7 +222,7 @@ func FuzzWebhookBody(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := httptest.NewRequest("POST", "/w", bytes.NewReader(body))
+		req := httptest.NewRequestWithContext(t.Context(), "POST", "/w", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+goodToken)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
@@ -255,7 +255,7 @@ func TestWebhookLogsNewWorkOrderCustomer(t *testing.T) {
 		  "Header":{"WorkOrderId":7,"Action":"NewWorkOrder","ActionDate":"2026-01-02T10:00:00Z","MessageId":"n7"}}`,
 		checkInBody("c42"),
 	} {
-		req := httptest.NewRequest("POST", "/w", strings.NewReader(body))
+		req := httptest.NewRequestWithContext(t.Context(), "POST", "/w", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+goodToken)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

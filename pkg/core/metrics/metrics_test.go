@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/core/egress"
 	"github.com/wogate/wogate/pkg/core/metrics"
 	"github.com/wogate/wogate/pkg/core/plugins"
@@ -43,11 +44,11 @@ func scrape(t *testing.T, h http.Handler) string {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	res, err := http.Get(srv.URL)
+	res, err := testhttp.Get(t.Context(), srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 200 {
 		t.Fatalf("scrape status %d: %s", res.StatusCode, b)
@@ -63,7 +64,7 @@ func TestExposition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer raw.Close()
+	defer func() { _ = raw.Close() }()
 	m := metrics.New(metrics.Options{})
 	st := m.WrapStore(raw)
 	m.SetBacklogSource(st)

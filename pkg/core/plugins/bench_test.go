@@ -184,7 +184,7 @@ func benchTransportFloor(b *testing.B, mtls bool) {
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  pluginapi.Handshake,
 		VersionedPlugins: pluginapi.VersionedPlugins(0),
-		Cmd:              exec.Command(acceptBin(b)),
+		Cmd:              exec.CommandContext(context.Background(), acceptBin(b)),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         mtls,
 		Logger:           hclog.NewNullLogger(),
@@ -224,12 +224,12 @@ const echoSocketEnv = "WOGATE_BENCH_ECHO_SOCKET"
 // costs on this machine.
 func BenchmarkSocketFloor(b *testing.B) {
 	sock := filepath.Join(b.TempDir(), "echo.sock")
-	ln, err := net.Listen("unix", sock)
+	ln, err := (&net.ListenConfig{}).Listen(b.Context(), "unix", sock)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
-	cmd := exec.Command(os.Args[0])
+	defer func() { _ = ln.Close() }()
+	cmd := exec.CommandContext(context.Background(), os.Args[0])
 	cmd.Env = append(os.Environ(), echoSocketEnv+"="+sock)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -239,7 +239,7 @@ func BenchmarkSocketFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer conn.Close() // ends the child's echo loop
+	defer func() { _ = conn.Close() }() // ends the child's echo loop
 	msg, buf := make([]byte, 32), make([]byte, 64)
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -259,7 +259,7 @@ func BenchmarkSocketFloor(b *testing.B) {
 
 // runEcho is the child side of BenchmarkSocketFloor.
 func runEcho(sock string) int {
-	conn, err := net.Dial("unix", sock)
+	conn, err := (&net.Dialer{}).DialContext(context.Background(), "unix", sock)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

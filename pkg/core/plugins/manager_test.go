@@ -207,7 +207,7 @@ func TestTraceparentReachesPlugin(t *testing.T) {
 		t.Fatalf("plugin saw traceparent %q without a span", r.Traceparent)
 	}
 	tp := sdktrace.NewTracerProvider()
-	defer tp.Shutdown(context.Background())
+	defer func() { _ = tp.Shutdown(context.Background()) }()
 	sctx, span := tp.Tracer("test").Start(ctx, "plugin call acc")
 	defer span.End()
 	actions, err = m.HandleEvent(sctx, "acc", event(7))

@@ -22,7 +22,7 @@ func TestPrunerKeepsDeadLettersAndPending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	insert := func(msg string, wo int64) *store.Event {
 		e := &store.Event{Account: "main", MessageID: msg, WorkOrderID: wo, Action: "NewWorkOrder", Source: "webhook", Body: []byte(`{}`)}
 		if _, err := st.InsertEvent(ctx, e); err != nil {
@@ -157,7 +157,7 @@ func TestPrunerSeparateRetentions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	e := &store.Event{Account: "main", MessageID: "m", WorkOrderID: 1, Action: "NewWorkOrder", Source: "webhook", Body: []byte(`{}`)}
 	if _, err := st.InsertEvent(ctx, e); err != nil {
 		t.Fatal(err)

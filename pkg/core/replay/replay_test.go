@@ -98,7 +98,7 @@ func recordStore(t *testing.T, cfg *config.Config, open opener) {
 	t.Helper()
 	ctx := context.Background()
 	st := open(t, false)
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	eval, err := gateway.NewEvaluator(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +200,7 @@ func postgresStore(t *testing.T) opener {
 func run(t *testing.T, cfg *config.Config, open opener) *replay.Report {
 	t.Helper()
 	st := open(t, true)
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	if _, err := st.InsertEvent(context.Background(), &store.Event{Account: "main", MessageID: "ro", Body: []byte(`{}`)}); err == nil {
 		t.Fatal("the read-only store took an insert")
 	}

@@ -118,6 +118,9 @@ func TestDecisionJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, err := s.Evaluate(&Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, _ := json.Marshal(d)
 	want := `{"matched":[{"rule":"a","plugin":"p","index":0,"shadow":true},{"rule":"b","plugin":"q","index":1}],"stopped":true,"evaluated":2}`
 	if string(b) != want {

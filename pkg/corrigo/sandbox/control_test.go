@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 )
@@ -20,11 +21,11 @@ import (
 func TestOAuth(t *testing.T) {
 	sb, _ := start(t, sandbox.Options{})
 	post := func(ctype, body string) (int, map[string]any) {
-		resp, err := http.Post(sb.OAuthURL(), ctype, strings.NewReader(body))
+		resp, err := testhttp.Post(t.Context(), sb.OAuthURL(), ctype, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var m map[string]any
 		_ = json.NewDecoder(resp.Body).Decode(&m)
 		return resp.StatusCode, m
@@ -79,13 +80,13 @@ func TestTokenExpiry(t *testing.T) {
 	var offset atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	sb, _ := start(t, sandbox.Options{Now: now, TokenLifetime: 5 * time.Minute})
-	resp, err := http.PostForm(sb.OAuthURL(), url.Values{"grant_type": {"client_credentials"}, "client_id": {"sandbox"}, "client_secret": {"sandbox-secret"}})
+	resp, err := testhttp.PostForm(t.Context(), sb.OAuthURL(), url.Values{"grant_type": {"client_credentials"}, "client_id": {"sandbox"}, "client_secret": {"sandbox-secret"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var tr corrigo.TokenResponse
 	_ = json.NewDecoder(resp.Body).Decode(&tr)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if tr.ExpiresIn != 299 {
 		t.Fatalf("expires_in %d", tr.ExpiresIn)
 	}

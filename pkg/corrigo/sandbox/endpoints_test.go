@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 )
@@ -311,12 +311,12 @@ func TestMessagesNotesAttachments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get(u)
+	resp, err := testhttp.Get(t.Context(), u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if string(b) != content || resp.Header.Get("Content-Type") != "application/pdf" {
 		t.Fatalf("download: %d bytes, %q", len(b), resp.Header.Get("Content-Type"))
 	}

@@ -25,7 +25,7 @@ func fuzzSandbox(f *testing.F) (*sandbox.Sandbox, string) {
 		f.Fatal(err)
 	}
 	// Only OAuth-issued tokens are accepted: get one through the handler.
-	req := httptest.NewRequest("POST", "/OAuth/Token", strings.NewReader("grant_type=client_credentials&client_id=sandbox&client_secret=sandbox-secret"))
+	req := httptest.NewRequestWithContext(f.Context(), "POST", "/OAuth/Token", strings.NewReader("grant_type=client_credentials&client_id=sandbox&client_secret=sandbox-secret"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec := httptest.NewRecorder()
 	sb.Handler().ServeHTTP(rec, req)
@@ -64,7 +64,7 @@ func FuzzAPIBody(f *testing.F) {
 	h := sb.Handler()
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		method, path, _ := strings.Cut(routes[int(route)%len(routes)], " ")
-		req := httptest.NewRequest(method, "/Direct/api/"+path, bytes.NewReader(body))
+		req := httptest.NewRequestWithContext(t.Context(), method, "/Direct/api/"+path, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
@@ -96,7 +96,7 @@ func FuzzAPIQuery(f *testing.F) {
 	}
 	h := sb.Handler()
 	f.Fuzz(func(t *testing.T, p uint8, query string) {
-		req, err := http.NewRequest("GET", "http://sandbox/Direct/api/"+paths[int(p)%len(paths)], nil)
+		req, err := http.NewRequestWithContext(t.Context(), "GET", "http://sandbox/Direct/api/"+paths[int(p)%len(paths)], nil)
 		if err != nil {
 			t.Skip()
 		}
@@ -118,7 +118,7 @@ func FuzzUpload(f *testing.F) {
 	f.Add("", []byte("not multipart"))
 	h := sb.Handler()
 	f.Fuzz(func(t *testing.T, boundary string, body []byte) {
-		req := httptest.NewRequest("POST", "/Direct/api/attachments", bytes.NewReader(body))
+		req := httptest.NewRequestWithContext(t.Context(), "POST", "/Direct/api/attachments", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Content-Type", "multipart/form-data; boundary=\""+strings.ReplaceAll(boundary, "\"", "")+"\"")
 		rec := httptest.NewRecorder()

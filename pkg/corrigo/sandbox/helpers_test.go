@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 )
@@ -123,13 +124,13 @@ func wantErr(t testing.TB, err error, code int) {
 // rawToken fetches an access token with a plain form POST.
 func rawToken(t testing.TB, sb *sandbox.Sandbox) string {
 	t.Helper()
-	resp, err := http.PostForm(sb.OAuthURL(), url.Values{
+	resp, err := testhttp.PostForm(t.Context(), sb.OAuthURL(), url.Values{
 		"grant_type": {"client_credentials"}, "client_id": {sandbox.DefaultClientID}, "client_secret": {sandbox.DefaultClientSecret},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var tr corrigo.TokenResponse
 	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil || tr.AccessToken == "" {
 		t.Fatalf("token: %v %+v", err, tr)
@@ -155,7 +156,7 @@ func (r rawResp) errBody(t testing.TB) corrigo.ErrorBody {
 // raw sends one request to the sandbox, bypassing the client.
 func raw(t testing.TB, method, u, token, ctype string, body []byte) rawResp {
 	t.Helper()
-	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), method, u, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func raw(t testing.TB, method, u, token, ctype string, body []byte) rawResp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return rawResp{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
@@ -184,7 +185,7 @@ func ctl(t testing.TB, sb *sandbox.Sandbox, method, path string, body any, out a
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, sb.URL()+path, rd)
+	req, err := http.NewRequestWithContext(t.Context(), method, sb.URL()+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func ctl(t testing.TB, sb *sandbox.Sandbox, method, path string, body any, out a
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	if out != nil && resp.StatusCode < 300 {
 		if err := json.Unmarshal(b, out); err != nil {
@@ -276,7 +277,7 @@ func idle(t testing.TB, sb *sandbox.Sandbox) {
 
 func listen(t testing.TB) net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

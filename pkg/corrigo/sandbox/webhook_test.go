@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 )
@@ -42,13 +44,13 @@ func TestWebhookDelivery(t *testing.T) {
 		t.Fatalf("Authorization %q", auth)
 	}
 	// The certificate is served at its download URL.
-	resp, err := http.Get(sb.CertificateURL())
+	resp, err := testhttp.Get(t.Context(), sb.CertificateURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	pemBytes := make([]byte, 8192)
 	n, _ := resp.Body.Read(pemBytes)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	v, err := corrigo.NewVerifier(pemBytes[:n], corrigo.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +288,7 @@ func TestWebhookPerAction(t *testing.T) {
 
 	// Refused actions send nothing and name the code.
 	id = mk(t, sb, sandbox.WorkOrderSpec{CustomerId: sandbox.CustomerNorthwind, Status: corrigo.StatusRecalled})
-	if _, err := sb.Act(id, sandbox.Action{Action: "PutOnHold"}); err == nil || err.(*sandbox.ActionError).Code != corrigo.CodeNotFoundOrRecalled {
+	if _, err := sb.Act(id, sandbox.Action{Action: "PutOnHold"}); !isActionError(err, corrigo.CodeNotFoundOrRecalled) {
 		t.Fatalf("hold of a recalled work order: %v", err)
 	}
 	if _, err := sb.Act(id, sandbox.Action{Action: "Dance"}); err == nil {
@@ -509,7 +511,7 @@ func TestWebhookTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.Close()
+	defer func() { _ = other.Close() }()
 	foreign, _ := other.WebhookToken()
 	raw := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 	tests := []struct {
@@ -546,3 +548,9 @@ func TestWebhookTokens(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// isActionError reports whether err is an action refused with code.
+func isActionError(err error, code int) bool {
+	var ae *sandbox.ActionError
+	return errors.As(err, &ae) && ae.Code == code
+}

@@ -182,7 +182,9 @@ func TestInboundRefusals(t *testing.T) {
 			t.Errorf("%d %v", st, res)
 		}
 		c2 := start(t, inboundConfig(erp, "unmapped_status", "reject"))
-		c2.Host.KVPut(ctxT(t), erprest.WorkOrderKey("J-1001"), []byte(`{"account":"acme","work_order_id":501}`))
+		if err := c2.Host.KVPut(ctxT(t), erprest.WorkOrderKey("J-1001"), []byte(`{"account":"acme","work_order_id":501}`)); err != nil {
+			t.Fatal(err)
+		}
 		st, res, _ = inbound(t, c2, callback(map[string]any{"job_id": "J-1001", "status": "invented"}, true))
 		if st != 422 || !strings.Contains(res["error"].(string), `status "invented" is not in status_map`) {
 			t.Errorf("%d %v", st, res)
@@ -220,7 +222,9 @@ func TestInboundTokenAndNoSecret(t *testing.T) {
 	c2 := created(t, inboundConfig(erp, "inbound_secret", nil, "inbound_job_id_path", "data.job.id", "inbound_status_path", "data.job.state"))
 	req = callback(map[string]any{"data": map[string]any{"job": map[string]any{"id": 1001, "state": "on_site"}}}, false)
 	// Job ids may arrive as numbers; J-1001 is not 1001, so map one by hand.
-	c2.Host.KVPut(ctxT(t), erprest.WorkOrderKey("1001"), []byte(`{"account":"acme","work_order_id":501}`))
+	if err := c2.Host.KVPut(ctxT(t), erprest.WorkOrderKey("1001"), []byte(`{"account":"acme","work_order_id":501}`)); err != nil {
+		t.Fatal(err)
+	}
 	if st, _, acts := inbound(t, c2, req); st != 200 || kinds(acts) != "check_in" {
 		t.Fatalf("nested paths: %d %v", st, acts)
 	}

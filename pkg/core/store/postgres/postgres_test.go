@@ -55,7 +55,7 @@ func freshSchema(t testing.TB, dsn string) string {
 			t.Errorf("drop schema %s: %v", schema, err)
 			return
 		}
-		defer conn.Close(ctx)
+		defer func() { _ = conn.Close(ctx) }()
 		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
@@ -118,7 +118,7 @@ func TestMigrationsConcurrentAndGuarded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	var n, maxV int
 	if err := conn.QueryRow(ctx, "SELECT count(*), max(version) FROM "+schema+".schema_migrations").Scan(&n, &maxV); err != nil {
 		t.Fatal(err)

@@ -84,7 +84,7 @@ func TestCrashKeepsAcceptedEvents(t *testing.T) {
 	acked := map[string]int64{}
 	for round := 0; round < 3; round++ {
 		kill := 30 + rand.IntN(150)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashEnv+"="+path+"|"+strconv.Itoa(round))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
@@ -133,7 +133,7 @@ func TestCrashKeepsAcceptedEvents(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reopen after crashes: %v", err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	ctx := context.Background()
 	for msg, id := range acked {
 		ev, err := st.GetEvent(ctx, id)
@@ -148,9 +148,9 @@ func TestCrashKeepsAcceptedEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	var check string
-	if err := db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+	if err := db.QueryRowContext(t.Context(), "PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
 		t.Fatalf("integrity_check = %q, %v", check, err)
 	}
 }
@@ -177,7 +177,7 @@ func TestUncleanHandleReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st2.Close()
+	defer func() { _ = st2.Close() }()
 	for _, id := range ids {
 		if _, err := st2.GetEvent(ctx, id); err != nil {
 			t.Fatalf("event %d: %v", id, err)

@@ -27,21 +27,21 @@ func TestMigrationsIdempotentAndGuarded(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n, maxV int
-	if err := db.QueryRow("SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &maxV); err != nil {
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &maxV); err != nil {
 		t.Fatal(err)
 	}
 	if n != maxV {
 		t.Fatalf("schema_migrations has %d rows up to version %d: applied twice?", n, maxV)
 	}
 	var mode string
-	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+	if err := db.QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode = %q, %v", mode, err)
 	}
 	// A newer wogate migrated this file: refuse it.
-	if _, err := db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)"); err != nil {
+	if _, err := db.ExecContext(t.Context(), "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)"); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
+	_ = db.Close()
 	_, err = sqlite.Open(ctx, path, sqlite.Options{})
 	if err == nil || !strings.Contains(err.Error(), "schema version 999") {
 		t.Fatalf("open with a future schema: %v", err)

@@ -12,7 +12,7 @@ import (
 
 func TestTraceparentRoundTrip(t *testing.T) {
 	tp := sdktrace.NewTracerProvider()
-	defer tp.Shutdown(context.Background())
+	defer func() { _ = tp.Shutdown(context.Background()) }()
 	ctx, span := tp.Tracer("t").Start(context.Background(), "webhook receive")
 	defer span.End()
 	s := tracectx.Traceparent(ctx)
