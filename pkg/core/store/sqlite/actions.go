@@ -12,10 +12,11 @@ import (
 )
 
 // claimActionsSQL leases the head (lowest id) of each work order's pending
-// actions, skipping lanes with a leased action.
+// actions, skipping lanes with a leased action. Candidates are walked in id
+// order (actions_pending), so a claim stops after limit lane heads.
 const claimActionsSQL = `UPDATE actions SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3
 WHERE id IN (
-	SELECT a.id FROM actions a INDEXED BY actions_lane
+	SELECT a.id FROM actions a INDEXED BY actions_pending
 	WHERE a.status = 'pending' AND a.next_at <= ?3 AND a.lease_until <= ?3
 	AND NOT EXISTS (
 		SELECT 1 FROM actions p INDEXED BY actions_lane

@@ -49,10 +49,12 @@ func (s *Store) InsertEvent(ctx context.Context, e *store.Event) (bool, error) {
 // claimEventsSQL leases lane heads. A candidate is a pending, due event with
 // no earlier pending event in its lane (it is the head) and no leased
 // pending event in its lane (the lane is free). Claims run on the single
-// writer, so the check and the lease are atomic.
+// writer, so the check and the lease are atomic. Candidates are walked in id
+// order (events_pending), so a claim stops after limit lane heads instead
+// of looking at the whole backlog; the lane checks use events_lane.
 const claimEventsSQL = `UPDATE events SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3
 WHERE id IN (
-	SELECT e.id FROM events e INDEXED BY events_lane
+	SELECT e.id FROM events e INDEXED BY events_pending
 	WHERE e.status = 'pending' AND e.next_at <= ?3 AND e.lease_until <= ?3
 	AND NOT EXISTS (
 		SELECT 1 FROM events p INDEXED BY events_lane
@@ -178,9 +180,7 @@ func (s *Store) GetEvent(ctx context.Context, id int64) (*store.Event, error) {
 
 // EventsForWorkOrder implements store.Store, in lane order.
 func (s *Store) EventsForWorkOrder(ctx context.Context, account string, workOrderID int64) ([]store.Event, error) {
-	return query(ctx, s, "events for work order", scanEvent,
-		"SELECT "+eventCols+" FROM events WHERE account = ? AND work_order_id = ? ORDER BY action_date, id",
-		account, workOrderID)
+	return queryStmt(ctx, s, "events for work order", scanEvent, s.eventsForWO, account, workOrderID)
 }
 
 // SeenMessage implements store.Store.

@@ -111,6 +111,7 @@ type Store struct {
 
 	insertEvent *sql.Stmt            // prepared on wdb
 	hot         map[string]*sql.Stmt // the writer's other hot statements (stmts.go)
+	eventsForWO *sql.Stmt            // prepared on rdb (stmts.go)
 
 	ops        chan *op
 	closing    chan struct{}
@@ -155,11 +156,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// The writer: WAL, the chosen synchronous level, foreign keys, and
 	// BEGIN IMMEDIATE so a transaction takes the write lock up front
 	// instead of failing with SQLITE_BUSY when it first writes.
+	// temp_store=MEMORY keeps the savepoint journal (the writer runs each
+	// write of a group commit in a savepoint) in memory: it only serves to
+	// undo one write within the open transaction and plays no part in crash
+	// recovery, which the WAL alone provides. In a temporary file it cost a
+	// pwrite per page first touched in a savepoint, about a fifth of the
+	// writer's CPU in the end-to-end benchmark.
 	wdsn := fileURI(abs) + "?" + busy +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(" + opts.Synchronous + ")" +
 		"&_pragma=foreign_keys(1)" +
 		"&_pragma=journal_size_limit(67108864)" +
+		"&_pragma=temp_store(MEMORY)" +
 		"&_txlock=immediate"
 	if opts.CheckpointInterval > 0 {
 		wdsn += "&_pragma=wal_autocheckpoint(0)"
@@ -206,6 +214,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_ = s.wdb.Close()
 		return nil, fmt.Errorf("open sqlite store %s: readers: %w", abs, err)
 	}
+	if err := s.prepareReads(ctx); err != nil {
+		_ = s.rdb.Close()
+		_ = s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s: readers: %w", abs, err)
+	}
 	if opts.CheckpointInterval > 0 {
 		s.cpdb, err = sql.Open("sqlite", fileURI(abs)+"?"+busy+"&_pragma=synchronous("+opts.Synchronous+")")
 		if err != nil {
@@ -238,6 +251,10 @@ func openReadOnly(ctx context.Context, abs string, opts Options) (*Store, error)
 	s.rdb.SetMaxOpenConns(opts.Readers)
 	s.rdb.SetMaxIdleConns(opts.Readers)
 	if err := checkMigrated(ctx, s.rdb); err != nil {
+		_ = s.rdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s read-only: %w", abs, err)
+	}
+	if err := s.prepareReads(ctx); err != nil {
 		_ = s.rdb.Close()
 		return nil, fmt.Errorf("open sqlite store %s read-only: %w", abs, err)
 	}
@@ -325,6 +342,9 @@ func (s *Store) Close() error {
 			errs = append(errs, s.insertEvent.Close())
 		}
 		errs = append(errs, s.closeHot())
+		if s.eventsForWO != nil {
+			errs = append(errs, s.eventsForWO.Close())
+		}
 		errs = append(errs, s.rdb.Close())
 		if s.wdb != nil {
 			errs = append(errs, s.wdb.Close())
@@ -474,6 +494,19 @@ func query[T any](ctx context.Context, s *Store, what string, scan func(scanner)
 		return nil, fmt.Errorf("sqlite %s: %w", what, store.ErrClosed)
 	}
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, s.wrap(what, err)
+	}
+	out, err := collect(rows, scan)
+	return out, s.wrap(what, err)
+}
+
+// queryStmt is query with a statement prepared on rdb.
+func queryStmt[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), st *sql.Stmt, args ...any) ([]T, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("sqlite %s: %w", what, store.ErrClosed)
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, s.wrap(what, err)
 	}
