@@ -17,7 +17,7 @@ func TestClaimPlansDoNotSort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	for name, q := range map[string]string{"events": claimEventsSQL, "actions": claimActionsSQL} {
 		sel := q[strings.Index(q, "SELECT"):strings.Index(q, "RETURNING")]
 		sel = strings.TrimSuffix(strings.TrimSpace(sel), ")")
@@ -34,7 +34,10 @@ func TestClaimPlansDoNotSort(t *testing.T) {
 			}
 			plan = append(plan, detail)
 		}
-		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		_ = rows.Close()
 		joined := strings.Join(plan, "; ")
 		if strings.Contains(joined, "TEMP B-TREE") || !strings.Contains(joined, name+"_pending") {
 			t.Errorf("claim %s plan: %s", name, joined)
@@ -49,7 +52,7 @@ func TestWriterTempStoreMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	var mode int
 	if err := s.wdb.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&mode); err != nil {
 		t.Fatal(err)
