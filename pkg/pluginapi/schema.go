@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wogate/wogate/internal/typo"
 )
 
 // FieldType is the type of a config value.
@@ -152,37 +154,15 @@ func (s Schema) Apply(cfg map[string]any) (map[string]any, []ConfigError) {
 
 // suggest names a declared key close to k (a likely typo).
 func suggest(k string, fields []Field) string {
-	best, bestD := "", 3
-	for _, f := range fields {
-		if d := distance(strings.ToLower(k), strings.ToLower(f.Name)); d < bestD {
-			best, bestD = f.Name, d
-		}
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.Name
 	}
+	best := typo.Closest(k, names, 3)
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// distance is the Levenshtein distance, enough for typo hints.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // coerce converts v to f's Go type or says why it cannot.

@@ -16,6 +16,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/v2"
+	"github.com/wogate/wogate/internal/typo"
 	"gopkg.in/yaml.v3"
 )
 
@@ -957,39 +958,10 @@ func suggest(parent, unknown string) string {
 	if t == nil || t.Kind() != reflect.Struct {
 		return ""
 	}
-	best, bestD := "", 3
 	keys := make([]string, 0)
 	for k := range fieldTags(t) {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if d := editDistance(strings.ToLower(unknown), k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	sort.Strings(keys) // ties go to the first key, the same on every run
+	return typo.Closest(unknown, keys, 3)
 }
