@@ -1,10 +1,7 @@
 package csvexport
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
+	"github.com/wogate/wogate/plugins/internal/textfmt"
 )
 
 // Env is what a column value sees. Field paths and expressions are
@@ -114,94 +112,13 @@ func evalRow(cols []compiledColumn, env *Env, escapeFormulas bool) ([]string, er
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", c.Name, err)
 		}
-		s := formatValue(v)
+		s := textfmt.Value(v)
 		if escapeFormulas {
 			s = escapeFormula(s)
 		}
 		row[i] = s
 	}
 	return row, nil
-}
-
-// formatValue renders a column value as a cell: times as RFC 3339 UTC,
-// numbers without exponent, nil and zero times as empty, structs, maps and
-// slices as JSON.
-func formatValue(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case corrigo.Time:
-		return formatTime(x.Time)
-	case *corrigo.Time:
-		if x == nil {
-			return ""
-		}
-		return formatTime(x.Time)
-	case time.Time:
-		return formatTime(x)
-	case *time.Time:
-		if x == nil {
-			return ""
-		}
-		return formatTime(*x)
-	case time.Duration:
-		return x.String()
-	case bool:
-		return strconv.FormatBool(x)
-	case float64:
-		return formatFloat(x)
-	case float32:
-		return formatFloat(float64(x))
-	case int:
-		return strconv.Itoa(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case int32:
-		return strconv.FormatInt(int64(x), 10)
-	case uint64:
-		return strconv.FormatUint(x, 10)
-	case fmt.Stringer:
-		return x.String()
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.String: // named string types: corrigo.Status, corrigo.Action
-		return rv.String()
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return strconv.FormatInt(rv.Int(), 10)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return strconv.FormatUint(rv.Uint(), 10)
-	case reflect.Float32, reflect.Float64:
-		return formatFloat(rv.Float())
-	case reflect.Bool:
-		return strconv.FormatBool(rv.Bool())
-	case reflect.Pointer:
-		if rv.IsNil() {
-			return ""
-		}
-		return formatValue(rv.Elem().Interface())
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-func formatFloat(f float64) string {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return ""
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 // escapeFormula defuses a cell a spreadsheet would run as a formula

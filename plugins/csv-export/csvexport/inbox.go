@@ -15,6 +15,7 @@ import (
 
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
+	"github.com/wogate/wogate/plugins/internal/textfmt"
 )
 
 // Inbox columns. work_order_id and action are required; the others are
@@ -440,7 +441,7 @@ func invoiceLine(get func(string) string, amount float64, hasAmount bool) (corri
 	case hasRate && hasAmount:
 		li.Rate, li.Amount = rate, amount
 		if math.Abs(round2(li.Quantity*rate)-amount) > 0.005 {
-			return li, fmt.Sprintf("amount %s is not quantity × rate (%s × %s)", formatFloat(amount), formatFloat(li.Quantity), formatFloat(rate))
+			return li, fmt.Sprintf("amount %s is not quantity × rate (%s × %s)", textfmt.Float(amount), textfmt.Float(li.Quantity), textfmt.Float(rate))
 		}
 	case hasRate:
 		li.Rate, li.Amount = rate, round2(li.Quantity*rate)

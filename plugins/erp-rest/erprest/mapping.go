@@ -14,6 +14,7 @@ import (
 
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
+	"github.com/wogate/wogate/plugins/internal/textfmt"
 )
 
 // A status_map entry turns one ERP status into CorrigoPro actions. Each
@@ -345,7 +346,7 @@ func (e *fieldEval) fail(k string, format string, a ...any) {
 	}
 }
 
-func (e *fieldEval) str(k string) string { return strings.TrimSpace(formatValue(e.value(k))) }
+func (e *fieldEval) str(k string) string { return strings.TrimSpace(textfmt.Value(e.value(k))) }
 
 func (e *fieldEval) float(k string) float64 {
 	switch x := e.value(k).(type) {

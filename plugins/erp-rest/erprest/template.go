@@ -5,17 +5,15 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/wogate/wogate/pkg/corrigo"
+	"github.com/wogate/wogate/plugins/internal/textfmt"
 )
 
 // Templates are how the config maps CorrigoPro data into an ERP's JSON
@@ -199,7 +197,7 @@ func (t *strTemplate) render(env any) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("${%s}: %w", strings.TrimSpace(sg.src), err)
 		}
-		s := formatValue(v)
+		s := textfmt.Value(v)
 		if t.url {
 			if sg.query {
 				s = url.QueryEscape(s)
@@ -361,69 +359,4 @@ func jsonSafe(v any) any {
 		return nil
 	}
 	return v
-}
-
-// formatValue renders an expression's value as text: times as RFC 3339
-// UTC (empty when zero), numbers without exponent, nil as empty, named
-// string types as their string, structs, maps and slices as JSON.
-func formatValue(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case corrigo.Time:
-		return formatTime(x.Time)
-	case *corrigo.Time:
-		if x == nil {
-			return ""
-		}
-		return formatTime(x.Time)
-	case time.Time:
-		return formatTime(x)
-	case time.Duration:
-		return x.String()
-	case bool:
-		return strconv.FormatBool(x)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case float32:
-		return strconv.FormatFloat(float64(x), 'f', -1, 32)
-	case int:
-		return strconv.Itoa(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case json.Number:
-		return x.String()
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.String:
-		return rv.String()
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return strconv.FormatInt(rv.Int(), 10)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return strconv.FormatUint(rv.Uint(), 10)
-	case reflect.Float32, reflect.Float64:
-		return strconv.FormatFloat(rv.Float(), 'f', -1, 64)
-	case reflect.Bool:
-		return strconv.FormatBool(rv.Bool())
-	case reflect.Pointer:
-		if rv.IsNil() {
-			return ""
-		}
-		return formatValue(rv.Elem().Interface())
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }
