@@ -311,20 +311,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, f store.DeadLetterFilter) (
 	limit := storeutil.Limit(f.Limit)
 	var evs []store.Event
 	if len(evStatuses) > 0 {
-		var w where
-		w.in("status", evStatuses)
-		if f.Account != "" {
-			w.add("account = ?", f.Account)
-		}
-		if f.WorkOrderID != 0 {
-			w.add("work_order_id = ?", f.WorkOrderID)
-		}
-		if f.Action != "" {
-			w.add("action = ?", f.Action)
-		}
-		if !f.Since.IsZero() {
-			w.add("received_at >= ?", enc(storeutil.Micro(f.Since)))
-		}
+		w := deadLetterWhere(f, evStatuses, "action", "received_at")
 		evs, err = query(ctx, s, "list dead letters", scanEvent,
 			"SELECT "+eventCols+" FROM events"+w.String()+" ORDER BY received_at DESC, id DESC LIMIT ?", append(w.args, limit)...)
 		if err != nil {
@@ -333,20 +320,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, f store.DeadLetterFilter) (
 	}
 	var acts []store.OutboxAction
 	if len(actStatuses) > 0 {
-		var w where
-		w.in("status", actStatuses)
-		if f.Account != "" {
-			w.add("account = ?", f.Account)
-		}
-		if f.WorkOrderID != 0 {
-			w.add("work_order_id = ?", f.WorkOrderID)
-		}
-		if f.Action != "" {
-			w.add("kind = ?", f.Action)
-		}
-		if !f.Since.IsZero() {
-			w.add("created_at >= ?", enc(storeutil.Micro(f.Since)))
-		}
+		w := deadLetterWhere(f, actStatuses, "kind", "created_at")
 		acts, err = query(ctx, s, "list dead letters", scanAction,
 			"SELECT "+actionCols+" FROM actions"+w.String()+" ORDER BY created_at DESC, id DESC LIMIT ?", append(w.args, limit)...)
 		if err != nil {
@@ -354,6 +328,26 @@ func (s *Store) ListDeadLetters(ctx context.Context, f store.DeadLetterFilter) (
 		}
 	}
 	return storeutil.MergeDeadLetters(evs, acts, limit), nil
+}
+
+// deadLetterWhere is the filter of ListDeadLetters for one table: events
+// and actions name the action and the arrival time differently.
+func deadLetterWhere(f store.DeadLetterFilter, statuses []string, actionCol, timeCol string) where {
+	var w where
+	w.in("status", statuses)
+	if f.Account != "" {
+		w.add("account = ?", f.Account)
+	}
+	if f.WorkOrderID != 0 {
+		w.add("work_order_id = ?", f.WorkOrderID)
+	}
+	if f.Action != "" {
+		w.add(actionCol+" = ?", f.Action)
+	}
+	if !f.Since.IsZero() {
+		w.add(timeCol+" >= ?", enc(storeutil.Micro(f.Since)))
+	}
+	return w
 }
 
 func (f eventFilter) where(paged bool) where {
