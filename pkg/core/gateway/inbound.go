@@ -284,6 +284,11 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusServiceUnavailable, "the gateway is shutting down; try again later")
 		case plugins.IsRetryable(err):
 			fail(http.StatusServiceUnavailable, "plugin unavailable; try again later: "+err.Error())
+		case errors.As(err, &pe) && pe.NeedsPerson:
+			// The plugin understood the request but cannot act on it
+			// without a person (an unknown site, say): resending the
+			// same request will not help, so say so with a 4xx.
+			fail(http.StatusUnprocessableEntity, "needs a person: "+strings.TrimPrefix(pe.Message, "needs a person: "))
 		case errors.As(err, &pe):
 			fail(http.StatusInternalServerError, "plugin failed: "+pe.Message)
 		default:

@@ -368,6 +368,7 @@ func TestInboundErrors(t *testing.T) {
 		{name: "closed", err: plugins.ErrClosed, wantStatus: 503, wantErr: "shutting down"},
 		{name: "retryable plugin error", err: pluginapi.RetryLater(errors.New("ERP down")), wantStatus: 503, wantErr: "ERP down"},
 		{name: "permanent plugin error", err: pluginapi.Permanent(errors.New("handle inbound panicked: boom")), wantStatus: 500, wantErr: "plugin failed: handle inbound panicked: boom"},
+		{name: "needs a person", err: pluginapi.NeedsPerson(errors.New("site 12 is not in the ERP")), wantStatus: 422, wantErr: "needs a person: site 12 is not in the ERP"},
 		{name: "invalid action", actions: []pluginapi.Action{{Kind: pluginapi.KindReject, WorkOrderID: 31}}, wantStatus: 422,
 			wantErr: "the plugin's actions were refused: action 0: reject needs a Comment"},
 		{name: "action without work order", actions: []pluginapi.Action{{Kind: pluginapi.KindCheckIn}}, wantStatus: 422,
