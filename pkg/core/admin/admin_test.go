@@ -237,6 +237,8 @@ func TestBadInputs(t *testing.T) {
 		{"zero limit", "GET", "/api/v1/dead-letters?limit=0", "", 400, "invalid_argument", "limit"},
 		{"huge limit", "GET", "/api/v1/dead-letters?limit=1000000", "", 400, "invalid_argument", "limit"},
 		{"unknown parameter", "GET", "/api/v1/dead-letters?acount=acme", "", 400, "invalid_argument", "acount"},
+		{"parameter without a name", "GET", "/api/v1/dead-letters?=", "", 400, "invalid_argument", "query"},
+		{"log parameter without a name", "GET", "/api/v1/log?=x&limit=1", "", 400, "invalid_argument", "query"},
 		{"repeated parameter", "GET", "/api/v1/dead-letters?kind=event&kind=action", "", 400, "invalid_argument", "kind"},
 		{"show bad kind", "GET", "/api/v1/dead-letters/widget/1", "", 400, "invalid_argument", "ref"},
 		{"show bad id", "GET", "/api/v1/dead-letters/event/x", "", 400, "invalid_argument", "ref"},

@@ -33,6 +33,11 @@ func checkParams(q url.Values, allowed []string) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
+		if k == "" {
+			// "?=x" or "?&=": a parameter with no name. The 400 must still
+			// name a field, so it names the query string as a whole.
+			return badField("query", "a parameter has an empty name (accepted: "+strings.Join(allowed, ", ")+")")
+		}
 		if !slices.Contains(allowed, k) {
 			return badField(k, "unknown parameter (accepted: "+strings.Join(allowed, ", ")+")")
 		}
