@@ -161,11 +161,28 @@ func TestBadConfigs(t *testing.T) {
 			`missing_secret_file.bad.yaml:6:22: corrigo.accounts.main.client_secret: cannot read secret file testdata/does-not-exist.txt: no such file or directory`,
 			`missing_secret_file.bad.yaml:7:31: corrigo.accounts.main.webhook.certificate: not a PEM certificate`,
 		},
+		// YAML syntax errors name the line and column of the offending
+		// text, not the start of the enclosing block (yamlpos.go).
 		"yaml_syntax.bad.yaml": {
-			`yaml_syntax.bad.yaml:2: invalid YAML: did not find expected ',' or '}'`,
+			`yaml_syntax.bad.yaml:3:13: invalid YAML: did not find expected ',' or '}' (is the { opened on this line closed?)`,
 		},
 		"duplicate_key.bad.yaml": {
-			`duplicate_key.bad.yaml:2: invalid YAML: mapping key "listen" already defined at line 1`,
+			`duplicate_key.bad.yaml:2:1: invalid YAML: mapping key "listen" already defined at line 1`,
+		},
+		"syntax_rule_indent.bad.yaml": {
+			`syntax_rule_indent.bad.yaml:11:4: invalid YAML: did not find expected '-' indicator (check this line's indentation`,
+		},
+		"syntax_value_indent.bad.yaml": {
+			`syntax_value_indent.bad.yaml:11:12: invalid YAML: mapping values are not allowed in this context (a line indented deeper`,
+		},
+		"syntax_account_indent.bad.yaml": {
+			`syntax_account_indent.bad.yaml:6:6: invalid YAML: did not find expected key (check this line's indentation`,
+		},
+		"syntax_tab.bad.yaml": {
+			`syntax_tab.bad.yaml:5:1: invalid YAML: found a tab character that violates indentation`,
+		},
+		"syntax_quote.bad.yaml": {
+			`syntax_quote.bad.yaml:9:26: invalid YAML: found unexpected end of stream (is the quote opened here closed?)`,
 		},
 		"top_level.bad.yaml": {
 			`top_level.bad.yaml:1:1: the top level must be a mapping`,
@@ -848,5 +865,66 @@ delivery:
 	}
 	if got := cfg.Delivery.Breaker; got != (config.Breaker{ConsecutiveFailures: 7, OpenTimeout: 30 * time.Second, HalfOpenRequests: 2}) {
 		t.Errorf("delivery.breaker %+v", got)
+	}
+}
+
+// TestYAMLSyntaxPositionInExample mis-indents one line of the example
+// config, as the report that led to yamlpos.go did ("plugin: erp" under
+// the first rule), and checks the error names that line and its column,
+// however far it is from the "rules:" that yaml.v3 alone would blame.
+func TestYAMLSyntaxPositionInExample(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(src), "\n")
+	at := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "    plugin: erp") {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		t.Fatal(`examples/config.yaml has no "    plugin: erp" line`)
+	}
+	for _, c := range []struct {
+		indent string
+		col    int
+		msg    string
+	}{
+		{"   ", 4, "did not find expected '-' indicator"},
+		{"     ", 12, "mapping values are not allowed in this context"},
+		{"      ", 13, "mapping values are not allowed in this context"},
+	} {
+		broken := append([]string(nil), lines...)
+		broken[at] = c.indent + strings.TrimLeft(lines[at], " ")
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(path, []byte(strings.Join(broken, "\n")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, errs := load(t, path, env())
+		want := fmt.Sprintf("%s:%d:%d: invalid YAML: %s", path, at+1, c.col, c.msg)
+		if len(errs) != 1 || !strings.HasPrefix(errs[0], want) {
+			t.Errorf("indent %d: errors\n%s\nwant one starting %s", len(c.indent), strings.Join(errs, "\n"), want)
+		}
+	}
+}
+
+func TestDuplicateKeyPositioned(t *testing.T) {
+	for _, c := range []struct{ data, want string }{
+		{"listen: a\nlog: {level: info, format: text, level: debug}\n",
+			`dup.yaml:2:34: invalid YAML: mapping key "level" already defined at line 2`},
+		{"log:\n  level: info\n  \"level\": debug\n",
+			`dup.yaml:3:3: invalid YAML: mapping key "level" already defined at line 2`},
+	} {
+		_, err := config.Parse("dup.yaml", []byte(c.data), env())
+		var ce *config.Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("error %T: %v", err, err)
+		}
+		if got := ce.Error(); got != c.want {
+			t.Errorf("%q: got\n%s\nwant\n%s", c.data, got, c.want)
+		}
 	}
 }
