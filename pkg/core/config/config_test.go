@@ -142,7 +142,7 @@ func TestBadConfigs(t *testing.T) {
 			`missing_plugin.bad.yaml:9:13: rules[0].plugin: unknown plugin "erp" (configured plugins: csv)`,
 		},
 		"bad_expr.bad.yaml": {
-			"bad_expr.bad.yaml:8:59: rules[0].when: rule \"typo\": type corrigo.Sla has no field IsEmergncy\n" +
+			"bad_expr.bad.yaml:8:59: rules[0].when: rule \"typo\": type corrigo.Sla has no field IsEmergncy (did you mean \"IsEmergency\"?)\n" +
 				" | event.Action == \"NewWorkOrder\" && workOrder.Sla.IsEmergncy\n" +
 				" | ................................................^",
 			`bad_expr.bad.yaml:11:12: rules[1].when: rule "not-bool": expected bool, but got int`,
