@@ -178,6 +178,12 @@ func TestBadConfigs(t *testing.T) {
 		"syntax_account_indent.bad.yaml": {
 			`syntax_account_indent.bad.yaml:6:6: invalid YAML: did not find expected key (check this line's indentation`,
 		},
+		"syntax_after_quote.bad.yaml": {
+			`syntax_after_quote.bad.yaml:9:26: invalid YAML: did not find expected key (text after a quoted value, ] or }: quote the whole value`,
+		},
+		"when_tag.bad.yaml": {
+			`when_tag.bad.yaml:8:11: rules[0].when: YAML reads !hasWorkOrder as a tag, leaving the condition empty: quote the condition (when: "!hasWorkOrder")`,
+		},
 		"syntax_tab.bad.yaml": {
 			`syntax_tab.bad.yaml:5:1: invalid YAML: found a tab character that violates indentation`,
 		},
@@ -926,5 +932,37 @@ func TestDuplicateKeyPositioned(t *testing.T) {
 		if got := ce.Error(); got != c.want {
 			t.Errorf("%q: got\n%s\nwant\n%s", c.data, got, c.want)
 		}
+	}
+}
+
+// TestUnquotedBooleanConditions: `when: true` unquoted is a YAML boolean,
+// read as the condition "true", so it matches every event just as the
+// quoted form does (and false matches none).
+func TestUnquotedBooleanConditions(t *testing.T) {
+	cfg, errs := load(t, filepath.Join("testdata", "when_unquoted.good.yaml"), env())
+	if len(errs) > 0 {
+		t.Fatal(strings.Join(errs, "\n"))
+	}
+	var got []string
+	for _, r := range cfg.Rules {
+		got = append(got, r.When)
+	}
+	if strings.Join(got, ",") != "false,true,true" {
+		t.Fatalf("conditions = %q", got)
+	}
+	set, err := rules.Compile(cfg.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := set.Evaluate(&rules.Env{Event: rules.EventEnv{Action: "NewWorkOrder"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var matched []string
+	for _, m := range d.Matched {
+		matched = append(matched, m.Rule)
+	}
+	if strings.Join(matched, ",") != "everything,everything-again" {
+		t.Errorf("matched %q, want everything and everything-again", matched)
 	}
 }

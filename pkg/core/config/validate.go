@@ -413,7 +413,12 @@ func (l *loader) validateRules(c *Config) {
 			}
 		}
 		if strings.TrimSpace(r.When) == "" {
-			l.errorf(key+".when", false, `required: a condition ("true" matches every event)`)
+			if tag := l.pos.localTag(key + ".when"); tag != "" {
+				// `when: !hasWorkOrder` is a YAML tag on an empty value.
+				l.errorf(key+".when", true, "YAML reads %s as a tag, leaving the condition empty: quote the condition (when: %q)", tag, tag)
+			} else {
+				l.errorf(key+".when", false, `required: a condition ("true" matches every event)`)
+			}
 		}
 		switch {
 		case r.Plugin == "" && !r.Stop:

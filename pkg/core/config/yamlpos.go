@@ -49,19 +49,34 @@ func splitYAMLError(msg string) (line int, text string) {
 // with the line and column of the offending text.
 func syntaxErrorEntry(file string, data []byte, err error) ErrorEntry {
 	reported, msg := splitYAMLError(err.Error())
-	e := ErrorEntry{File: file, Line: reported, Message: "invalid YAML: " + msg + indentHint(msg)}
+	e := ErrorEntry{File: file, Line: reported, Message: "invalid YAML: " + msg}
 	if line, col, ok := locateSyntaxError(data, msg, reported); ok {
 		e.Line, e.Column = line, col
+		e.Message += syntaxHint(msg, col == firstColumn(data, line))
 	}
 	return e
 }
 
-// indentHint adds what usually causes a syntax error in a config file,
-// at the position locateSyntaxError found.
-func indentHint(msg string) string {
+// firstColumn is the column of the first non-blank character of line.
+func firstColumn(data []byte, line int) int {
+	lines := strings.SplitN(string(data), "\n", line+1)
+	if line < 1 || line > len(lines) {
+		return 0
+	}
+	text := lines[line-1]
+	return utf8.RuneCountInString(text) - utf8.RuneCountInString(strings.TrimLeft(text, " \t")) + 1
+}
+
+// syntaxHint adds what usually causes a syntax error in a config file,
+// at the position locateSyntaxError found; atStart says that position is
+// the first character of its line.
+func syntaxHint(msg string, atStart bool) string {
 	switch msg {
 	case "did not find expected key", "did not find expected '-' indicator", "did not find expected node content":
-		return " (check this line's indentation: keys of one mapping, and items of one list, must start in the same column)"
+		if atStart {
+			return " (check this line's indentation: keys of one mapping, and items of one list, must start in the same column)"
+		}
+		return " (text after a quoted value, ] or }: quote the whole value, e.g. 'a \"b\" c')"
 	case "mapping values are not allowed in this context":
 		return " (a line indented deeper than the key above it continues that key's value: check its indentation, or quote a value that contains \": \")"
 	case "did not find expected ',' or '}'":

@@ -44,11 +44,11 @@ func hintFor(msg string) string {
 	return ""
 }
 
-// closest uses the config keys' limit (at most two edits), stricter than
-// the one for action names: field and function names are short, and a
-// hint three edits away is mostly noise.
+// closest allows at most two edits, as for config keys, and one for names
+// under six characters: field and function names are short, and "abs" two
+// edits from "yes" is noise, not a hint.
 func closest(s string, candidates []string) string {
-	if best := typo.Closest(s, candidates, 3); best != "" {
+	if best := typo.Closest(s, candidates, min(3, 1+len(s)/3)); best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return ""

@@ -24,6 +24,7 @@ func TestDidYouMeanInConditions(t *testing.T) {
 		{`hasWorkorder`, `unknown name hasWorkorder (did you mean "hasWorkOrder"?)`},
 		{`hoursSnce(now) > 1`, `unknown name hoursSnce (did you mean "hoursSince"?)`},
 		{`lenn(event.Text) > 1`, `unknown name lenn (did you mean "len"?)`},
+		{`yes`, "unknown name yes\n"}, // not "abs": two edits in three letters
 		{`event.Xyzzyplugh == 1`, "type rules.EventEnv has no field Xyzzyplugh\n"},
 		{`workOrder.Nte.Amount.Foo > 1`, "type float64 has no field Foo\n"},
 	} {
