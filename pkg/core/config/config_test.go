@@ -291,8 +291,13 @@ func TestExampleConfig(t *testing.T) {
 			t.Errorf("rule %s missing from the example", name)
 		}
 	}
-	if cfg.Plugins["csv"].Command != "./bin/csv-export" || cfg.Plugins["erp"].Command != "./bin/erp-rest" {
+	// Relative to examples/, the repository's bin/ (make build).
+	bin := mustAbs(t, filepath.Join("..", "..", "..", "bin"))
+	if cfg.Plugins["csv"].Command != filepath.Join(bin, "csv-export") || cfg.Plugins["erp"].Command != filepath.Join(bin, "erp-rest") {
 		t.Errorf("plugin commands: %+v", cfg.Plugins)
+	}
+	if want := mustAbs(t, filepath.Join("..", "..", "..", "data")); cfg.DataDir != want {
+		t.Errorf("data_dir = %s, want %s (the repository's data/, as before)", cfg.DataDir, want)
 	}
 	if cfg.Tracing.Enabled() {
 		t.Error("the example must leave tracing off")
@@ -341,9 +346,10 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"listen", cfg.Listen, config.DefaultListen},
-		{"data_dir", cfg.DataDir, config.DefaultDataDir},
+		// Relative to the config file's directory, made absolute.
+		{"data_dir", cfg.DataDir, filepath.Join(mustAbs(t, "testdata"), "data")},
 		{"store.driver", cfg.Store.Driver, "sqlite"},
-		{"store.dsn", cfg.Store.DSN.Value(), filepath.Join("data", "wogate.db")},
+		{"store.dsn", cfg.Store.DSN.Value(), filepath.Join(mustAbs(t, "testdata"), "data", "wogate.db")},
 		{"group_commit.max_batch", cfg.Store.GroupCommit.MaxBatch, config.DefaultGroupCommitMaxBatch},
 		{"webhook.path", acc.Webhook.Path, "/webhooks/corrigo/main"},
 		{"webhook.clock_skew", acc.Webhook.ClockSkew, 5 * time.Minute},
@@ -495,7 +501,7 @@ func TestEnvOverrides(t *testing.T) {
 		t.Errorf("account added from the environment: %+v (ok=%v)", extra, ok)
 	}
 	// Untouched values keep the file's.
-	if cfg.Plugins["csv"].Command != "./bin/csv-export" || cfg.Sandbox.AutoCreate != 10*time.Second {
+	if cfg.Plugins["csv"].Command != mustAbs(t, "../../../bin/csv-export") || cfg.Sandbox.AutoCreate != 10*time.Second {
 		t.Error("file values lost")
 	}
 	base, _ := load(t, "../../../examples/config.yaml", env())
@@ -964,5 +970,60 @@ func TestUnquotedBooleanConditions(t *testing.T) {
 	}
 	if strings.Join(matched, ",") != "everything,everything-again" {
 		t.Errorf("matched %q, want everything and everything-again", matched)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestRelativePaths: paths in the file, and from environment overrides,
+// are anchored at the config file's directory; bare commands stay PATH
+// lookups and absolute paths stay as written.
+func TestRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	must(t, os.WriteFile(p, []byte(`data_dir: state
+store: {driver: sqlite, dsn: db/w.db}
+corrigo: { accounts: { main: { sandbox: true } } }
+plugins:
+  a: {command: ./bin/a}
+  b: {command: bin/b}
+  c: {command: c-on-path}
+  d: {command: /opt/d}
+rules:
+  - {name: a, when: "true", plugin: a}
+  - {name: b, when: "true", plugin: b}
+  - {name: c, when: "true", plugin: c}
+  - {name: d, when: "true", plugin: d}
+`), 0o600))
+	cfg, err := config.LoadWith(p, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, got, want string }{
+		{"dir", cfg.Dir, dir},
+		{"data_dir", cfg.DataDir, filepath.Join(dir, "state")},
+		{"store.dsn", cfg.Store.DSN.Value(), filepath.Join(dir, "db", "w.db")},
+		{"plugins.a.command", cfg.Plugins["a"].Command, filepath.Join(dir, "bin", "a")},
+		{"plugins.b.command", cfg.Plugins["b"].Command, filepath.Join(dir, "bin", "b")},
+		{"plugins.c.command", cfg.Plugins["c"].Command, "c-on-path"},
+		{"plugins.d.command", cfg.Plugins["d"].Command, "/opt/d"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	over, err := config.LoadWith(p, env("WOGATE_DATA_DIR=other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "other"); over.DataDir != want {
+		t.Errorf("WOGATE_DATA_DIR=other: data_dir = %q, want %q", over.DataDir, want)
 	}
 }
