@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -53,11 +54,17 @@ func validateOnePlugin(ctx context.Context, m *plugins.Manager, cfg *config.Conf
 	p := cfg.Plugins[name]
 	cmdKey := "plugins." + name + ".command"
 	if _, err := exec.LookPath(p.Command); err != nil {
-		return []config.ErrorEntry{cfg.Entry(cmdKey, fmt.Sprintf("plugin %q: cannot run command %q: %v", name, p.Command, unwrapExec(err)))}
+		msg := fmt.Sprintf("plugin %q: cannot run command %q: %v", name, p.Command, unwrapExec(err))
+		if cfg.Dir != "" && strings.HasPrefix(p.Command, cfg.Dir+string(filepath.Separator)) {
+			// The loader anchored a relative command at the config's
+			// directory; say so, in case it was meant for the cwd.
+			msg += " (a relative command is relative to the config file's directory)"
+		}
+		return []config.ErrorEntry{cfg.Entry(cmdKey, msg)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, pluginValidateTimeout)
 	defer cancel()
-	ces, err := m.Validate(ctx, plugins.Spec{Name: name, Command: p.Command, Args: p.Args, Config: p.Config,
+	ces, err := m.Validate(ctx, plugins.Spec{Name: name, Command: p.Command, Args: p.Args, Dir: cfg.Dir, Config: p.Config,
 		Timeout: p.Timeout, Concurrency: p.Concurrency, SHA256: p.SHA256})
 	if err != nil {
 		// The manager's errors already name the plugin; add the command

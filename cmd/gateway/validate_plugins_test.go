@@ -80,7 +80,8 @@ rules:
 		bad + ":5:",
 		"error: plugins.ok.config.fail_rate: must be between 0 and 1",
 		"error: plugins.erp.config.create_body: title: unterminated ${",
-		"error: plugins.gone.command: plugin \"gone\": cannot run command \"./no-such-plugin-binary\"",
+		"error: plugins.gone.command: plugin \"gone\": cannot run command \"" + filepath.Join(filepath.Dir(bad), "no-such-plugin-binary") + "\"",
+		"(a relative command is relative to the config file's directory)",
 		"error: plugins.garbage.command: plugin \"garbage\": " + notPlugin + " is not a wogate plugin",
 		"invalid: 4 errors",
 	} {

@@ -18,8 +18,9 @@
 //	fetch_work_order:   fetch the work order through the host
 //	report:             append a note whose Text is JSON describing what
 //	                    the plugin saw (pid, in-flight calls, counts, the
-//	                    WOGATE_TEST_PROBE environment variable and the
-//	                    traceparent the gateway sent)
+//	                    WOGATE_TEST_PROBE environment variable, the
+//	                    traceparent the gateway sent and the working
+//	                    directory)
 package main
 
 import (
@@ -195,8 +196,9 @@ func (p *acceptPlugin) HandleEvent(ctx context.Context, ev pluginapi.Event) ([]p
 		return nil, pluginapi.RetryLater(err)
 	}
 	id := ev.Header.WorkOrderId
+	cwd, _ := os.Getwd()
 	rep := map[string]any{"pid": os.Getpid(), "events": n, "inflight": in, "max_inflight": p.maxIn.Load(),
-		"probe": os.Getenv("WOGATE_TEST_PROBE"), "traceparent": pluginapi.Traceparent(ctx)}
+		"probe": os.Getenv("WOGATE_TEST_PROBE"), "traceparent": pluginapi.Traceparent(ctx), "cwd": cwd}
 	if c.kv {
 		key := "seen/" + strconv.FormatInt(id, 10)
 		v, _, err := host.KVGet(ctx, key)

@@ -78,8 +78,8 @@ type Config struct {
 	// CorrigoPro webhooks (host:port). Default 127.0.0.1:8080.
 	Listen string `koanf:"listen" json:"listen"`
 	// DataDir holds the embedded SQLite store and other local state.
-	// Relative paths are relative to the gateway's working directory.
-	// Default ./data.
+	// Relative paths are relative to the config file's directory (Load
+	// makes it absolute). Default ./data.
 	DataDir string `koanf:"data_dir" json:"data_dir"`
 	// Store selects and tunes the durable store.
 	Store StoreConfig `koanf:"store" json:"store"`
@@ -114,6 +114,13 @@ type Config struct {
 	Version string `koanf:"-" json:"version"`
 	// Path is the file the configuration was loaded from.
 	Path string `koanf:"-" json:"path"`
+	// Dir is the absolute directory of Path. Relative paths in the file
+	// (data_dir, a sqlite store.dsn, plugin commands, file: references)
+	// are resolved against it when loading, and plugins run with it as
+	// their working directory, so relative paths in their config mean the
+	// same: a config behaves the same whatever directory the gateway is
+	// started from.
+	Dir string `koanf:"-" json:"-"`
 	// Warnings are problems that do not stop the gateway (a value that
 	// is ignored, an unusual combination). `gateway validate` prints them.
 	Warnings []ErrorEntry `koanf:"-" json:"-"`
@@ -245,8 +252,9 @@ type Reconcile struct {
 
 // Plugin is one plugin process.
 type Plugin struct {
-	// Command is the plugin executable. Relative paths are relative to
-	// the gateway's working directory. Required.
+	// Command is the plugin executable. A relative path (one with a
+	// slash, ./bin/x) is relative to the config file's directory (Load
+	// makes it absolute); a bare name is looked up in PATH. Required.
 	Command string `koanf:"command" json:"command"`
 	// Args are passed to the command.
 	Args []string `koanf:"args" json:"args,omitempty"`

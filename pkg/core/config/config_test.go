@@ -142,7 +142,7 @@ func TestBadConfigs(t *testing.T) {
 			`missing_plugin.bad.yaml:9:13: rules[0].plugin: unknown plugin "erp" (configured plugins: csv)`,
 		},
 		"bad_expr.bad.yaml": {
-			"bad_expr.bad.yaml:8:59: rules[0].when: rule \"typo\": type corrigo.Sla has no field IsEmergncy\n" +
+			"bad_expr.bad.yaml:8:59: rules[0].when: rule \"typo\": type corrigo.Sla has no field IsEmergncy (did you mean \"IsEmergency\"?)\n" +
 				" | event.Action == \"NewWorkOrder\" && workOrder.Sla.IsEmergncy\n" +
 				" | ................................................^",
 			`bad_expr.bad.yaml:11:12: rules[1].when: rule "not-bool": expected bool, but got int`,
@@ -161,11 +161,34 @@ func TestBadConfigs(t *testing.T) {
 			`missing_secret_file.bad.yaml:6:22: corrigo.accounts.main.client_secret: cannot read secret file testdata/does-not-exist.txt: no such file or directory`,
 			`missing_secret_file.bad.yaml:7:31: corrigo.accounts.main.webhook.certificate: not a PEM certificate`,
 		},
+		// YAML syntax errors name the line and column of the offending
+		// text, not the start of the enclosing block (yamlpos.go).
 		"yaml_syntax.bad.yaml": {
-			`yaml_syntax.bad.yaml:2: invalid YAML: did not find expected ',' or '}'`,
+			`yaml_syntax.bad.yaml:3:13: invalid YAML: did not find expected ',' or '}' (is the { opened on this line closed?)`,
 		},
 		"duplicate_key.bad.yaml": {
-			`duplicate_key.bad.yaml:2: invalid YAML: mapping key "listen" already defined at line 1`,
+			`duplicate_key.bad.yaml:2:1: invalid YAML: mapping key "listen" already defined at line 1`,
+		},
+		"syntax_rule_indent.bad.yaml": {
+			`syntax_rule_indent.bad.yaml:11:4: invalid YAML: did not find expected '-' indicator (check this line's indentation`,
+		},
+		"syntax_value_indent.bad.yaml": {
+			`syntax_value_indent.bad.yaml:11:12: invalid YAML: mapping values are not allowed in this context (a line indented deeper`,
+		},
+		"syntax_account_indent.bad.yaml": {
+			`syntax_account_indent.bad.yaml:6:6: invalid YAML: did not find expected key (check this line's indentation`,
+		},
+		"syntax_after_quote.bad.yaml": {
+			`syntax_after_quote.bad.yaml:9:26: invalid YAML: did not find expected key (text after a quoted value, ] or }: quote the whole value`,
+		},
+		"when_tag.bad.yaml": {
+			`when_tag.bad.yaml:8:11: rules[0].when: YAML reads !hasWorkOrder as a tag, leaving the condition empty: quote the condition (when: "!hasWorkOrder")`,
+		},
+		"syntax_tab.bad.yaml": {
+			`syntax_tab.bad.yaml:5:1: invalid YAML: found a tab character that violates indentation`,
+		},
+		"syntax_quote.bad.yaml": {
+			`syntax_quote.bad.yaml:9:26: invalid YAML: found unexpected end of stream (is the quote opened here closed?)`,
 		},
 		"top_level.bad.yaml": {
 			`top_level.bad.yaml:1:1: the top level must be a mapping`,
@@ -268,8 +291,13 @@ func TestExampleConfig(t *testing.T) {
 			t.Errorf("rule %s missing from the example", name)
 		}
 	}
-	if cfg.Plugins["csv"].Command != "./bin/csv-export" || cfg.Plugins["erp"].Command != "./bin/erp-rest" {
+	// Relative to examples/, the repository's bin/ (make build).
+	bin := mustAbs(t, filepath.Join("..", "..", "..", "bin"))
+	if cfg.Plugins["csv"].Command != filepath.Join(bin, "csv-export") || cfg.Plugins["erp"].Command != filepath.Join(bin, "erp-rest") {
 		t.Errorf("plugin commands: %+v", cfg.Plugins)
+	}
+	if want := mustAbs(t, filepath.Join("..", "..", "..", "data")); cfg.DataDir != want {
+		t.Errorf("data_dir = %s, want %s (the repository's data/, as before)", cfg.DataDir, want)
 	}
 	if cfg.Tracing.Enabled() {
 		t.Error("the example must leave tracing off")
@@ -318,9 +346,10 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"listen", cfg.Listen, config.DefaultListen},
-		{"data_dir", cfg.DataDir, config.DefaultDataDir},
+		// Relative to the config file's directory, made absolute.
+		{"data_dir", cfg.DataDir, filepath.Join(mustAbs(t, "testdata"), "data")},
 		{"store.driver", cfg.Store.Driver, "sqlite"},
-		{"store.dsn", cfg.Store.DSN.Value(), filepath.Join("data", "wogate.db")},
+		{"store.dsn", cfg.Store.DSN.Value(), filepath.Join(mustAbs(t, "testdata"), "data", "wogate.db")},
 		{"group_commit.max_batch", cfg.Store.GroupCommit.MaxBatch, config.DefaultGroupCommitMaxBatch},
 		{"webhook.path", acc.Webhook.Path, "/webhooks/corrigo/main"},
 		{"webhook.clock_skew", acc.Webhook.ClockSkew, 5 * time.Minute},
@@ -472,7 +501,7 @@ func TestEnvOverrides(t *testing.T) {
 		t.Errorf("account added from the environment: %+v (ok=%v)", extra, ok)
 	}
 	// Untouched values keep the file's.
-	if cfg.Plugins["csv"].Command != "./bin/csv-export" || cfg.Sandbox.AutoCreate != 10*time.Second {
+	if cfg.Plugins["csv"].Command != mustAbs(t, "../../../bin/csv-export") || cfg.Sandbox.AutoCreate != 10*time.Second {
 		t.Error("file values lost")
 	}
 	base, _ := load(t, "../../../examples/config.yaml", env())
@@ -848,5 +877,153 @@ delivery:
 	}
 	if got := cfg.Delivery.Breaker; got != (config.Breaker{ConsecutiveFailures: 7, OpenTimeout: 30 * time.Second, HalfOpenRequests: 2}) {
 		t.Errorf("delivery.breaker %+v", got)
+	}
+}
+
+// TestYAMLSyntaxPositionInExample mis-indents one line of the example
+// config, as the report that led to yamlpos.go did ("plugin: erp" under
+// the first rule), and checks the error names that line and its column,
+// however far it is from the "rules:" that yaml.v3 alone would blame.
+func TestYAMLSyntaxPositionInExample(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(src), "\n")
+	at := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "    plugin: erp") {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		t.Fatal(`examples/config.yaml has no "    plugin: erp" line`)
+	}
+	for _, c := range []struct {
+		indent string
+		col    int
+		msg    string
+	}{
+		{"   ", 4, "did not find expected '-' indicator"},
+		{"     ", 12, "mapping values are not allowed in this context"},
+		{"      ", 13, "mapping values are not allowed in this context"},
+	} {
+		broken := append([]string(nil), lines...)
+		broken[at] = c.indent + strings.TrimLeft(lines[at], " ")
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(path, []byte(strings.Join(broken, "\n")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, errs := load(t, path, env())
+		want := fmt.Sprintf("%s:%d:%d: invalid YAML: %s", path, at+1, c.col, c.msg)
+		if len(errs) != 1 || !strings.HasPrefix(errs[0], want) {
+			t.Errorf("indent %d: errors\n%s\nwant one starting %s", len(c.indent), strings.Join(errs, "\n"), want)
+		}
+	}
+}
+
+func TestDuplicateKeyPositioned(t *testing.T) {
+	for _, c := range []struct{ data, want string }{
+		{"listen: a\nlog: {level: info, format: text, level: debug}\n",
+			`dup.yaml:2:34: invalid YAML: mapping key "level" already defined at line 2`},
+		{"log:\n  level: info\n  \"level\": debug\n",
+			`dup.yaml:3:3: invalid YAML: mapping key "level" already defined at line 2`},
+	} {
+		_, err := config.Parse("dup.yaml", []byte(c.data), env())
+		var ce *config.Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("error %T: %v", err, err)
+		}
+		if got := ce.Error(); got != c.want {
+			t.Errorf("%q: got\n%s\nwant\n%s", c.data, got, c.want)
+		}
+	}
+}
+
+// TestUnquotedBooleanConditions: `when: true` unquoted is a YAML boolean,
+// read as the condition "true", so it matches every event just as the
+// quoted form does (and false matches none).
+func TestUnquotedBooleanConditions(t *testing.T) {
+	cfg, errs := load(t, filepath.Join("testdata", "when_unquoted.good.yaml"), env())
+	if len(errs) > 0 {
+		t.Fatal(strings.Join(errs, "\n"))
+	}
+	var got []string
+	for _, r := range cfg.Rules {
+		got = append(got, r.When)
+	}
+	if strings.Join(got, ",") != "false,true,true" {
+		t.Fatalf("conditions = %q", got)
+	}
+	set, err := rules.Compile(cfg.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := set.Evaluate(&rules.Env{Event: rules.EventEnv{Action: "NewWorkOrder"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var matched []string
+	for _, m := range d.Matched {
+		matched = append(matched, m.Rule)
+	}
+	if strings.Join(matched, ",") != "everything,everything-again" {
+		t.Errorf("matched %q, want everything and everything-again", matched)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestRelativePaths: paths in the file, and from environment overrides,
+// are anchored at the config file's directory; bare commands stay PATH
+// lookups and absolute paths stay as written.
+func TestRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	must(t, os.WriteFile(p, []byte(`data_dir: state
+store: {driver: sqlite, dsn: db/w.db}
+corrigo: { accounts: { main: { sandbox: true } } }
+plugins:
+  a: {command: ./bin/a}
+  b: {command: bin/b}
+  c: {command: c-on-path}
+  d: {command: /opt/d}
+rules:
+  - {name: a, when: "true", plugin: a}
+  - {name: b, when: "true", plugin: b}
+  - {name: c, when: "true", plugin: c}
+  - {name: d, when: "true", plugin: d}
+`), 0o600))
+	cfg, err := config.LoadWith(p, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, got, want string }{
+		{"dir", cfg.Dir, dir},
+		{"data_dir", cfg.DataDir, filepath.Join(dir, "state")},
+		{"store.dsn", cfg.Store.DSN.Value(), filepath.Join(dir, "db", "w.db")},
+		{"plugins.a.command", cfg.Plugins["a"].Command, filepath.Join(dir, "bin", "a")},
+		{"plugins.b.command", cfg.Plugins["b"].Command, filepath.Join(dir, "bin", "b")},
+		{"plugins.c.command", cfg.Plugins["c"].Command, "c-on-path"},
+		{"plugins.d.command", cfg.Plugins["d"].Command, "/opt/d"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	over, err := config.LoadWith(p, env("WOGATE_DATA_DIR=other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "other"); over.DataDir != want {
+		t.Errorf("WOGATE_DATA_DIR=other: data_dir = %q, want %q", over.DataDir, want)
 	}
 }

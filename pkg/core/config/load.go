@@ -127,7 +127,7 @@ func Parse(name string, data []byte, opts Options) (cfg *Config, err error) {
 func (l *loader) parse(data []byte) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		l.errs = append(l.errs, yamlErrorEntry(l.file, err))
+		l.errs = append(l.errs, syntaxErrorEntry(l.file, data, err)) // yamlpos.go
 		return nil, l.fail()
 	}
 	if n := expandedSize(&doc, map[*yaml.Node]int{}, 0); n > maxValues {
@@ -145,7 +145,7 @@ func (l *loader) parse(data []byte) (*Config, error) {
 		}
 		var v any
 		if err := doc.Decode(&v); err != nil {
-			l.errs = append(l.errs, yamlErrorEntry(l.file, err))
+			l.errs = append(l.errs, typeErrorEntries(l.file, &doc, err)...)
 			return nil, l.fail()
 		}
 		if m, ok := plainValue(v).(map[string]any); ok {
@@ -239,22 +239,6 @@ func expandedSize(n *yaml.Node, memo map[*yaml.Node]int, depth int) int {
 	}
 	memo[n] = total
 	return total
-}
-
-// yamlLine matches the position yaml.v3 puts in its messages.
-var yamlLine = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): `)
-
-func yamlErrorEntry(file string, err error) ErrorEntry {
-	msg := err.Error()
-	e := ErrorEntry{File: file}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
-		msg = msg[len(m[0]):]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	e.Message = "invalid YAML: " + msg
-	return e
 }
 
 // plainValue converts what yaml.v3 decodes into the plain types the rest of

@@ -99,6 +99,19 @@ func (p *positions) lookup(key string, value bool) (line, col int) {
 	}
 }
 
+// localTag returns the tag written on the value at key when it is a local
+// one (!name, not a standard !!type), or "".
+func (p *positions) localTag(key string) string {
+	if p == nil {
+		return ""
+	}
+	np, ok := p.nodes[normKey(key)]
+	if !ok || !strings.HasPrefix(np.val.Tag, "!") || strings.HasPrefix(np.val.Tag, "!!") {
+		return ""
+	}
+	return np.val.Tag
+}
+
 // exprStart returns where the text of the scalar at key begins: after the
 // opening quote of a quoted scalar, or on the first content line of a block
 // scalar (| or >). ok is false when the key is not in the file.

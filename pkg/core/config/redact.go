@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
@@ -151,12 +152,30 @@ func (p Plugin) LogValue() slog.Value { return slog.AnyValue(jsonValue(reflect.V
 func (c Config) computeVersion() string {
 	v := c.Redacted()
 	v.Version, v.Path, v.Warnings = "", "", nil
+	// Paths count as written, not as resolved: where the file lives is
+	// not part of the configuration.
+	v.DataDir = relativeTo(c.Dir, v.DataDir)
+	for name, p := range v.Plugins {
+		p.Command = relativeTo(c.Dir, p.Command)
+		v.Plugins[name] = p
+	}
 	b, err := json.Marshal(jsonValue(reflect.ValueOf(v)))
 	if err != nil {
 		return "unknown"
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:6])
+}
+
+// relativeTo undoes resolvePath for paths inside dir.
+func relativeTo(dir, p string) string {
+	if dir == "" || !filepath.IsAbs(p) {
+		return p
+	}
+	if r, err := filepath.Rel(dir, p); err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return r
+	}
+	return p
 }
 
 // Entry returns an error entry for key (a display path such as

@@ -38,6 +38,44 @@ var (
 // valid as gRPC metadata once lower-cased.
 var headerNamePattern = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`)
 
+// resolvePaths makes the relative paths of the file relative to its
+// directory rather than to wherever the gateway was started (the
+// convention of Caddy and Prometheus): `gateway validate` run from another
+// directory must see the same files as `gateway run` from the config's.
+// file: references are resolved the same way when they are read.
+func (l *loader) resolvePaths(c *Config) {
+	c.Dir = l.absDir()
+	c.DataDir = resolvePath(c.Dir, c.DataDir)
+	if c.Store.Driver == "sqlite" && c.Store.DSN != "" {
+		c.Store.DSN = Secret(resolvePath(c.Dir, c.Store.DSN.Value()))
+	}
+	for name, p := range c.Plugins {
+		// A bare name is a PATH lookup, as in a shell; only a path
+		// (./bin/x, bin/x) is anchored to the config's directory.
+		if strings.ContainsRune(p.Command, '/') || strings.ContainsRune(p.Command, filepath.Separator) {
+			p.Command = resolvePath(c.Dir, p.Command)
+			c.Plugins[name] = p
+		}
+	}
+}
+
+// absDir is the absolute directory of the file being loaded.
+func (l *loader) absDir() string {
+	if d, err := filepath.Abs(l.dir); err == nil {
+		return d
+	}
+	return l.dir
+}
+
+// resolvePath anchors a relative path at dir; absolute and empty paths
+// stay as they are (an empty one is reported by validation).
+func resolvePath(dir, p string) string {
+	if strings.TrimSpace(p) == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
 // finish fills in values computed from others and the positions of rule
 // conditions.
 func (l *loader) finish(c *Config) {
@@ -51,6 +89,7 @@ func (l *loader) finish(c *Config) {
 			r.Line, r.Column = l.pos.lookup(key, true)
 		}
 	}
+	l.resolvePaths(c)
 	if c.Store.Driver == "sqlite" && c.Store.DSN == "" && c.DataDir != "" {
 		c.Store.DSN = Secret(filepath.Join(c.DataDir, DefaultSQLiteFile))
 	}
@@ -413,7 +452,12 @@ func (l *loader) validateRules(c *Config) {
 			}
 		}
 		if strings.TrimSpace(r.When) == "" {
-			l.errorf(key+".when", false, `required: a condition ("true" matches every event)`)
+			if tag := l.pos.localTag(key + ".when"); tag != "" {
+				// `when: !hasWorkOrder` is a YAML tag on an empty value.
+				l.errorf(key+".when", true, "YAML reads %s as a tag, leaving the condition empty: quote the condition (when: %q)", tag, tag)
+			} else {
+				l.errorf(key+".when", false, `required: a condition ("true" matches every event)`)
+			}
 		}
 		switch {
 		case r.Plugin == "" && !r.Stop:

@@ -47,6 +47,12 @@ type Options struct {
 	// idempotency key. Default none (the MessageId is then a plain GUID, as
 	// CorrigoPro's docs show).
 	MessageIDPrefix string
+	// AccountPrefixes overrides MessageIDPrefix for single
+	// accounts (each account's message_id_prefix): the API client puts its
+	// own prefix only on the MessageIds it generates, and an action's
+	// MessageId is derived here, so without this its PUT would carry a
+	// bare GUID while the same account's GETs carry the prefix.
+	AccountPrefixes map[string]string
 	// Observer receives metrics; default NopObserver.
 	Observer Observer
 	// Logger; default slog.Default().
@@ -155,6 +161,8 @@ type account struct {
 	// cb is swapped by SetBreakers when the account's settings change.
 	cb atomic.Pointer[gobreaker.CircuitBreaker[any]]
 	bo BreakerOptions // cb's settings; guarded by Sender.bmu
+	// prefix goes before the MessageIds of this account's actions.
+	prefix string
 }
 
 // Sender delivers outbox actions to CorrigoPro: guard, breaker, MessageId,
@@ -174,7 +182,10 @@ func NewSender(accounts map[string]API, opts Options) *Sender {
 	opts = opts.withDefaults()
 	s := &Sender{opts: opts, accounts: make(map[string]*account, len(accounts))}
 	for name, api := range accounts {
-		a := &account{name: name, api: api, bo: s.breakerOptions(name)}
+		a := &account{name: name, api: api, bo: s.breakerOptions(name), prefix: opts.MessageIDPrefix}
+		if p, ok := opts.AccountPrefixes[name]; ok {
+			a.prefix = p
+		}
 		a.cb.Store(s.newBreaker(name, a.bo))
 		s.accounts[name] = a
 	}
@@ -475,7 +486,7 @@ func (s *Sender) send(ctx context.Context, a store.OutboxAction, act pluginapi.A
 		return Result{Status: store.ActionRefused, Reason: refusal}
 	}
 
-	mid := MessageID(s.opts.MessageIDPrefix, a.IdempotencyKey)
+	mid := MessageID(acc.prefix, a.IdempotencyKey)
 	cctx := corrigo.WithMessageID(ctx, mid)
 	_, err := through(acc, func() (struct{}, error) { return struct{}{}, call(cctx, acc.api, act) })
 	if err != nil {

@@ -166,6 +166,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 
 	names := accountNames(cfg)
 	apis := map[string]egress.API{}
+	prefixes := map[string]string{} // the sender derives actions' MessageIds itself
 	httpClient := g.corrigoHTTPClient()
 	for _, name := range names {
 		a := cfg.Corrigo.Accounts[name]
@@ -180,6 +181,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		}
 		g.clients[name] = c
 		apis[name] = c
+		prefixes[name] = a.MessageIDPrefix
 	}
 	backoff := cfg.Delivery.BackoffInitial
 	if opts.EgressBackoff > 0 {
@@ -193,6 +195,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		MaxAttempts:     cfg.Delivery.MaxAttempts,
 		Breaker:         breakerOptions(cfg.Delivery.Breaker, opts.Breaker),
 		AccountBreakers: accountBreakers(cfg, opts.Breaker),
+		AccountPrefixes: prefixes,
 		Observer:        metrics.Tee(g.egressObs, g.metrics),
 		Logger:          g.log.With("component", "egress"),
 	})
@@ -561,7 +564,7 @@ func pluginSpecs(cfg *config.Config) []plugins.Spec {
 	var specs []plugins.Spec
 	for _, name := range sortedKeys(cfg.Plugins) {
 		p := cfg.Plugins[name]
-		specs = append(specs, plugins.Spec{Name: name, Command: p.Command, Args: p.Args, Config: p.Config,
+		specs = append(specs, plugins.Spec{Name: name, Command: p.Command, Args: p.Args, Dir: cfg.Dir, Config: p.Config,
 			Timeout: p.Timeout, Concurrency: p.Concurrency, SHA256: p.SHA256,
 			Supervisor: plugins.Supervisor{MaxCrashes: p.Supervisor.MaxCrashes, CrashWindow: p.Supervisor.Window,
 				BackoffMin: p.Supervisor.BackoffInitial, BackoffMax: p.Supervisor.BackoffMax}})

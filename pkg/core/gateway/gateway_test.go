@@ -65,6 +65,7 @@ func (l *lockedBuffer) String() string {
 type worldOpts struct {
 	extraYAML    string // appended at top level
 	accountYAML  string // appended inside the account
+	polling      string // the account's polling block; default {enabled: false}
 	pluginConfig string
 	rules        string
 	postgres     string // DSN; empty: SQLite
@@ -90,6 +91,9 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if o.pluginConfig == "" {
 		o.pluginConfig = "{}"
 	}
+	if o.polling == "" {
+		o.polling = "{enabled: false}"
+	}
 	if o.rules == "" {
 		o.rules = `
   - name: new-to-accept
@@ -110,14 +114,14 @@ data_dir: %s
       client_id: sandbox
       client_secret: sandbox-secret
       webhook: {certificate: "file:%s"}
-      polling: {enabled: false}
+      polling: %s
 %s
 plugins:
   accept: {command: %s, timeout: 5s, config: %s}
 rules:%s
 delivery: {backoff_initial: 20ms, backoff_max: 100ms, max_attempts: 3}
 admin: {listen: ""}
-%s`, dir, storeYAML, sb.BaseURL(), sb.OAuthURL(), cert, o.accountYAML, testplugin.Build(t, "accept"), o.pluginConfig, o.rules, o.extraYAML)
+%s`, dir, storeYAML, sb.BaseURL(), sb.OAuthURL(), cert, o.polling, o.accountYAML, testplugin.Build(t, "accept"), o.pluginConfig, o.rules, o.extraYAML)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

@@ -118,6 +118,7 @@ func (i *instance) launch(ctx context.Context, mode launchMode) (*proc, error) {
 	// exec keeps the last value of a duplicate key: build it ourselves,
 	// Spec.Env last, and tell go-plugin not to add it again.
 	cmd.Env = append(os.Environ(), i.spec.Env...)
+	cmd.Dir = i.spec.Dir
 	var secure *plugin.SecureConfig
 	if i.spec.SHA256 != "" {
 		want, _ := parseSHA256(i.spec.SHA256) // checked by normalize

@@ -68,6 +68,11 @@ type Spec struct {
 	// PATH) and Args its arguments.
 	Command string
 	Args    []string
+	// Dir is the plugin process's working directory; empty means the
+	// gateway's. The gateway sets the config file's directory, so relative
+	// paths in a plugin's config mean what they mean in the rest of the
+	// file.
+	Dir string
 	// Env adds KEY=VALUE variables to the plugin's environment, which is
 	// otherwise the gateway's own.
 	Env []string

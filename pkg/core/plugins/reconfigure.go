@@ -143,7 +143,7 @@ func (m *Manager) Reconfigure(ctx context.Context, specs []Spec, onSwap func()) 
 // sameSpec reports whether a and b (both normalized) would run the same
 // plugin the same way.
 func sameSpec(a, b Spec) bool {
-	return a.Command == b.Command && slices.Equal(a.Args, b.Args) && slices.Equal(a.Env, b.Env) &&
+	return a.Command == b.Command && a.Dir == b.Dir && slices.Equal(a.Args, b.Args) && slices.Equal(a.Env, b.Env) &&
 		a.Timeout == b.Timeout && a.Concurrency == b.Concurrency && a.SHA256 == b.SHA256 && a.Supervisor == b.Supervisor &&
 		reflect.DeepEqual(normConfig(a.Config), normConfig(b.Config))
 }

@@ -292,7 +292,7 @@ func exprEntry(r config.Rule, key, name string, err error) config.ErrorEntry {
 	if !errors.As(err, &fe) || fe.Snippet == "" {
 		return e
 	}
-	e.Message = fmt.Sprintf("rule %q: %s%s", name, fe.Message, fe.Snippet)
+	e.Message = fmt.Sprintf("rule %q: %s%s%s", name, fe.Message, hintFor(fe.Message), fe.Snippet) // hints.go
 	if r.Line == 0 {
 		return e
 	}

@@ -214,10 +214,10 @@ func TestCompileErrors(t *testing.T) {
 	}
 	got := err.Error()
 	for _, want := range []string{
-		"c.yaml:5:25: rules[1].when: rule \"typo\": type corrigo.Sla has no field IsEmergncy\n | workOrder.Sla.IsEmergncy\n | ..............^",
+		"c.yaml:5:25: rules[1].when: rule \"typo\": type corrigo.Sla has no field IsEmergncy (did you mean \"IsEmergency\"?)\n | workOrder.Sla.IsEmergncy\n | ..............^",
 		`c.yaml:8:11: rules[2].when: rule "not-bool": expected bool, but got int64`,
 		`c.yaml:11:26: rules[3].when: rule "syntax": unexpected token EOF`,
-		"c.yaml:15:9: rules[4].when: rule \"block\": unknown name nope\n |   nope\n | ..^",
+		"c.yaml:15:9: rules[4].when: rule \"block\": unknown name nope (did you mean \"none\"?)\n |   nope\n | ..^",
 		`c.yaml:20:55: rules[5].when: rule "zone": unknown time zone "Mars/Olympus"`,
 		`c.yaml:21:32: rules[6].when: rule "hours": invalid days "Someday"`,
 		`c.yaml:22:45: rules[7].when: rule "status": unknown status "Acepted" (did you mean "Accepted"?)`,
