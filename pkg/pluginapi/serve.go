@@ -60,6 +60,12 @@ func WithLogLevel(level string) ServeOption {
 //
 //	func main() { pluginapi.Serve(&myPlugin{}) }
 //
+// Serve leaves SIGTERM and SIGINT to the gateway while it runs (the
+// gateway drains its work, then stops the plugin), and returns on its own
+// once the gateway is gone (killed, say): calls in flight finish, the
+// plugin's Stop runs, and main returns. See docs/plugins.md, "Signals and
+// the gateway's death".
+//
 // Run by hand (without the gateway's handshake cookie), the binary says it
 // is a plugin and exits, except for two flags that print what Describe
 // reports, for docs generation: --describe (JSON) and --config-markdown
