@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -78,13 +79,22 @@ func runGateway(ctx context.Context, args []string) int {
 	// The embedded sandbox lives here, not in pkg/core: the gateway only
 	// sees an account whose URLs, credentials and certificate happen to
 	// point at it.
+	// Every listener is bound before anything starts or is announced: a
+	// taken port fails here, naming the key to change, with no plugin to
+	// stop and no "listening" line that was not true.
+	lns, err := bindListeners(cfg)
+	if err != nil {
+		log.Error("gateway failed to start", "err", err)
+		return 1
+	}
 	var sb *sandbox.Sandbox
 	var sbAccount string
 	prepare := func(*config.Config) {}
 	if cfg.UsesSandbox() {
 		dsn := cfg.Store.DSN
-		sb, sbAccount, err = startSandbox(cfg, log)
+		sb, sbAccount, err = startSandbox(cfg, log, lns.sandbox)
 		if err != nil {
+			lns.closeGateway()
 			log.Error("start embedded sandbox", "err", err)
 			return 1
 		}
@@ -100,7 +110,11 @@ func runGateway(ctx context.Context, args []string) int {
 		}
 	}
 
+	// New owns the listeners from here on, and stops whatever it started
+	// (plugins included) when it fails.
 	g, err := gateway.New(ctx, cfg, gateway.Options{
+		Listener:        lns.public,
+		AdminListener:   lns.admin,
 		Logger:          log,
 		LogLevel:        level,
 		Version:         version,
@@ -116,6 +130,7 @@ func runGateway(ctx context.Context, args []string) int {
 	}
 	addr, err := g.Listen()
 	if err != nil {
+		g.Close() // stops the plugins New started
 		log.Error("gateway failed to start", "err", err)
 		return 1
 	}
@@ -145,11 +160,48 @@ func runGateway(ctx context.Context, args []string) int {
 	return 0
 }
 
-// startSandbox starts the embedded CorrigoPro sandbox and points every
-// account with sandbox: true at it. The sandbox has one webhook URL: the
-// first such account (by name) receives its notifications; the others can
-// still poll.
-func startSandbox(cfg *config.Config, log *slog.Logger) (*sandbox.Sandbox, string, error) {
+// listeners are the sockets `gateway run` binds before it starts anything.
+type listeners struct {
+	public, admin, sandbox net.Listener // admin and sandbox nil when off
+}
+
+// bindListeners binds listen, admin.listen and (with the embedded
+// sandbox) sandbox.listen; on error none stays open.
+func bindListeners(cfg *config.Config) (*listeners, error) {
+	l := &listeners{}
+	var err error
+	if l.public, err = gateway.Bind("listen", cfg.Listen); err != nil {
+		return nil, err
+	}
+	if cfg.Admin.Listen != "" {
+		if l.admin, err = gateway.Bind("admin.listen", cfg.Admin.Listen); err != nil {
+			l.closeGateway()
+			return nil, err
+		}
+	}
+	if cfg.UsesSandbox() {
+		if l.sandbox, err = gateway.Bind("sandbox.listen", cfg.Sandbox.Listen); err != nil {
+			l.closeGateway()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// closeGateway closes the gateway's listeners (the sandbox owns its own
+// once startSandbox has it).
+func (l *listeners) closeGateway() {
+	_ = l.public.Close()
+	if l.admin != nil {
+		_ = l.admin.Close()
+	}
+}
+
+// startSandbox starts the embedded CorrigoPro sandbox on ln and points
+// every account with sandbox: true at it. The sandbox has one webhook
+// URL: the first such account (by name) receives its notifications; the
+// others can still poll.
+func startSandbox(cfg *config.Config, log *slog.Logger, ln net.Listener) (*sandbox.Sandbox, string, error) {
 	sc := cfg.Sandbox
 	sb, err := sandbox.New(sandbox.Options{
 		Clients:         map[string]string{sc.ClientID: sc.ClientSecret.Value()},
@@ -159,12 +211,10 @@ func startSandbox(cfg *config.Config, log *slog.Logger) (*sandbox.Sandbox, strin
 		Logger:          log.With("component", "sandbox"),
 	})
 	if err != nil {
+		_ = ln.Close()
 		return nil, "", err
 	}
-	if _, err := sb.Start(sc.Listen); err != nil {
-		_ = sb.Close()
-		return nil, "", fmt.Errorf("listen on %s: %w", sc.Listen, err)
-	}
+	sb.Serve(ln)
 	names := pointAtSandbox(cfg, sb)
 	if len(names) == 0 {
 		_ = sb.Close()

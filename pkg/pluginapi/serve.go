@@ -60,6 +60,12 @@ func WithLogLevel(level string) ServeOption {
 //
 //	func main() { pluginapi.Serve(&myPlugin{}) }
 //
+// Serve leaves SIGTERM and SIGINT to the gateway while it runs (the
+// gateway drains its work, then stops the plugin), and returns on its own
+// once the gateway is gone (killed, say): calls in flight finish, the
+// plugin's Stop runs, and main returns. See docs/plugins.md, "Signals and
+// the gateway's death".
+//
 // Run by hand (without the gateway's handshake cookie), the binary says it
 // is a plugin and exits, except for two flags that print what Describe
 // reports, for docs generation: --describe (JSON) and --config-markdown
@@ -77,11 +83,42 @@ func Serve(p Plugin, opts ...ServeOption) {
 			os.Exit(code)
 		}
 	}
+	w := newHostWatch()
+	srvCh := make(chan *grpc.Server, 1)
+	stopped := make(chan struct{}) // closed when a host-loss stop has finished
+	wctx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	sigs, stopSigs := termSignals()
+	defer stopSigs()
+	go w.run(wctx)
+	go func() {
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-w.Gone():
+				stopOrphan(p, w.why, srvCh)
+				close(stopped)
+				return
+			case sig := <-sigs:
+				// The gateway is alive: it stops this plugin itself, in
+				// order, after draining its work (see termSignals).
+				w.check(time.Now())
+				select {
+				case <-w.Gone():
+				default:
+					Logger().Debug("signal ignored: the gateway stops its plugins", "signal", sig.String())
+				}
+			}
+		}
+	}()
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{1: PluginSet(p, o.maxMsg)},
 		GRPCServer: func(so []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(serverOptions(o.maxMsg, so)...)
+			srv := grpc.NewServer(serverOptions(o.maxMsg, append(so, w.serverOption()))...)
+			srvCh <- srv
+			return srv
 		},
 		// stdout carries the handshake line; logs go to stderr as hclog
 		// JSON, which the gateway parses and re-logs under the plugin's
@@ -90,6 +127,50 @@ func Serve(p Plugin, opts ...ServeOption) {
 			Name: "sdk", Level: o.level, Output: stderr, JSONFormat: true,
 		}),
 	})
+	// Serve returns when the gRPC server stops; if that was the host-loss
+	// stop, let it finish the plugin's Stop before main returns.
+	select {
+	case <-w.Gone():
+		<-stopped
+	default:
+	}
+}
+
+// orphanDrain bounds how long an orphaned plugin lets calls in flight
+// finish, and then its Stop run, before it exits.
+const orphanDrain = 10 * time.Second
+
+// stopOrphan ends a plugin whose host is gone: calls in flight finish
+// (their answers have nowhere to go, but their side effects complete
+// rather than stop halfway), then the plugin's Stop runs, as the gateway
+// would have called it, and Serve returns, so main returns with status 0.
+func stopOrphan(p Plugin, why string, srvCh <-chan *grpc.Server) {
+	Logger().Warn("the gateway is gone; stopping", "reason", why)
+	var srv *grpc.Server
+	select {
+	case srv = <-srvCh:
+	default: // the handshake never got that far
+	}
+	if srv != nil {
+		drained := make(chan struct{})
+		go func() {
+			srv.GracefulStop()
+			close(drained)
+		}()
+		select {
+		case <-drained:
+		case <-time.After(orphanDrain):
+			srv.Stop()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), orphanDrain)
+	defer cancel()
+	if err := guard("stop", func() error { return p.Stop(ctx) }); err != nil {
+		Logger().Error("stop", "err", err)
+	}
+	if srv == nil {
+		os.Exit(0) // go-plugin's Serve is still waiting for a connection
+	}
 }
 
 // describeCommand implements the --describe and --config-markdown flags.

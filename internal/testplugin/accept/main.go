@@ -21,6 +21,9 @@
 //	                    WOGATE_TEST_PROBE environment variable, the
 //	                    traceparent the gateway sent and the working
 //	                    directory)
+//
+// Environment: WOGATE_TEST_PIDFILE, if set, names a file the plugin
+// appends its pid to at start.
 package main
 
 import (
@@ -273,5 +276,23 @@ func (p *acceptPlugin) HandleInbound(_ context.Context, req pluginapi.InboundReq
 func (p *acceptPlugin) Stop(context.Context) error { return nil }
 
 func main() {
+	writePID()
 	pluginapi.Serve(&acceptPlugin{})
+}
+
+// writePID appends this process's pid to the file WOGATE_TEST_PIDFILE
+// names (if set), so process tests can check that no plugin outlives its
+// gateway.
+func writePID() {
+	path := os.Getenv("WOGATE_TEST_PIDFILE")
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600) //nolint:gosec // G304: a test's own file
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pid file: %v\n", err)
+		os.Exit(5)
+	}
+	_, _ = fmt.Fprintf(f, "%d\n", os.Getpid())
+	_ = f.Close()
 }

@@ -3,9 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -46,15 +44,13 @@ func (g *Gateway) buildAdmin() {
 	}
 }
 
-// serveAdmin starts the admin listener; the returned func stops it.
+// serveAdmin serves the admin listener New bound; the returned func
+// stops it.
 func (g *Gateway) serveAdmin() (func(), error) {
 	if g.adminSrv == nil {
 		return func() {}, nil
 	}
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", g.cfg.Admin.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("admin listener on %s: %w", g.cfg.Admin.Listen, err)
-	}
+	ln := g.adminLn // bound by New
 	g.log.Info("admin listening", "addr", ln.Addr().String(), "ui", "http://"+ln.Addr().String()+"/ui/",
 		"metrics", "http://"+ln.Addr().String()+"/metrics", "token_required", g.cfg.Admin.Token.Value() != "")
 	go func() {

@@ -48,8 +48,11 @@ type Options struct {
 	// restart).
 	LogLevel *slog.LevelVar
 	// Listener, if set, is used instead of listening on cfg.Listen (tests,
-	// socket activation).
-	Listener net.Listener
+	// socket activation). AdminListener likewise replaces admin.listen
+	// (ignored when admin.listen is empty). The gateway owns both from
+	// New on and closes them, also when New fails.
+	Listener      net.Listener
+	AdminListener net.Listener
 	// ShutdownTimeout bounds each shutdown step; default 15s.
 	ShutdownTimeout time.Duration
 	// Workers is the dispatcher's pool size; default 64.
@@ -105,6 +108,7 @@ type Gateway struct {
 	ln        net.Listener
 	metrics   *metrics.Metrics
 	adminSrv  *http.Server
+	adminLn   net.Listener
 	closeFns  []func()
 	rl        reloader // reload.go
 
@@ -142,6 +146,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		}
 	}()
 
+	// Listeners first: a taken port fails the start before a plugin runs
+	// or anything is announced (listen.go).
+	if err := g.bindListeners(); err != nil {
+		return nil, err
+	}
 	if err := g.setupTracing(ctx); err != nil { // tracing.go
 		return nil, err
 	}
@@ -320,25 +329,55 @@ func (g *Gateway) webhook(name string, a config.Account) (*ingest.Webhook, error
 	})
 }
 
-// Listen binds the public listener (cfg.Listen or Options.Listener) and
-// returns its address; Run calls it if it was not called before. Calling
-// it first lets a caller learn the port of ":0" before serving.
-func (g *Gateway) Listen() (net.Addr, error) {
+// bindListeners binds the public listener (cfg.Listen or
+// Options.Listener) and the admin one (admin.listen or
+// Options.AdminListener); the close functions release them if New fails.
+func (g *Gateway) bindListeners() error {
+	g.ln = g.opts.Listener
+	if g.ln == nil {
+		ln, err := Bind("listen", g.cfg.Listen)
+		if err != nil {
+			return err
+		}
+		g.ln = ln
+	}
+	if g.cfg.Admin.Listen != "" {
+		g.adminLn = g.opts.AdminListener
+		if g.adminLn == nil {
+			ln, err := Bind("admin.listen", g.cfg.Admin.Listen)
+			if err != nil {
+				_ = g.ln.Close()
+				return err
+			}
+			g.adminLn = ln
+		}
+	} else if g.opts.AdminListener != nil {
+		_ = g.opts.AdminListener.Close()
+	}
+	// Closed last (registered first); after Run's shutdown they are
+	// closed already and this is a no-op.
+	g.onClose(func() {
+		_ = g.ln.Close()
+		if g.adminLn != nil {
+			_ = g.adminLn.Close()
+		}
+	})
+	return nil
+}
+
+// Listen returns the public listener's address (New bound it), so a
+// caller learns the port of ":0" before serving.
+func (g *Gateway) Listen() (net.Addr, error) { return g.ln.Addr(), nil }
+
+// Close releases what New started (plugins, store, listeners) for a
+// caller that does not Run the gateway after all; Run does it itself.
+func (g *Gateway) Close() {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.ln != nil {
-		return g.ln.Addr(), nil
+	running := g.running
+	g.mu.Unlock()
+	if !running {
+		g.closeAll()
 	}
-	if g.opts.Listener != nil {
-		g.ln = g.opts.Listener
-		return g.ln.Addr(), nil
-	}
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", g.cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", g.cfg.Listen, err)
-	}
-	g.ln = ln
-	return ln.Addr(), nil
 }
 
 // Run serves webhooks and runs pollers, dispatch and egress until ctx

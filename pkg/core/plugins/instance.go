@@ -31,6 +31,7 @@ type proc struct {
 	pid      int
 	protocol int
 	stderr   *stderrLog
+	release  func() // frees the thread that launched the process (procattr_linux.go)
 
 	deadOnce sync.Once
 	dead     chan struct{} // closed when a call found the process gone
@@ -119,6 +120,7 @@ func (i *instance) launch(ctx context.Context, mode launchMode) (*proc, error) {
 	// Spec.Env last, and tell go-plugin not to add it again.
 	cmd.Env = append(os.Environ(), i.spec.Env...)
 	cmd.Dir = i.spec.Dir
+	dieWithHost(cmd)
 	var secure *plugin.SecureConfig
 	if i.spec.SHA256 != "" {
 		want, _ := parseSHA256(i.spec.SHA256) // checked by normalize
@@ -150,11 +152,16 @@ func (i *instance) launch(ctx context.Context, mode launchMode) (*proc, error) {
 		SyncStderr:       streamLog(i.log, "stderr", slog.LevelWarn),
 		GRPCDialOptions:  pluginapi.GRPCDialOptions(i.m.maxMsg),
 	})
+	// Client forks the process; on Linux that must happen on a thread that
+	// lives as long as the process (see onLaunchThread).
+	var cp plugin.ClientProtocol
+	var err error
+	release := onLaunchThread(func() { cp, err = client.Client() })
 	fail := func(err error) (*proc, error) {
 		client.Kill()
+		release()
 		return nil, err
 	}
-	cp, err := client.Client()
 	if err != nil {
 		return fail(i.startError(cmd.Path, err, stderr.Tail()))
 	}
@@ -162,7 +169,7 @@ func (i *instance) launch(ctx context.Context, mode launchMode) (*proc, error) {
 	if err != nil {
 		return fail(fmt.Errorf("plugin %q: %w", name, err))
 	}
-	p := &proc{client: client, remote: r, stderr: stderr, dead: make(chan struct{}), protocol: client.NegotiatedVersion()}
+	p := &proc{client: client, remote: r, stderr: stderr, release: release, dead: make(chan struct{}), protocol: client.NegotiatedVersion()}
 	p.pid, _ = strconv.Atoi(client.ID())
 	p.info, err = r.Describe(ctx)
 	if err != nil {
@@ -468,7 +475,7 @@ func (i *instance) recover(p *proc, reason string) *proc {
 	}
 	i.setStateLocked(StateRestarting)
 	i.mu.Unlock()
-	go p.client.Kill()
+	go p.kill()
 	i.log.Error("plugin crashed", "pid", p.pid, "reason", reason)
 
 	for {
@@ -611,18 +618,51 @@ func (i *instance) shutdown(ctx context.Context) {
 	i.mu.Unlock()
 	i.notify(h)
 	if p != nil {
-		sctx, cancel := context.WithTimeout(ctx, i.m.stopTimeout)
-		if err := p.remote.Stop(sctx); err != nil {
-			i.log.Warn("plugin stop failed", "error", err)
-		}
-		cancel()
-		i.stopProc(p)
+		i.stopRunning(ctx, p)
 	}
 }
 
+// stopRunning asks p to stop and ends its process. A process that is
+// already gone, or goes while it is asked, has stopped: that is what a
+// signal to the whole process group does (systemd's default, Ctrl-C in a
+// terminal) to a plugin that does not leave its shutdown to the gateway,
+// and it is no failure.
+func (i *instance) stopRunning(ctx context.Context, p *proc) {
+	defer i.stopProc(p)
+	select {
+	case <-p.remote.Done():
+		i.log.Info("plugin had already exited", "pid", p.pid)
+		return
+	default:
+	}
+	sctx, cancel := context.WithTimeout(ctx, i.m.stopTimeout)
+	defer cancel()
+	err := p.remote.Stop(sctx)
+	if err == nil {
+		return
+	}
+	if status.Code(err) == codes.Unavailable || status.Code(err) == codes.Canceled {
+		// The connection broke: the process is exiting. Give go-plugin a
+		// moment to see it go before calling it a failure.
+		select {
+		case <-p.remote.Done():
+			i.log.Info("plugin exited while being stopped", "pid", p.pid)
+			return
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+		}
+	}
+	i.log.Warn("plugin stop failed", "error", err)
+}
+
 // stopProc ends a process (go-plugin asks it to exit, then kills it).
-func (i *instance) stopProc(p *proc) {
+func (i *instance) stopProc(p *proc) { p.kill() }
+
+// kill ends the process and waits for it (go-plugin's Kill returns once it
+// has exited), then frees its launch thread.
+func (p *proc) kill() {
 	p.client.Kill()
+	p.release()
 }
 
 func parseSHA256(s string) ([]byte, error) {

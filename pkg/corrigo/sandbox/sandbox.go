@@ -251,8 +251,15 @@ func (s *Sandbox) Handler() http.Handler { return s.mux }
 func (s *Sandbox) Start(addr string) (string, error) {
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("sandbox: listen %s: %w", addr, err)
+		return "", fmt.Errorf("sandbox: %w", err) // net's error names the address
 	}
+	return s.Serve(ln), nil
+}
+
+// Serve is Start on a listener the caller bound (the gateway binds all its
+// listeners before it starts anything); the sandbox owns ln from now on.
+// It returns the base URL.
+func (s *Sandbox) Serve(ln net.Listener) string {
 	base := "http://" + ln.Addr().String()
 	s.baseURL.Store(&base)
 	s.ln = ln
@@ -272,7 +279,7 @@ func (s *Sandbox) Start(addr string) (string, error) {
 			s.log.Error("sandbox: serve", "err", err)
 		}
 	}()
-	return base, nil
+	return base
 }
 
 // SetPublicURL sets the base URL the sandbox reports (download URLs,
