@@ -43,15 +43,10 @@ test: fmt-check vet
 test-short:
 	$(GO) test -short $(PKGS)
 
-# Every fuzz target runs for FUZZTIME. Targets are discovered, not listed.
+# Every fuzz target runs for FUZZTIME (scripts/fuzz.sh; targets are
+# discovered, not listed).
 fuzz:
-	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
-		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
-		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
-			echo "fuzz $$pkg $$f"; \
-			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$pkg; \
-		done; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
