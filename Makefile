@@ -22,11 +22,20 @@ plugins:
 
 # The example config sends emergencies to the erp-rest plugin, which talks
 # to a demo ERP on 127.0.0.1:9000; run it beside the gateway and stop both
-# together.
+# together. The gateway starts only once the demo ERP has bound its port: if
+# it cannot (something else holds 9000), make run stops with its error
+# rather than send the ERP calls to whatever is there.
 run: build
 	$(GO) build -o $(BIN)/demo-erp ./plugins/erp-rest/demo-erp
-	@./$(BIN)/demo-erp & erp=$$!; \
-	trap 'kill $$erp 2>/dev/null' EXIT INT TERM; \
+	@log=$$(mktemp); ./$(BIN)/demo-erp 2>$$log & erp=$$!; \
+	trap 'kill $$erp 2>/dev/null; rm -f $$log' EXIT INT TERM; \
+	for i in $$(seq 1 100); do \
+		if grep -q listening $$log; then break; fi; \
+		if ! kill -0 $$erp 2>/dev/null; then cat $$log >&2; echo "make run: the demo ERP did not start" >&2; exit 1; fi; \
+		sleep 0.05; \
+	done; \
+	grep -q listening $$log || { cat $$log >&2; echo "make run: the demo ERP did not start within 5s" >&2; exit 1; }; \
+	cat $$log >&2; \
 	./$(BIN)/gateway run --config examples/config.yaml
 
 vet:

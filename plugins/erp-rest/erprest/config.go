@@ -30,6 +30,16 @@ const (
 	LocationPark    = "park"
 )
 
+// What a 400 or 422 answer to the create request does (on_validation_error).
+// Park is the default because a refusal is more often a mistake in the
+// Pro's own mapping (a missing field in create_body) than a verdict on the
+// work order, and a reject cannot be taken back.
+const (
+	ValidationPark   = "park"
+	ValidationReject = "reject"
+	ValidationFail   = "fail"
+)
+
 // Schema is the plugin's config schema; the README's config table is
 // generated from it (go test -run TestREADME -update).
 func Schema() pluginapi.Schema {
@@ -96,8 +106,8 @@ func Schema() pluginapi.Schema {
 			Description: "Comment sent with the accept (template; also sees `job_id` and `response`)."},
 		{Name: "appointment_pte", Type: s, Default: "Appointment", Enum: []string{"Appointment", "CallFirst", "PTE", "NotApplicable"},
 			Description: "Pte of the appointment action sent from the scheduled start."},
-		{Name: "on_validation_error", Type: s, Default: "reject", Enum: []string{"reject", "fail"},
-			Description: "What a 400 or 422 answer to the create request does: `reject` the work order in CorrigoPro with the ERP's reason, or `fail` the event (dead letter, for a person to look at)."},
+		{Name: "on_validation_error", Type: s, Default: ValidationPark, Enum: []string{ValidationPark, ValidationReject, ValidationFail},
+			Description: "What a 400 or 422 answer to the create request does: `park` the event for a person with the ERP's reason (the work order is left untouched in CorrigoPro; fix the mapping or the ERP, then reprocess the event), `reject` the work order in CorrigoPro with the ERP's reason (irreversible and seen by the customer: choose it only when the ERP's refusals are about the work order, never about your mapping), or `fail` the event (a dead letter)."},
 		{Name: "reject_reason_path", Type: s, Default: "message", Example: "error.detail",
 			Description: "Where the ERP's reason is in an error answer. When absent, the first 300 bytes of the answer are used."},
 
@@ -167,7 +177,7 @@ type Config struct {
 	AcceptRequiresSchedule bool
 	AcceptComment          *strTemplate
 	AppointmentPte         string
-	RejectOnValidation     bool
+	OnValidationError      string // ValidationPark, ValidationReject or ValidationFail
 	RejectReasonPath       jsonPath
 
 	SiteKey          *strTemplate
@@ -258,7 +268,7 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 		Timeout: dur("timeout"), MaxIdleConns: int(integer("max_idle_conns")), MaxResponseBytes: integer("max_response_bytes"),
 		CreateMethod: str("create_method"), IdempotencyHeader: strings.TrimSpace(str("idempotency_header")),
 		Accept: boolean("accept"), AcceptRequiresSchedule: boolean("accept_requires_schedule"),
-		AppointmentPte: str("appointment_pte"), RejectOnValidation: str("on_validation_error") == "reject",
+		AppointmentPte: str("appointment_pte"), OnValidationError: str("on_validation_error"),
 		UnknownLocation: str("unknown_location"), SiteCreateMethod: str("site_create_method"),
 		DefaultSiteID:    str("default_site_id"),
 		InboundSecret:    str("inbound_secret"),

@@ -159,11 +159,17 @@ func (j *jobRun) run(ctx context.Context, ev pluginapi.Event) ([]pluginapi.Actio
 		}
 	case resp.Status == http.StatusBadRequest || resp.Status == http.StatusUnprocessableEntity:
 		reason := j.reason(resp)
-		if j.cfg.RejectOnValidation {
+		switch j.cfg.OnValidationError {
+		case ValidationReject:
 			j.host.Log(ctx, "info", "ERP refused the job; rejecting the work order", "work_order_id", j.wo.WorkOrderId, "status", resp.Status, "reason", reason)
 			return []pluginapi.Action{{Kind: pluginapi.KindReject, WorkOrderID: j.wo.WorkOrderId, Comment: truncate("ERP refused the job: "+reason, 3000)}}, nil
+		case ValidationFail:
+			return nil, pluginapi.Permanent(fmt.Errorf("create job: ERP answered %d: %s", resp.Status, reason))
+		default: // ValidationPark
+			j.host.Log(ctx, "warn", "ERP refused the job; parking the event for a person", "work_order_id", j.wo.WorkOrderId, "status", resp.Status, "reason", reason)
+			return nil, pluginapi.NeedsPerson(fmt.Errorf("%swork order %s: the ERP refused the job (%d): %s; fix create_body or the ERP, then reprocess the event (the work order was left untouched)",
+				ParkError, woLabel(j), resp.Status, truncate(reason, 1000)))
 		}
-		return nil, pluginapi.Permanent(fmt.Errorf("create job: ERP answered %d: %s", resp.Status, reason))
 	default:
 		return nil, statusError("create job", resp, j.reason(resp))
 	}

@@ -208,8 +208,29 @@ func TestValidationErrors(t *testing.T) {
 	body := cfg["create_body"].(map[string]any)
 	noTitle := map[string]any{"external_ref": body["external_ref"]}
 
+	// By default a refusal parks the event for a person, with the ERP's
+	// reason, and sends nothing to CorrigoPro.
 	c := start(t, with(cfg, "create_body", noTitle))
-	acts := mustHandle(t, c, workOrder(1, "WO-1"))
+	acts, err := handle(t, c, workOrder(1, "WO-1"))
+	if len(acts) != 0 {
+		t.Fatalf("a refused job sent actions by default: %+v", acts)
+	}
+	pe := pluginapi.AsError(err)
+	if pe == nil || !pe.NeedsPerson || pe.Retryable {
+		t.Fatalf("default refusal = %v (%+v), want a needs-a-person error", err, pe)
+	}
+	for _, want := range []string{erprest.ParkError, "WO-1", "(422)", "title is required", "reprocess"} {
+		if !strings.Contains(pe.Message, want) {
+			t.Errorf("park reason %q lacks %q", pe.Message, want)
+		}
+	}
+	if len(c.Host.KV()) != 0 {
+		t.Errorf("a refused job was recorded: %v", c.Host.KV())
+	}
+
+	// reject only when the config says so.
+	c = start(t, with(cfg, "create_body", noTitle, "on_validation_error", "reject"))
+	acts = mustHandle(t, c, workOrder(3, "WO-3"))
 	if kinds(acts) != "reject" || acts[0].Comment != "ERP refused the job: title is required" {
 		t.Fatalf("actions = %+v", acts)
 	}
@@ -218,7 +239,7 @@ func TestValidationErrors(t *testing.T) {
 	}
 
 	c = start(t, with(cfg, "create_body", noTitle, "on_validation_error", "fail", "reject_reason_path", "errors.0"))
-	_, err := handle(t, c, workOrder(2, "WO-2"))
+	_, err = handle(t, c, workOrder(2, "WO-2"))
 	wantErr(t, err, false, `ERP answered 422: {"field":"title","message":"title is required"}`)
 }
 
