@@ -63,8 +63,11 @@ func TestExampleConfig(t *testing.T) {
 		if len(jobs) != 1 {
 			t.Fatalf("demo ERP has %d jobs for %s, want 1: %+v", len(jobs), emergency.WorkOrderNumber, jobs)
 		}
-		ex.waitFor("the routine work order in the CSV", 30*time.Second, func() bool {
-			return strings.Contains(ex.csv(), routine.WorkOrderNumber)
+		// The README: every work order lands as a row in the CSV, the
+		// emergency too (everything-to-csv has no stop before it).
+		ex.waitFor("both work orders in the CSV", 30*time.Second, func() bool {
+			csv := ex.csv()
+			return strings.Contains(csv, routine.WorkOrderNumber) && strings.Contains(csv, emergency.WorkOrderNumber)
 		})
 		if st := ex.status(routine.WorkOrderId); st != corrigo.StatusNew {
 			t.Errorf("routine work order is %s, want it left New (only emergencies go to the ERP)", st)
