@@ -5,14 +5,16 @@ BIN       := bin
 PKGS      := ./...
 # Short fuzzing budget per target in CI; raise locally: make fuzz FUZZTIME=2m
 FUZZTIME  ?= 6s
-LDFLAGS   := -X main.version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The version, commit and its time come from Go's build info (gateway
+# version); -buildvcs=auto stamps them even where GOFLAGS turns them off.
+BUILDFLAGS := -buildvcs=auto
 
 .PHONY: all build plugins run test test-short vet fmt-check fuzz bench proto proto-check lint clean
 
 all: build
 
 build: plugins
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gateway ./cmd/gateway
+	$(GO) build $(BUILDFLAGS) -o $(BIN)/gateway ./cmd/gateway
 
 plugins:
 	@mkdir -p $(BIN)

@@ -23,33 +23,57 @@ import (
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 )
 
+// runOptions are run's flags.
+type runOptions struct {
+	path            string
+	breakerFailures uint
+	breakerOpen     time.Duration
+	shutdown        time.Duration
+	watch           bool
+}
+
+func (o *runOptions) define(fs *flag.FlagSet) {
+	fs.StringVar(&o.path, "config", "", "configuration file (YAML); required")
+	fs.UintVar(&o.breakerFailures, "breaker-failures", 0, "override delivery.breaker.consecutive_failures (and every account's breaker): open the circuit breaker after this many transient failures in a row")
+	fs.DurationVar(&o.breakerOpen, "breaker-open-timeout", 0, "override delivery.breaker.open_timeout (and every account's breaker): how long an open breaker waits before a probe call")
+	fs.DurationVar(&o.shutdown, "shutdown-timeout", 15*time.Second, "how long each shutdown step may take before in-flight work is handed back")
+	fs.BoolVar(&o.watch, "watch-config", true, "reload the config when its file changes (SIGHUP always reloads)")
+}
+
+var runCmd = &command{
+	name:     "run",
+	summary:  "run the gateway: receive webhooks, dispatch to plugins, send actions",
+	synopsis: "run --config FILE [flags]",
+	doc: `Runs the gateway until SIGINT or SIGTERM, then shuts down gracefully:
+stops accepting webhooks, finishes in-flight work, stops plugins.
+SIGHUP, or a change of the file with --watch-config, reloads the config
+(see docs/operations.md, Reloading). Relative paths in the file are
+relative to the file's directory.`,
+	example: `gateway run --config examples/config.yaml
+WOGATE_LISTEN=0.0.0.0:8443 gateway run --config /etc/wogate/config.yaml`,
+	flags: func(fs *flag.FlagSet) { new(runOptions).define(fs) },
+}
+
 func init() {
-	register("run", "run the gateway: receive webhooks, dispatch to plugins, send actions", runGateway)
+	runCmd.run = runGateway
+	register(runCmd)
 }
 
 func runGateway(ctx context.Context, args []string) int {
+	var o runOptions
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	path := fs.String("config", "", "configuration file (YAML); required")
-	breakerFailures := fs.Uint("breaker-failures", 0, "override delivery.breaker.consecutive_failures (and every account's breaker): open the circuit breaker after this many transient failures in a row")
-	breakerOpen := fs.Duration("breaker-open-timeout", 0, "override delivery.breaker.open_timeout (and every account's breaker): how long an open breaker waits before a probe call")
-	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long each shutdown step may take before in-flight work is handed back")
-	watch := fs.Bool("watch-config", true, "reload the config when its file changes (SIGHUP always reloads)")
-	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: gateway run --config FILE\n\n"+
-			"Runs the gateway until SIGINT or SIGTERM, then shuts down gracefully:\n"+
-			"stops accepting webhooks, finishes in-flight work, stops plugins.\n"+
-			"SIGHUP, or a change of the file with --watch-config, reloads the config\n"+
-			"(see docs/operations.md, Reloading).\n\nflags:\n")
-		fs.PrintDefaults()
+	o.define(fs)
+	pos, err := parseFlags(runCmd, fs, args, os.Stdout, os.Stderr)
+	if err != nil {
+		return exitCode(err)
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	switch {
+	case len(pos) > 0:
+		return exitCode(usageError(runCmd, os.Stderr, "unexpected arguments %q (the config file goes after --config)", pos))
+	case o.path == "":
+		return exitCode(usageError(runCmd, os.Stderr, "no configuration: pass --config FILE (examples/config.yaml runs the gateway with the embedded sandbox)"))
 	}
-	if *path == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
-	}
+	path, breakerFailures, breakerOpen, shutdown, watch := &o.path, &o.breakerFailures, &o.breakerOpen, &o.shutdown, &o.watch
 	if *breakerFailures > math.MaxUint32 {
 		fmt.Fprintf(os.Stderr, "gateway: --breaker-failures %d is out of range\n", *breakerFailures)
 		return 2
