@@ -118,6 +118,7 @@ type gwConfig struct {
 	Polling         bool
 	Plugin          string
 	PluginConfig    string // YAML flow map
+	Inbound         string // plugins.accept.inbound, a YAML flow map; "" none
 }
 
 var configTmpl = template.Must(template.New("cfg").Parse(`# written by the e2e test
@@ -143,6 +144,9 @@ plugins:
     command: {{.Plugin}}
     timeout: 5s
     config: {{if .PluginConfig}}{{.PluginConfig}}{{else}}{}{{end}}
+{{- if .Inbound}}
+    inbound: {{.Inbound}}
+{{- end}}
 rules:
   - name: new-work-orders-to-accept
     when: event.Action == "NewWorkOrder"

@@ -269,14 +269,14 @@ type Plugin struct {
 	// SHA256, when set, pins the executable's SHA-256 (hex); a binary
 	// that does not match is not started.
 	SHA256 string `koanf:"sha256" json:"sha256,omitempty"`
-	// InboundToken, when set, must accompany every request to the
-	// plugin's inbound path (/plugins/<name>/inbound) as
-	// "Authorization: Bearer <token>" or an X-Wogate-Token header.
-	// Without it the gateway forwards inbound requests unauthenticated
-	// and leaves the check to the plugin (erp-rest verifies an HMAC with
-	// its inbound_secret; csv-export checks nothing), so set it whenever
-	// the listener is reachable by others.
+	// InboundToken is the older spelling of Inbound.Token; setting both
+	// is an error.
 	InboundToken Secret `koanf:"inbound_token" json:"inbound_token,omitempty"`
+	// Inbound says how requests to the plugin's inbound path
+	// (/plugins/<name>/inbound) are authenticated. Without a credential
+	// (or the explicit loopback opt-in) the path does not exist: the
+	// gateway answers 404 and the plugin never sees the request.
+	Inbound PluginInbound `koanf:"inbound" json:"inbound"`
 	// Supervisor tunes how the gateway handles the plugin's process
 	// crashing: restarts with backoff, and quarantine of a crash loop.
 	Supervisor PluginSupervisor `koanf:"supervisor" json:"supervisor"`
@@ -285,6 +285,49 @@ type Plugin struct {
 	// secret: resolved from ${ENV}/file: references or named like one.
 	secretKeys map[string]bool
 }
+
+// PluginInbound authenticates the requests the gateway forwards to a
+// plugin's HandleInbound. Inbound requests make the gateway act on
+// CorrigoPro (check in, reject, invoice), so the route is deny by default:
+// it exists only when at least one credential is set, or when the public
+// listener is loopback-only and AllowUnauthenticatedOnLoopback says so.
+// When several credentials are set, a request must prove all of them.
+type PluginInbound struct {
+	// Token must accompany every request as "Authorization: Bearer
+	// <token>" or an X-Wogate-Token header (compared in constant time).
+	// At least 16 characters.
+	Token Secret `koanf:"token" json:"token,omitempty"`
+	// HMACSecret makes every request carry the hex HMAC-SHA256 of its raw
+	// body under this secret in HMACHeader (optionally prefixed
+	// "sha256="), the scheme erp-rest and most ERPs' webhooks use. At
+	// least 16 characters.
+	HMACSecret Secret `koanf:"hmac_secret" json:"hmac_secret,omitempty"`
+	// HMACHeader names the header carrying the HMAC. Default
+	// X-Wogate-Signature.
+	HMACHeader string `koanf:"hmac_header" json:"hmac_header"`
+	// AllowUnauthenticatedOnLoopback opens the route without credentials,
+	// for trying things on one machine. Only valid when listen is a
+	// loopback address; requests from other addresses are refused anyway.
+	AllowUnauthenticatedOnLoopback bool `koanf:"allow_unauthenticated_on_loopback" json:"allow_unauthenticated_on_loopback,omitempty"`
+}
+
+// Open reports whether the inbound route exists: a credential is set or
+// the loopback opt-in is on. Validation has refused the opt-in on a
+// listener that is not loopback-only.
+func (p PluginInbound) Open() bool {
+	return p.Authenticated() || p.AllowUnauthenticatedOnLoopback
+}
+
+// Authenticated reports whether requests must prove a credential.
+func (p PluginInbound) Authenticated() bool { return p.Token != "" || p.HMACSecret != "" }
+
+// DefaultInboundHMACHeader carries an inbound request's HMAC.
+const DefaultInboundHMACHeader = "X-Wogate-Signature"
+
+// MinInboundSecretLen is the shortest inbound token or HMAC secret
+// accepted: 16 characters leave guessing hopeless even without the
+// constant-time compare.
+const MinInboundSecretLen = 16
 
 // PluginSupervisor tunes the supervision of one plugin process. When the
 // process dies (or fails its health check) the gateway puts the events it

@@ -222,6 +222,13 @@ func TestBadConfigs(t *testing.T) {
 			`tracing_url.bad.yaml:5:13: tracing.endpoint: unsupported scheme "grpc" (want http or https)`,
 			`tracing_url.bad.yaml:6:17: tracing.sample_ratio: invalid number "all"`,
 		},
+		"inbound.bad.yaml": {
+			`inbound.bad.yaml:8:16: plugins.open.inbound.allow_unauthenticated_on_loopback: listen (0.0.0.0:8080) is not a loopback address`,
+			`inbound.bad.yaml:11:16: plugins.short.inbound.token: must be at least 16 characters`,
+			`inbound.bad.yaml:11:33: plugins.short.inbound.hmac_secret: must be at least 16 characters`,
+			`inbound.bad.yaml:14:5: plugins.both.inbound_token: set either inbound_token or inbound.token, not both`,
+			`inbound.bad.yaml:18:66: plugins.header.inbound.hmac_header: invalid header name "bad header"`,
+		},
 		"semantics.bad.yaml": {
 			`semantics.bad.yaml:1:9: listen: invalid listen address "localhost"`,
 			`semantics.bad.yaml:2:18: store.driver: unknown driver "mysql"`,
@@ -1025,5 +1032,63 @@ rules:
 	}
 	if want := filepath.Join(dir, "other"); over.DataDir != want {
 		t.Errorf("WOGATE_DATA_DIR=other: data_dir = %q, want %q", over.DataDir, want)
+	}
+}
+
+// TestInboundRoutes: which inbound settings open a plugin's route, and
+// which listen addresses the loopback opt-in is refused on.
+func TestInboundRoutes(t *testing.T) {
+	cases := []struct {
+		name, listen, inbound string
+		inboundToken          string // the older key
+		open, authenticated   bool
+		wantErr               string
+	}{
+		{name: "nothing: closed", listen: "127.0.0.1:8080", inbound: "{}"},
+		{name: "no inbound key: closed", listen: "0.0.0.0:8080"},
+		{name: "token", listen: "0.0.0.0:8080", inbound: "{token: '${TOK}'}", open: true, authenticated: true},
+		{name: "older inbound_token", listen: "0.0.0.0:8080", inboundToken: "${TOK}", open: true, authenticated: true},
+		{name: "hmac", listen: "[::]:8080", inbound: "{hmac_secret: '${TOK}'}", open: true, authenticated: true},
+		{name: "empty env default: closed", listen: "0.0.0.0:8080", inbound: "{token: '${UNSET_TOKEN:-}'}"},
+		{name: "opt-in on 127.0.0.1", listen: "127.0.0.1:8080", inbound: "{allow_unauthenticated_on_loopback: true}", open: true},
+		{name: "opt-in on ::1", listen: "[::1]:8080", inbound: "{allow_unauthenticated_on_loopback: true}", open: true},
+		{name: "opt-in on localhost", listen: "localhost:8080", inbound: "{allow_unauthenticated_on_loopback: true}", open: true},
+		{name: "opt-in on all addresses", listen: "0.0.0.0:8080", inbound: "{allow_unauthenticated_on_loopback: true}", wantErr: "is not a loopback address"},
+		{name: "opt-in on an empty host", listen: ":8080", inbound: "{allow_unauthenticated_on_loopback: true}", wantErr: "is not a loopback address"},
+		{name: "opt-in on a LAN address", listen: "192.168.1.5:8080", inbound: "{allow_unauthenticated_on_loopback: true}", wantErr: "is not a loopback address"},
+		{name: "opt-in with a token anywhere", listen: "0.0.0.0:8080", inbound: "{token: '${TOK}', allow_unauthenticated_on_loopback: true}", open: true, authenticated: true},
+		{name: "15-character token", listen: "127.0.0.1:8080", inbound: "{token: abcdefghijklmno}", wantErr: "at least 16 characters"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			y := "listen: \"" + tc.listen + "\"" + "\ncorrigo: {accounts: {main: {sandbox: true}}}\nplugins:\n  p:\n    command: ./p\n"
+			if tc.inbound != "" {
+				y += "    inbound: " + tc.inbound + "\n"
+			}
+			if tc.inboundToken != "" {
+				y += "    inbound_token: " + tc.inboundToken + "\n"
+			}
+			y += "rules: [{name: r, when: 'true', plugin: p}]\nadmin: {listen: ''}\n"
+			cfg, err := config.Parse("inbound.yaml", []byte(y), env("TOK=0123456789abcdef0123"))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ib := cfg.Plugins["p"].Inbound
+			if ib.Open() != tc.open || ib.Authenticated() != tc.authenticated {
+				t.Fatalf("open %v authenticated %v, want %v %v", ib.Open(), ib.Authenticated(), tc.open, tc.authenticated)
+			}
+			if tc.authenticated && ib.Token != "" && ib.Token.Value() != "0123456789abcdef0123" {
+				t.Fatalf("token not resolved")
+			}
+			if ib.HMACHeader != config.DefaultInboundHMACHeader {
+				t.Fatalf("hmac_header = %q", ib.HMACHeader)
+			}
+		})
 	}
 }

@@ -552,6 +552,9 @@ func applyDefaults(raw map[string]any) {
 			if p := sub(ps, name); p != nil {
 				set(p, "timeout", DefaultPluginTimeout)
 				set(p, "concurrency", DefaultPluginConcurrency)
+				if ib := sub(p, "inbound"); ib != nil {
+					set(ib, "hmac_header", DefaultInboundHMACHeader)
+				}
 				if sv := sub(p, "supervisor"); sv != nil {
 					set(sv, "max_crashes", DefaultSupervisorMaxCrashes)
 					set(sv, "window", DefaultSupervisorWindow)

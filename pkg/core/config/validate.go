@@ -116,6 +116,10 @@ func (l *loader) finish(c *Config) {
 		c.Corrigo.Accounts[name] = acc
 	}
 	for name, p := range c.Plugins {
+		if p.Inbound.Token == "" {
+			// inbound_token is the older spelling; validation refuses both.
+			p.Inbound.Token = p.InboundToken
+		}
 		prefix := normKey("plugins." + name + ".config.")
 		for k := range l.secrets {
 			if rest, ok := strings.CutPrefix(k, prefix); ok {
@@ -423,8 +427,45 @@ func (l *loader) validatePlugins(c *Config) {
 		if sv.Window > 0 && sv.BackoffInitial >= sv.Window {
 			l.errorf(sk+".window", true, "must be longer than backoff_initial (%s), or crashes never add up to a quarantine", sv.BackoffInitial)
 		}
+		l.validateInbound(c, name, p)
 		if !used[name] {
 			l.warnf(key, "not used by any rule")
+		}
+	}
+}
+
+// validateInbound refuses inbound settings that would let anyone who can
+// reach the public listener make the gateway act on CorrigoPro.
+func (l *loader) validateInbound(c *Config, name string, p Plugin) {
+	key := "plugins." + name + ".inbound"
+	ib := p.Inbound
+	if p.InboundToken != "" && p.Inbound.Token != p.InboundToken {
+		l.errorf("plugins."+name+".inbound_token", false, "set either inbound_token or inbound.token, not both (inbound_token is the older spelling)")
+	}
+	for _, s := range []struct {
+		key string
+		v   Secret
+	}{{key + ".token", ib.Token}, {key + ".hmac_secret", ib.HMACSecret}} {
+		if s.v != "" && len(s.v.Value()) < MinInboundSecretLen {
+			k := s.key
+			if s.key == key+".token" && p.InboundToken != "" {
+				k = "plugins." + name + ".inbound_token"
+			}
+			l.errorf(k, false, "must be at least %d characters (e.g. openssl rand -hex 32)", MinInboundSecretLen)
+		}
+	}
+	if ib.HMACSecret != "" && !headerNamePattern.MatchString(ib.HMACHeader) {
+		l.errorf(key+".hmac_header", true, "invalid header name %q", ib.HMACHeader)
+	}
+	if ib.AllowUnauthenticatedOnLoopback {
+		switch {
+		case ib.Authenticated():
+			l.warnf(key+".allow_unauthenticated_on_loopback", "ignored: a credential is set, so every inbound request must prove it")
+		case !isLoopback(c.Listen):
+			l.errorf(key+".allow_unauthenticated_on_loopback", false,
+				"listen (%s) is not a loopback address, so anyone who can reach it could make the gateway act on CorrigoPro through /plugins/%s/inbound: "+
+					"set plugins.%s.inbound.token or plugins.%s.inbound.hmac_secret (${ENV} or file:), or remove the opt-in",
+				c.Listen, name, name, name)
 		}
 	}
 }
