@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -373,6 +374,13 @@ func TestForgedTokenGets401AndChangesNothing(t *testing.T) {
 	if code != 401 || ans["reason"] != "missing_token" {
 		t.Fatalf("no token: %d %v; want 401 missing_token", code, ans)
 	}
+	// The gateway's own kind of token: an OAuth access token from
+	// /OAuth/Token is signed by the same CorrigoPro key, but it is not a
+	// webhook token (its name is the account's client id).
+	code, ans = post(accessToken(t, e.sb.OAuthURL(), "sandbox", "sandbox-secret"))
+	if code != 401 || ans["reason"] != "not_webhook_token" {
+		t.Fatalf("OAuth access token as webhook bearer: %d %v; want 401 not_webhook_token", code, ans)
+	}
 	// Nothing changed: the work order is still New, and the same
 	// notification with a real token is new to the gateway, not a duplicate.
 	if s := e.status(id); s != corrigo.StatusNew {
@@ -386,6 +394,29 @@ func TestForgedTokenGets401AndChangesNothing(t *testing.T) {
 		t.Fatalf("genuine webhook after forged ones: %d %v; want 200 accepted", code, ans)
 	}
 	e.waitFor("work order accepted", 20*time.Second, func() bool { return e.status(id) == corrigo.StatusAccepted })
+}
+
+// accessToken gets an OAuth access token the way the gateway does.
+func accessToken(t *testing.T, oauthURL, id, secret string) string {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, oauthURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("token from %s: %d %v", oauthURL, resp.StatusCode, err)
+	}
+	return tok.AccessToken
 }
 
 func TestRedeliveredMessageIdIsProcessedOnce(t *testing.T) {

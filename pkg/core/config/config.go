@@ -107,6 +107,11 @@ type Config struct {
 	// Tracing exports OpenTelemetry traces that follow each work order
 	// from webhook to plugin to CorrigoPro call. Off by default.
 	Tracing Tracing `koanf:"tracing" json:"tracing"`
+	// TrustedProxies are the CIDR prefixes of reverse proxies in front of
+	// the public listener. Only a connection from one of them has its
+	// X-Forwarded-For read (webhook allowed_sources); anyone else's header
+	// is ignored. Empty: the connection's peer is the client.
+	TrustedProxies []string `koanf:"trusted_proxies" json:"trusted_proxies,omitempty"`
 
 	// Version is a short hash of the resolved configuration (secret values
 	// excluded), recorded with every rule decision so a decision can be
@@ -223,6 +228,22 @@ type Webhook struct {
 	SignedBytes []string `koanf:"signed_bytes" json:"signed_bytes,omitempty"`
 	// MaxBodyBytes bounds a notification body. Default 4 MiB.
 	MaxBodyBytes int64 `koanf:"max_body_bytes" json:"max_body_bytes"`
+	// Names, when set, pins the token ticket's name claim: a token whose
+	// name is none of these is refused (wrong_name). The value CorrigoPro
+	// puts there is not published [I]; see docs/webhook-tokens.md for how
+	// to read it from a token you received.
+	Names []string `koanf:"names" json:"names,omitempty"`
+	// RefuseAccessTokens refuses tokens whose name claim is the client id
+	// of a configured account (not_webhook_token): those are OAuth access
+	// tokens from /OAuth/Token, which anyone holding the client secret, or
+	// a token the gateway sent, can replay as a webhook bearer. Default
+	// true.
+	RefuseAccessTokens bool `koanf:"refuse_access_tokens" json:"refuse_access_tokens"`
+	// AllowedSources, when set, lists the CIDR prefixes (or addresses)
+	// webhook requests may come from; others get 403 before their token
+	// is looked at. The address is the connection's peer, or with
+	// trusted_proxies the client named in X-Forwarded-For.
+	AllowedSources []string `koanf:"allowed_sources" json:"allowed_sources,omitempty"`
 }
 
 // Polling configures the search for new work orders.

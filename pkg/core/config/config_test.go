@@ -229,6 +229,11 @@ func TestBadConfigs(t *testing.T) {
 			`inbound.bad.yaml:14:5: plugins.both.inbound_token: set either inbound_token or inbound.token, not both`,
 			`inbound.bad.yaml:18:66: plugins.header.inbound.hmac_header: invalid header name "bad header"`,
 		},
+		"webhook_sources.bad.yaml": {
+			`webhook_sources.bad.yaml:1:1: trusted_proxies: entry 0 ("10.0.0.1/8"): host bits are set; did you mean 10.0.0.0/8?`,
+			`webhook_sources.bad.yaml:7:17: corrigo.accounts.main.webhook.names[0]: must not be empty`,
+			`webhook_sources.bad.yaml:8:9: corrigo.accounts.main.webhook.allowed_sources: entry 1 ("corrigo.example.com"): not an IP address or CIDR prefix`,
+		},
 		"semantics.bad.yaml": {
 			`semantics.bad.yaml:1:9: listen: invalid listen address "localhost"`,
 			`semantics.bad.yaml:2:18: store.driver: unknown driver "mysql"`,

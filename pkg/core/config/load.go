@@ -533,6 +533,7 @@ func applyDefaults(raw map[string]any) {
 					set(w, "path", DefaultWebhookPathPrefix+name)
 					set(w, "clock_skew", DefaultWebhookClockSkew)
 					set(w, "max_body_bytes", DefaultWebhookMaxBodyBytes)
+					set(w, "refuse_access_tokens", true)
 				}
 				if p := sub(a, "polling"); p != nil {
 					set(p, "enabled", true)

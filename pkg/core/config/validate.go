@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wogate/wogate/pkg/core/netallow"
 	"github.com/wogate/wogate/pkg/corrigo"
 )
 
@@ -225,6 +226,9 @@ func (l *loader) validate(c *Config) {
 	l.nonNegative("retention.log", c.Retention.Log)
 
 	l.validateTracing(c.Tracing)
+	if _, err := netallow.Parse(c.TrustedProxies); err != nil {
+		l.errorf("trusted_proxies", false, "%v", err)
+	}
 }
 
 func (l *loader) validateTracing(t Tracing) {
@@ -349,6 +353,14 @@ func (l *loader) validateAccounts(c *Config) {
 		}
 		if w.MaxBodyBytes <= 0 {
 			l.errorf(wp+".max_body_bytes", true, "must be positive")
+		}
+		for i, n := range w.Names {
+			if strings.TrimSpace(n) == "" {
+				l.errorf(fmt.Sprintf("%s.names[%d]", wp, i), true, "must not be empty")
+			}
+		}
+		if _, err := netallow.Parse(w.AllowedSources); err != nil {
+			l.errorf(wp+".allowed_sources", false, "%v", err)
 		}
 
 		pp := p + ".polling"

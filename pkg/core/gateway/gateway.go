@@ -33,6 +33,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/egress"
 	"github.com/wogate/wogate/pkg/core/ingest"
 	"github.com/wogate/wogate/pkg/core/metrics"
+	"github.com/wogate/wogate/pkg/core/netallow"
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/store/sqlite"
@@ -260,7 +261,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	for _, name := range names {
 		a := cfg.Corrigo.Accounts[name]
 		if !a.Webhook.Disabled {
-			h, err := g.webhook(name, a)
+			h, err := g.webhook(cfg, name, a)
 			if err != nil {
 				return nil, err
 			}
@@ -299,9 +300,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	return g, nil
 }
 
-// webhook builds one account's endpoint with its certificate's verifier.
-func (g *Gateway) webhook(name string, a config.Account) (*ingest.Webhook, error) {
-	vo := corrigo.VerifyOptions{Audience: a.Webhook.Audience, ClockSkew: a.Webhook.ClockSkew}
+// webhook builds one account's endpoint with its certificate's verifier,
+// its pinned claims and its source allowlist.
+func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*ingest.Webhook, error) {
+	vo := corrigo.VerifyOptions{Audience: a.Webhook.Audience, ClockSkew: a.Webhook.ClockSkew, Names: a.Webhook.Names}
+	if a.Webhook.RefuseAccessTokens {
+		vo.RefuseNames = clientIDs(cfg)
+	}
 	for _, h := range a.Webhook.Hashes {
 		hash, err := corrigo.ParseHash(h)
 		if err != nil {
@@ -320,13 +325,47 @@ func (g *Gateway) webhook(name string, a config.Account) (*ingest.Webhook, error
 	if err != nil {
 		return nil, fmt.Errorf("account %s: %w", name, err)
 	}
+	allowed, err := netallow.Parse(a.Webhook.AllowedSources)
+	if err != nil {
+		return nil, fmt.Errorf("account %s: webhook allowed_sources: %w", name, err)
+	}
+	proxies, err := netallow.Parse(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("trusted_proxies: %w", err)
+	}
+	var source func(*http.Request) (string, bool)
+	if !allowed.Empty() {
+		source = func(r *http.Request) (string, bool) {
+			addr, ok := netallow.ClientAddr(r, proxies)
+			if !ok {
+				return "unknown", false
+			}
+			return addr.String(), allowed.Contains(addr)
+		}
+	}
 	return ingest.NewWebhook(ingest.WebhookOptions{
-		Account: name, Verify: newCachedVerifier(v).Check, Store: g.st,
+		Account: name, Verify: newCachedVerifier(v).Check, Store: g.st, SourceAllowed: source,
 		MaxBodyBytes: a.Webhook.MaxBodyBytes, Logger: g.log, Stats: g.stats,
 		OnStored:   func(*store.Event) { g.disp.Wake() },
 		OnExchange: g.clog.Add,
 		Tracer:     g.tracer,
 	})
+}
+
+// clientIDs are the OAuth client ids the gateway's accounts (and the
+// embedded sandbox) use: a webhook token naming one of them is an access
+// token, not a webhook token.
+func clientIDs(cfg *config.Config) []string {
+	var ids []string
+	for _, name := range sortedKeys(cfg.Corrigo.Accounts) {
+		if id := cfg.Corrigo.Accounts[name].ClientID; id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if cfg.UsesSandbox() && cfg.Sandbox.ClientID != "" {
+		ids = append(ids, cfg.Sandbox.ClientID)
+	}
+	return ids
 }
 
 // bindListeners binds the public listener (cfg.Listen or

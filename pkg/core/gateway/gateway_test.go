@@ -65,6 +65,7 @@ func (l *lockedBuffer) String() string {
 type worldOpts struct {
 	extraYAML    string // appended at top level
 	accountYAML  string // appended inside the account
+	webhookYAML  string // appended inside the account's webhook flow map, e.g. ", names: [x]"
 	polling      string // the account's polling block; default {enabled: false}
 	pluginConfig string
 	rules        string
@@ -113,7 +114,7 @@ data_dir: %s
       oauth_url: %s
       client_id: sandbox
       client_secret: sandbox-secret
-      webhook: {certificate: "file:%s"}
+      webhook: {certificate: "file:%s"%s}
       polling: %s
 %s
 plugins:
@@ -121,7 +122,7 @@ plugins:
 rules:%s
 delivery: {backoff_initial: 20ms, backoff_max: 100ms, max_attempts: 3}
 admin: {listen: ""}
-%s`, dir, storeYAML, sb.BaseURL(), sb.OAuthURL(), cert, o.polling, o.accountYAML, testplugin.Build(t, "accept"), o.pluginConfig, o.rules, o.extraYAML)
+%s`, dir, storeYAML, sb.BaseURL(), sb.OAuthURL(), cert, o.webhookYAML, o.polling, o.accountYAML, testplugin.Build(t, "accept"), o.pluginConfig, o.rules, o.extraYAML)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

@@ -48,6 +48,11 @@ type WebhookOptions struct {
 	// Verify checks the bearer token. Required: an endpoint that accepts
 	// anything is a hole, so a nil Verify is refused by NewWebhook.
 	Verify VerifyFunc
+	// SourceAllowed, when set, is asked first whether the request's
+	// source address may deliver webhooks (webhook.allowed_sources); it
+	// returns the address it judged, for the log. Refused requests get
+	// 403 before their token is looked at.
+	SourceAllowed func(r *http.Request) (addr string, ok bool)
 	// Store keeps accepted events.
 	Store Inserter
 	// MaxBodyBytes bounds the body; default DefaultMaxBodyBytes.
@@ -117,6 +122,7 @@ func NewWebhook(opts WebhookOptions) (*Webhook, error) {
 const (
 	ReasonMethod        = "method_not_allowed"
 	ReasonMissingToken  = "missing_token"
+	ReasonSource        = "source_not_allowed"
 	ReasonBodyTooLarge  = "body_too_large"
 	ReasonBodyRead      = "body_read"
 	ReasonBadBody       = "bad_body"
@@ -184,6 +190,13 @@ func (h *Webhook) serve(ctx context.Context, span trace.Span, w *statusWriter, r
 		w.Header().Set("Allow", http.MethodPost)
 		h.reject(w, r, http.StatusMethodNotAllowed, ReasonMethod, "webhooks must be POSTed", nil)
 		return
+	}
+
+	if h.opts.SourceAllowed != nil {
+		if addr, ok := h.opts.SourceAllowed(r); !ok {
+			h.reject(w, r, http.StatusForbidden, ReasonSource, "source address not allowed", errors.New("source "+addr+" is not in webhook.allowed_sources"))
+			return
+		}
 	}
 
 	token, ok := bearerToken(r.Header.Get("Authorization"))
