@@ -91,6 +91,40 @@ func TestExampleConfig(t *testing.T) {
 				t.Errorf("unauthenticated POST %s: %d %s, want 404", req.path, resp.StatusCode, b)
 			}
 		}
+		// The admin listener (loopback, no token, as shipped) refuses what
+		// a web page in the operator's browser can send: issue 11's
+		// cross-site simple POST, and a DNS-rebinding Host.
+		adminURL := fmt.Sprintf("http://127.0.0.1:%d/api/v1/dead-letters/reprocess", ex.adminPort)
+		for _, c := range []struct {
+			name, host, origin, ctype string
+			want                      int
+		}{
+			{"cross-site simple POST", "", "http://evil.example", "", http.StatusForbidden},
+			{"not JSON", "", "", "text/plain", http.StatusUnsupportedMediaType},
+			{"DNS rebinding", "evil.example", "", "application/json", http.StatusMisdirectedRequest},
+			{"curl with JSON", "", "", "application/json", http.StatusOK},
+		} {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, adminURL, strings.NewReader(`{"filter":{}}`))
+			if c.host != "" {
+				req.Host = c.host
+			}
+			if c.origin != "" {
+				req.Header.Set("Origin", c.origin)
+			}
+			if c.ctype != "" {
+				req.Header.Set("Content-Type", c.ctype)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Errorf("admin %s: %d %s, want %d", c.name, resp.StatusCode, b, c.want)
+			}
+		}
+
 		// The gateway stores actions before it answers, so after the 404s
 		// nothing can be on its way; the work orders are as they were.
 		if st := ex.status(routine.WorkOrderId); st != corrigo.StatusNew {

@@ -101,6 +101,11 @@ type Options struct {
 	// Ready, if set, answers /readyz: nil means ready. Default: the store
 	// answers a ping and every plugin the Runtime reports is running.
 	Ready func(ctx context.Context) error
+	// AllowedHosts are host names (or addresses) the Host header may
+	// carry besides DefaultAllowedHosts: the admin.listen host and
+	// admin.allowed_hosts. Requests for other hosts get 421 (DNS
+	// rebinding), except health checks and metrics.
+	AllowedHosts []string
 	// SessionTTL is how long a UI login lasts; default 12h.
 	SessionTTL time.Duration
 	Logger     *slog.Logger
@@ -117,6 +122,7 @@ type Handler struct {
 	mux  *http.ServeMux
 	key  []byte // signs session cookies and CSRF tokens
 	tmpl *templates
+	g    *guard
 }
 
 // New returns the admin handler over st. rt may be nil (no live rules,
@@ -143,6 +149,7 @@ func New(st store.Store, rt Runtime, o Options) *Handler {
 		_, _ = rand.Read(h.key)
 	}
 	h.tmpl = mustTemplates()
+	h.g = newGuard(o.AllowedHosts)
 	h.routes()
 	return h
 }
@@ -215,6 +222,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Cache-Control", "no-store")
+	if !h.g.check(w, r) {
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -285,6 +295,9 @@ func (h *Handler) apiAuth(next http.Handler) http.Handler {
 				writeError(w, http.StatusUnauthorized, "unauthorized", "", "invalid bearer token")
 				return
 			}
+		}
+		if !jsonOnly(w, r) {
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -452,6 +452,12 @@ type Admin struct {
 	// Token is the bearer token the admin UI and API require. Required
 	// when Listen is not a loopback address.
 	Token Secret `koanf:"token" json:"token,omitempty"`
+	// AllowedHosts are the host names (or addresses) operators use to
+	// reach the admin listener, besides localhost, 127.0.0.1, ::1 and
+	// the host of Listen. A request whose Host header names anything
+	// else gets 421 (DNS rebinding), except /healthz, /readyz and
+	// /metrics.
+	AllowedHosts []string `koanf:"allowed_hosts" json:"allowed_hosts,omitempty"`
 }
 
 // Sandbox configures the embedded CorrigoPro sandbox, used by accounts with

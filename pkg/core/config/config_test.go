@@ -1097,3 +1097,45 @@ func TestInboundRoutes(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminAllowedHosts: malformed names are errors; a wildcard admin
+// listener without names gets a warning that says what to add.
+func TestAdminAllowedHosts(t *testing.T) {
+	cases := []struct {
+		listen, hosts string
+		wantErr       string
+		wantWarn      bool
+	}{
+		{listen: "127.0.0.1:8081"},
+		{listen: "0.0.0.0:8081", wantWarn: true},
+		{listen: "[::]:8081", wantWarn: true},
+		{listen: "0.0.0.0:8081", hosts: "[wogate.internal, 10.0.0.5, '2001:db8::1']"},
+		{listen: "10.0.0.5:8081"},
+		{listen: "0.0.0.0:8081", hosts: "['http://wogate.internal']", wantErr: "admin.allowed_hosts[0]: want a host name"},
+		{listen: "0.0.0.0:8081", hosts: "['wogate.internal:8081']", wantErr: "admin.allowed_hosts[0]"},
+		{listen: "0.0.0.0:8081", hosts: "['']", wantErr: "admin.allowed_hosts[0]"},
+	}
+	for _, tc := range cases {
+		y := "corrigo: {accounts: {main: {sandbox: true}}}\nadmin:\n  listen: \"" + tc.listen + "\"\n  token: a-long-admin-token-0123456789\n"
+		if tc.hosts != "" {
+			y += "  allowed_hosts: " + tc.hosts + "\n"
+		}
+		cfg, err := config.Parse("admin.yaml", []byte(y), env())
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s %s: err %v, want %q", tc.listen, tc.hosts, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.listen, tc.hosts, err)
+		}
+		warned := false
+		for _, w := range cfg.Warnings {
+			warned = warned || w.Key == "admin.allowed_hosts"
+		}
+		if warned != tc.wantWarn {
+			t.Errorf("%s %s: warning %v, want %v (%v)", tc.listen, tc.hosts, warned, tc.wantWarn, cfg.Warnings)
+		}
+	}
+}

@@ -198,6 +198,16 @@ func (l *loader) validate(c *Config) {
 		if c.Admin.Listen == c.Listen {
 			l.errorf("admin.listen", true, "must differ from listen (%s)", c.Listen)
 		}
+		for i, h := range c.Admin.AllowedHosts {
+			if h = strings.TrimSpace(h); h == "" || strings.ContainsAny(h, "/: ") && net.ParseIP(h) == nil {
+				l.errorf(fmt.Sprintf("admin.allowed_hosts[%d]", i), true, "want a host name or address without scheme, port or path (e.g. wogate.internal)")
+			}
+		}
+		if host, _, err := net.SplitHostPort(c.Admin.Listen); err == nil && len(c.Admin.AllowedHosts) == 0 && !isLoopback(c.Admin.Listen) {
+			if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+				l.warnf("admin.allowed_hosts", "admin.listen (%s) takes connections on every address, but only requests for localhost, 127.0.0.1 and ::1 are served (others get 421): list the names operators use, e.g. [wogate.internal, 10.0.0.5]", c.Admin.Listen)
+			}
+		}
 	}
 
 	// sandbox
