@@ -279,6 +279,14 @@ type Plugin struct {
 	Command string `koanf:"command" json:"command"`
 	// Args are passed to the command.
 	Args []string `koanf:"args" json:"args,omitempty"`
+	// Env are environment variables for the plugin process. A plugin
+	// gets none of the gateway's environment but PATH, HOME, USER,
+	// LOGNAME, TZ, LANG, LANGUAGE, LC_*, TMPDIR, SSL_CERT_FILE and
+	// SSL_CERT_DIR (plugins.PassEnv), so whatever else it needs goes
+	// here: HTTPS_PROXY: ${HTTPS_PROXY}. Values are treated as secrets
+	// (never printed). Names PLUGIN_* and WOGATE_PLUGIN_COOKIE belong to
+	// the plugin handshake.
+	Env map[string]Secret `koanf:"env" json:"env,omitempty"`
 	// Config is the plugin's own configuration, validated by the plugin
 	// against the schema it describes. String values may use ${ENV} and
 	// file: references; values from references are treated as secrets.

@@ -234,6 +234,11 @@ func TestBadConfigs(t *testing.T) {
 			`webhook_sources.bad.yaml:7:17: corrigo.accounts.main.webhook.names[0]: must not be empty`,
 			`webhook_sources.bad.yaml:8:9: corrigo.accounts.main.webhook.allowed_sources: entry 1 ("corrigo.example.com"): not an IP address or CIDR prefix`,
 		},
+		"plugin_env.bad.yaml": {
+			`plugin_env.bad.yaml:9:7: plugins.a.env.1BAD: invalid environment variable name "1BAD"`,
+			`plugin_env.bad.yaml:10:7: plugins.a.env.PLUGIN_MIN_PORT: PLUGIN_MIN_PORT is set by the plugin handshake`,
+			`plugin_env.bad.yaml:11:7: plugins.a.env.wogate_plugin_cookie: wogate_plugin_cookie is set by the plugin handshake`,
+		},
 		"semantics.bad.yaml": {
 			`semantics.bad.yaml:1:9: listen: invalid listen address "localhost"`,
 			`semantics.bad.yaml:2:18: store.driver: unknown driver "mysql"`,

@@ -449,6 +449,14 @@ func (l *loader) validatePlugins(c *Config) {
 		if sv.Window > 0 && sv.BackoffInitial >= sv.Window {
 			l.errorf(sk+".window", true, "must be longer than backoff_initial (%s), or crashes never add up to a quarantine", sv.BackoffInitial)
 		}
+		for _, k := range sortedKeys(p.Env) {
+			switch {
+			case !envName.MatchString(k):
+				l.errorf(key+".env."+k, false, "invalid environment variable name %q (letters, digits and _, not starting with a digit)", k)
+			case strings.HasPrefix(strings.ToUpper(k), "PLUGIN_") || strings.EqualFold(k, "WOGATE_PLUGIN_COOKIE"):
+				l.errorf(key+".env."+k, false, "%s is set by the plugin handshake; choose another name", k)
+			}
+		}
 		l.validateInbound(c, name, p)
 		if !used[name] {
 			l.warnf(key, "not used by any rule")

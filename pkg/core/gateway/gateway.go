@@ -642,7 +642,11 @@ func pluginSpecs(cfg *config.Config) []plugins.Spec {
 	var specs []plugins.Spec
 	for _, name := range sortedKeys(cfg.Plugins) {
 		p := cfg.Plugins[name]
-		specs = append(specs, plugins.Spec{Name: name, Command: p.Command, Args: p.Args, Dir: cfg.Dir, Config: p.Config,
+		var env []string
+		for _, k := range sortedKeys(p.Env) {
+			env = append(env, k+"="+p.Env[k].Value())
+		}
+		specs = append(specs, plugins.Spec{Name: name, Command: p.Command, Args: p.Args, Env: env, Dir: cfg.Dir, Config: p.Config,
 			Timeout: p.Timeout, Concurrency: p.Concurrency, SHA256: p.SHA256,
 			Supervisor: plugins.Supervisor{MaxCrashes: p.Supervisor.MaxCrashes, CrashWindow: p.Supervisor.Window,
 				BackoffMin: p.Supervisor.BackoffInitial, BackoffMax: p.Supervisor.BackoffMax}})
