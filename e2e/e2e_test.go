@@ -120,6 +120,7 @@ type gwConfig struct {
 	Plugin          string
 	PluginConfig    string // YAML flow map
 	Inbound         string // plugins.accept.inbound, a YAML flow map; "" none
+	Admin           string // admin.listen; "" off
 }
 
 var configTmpl = template.Must(template.New("cfg").Parse(`# written by the e2e test
@@ -156,7 +157,7 @@ delivery:
   backoff_initial: 50ms
   backoff_max: 300ms
 admin:
-  listen: ""
+  listen: "{{.Admin}}"
 log:
   level: debug
   format: json

@@ -35,6 +35,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/metrics"
 	"github.com/wogate/wogate/pkg/core/netallow"
 	"github.com/wogate/wogate/pkg/core/plugins"
+	"github.com/wogate/wogate/pkg/core/ratelog"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/store/sqlite"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -104,14 +105,16 @@ type Gateway struct {
 	disp      *dispatch.Dispatcher
 	pollers   []*ingest.Poller
 	hooks     map[string]*hookSlot // by path; reload.go swaps their handlers
-	stats     *ingest.Stats
-	srv       *http.Server
-	ln        net.Listener
-	metrics   *metrics.Metrics
-	adminSrv  *http.Server
-	adminLn   net.Listener
-	closeFns  []func()
-	rl        reloader // reload.go
+	// inboundRejections bounds the inbound handler's failure lines.
+	inboundRejections *ratelog.Limiter
+	stats             *ingest.Stats
+	srv               *http.Server
+	ln                net.Listener
+	metrics           *metrics.Metrics
+	adminSrv          *http.Server
+	adminLn           net.Listener
+	closeFns          []func()
+	rl                reloader // reload.go
 
 	tracer         trace.Tracer
 	tracerProvider trace.TracerProvider
@@ -491,6 +494,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 		_ = g.srv.Close()
 	}
 	cancel()
+	// The rejection counts of the last minute, so the log accounts for
+	// every refused request (ratelog summaries).
+	for _, slot := range g.hooks {
+		slot.h.Load().FlushRejectionLog()
+	}
+	g.inboundRejections.Flush()
 	// 2. Stop polling and claiming; in-flight events finish within the
 	//    dispatcher's deadline, the rest is reclaimed after its lease.
 	stopIngest()

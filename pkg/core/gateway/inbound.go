@@ -35,6 +35,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/plugins"
+	"github.com/wogate/wogate/pkg/core/ratelog"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/pluginapi"
@@ -188,6 +189,10 @@ type inboundHandler struct {
 	// (plugins.<name>.inbound under the config in force) and whether the
 	// plugin is configured at all. nil: every route is closed.
 	policy func(plugin string) (config.PluginInbound, bool)
+	// rejections bounds the "inbound request failed" lines (per plugin
+	// and status): an unauthenticated flood must not fill the disk. nil
+	// logs every one.
+	rejections *ratelog.Limiter
 	// tracer starts a "plugin inbound <name>" span per request, the root
 	// of a trace that the plugin call, the stored events, dispatch and
 	// egress continue; nil: no-op.
@@ -277,7 +282,9 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				span.SetStatus(codes.Error, msg)
 			}
 		}
-		log.Warn("inbound request failed", append([]any{"status", status, "reason", msg, "ms", time.Since(start).Milliseconds()}, attrs...)...)
+		if h.rejections == nil || h.rejections.Allow(name+" "+strconv.Itoa(status)) {
+			log.Warn("inbound request failed", append([]any{"status", status, "reason", msg, "ms", time.Since(start).Milliseconds()}, attrs...)...)
+		}
 		errorJSON(w, status, name, msg)
 	}
 
@@ -508,7 +515,12 @@ func newIntake(cfg *config.Config, st intakeStore, log *slog.Logger) *actionInta
 // intake to the dispatcher.
 func (g *Gateway) routeInbound(mux *http.ServeMux, in *actionIntake) {
 	in.setWake(g.disp.Wake)
-	registerInbound(mux, &inboundHandler{plugins: g.plugins, intake: in, log: g.log, maxBody: DefaultInboundMaxBytes,
+	g.inboundRejections = ratelog.New(ratelog.Options{Summary: func(key string, n int64, window time.Duration) {
+		plugin, status, _ := strings.Cut(key, " ")
+		g.log.Warn("inbound request failures not logged one by one", "component", "inbound", "plugin", plugin, "status", status,
+			"suppressed", n, "window", window.Round(time.Second).String())
+	}})
+	registerInbound(mux, &inboundHandler{plugins: g.plugins, intake: in, log: g.log, maxBody: DefaultInboundMaxBytes, rejections: g.inboundRejections,
 		policy: func(plugin string) (config.PluginInbound, bool) {
 			p, ok := g.current().Plugins[plugin]
 			return p.Inbound, ok

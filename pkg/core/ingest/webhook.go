@@ -22,6 +22,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wogate/wogate/pkg/core/ratelog"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -76,6 +77,12 @@ type WebhookOptions struct {
 	LogBodyBytes int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// RejectLogBurst and RejectLogInterval bound the rejection log lines:
+	// the first RejectLogBurst per reason and interval are logged, the rest
+	// summarised (ratelog). Defaults ratelog.DefaultBurst and
+	// DefaultInterval.
+	RejectLogBurst    int
+	RejectLogInterval time.Duration
 	// Tracer starts a "webhook receive" span per request, the root of the
 	// work order's trace; its context is stored with the event so dispatch
 	// continues the trace. Default tracectx.Noop().
@@ -86,6 +93,11 @@ type WebhookOptions struct {
 type Webhook struct {
 	opts WebhookOptions
 	log  *slog.Logger
+	// rejections bounds the rejection log lines outsiders can cause: the
+	// first ratelog.DefaultBurst per reason and minute, then one summary
+	// line (and communication log entry) with the count. Stats counts
+	// every rejection.
+	rejections *ratelog.Limiter
 }
 
 // NewWebhook checks opts and returns the handler.
@@ -115,7 +127,35 @@ func NewWebhook(opts WebhookOptions) (*Webhook, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Webhook{opts: opts, log: log.With("account", opts.Account, "component", "webhook")}, nil
+	h := &Webhook{opts: opts, log: log.With("account", opts.Account, "component", "webhook")}
+	h.rejections = ratelog.New(ratelog.Options{Burst: opts.RejectLogBurst, Interval: opts.RejectLogInterval, Now: opts.Now, Summary: h.rejectionSummary})
+	return h, nil
+}
+
+// FlushRejectionLog writes the pending rejection summaries now (at
+// shutdown, so the last window's count is not lost).
+func (h *Webhook) FlushRejectionLog() { h.rejections.Flush() }
+
+// rejectionSummary reports rejections that were counted but not logged
+// one by one. Requests refused for their token, method or source have no
+// communication log entry of their own (they are not CorrigoPro's), so the
+// summary gets one: the usage log shows a flood happened and how big.
+func (h *Webhook) rejectionSummary(reason string, n int64, window time.Duration) {
+	h.log.Warn("webhook rejections not logged one by one", "reason", reason, "suppressed", n, "window", window.Round(time.Second).String())
+	switch reason {
+	case ReasonBodyTooLarge, ReasonBodyRead, ReasonBadBody, ReasonStoreFailed:
+		return // each has its communication log entry already
+	}
+	code := http.StatusUnauthorized
+	switch reason {
+	case ReasonMethod:
+		code = http.StatusMethodNotAllowed
+	case ReasonSource:
+		code = http.StatusForbidden
+	}
+	now := h.opts.Now().UTC()
+	h.emit(store.LogEntry{Time: now, Account: h.opts.Account, Direction: "inbound", Severity: "warn", Status: code,
+		Error: itoa(n) + " more webhook requests rejected (" + reason + ") in the last " + window.Round(time.Second).String() + "; not logged one by one"})
 }
 
 // Rejection reasons, as they appear in 4xx/5xx answers, logs and Stats.
@@ -318,11 +358,13 @@ func (h *Webhook) reject(w http.ResponseWriter, r *http.Request, code int, reaso
 		sw.reason = reason
 	}
 	h.opts.Stats.add(reason)
-	attrs := []any{"status", code, "reason", reason, "remote", r.RemoteAddr}
-	if err != nil {
-		attrs = append(attrs, "err", err)
+	if h.rejections.Allow(reason) {
+		attrs := []any{"status", code, "reason", reason, "remote", r.RemoteAddr}
+		if err != nil {
+			attrs = append(attrs, "err", err)
+		}
+		h.log.Warn("webhook rejected: "+msg, attrs...)
 	}
-	h.log.Warn("webhook rejected: "+msg, attrs...)
 	writeJSON(w, code, errorAnswer{Error: msg, Reason: reason})
 }
 

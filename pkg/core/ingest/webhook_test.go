@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -271,5 +272,62 @@ func TestWebhookLogsNewWorkOrderCustomer(t *testing.T) {
 	}
 	if e := (*logged)[1]; e.WorkOrderID != 42 || e.Customer != "" || e.WorkOrderNumber != "" {
 		t.Errorf("CheckedIn entry: %+v", e)
+	}
+}
+
+// TestRejectionLogBounded: a flood of bad tokens writes the first few
+// lines per reason and then one summary per window, while Stats counts
+// every request and the communication log gets one summary entry.
+func TestRejectionLogBounded(t *testing.T) {
+	var buf bytes.Buffer
+	stats := &Stats{}
+	var logged []store.LogEntry
+	now := time.Unix(1_700_000_000, 0)
+	h, err := NewWebhook(WebhookOptions{
+		Account: "main", Verify: testVerify, Store: newMemStore(), Stats: stats,
+		Logger:         slog.New(slog.NewJSONHandler(&buf, nil)),
+		OnExchange:     func(e store.LogEntry) { logged = append(logged, e) },
+		Now:            func() time.Time { return now },
+		RejectLogBurst: 5, RejectLogInterval: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(auth string, n int) {
+		for range n {
+			req := httptest.NewRequestWithContext(t.Context(), "POST", "/webhooks/corrigo/main", strings.NewReader(checkInBody("m1")))
+			req.Header.Set("Authorization", auth)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusUnauthorized {
+				t.Fatalf("status %d", w.Code)
+			}
+		}
+	}
+	send("Bearer expired", 2000)
+	send("Bearer forged<---->x", 3)
+	lines := strings.Count(buf.String(), `"msg":"webhook rejected`)
+	if lines != 5+3 {
+		t.Fatalf("%d rejection lines for 2003 requests, want 8:\n%.2000s", lines, buf.String())
+	}
+	if got := stats.Snapshot(); got["expired"] != 2000 || got["bad_signature"] != 3 {
+		t.Fatalf("stats %v, want every request counted", got)
+	}
+	// The window ends; the next rejection carries its predecessor's count.
+	now = now.Add(time.Minute)
+	send("Bearer expired", 1)
+	h.rejections.Flush()
+	out := buf.String()
+	if !strings.Contains(out, `"msg":"webhook rejections not logged one by one","account":"main","component":"webhook","reason":"expired","suppressed":1995`) {
+		t.Fatalf("no summary line with the exact count:\n%s", out[max(0, len(out)-2000):])
+	}
+	if strings.Count(out, "not logged one by one") != 1 {
+		t.Fatalf("want exactly one summary (bad_signature suppressed none):\n%s", out[max(0, len(out)-2000):])
+	}
+	if len(logged) != 1 || logged[0].Status != 401 || !strings.Contains(logged[0].Error, "1995 more webhook requests rejected (expired)") {
+		t.Fatalf("communication log entries %+v, want one summary", logged)
+	}
+	if len(buf.Bytes()) > 8<<10 {
+		t.Fatalf("%d bytes of log for 2004 rejected requests", buf.Len())
 	}
 }
