@@ -121,6 +121,7 @@ type gwConfig struct {
 	PluginConfig    string // YAML flow map
 	Inbound         string // plugins.accept.inbound, a YAML flow map; "" none
 	Admin           string // admin.listen; "" off
+	Explain         bool   // webhook.explain_rejections
 }
 
 var configTmpl = template.Must(template.New("cfg").Parse(`# written by the e2e test
@@ -137,6 +138,7 @@ corrigo:
         path: /webhooks/corrigo/main
         certificate: file:{{.CertFile}}
         disabled: {{.WebhookDisabled}}
+        explain_rejections: {{.Explain}}
       polling:
         enabled: {{.Polling}}
         interval: 200ms
@@ -332,7 +334,7 @@ func TestPollingWithWebhooksOff(t *testing.T) {
 
 func TestForgedTokenGets401AndChangesNothing(t *testing.T) {
 	e := newEnv(t)
-	e.writeConfig(gwConfig{})
+	e.writeConfig(gwConfig{Explain: true}) // the test reads why each token failed
 	e.start()
 	// A work order the gateway has never heard of (no webhook URL yet).
 	id := e.create(sandbox.WorkOrderSpec{})

@@ -70,6 +70,22 @@ func TestBadTokenFloodWritesBoundedLog(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	// By default the answer says nothing about why the token failed.
+	for _, tok := range []string{forged, "garbage-without-separator", ""} {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", e.url("/webhooks/corrigo/main"), strings.NewReader(`{}`))
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || string(b) != `{"error":"unauthorized","reason":"unauthorized"}`+"\n" {
+			t.Errorf("401 body %d %q, want the generic one", resp.StatusCode, b)
+		}
+	}
 	flood := e.logBuf.String()[before:]
 	lines := strings.Count(flood, "webhook rejected")
 	if lines > 2*10 {
@@ -88,8 +104,9 @@ func TestBadTokenFloodWritesBoundedLog(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	for _, want := range []string{
-		fmt.Sprintf(`wogate_webhook_requests_total{result="bad_signature"} %d`, perKind),
-		fmt.Sprintf(`wogate_webhook_requests_total{result="malformed"} %d`, perKind),
+		fmt.Sprintf(`wogate_webhook_requests_total{result="bad_signature"} %d`, perKind+1),
+		fmt.Sprintf(`wogate_webhook_requests_total{result="malformed"} %d`, perKind+1),
+		`wogate_webhook_requests_total{result="missing_token"} 1`,
 	} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("metrics lack %s", want)
@@ -100,7 +117,7 @@ func TestBadTokenFloodWritesBoundedLog(t *testing.T) {
 	e.stop()
 	all := e.logBuf.String()[before:]
 	for _, reason := range []string{"bad_signature", "malformed"} {
-		want := fmt.Sprintf(`"reason":%q,"suppressed":%d`, reason, perKind-10)
+		want := fmt.Sprintf(`"reason":%q,"suppressed":%d`, reason, perKind+1-10)
 		if !strings.Contains(all, want) {
 			t.Errorf("no summary %s in the log after stop:\n%.3000s", want, all)
 		}

@@ -239,6 +239,13 @@ type Webhook struct {
 	// a token the gateway sent, can replay as a webhook bearer. Default
 	// true.
 	RefuseAccessTokens bool `koanf:"refuse_access_tokens" json:"refuse_access_tokens"`
+	// ExplainRejections puts why a token or source was refused
+	// (bad_signature, expired, the verifier's message) in the 401/403
+	// body, for integrating. Off by default: every refusal answers the
+	// same, and the reason is in the log, the metrics and the
+	// communication log's counts. validate warns when it is on with a
+	// listen address that is not loopback.
+	ExplainRejections bool `koanf:"explain_rejections" json:"explain_rejections,omitempty"`
 	// AllowedSources, when set, lists the CIDR prefixes (or addresses)
 	// webhook requests may come from; others get 403 before their token
 	// is looked at. The address is the connection's peer, or with

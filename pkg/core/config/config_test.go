@@ -1144,3 +1144,25 @@ func TestAdminAllowedHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainRejectionsWarning: explaining why tokens fail is for
+// integrating; on a listener others can reach, validate says so.
+func TestExplainRejectionsWarning(t *testing.T) {
+	for _, tc := range []struct {
+		listen string
+		warn   bool
+	}{{"127.0.0.1:8080", false}, {"[::1]:8080", false}, {"0.0.0.0:8080", true}, {"203.0.113.5:8080", true}} {
+		y := "listen: \"" + tc.listen + "\"\ncorrigo: {accounts: {main: {sandbox: true, webhook: {explain_rejections: true}}}}\nadmin: {listen: ''}\n"
+		cfg, err := config.Parse("explain.yaml", []byte(y), env())
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := false
+		for _, w := range cfg.Warnings {
+			warned = warned || (w.Key == "corrigo.accounts.main.webhook.explain_rejections" && strings.Contains(w.Message, "turn it off"))
+		}
+		if warned != tc.warn {
+			t.Errorf("listen %s: warned %v, want %v (%v)", tc.listen, warned, tc.warn, cfg.Warnings)
+		}
+	}
+}

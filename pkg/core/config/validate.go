@@ -364,6 +364,9 @@ func (l *loader) validateAccounts(c *Config) {
 		if w.MaxBodyBytes <= 0 {
 			l.errorf(wp+".max_body_bytes", true, "must be positive")
 		}
+		if w.ExplainRejections && !w.Disabled && !isLoopback(c.Listen) {
+			l.warnf(wp+".explain_rejections", "on while listen (%s) is not a loopback address: anyone can learn why their token failed (bad_signature, expired, ...); turn it off once integrated", c.Listen)
+		}
 		for i, n := range w.Names {
 			if strings.TrimSpace(n) == "" {
 				l.errorf(fmt.Sprintf("%s.names[%d]", wp, i), true, "must not be empty")

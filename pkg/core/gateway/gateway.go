@@ -348,7 +348,8 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 	}
 	return ingest.NewWebhook(ingest.WebhookOptions{
 		Account: name, Verify: newCachedVerifier(v).Check, Store: g.st, SourceAllowed: source,
-		MaxBodyBytes: a.Webhook.MaxBodyBytes, Logger: g.log, Stats: g.stats,
+		ExplainRejections: a.Webhook.ExplainRejections,
+		MaxBodyBytes:      a.Webhook.MaxBodyBytes, Logger: g.log, Stats: g.stats,
 		OnStored:   func(*store.Event) { g.disp.Wake() },
 		OnExchange: g.clog.Add,
 		Tracer:     g.tracer,

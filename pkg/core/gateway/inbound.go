@@ -287,6 +287,20 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		errorJSON(w, status, name, msg)
 	}
+	// refuse answers a request that did not authenticate: the caller
+	// learns only the status (a generic body, the same whether the plugin
+	// exists or not), the log gets why and how to fix it.
+	refuse := func(status int, why string, attrs ...any) {
+		if span.IsRecording() {
+			span.SetAttributes(semconv.HTTPResponseStatusCode(status), tracectx.Reason.String(why))
+		}
+		if h.rejections == nil || h.rejections.Allow(name+" "+strconv.Itoa(status)) {
+			log.Warn("inbound request refused", append([]any{"status", status, "reason", why, "remote", r.RemoteAddr}, attrs...)...)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		writeJSONBody(w, map[string]string{"error": strings.ToLower(http.StatusText(status))})
+	}
 
 	var ib config.PluginInbound
 	configured := false
@@ -295,21 +309,21 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case !configured:
-		fail(http.StatusNotFound, fmt.Sprintf("no plugin %q is configured", name))
+		refuse(http.StatusNotFound, fmt.Sprintf("no plugin %q is configured", name))
 		return
 	case !ib.Open():
 		// Deny by default: without a credential the route does not
 		// exist. The caller learns only that; the fix goes to the log.
-		fail(http.StatusNotFound, fmt.Sprintf("plugin %q has no inbound route", name),
+		refuse(http.StatusNotFound, "the plugin has no inbound route: no credential is configured",
 			"fix", "set plugins."+name+".inbound.token or plugins."+name+".inbound.hmac_secret (see docs/security.md)")
 		return
 	case !ib.Authenticated() && !isLoopbackRemote(r.RemoteAddr):
 		// The loopback opt-in: validation refused it on a listener
 		// others can reach; this holds even behind a misconfigured bind.
-		fail(http.StatusForbidden, "unauthenticated inbound requests are accepted from loopback addresses only", "remote", r.RemoteAddr)
+		refuse(http.StatusForbidden, "unauthenticated inbound requests are accepted from loopback addresses only")
 		return
 	case ib.Token != "" && !checkToken(r, ib.Token.Value()):
-		fail(http.StatusUnauthorized, "missing or wrong inbound token: send plugins."+name+".inbound.token as Authorization: Bearer or "+TokenHeader)
+		refuse(http.StatusUnauthorized, "missing or wrong inbound token: send plugins."+name+".inbound.token as Authorization: Bearer or "+TokenHeader)
 		return
 	}
 	account := strings.TrimSpace(r.Header.Get(AccountHeader))
@@ -328,7 +342,7 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ib.HMACSecret != "" && !checkHMAC(r.Header.Get(ib.HMACHeader), ib.HMACSecret.Value(), body) {
-		fail(http.StatusUnauthorized, "missing or wrong "+ib.HMACHeader+": send the hex HMAC-SHA256 of the body under plugins."+name+".inbound.hmac_secret")
+		refuse(http.StatusUnauthorized, "missing or wrong "+ib.HMACHeader+": send the hex HMAC-SHA256 of the body under plugins."+name+".inbound.hmac_secret")
 		return
 	}
 	req := pluginapi.InboundRequest{Method: r.Method, Path: sub, Header: r.Header.Clone(), Query: r.URL.Query(), Body: body}

@@ -616,8 +616,14 @@ func TestInboundAuth(t *testing.T) {
 			if tc.want != 200 && calls.Load() != before {
 				t.Fatal("a refused request reached the plugin")
 			}
-			if tc.wantErr != "" && !strings.Contains(a.json["error"], tc.wantErr) {
-				t.Fatalf("error %q, want it to contain %q", a.json["error"], tc.wantErr)
+			if tc.want != 200 {
+				// The caller learns the status only; why is in the log.
+				if want := strings.ToLower(http.StatusText(tc.want)); a.json["error"] != want || len(a.json) != 1 {
+					t.Fatalf("body %v, want only {\"error\": %q}", a.json, want)
+				}
+			}
+			if tc.wantErr != "" && !strings.Contains(w.logs.String(), tc.wantErr) {
+				t.Fatalf("log does not say %q:\n%s", tc.wantErr, w.logs.String())
 			}
 		})
 	}

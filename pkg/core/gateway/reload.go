@@ -298,6 +298,7 @@ var reloadable = []string{
 	"corrigo.accounts.*.webhook.names",
 	"corrigo.accounts.*.webhook.refuse_access_tokens",
 	"corrigo.accounts.*.webhook.allowed_sources",
+	"corrigo.accounts.*.webhook.explain_rejections",
 	"corrigo.accounts.*.breaker",
 	"delivery.max_attempts",
 	"delivery.backoff_initial",

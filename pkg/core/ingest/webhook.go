@@ -77,6 +77,12 @@ type WebhookOptions struct {
 	LogBodyBytes int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// ExplainRejections puts the reason a token or source was refused
+	// (bad_signature, expired, ...) and the verifier's message in the 401
+	// or 403 body, for integrating. Off, the body is the same for every
+	// refusal, so a client learns nothing about why its token failed; the
+	// reason is always in the log, the metrics and the Stats.
+	ExplainRejections bool
 	// RejectLogBurst and RejectLogInterval bound the rejection log lines:
 	// the first RejectLogBurst per reason and interval are logged, the rest
 	// summarised (ratelog). Defaults ratelog.DefaultBurst and
@@ -365,7 +371,32 @@ func (h *Webhook) reject(w http.ResponseWriter, r *http.Request, code int, reaso
 		}
 		h.log.Warn("webhook rejected: "+msg, attrs...)
 	}
-	writeJSON(w, code, errorAnswer{Error: msg, Reason: reason})
+	writeJSON(w, code, h.answer(code, reason, msg, err))
+}
+
+// Generic answers of refusals before authentication.
+var (
+	answerUnauthorized = errorAnswer{Error: "unauthorized", Reason: "unauthorized"}
+	answerForbidden    = errorAnswer{Error: "forbidden", Reason: "forbidden"}
+)
+
+// answer is the body of a refusal: the reason and message, except that
+// 401 and 403 (token and source checks, where the caller is not known to
+// be CorrigoPro) are generic unless ExplainRejections is set, which adds
+// the verifier's message too (it names no secret: see
+// corrigo.VerifyError).
+func (h *Webhook) answer(code int, reason, msg string, err error) errorAnswer {
+	if code == http.StatusUnauthorized || code == http.StatusForbidden {
+		switch {
+		case !h.opts.ExplainRejections && code == http.StatusUnauthorized:
+			return answerUnauthorized
+		case !h.opts.ExplainRejections:
+			return answerForbidden
+		case err != nil:
+			msg += ": " + err.Error()
+		}
+	}
+	return errorAnswer{Error: msg, Reason: reason}
 }
 
 // rejectLogged answers an error for a request that carried a valid token,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -38,10 +39,15 @@ func checkInBody(msgID string) string {
 
 func newTestWebhook(t *testing.T, st Inserter) (*Webhook, *Stats, *[]store.LogEntry) {
 	t.Helper()
+	return newExplainingWebhook(t, st, false)
+}
+
+func newExplainingWebhook(t *testing.T, st Inserter, explain bool) (*Webhook, *Stats, *[]store.LogEntry) {
+	t.Helper()
 	stats := &Stats{}
 	var logged []store.LogEntry
 	h, err := NewWebhook(WebhookOptions{
-		Account: "main", Verify: testVerify, Store: st, MaxBodyBytes: 4096, Stats: stats,
+		Account: "main", Verify: testVerify, Store: st, MaxBodyBytes: 4096, Stats: stats, ExplainRejections: explain,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnExchange: func(e store.LogEntry) { logged = append(logged, e) },
 	})
@@ -90,45 +96,55 @@ func TestWebhookAnswers(t *testing.T) {
 			wantCode: 413, wantReason: ReasonBodyTooLarge, wantLogged: 1},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			st := newMemStore()
-			h, stats, logged := newTestWebhook(t, st)
-			req := httptest.NewRequestWithContext(t.Context(), tc.method, "/webhooks/corrigo/main", strings.NewReader(tc.body))
-			if tc.auth != "" {
-				req.Header.Set("Authorization", tc.auth)
-			}
-			if tc.eventType != "" {
-				req.Header.Set("Event-Type", tc.eventType)
-			}
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			if rec.Code != tc.wantCode {
-				t.Fatalf("code = %d, want %d; body %s", rec.Code, tc.wantCode, rec.Body)
-			}
-			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			var ans map[string]string
-			if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
-				t.Fatalf("answer is not JSON: %q", rec.Body)
-			}
-			if tc.wantReason != "" {
-				if ans["reason"] != tc.wantReason || ans["error"] == "" {
-					t.Errorf("answer = %v, want reason %q and an error", ans, tc.wantReason)
+		for _, explain := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/explain=%v", tc.name, explain), func(t *testing.T) {
+				st := newMemStore()
+				h, stats, logged := newExplainingWebhook(t, st, explain)
+				req := httptest.NewRequestWithContext(t.Context(), tc.method, "/webhooks/corrigo/main", strings.NewReader(tc.body))
+				if tc.auth != "" {
+					req.Header.Set("Authorization", tc.auth)
 				}
-				if stats.Get(tc.wantReason) != 1 {
-					t.Errorf("stats[%s] = %d, want 1", tc.wantReason, stats.Get(tc.wantReason))
+				if tc.eventType != "" {
+					req.Header.Set("Event-Type", tc.eventType)
 				}
-			} else if ans["status"] != tc.wantStatus {
-				t.Errorf("answer = %v, want status %q", ans, tc.wantStatus)
-			}
-			if got := len(st.snapshot()); got != tc.wantStored {
-				t.Errorf("stored %d events, want %d", got, tc.wantStored)
-			}
-			if len(*logged) != tc.wantLogged {
-				t.Errorf("communication log got %d entries, want %d", len(*logged), tc.wantLogged)
-			}
-		})
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != tc.wantCode {
+					t.Fatalf("code = %d, want %d; body %s", rec.Code, tc.wantCode, rec.Body)
+				}
+				if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+					t.Errorf("Content-Type = %q", ct)
+				}
+				var ans map[string]string
+				if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
+					t.Fatalf("answer is not JSON: %q", rec.Body)
+				}
+				if tc.wantReason != "" {
+					switch {
+					case tc.wantCode == 401 && !explain:
+						// The default: every 401 is the same, whatever failed.
+						if rec.Body.String() != `{"error":"unauthorized","reason":"unauthorized"}`+"\n" {
+							t.Errorf("401 body %q, want the generic one", rec.Body)
+						}
+					case ans["reason"] != tc.wantReason || ans["error"] == "":
+						t.Errorf("answer = %v, want reason %q and an error", ans, tc.wantReason)
+					case tc.wantCode == 401 && tc.wantReason != ReasonMissingToken && !strings.Contains(ans["error"], ": "):
+						t.Errorf("explained 401 %q lacks the verifier's message", ans["error"])
+					}
+					if stats.Get(tc.wantReason) != 1 {
+						t.Errorf("stats[%s] = %d, want 1", tc.wantReason, stats.Get(tc.wantReason))
+					}
+				} else if ans["status"] != tc.wantStatus {
+					t.Errorf("answer = %v, want status %q", ans, tc.wantStatus)
+				}
+				if got := len(st.snapshot()); got != tc.wantStored {
+					t.Errorf("stored %d events, want %d", got, tc.wantStored)
+				}
+				if len(*logged) != tc.wantLogged {
+					t.Errorf("communication log got %d entries, want %d", len(*logged), tc.wantLogged)
+				}
+			})
+		}
 	}
 }
 
