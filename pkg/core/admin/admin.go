@@ -29,6 +29,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wogate/wogate/pkg/core/store"
@@ -123,6 +125,11 @@ type Handler struct {
 	key  []byte // signs session cookies and CSRF tokens
 	tmpl *templates
 	g    *guard
+	// epoch is the session epoch (session.go); epochMu orders revocations.
+	epoch   atomic.Int64
+	epochMu sync.Mutex
+	// logins throttles failed token checks (throttle.go).
+	logins *loginThrottle
 }
 
 // New returns the admin handler over st. rt may be nil (no live rules,
@@ -150,6 +157,17 @@ func New(st store.Store, rt Runtime, o Options) *Handler {
 	}
 	h.tmpl = mustTemplates()
 	h.g = newGuard(o.AllowedHosts)
+	h.logins = newLoginThrottle(o.Now)
+	if o.Token != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := h.loadEpoch(ctx); err != nil {
+			// Without the stored epoch a revoked session could come back:
+			// start a fresh epoch no stored session can have.
+			h.log.Warn("could not read the admin session epoch; every session must log in again", "err", err)
+			h.epoch.Store(time.Now().UnixNano())
+		}
+		cancel()
+	}
 	h.routes()
 	return h
 }
@@ -183,6 +201,7 @@ func (h *Handler) routes() {
 	api("GET /api/v1/breakers", h.apiBreakers)
 	api("GET /api/v1/backlog", h.apiBacklog)
 	api("GET /api/v1/status", h.apiStatus)
+	api("POST /api/v1/sessions/revoke", h.apiRevokeSessions)
 	m.Handle("/api/", h.apiAuth(http.HandlerFunc(h.apiNotFound)))
 
 	h.uiRoutes()
@@ -290,11 +309,17 @@ func (h *Handler) apiAuth(next http.Handler) http.Handler {
 				writeError(w, http.StatusUnauthorized, "unauthorized", "", "missing bearer token: send Authorization: Bearer <admin.token>")
 				return
 			}
+			if wait := h.logins.blocked(r); wait > 0 {
+				tooManyLogins(w, wait)
+				return
+			}
 			if !h.tokenOK(tok) {
+				h.logins.failed(r)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="wogate-admin", error="invalid_token"`)
 				writeError(w, http.StatusUnauthorized, "unauthorized", "", "invalid bearer token")
 				return
 			}
+			h.logins.succeeded(r)
 		}
 		if !jsonOnly(w, r) {
 			return

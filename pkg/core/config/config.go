@@ -360,6 +360,9 @@ func (p PluginInbound) Authenticated() bool { return p.Token != "" || p.HMACSecr
 // DefaultInboundHMACHeader carries an inbound request's HMAC.
 const DefaultInboundHMACHeader = "X-Wogate-Signature"
 
+// MinAdminTokenLen is the shortest admin.token accepted.
+const MinAdminTokenLen = 16
+
 // MinInboundSecretLen is the shortest inbound token or HMAC secret
 // accepted: 16 characters leave guessing hopeless even without the
 // constant-time compare.
@@ -465,7 +468,8 @@ type Admin struct {
 	// Default 127.0.0.1:8081.
 	Listen string `koanf:"listen" json:"listen"`
 	// Token is the bearer token the admin UI and API require. Required
-	// when Listen is not a loopback address.
+	// when Listen is not a loopback address; at least MinAdminTokenLen
+	// characters.
 	Token Secret `koanf:"token" json:"token,omitempty"`
 	// AllowedHosts are the host names (or addresses) operators use to
 	// reach the admin listener, besides localhost, 127.0.0.1, ::1 and

@@ -548,7 +548,7 @@ func TestEnvOverrideErrors(t *testing.T) {
 }
 
 // The secrets of this test must never appear in any printed form.
-var secretValues = []string{"s3cr3t-client", "t0ken-admin", "p4ss-plugin", "dsn-pa55", "file-secret-value", "ENV-PLUGIN-KEY", "sandbox-s3cret", "tr4ce-key"}
+var secretValues = []string{"s3cr3t-client", "t0ken-admin-0123456789", "p4ss-plugin", "dsn-pa55", "file-secret-value", "ENV-PLUGIN-KEY", "sandbox-s3cret", "tr4ce-key"}
 
 func TestSecretsNeverPrinted(t *testing.T) {
 	dir := t.TempDir()
@@ -581,7 +581,7 @@ plugins:
       plain: visible-value
 rules:
   - { name: r, when: "true", plugin: erp }
-admin: { token: t0ken-admin }
+admin: { token: t0ken-admin-0123456789 }
 sandbox: { client_secret: sandbox-s3cret }
 tracing: { exporter: otlp-http, headers: { x-api-key: "${TK}" } }
 `
@@ -1163,6 +1163,19 @@ func TestExplainRejectionsWarning(t *testing.T) {
 		}
 		if warned != tc.warn {
 			t.Errorf("listen %s: warned %v, want %v (%v)", tc.listen, warned, tc.warn, cfg.Warnings)
+		}
+	}
+}
+
+func TestAdminTokenLength(t *testing.T) {
+	for _, tc := range []struct {
+		token string
+		ok    bool
+	}{{"0123456789abcdef", true}, {"0123456789abcde", false}, {"", true}} {
+		y := "corrigo: {accounts: {main: {sandbox: true}}}\nadmin: {token: '" + tc.token + "'}\n"
+		_, err := config.Parse("admin.yaml", []byte(y), env())
+		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "admin.token: must be at least 16 characters")) {
+			t.Errorf("token of %d characters: %v", len(tc.token), err)
 		}
 	}
 }

@@ -195,6 +195,9 @@ func (l *loader) validate(c *Config) {
 		if l.checkListen("admin.listen", c.Admin.Listen, false) && !isLoopback(c.Admin.Listen) && c.Admin.Token == "" {
 			l.errorf("admin.token", false, "required when admin.listen (%s) is not a loopback address", c.Admin.Listen)
 		}
+		if c.Admin.Token != "" && len(c.Admin.Token.Value()) < MinAdminTokenLen {
+			l.errorf("admin.token", false, "must be at least %d characters (e.g. openssl rand -hex 32)", MinAdminTokenLen)
+		}
 		if c.Admin.Listen == c.Listen {
 			l.errorf("admin.listen", true, "must differ from listen (%s)", c.Listen)
 		}
