@@ -103,6 +103,9 @@ type Options struct {
 	// Ready, if set, answers /readyz: nil means ready. Default: the store
 	// answers a ping and every plugin the Runtime reports is running.
 	Ready func(ctx context.Context) error
+	// Problems, if set, answers /readyz instead of Ready: each entry is
+	// one reason the gateway is not ready; none means ready.
+	Problems func(ctx context.Context) []string
 	// AllowedHosts are host names (or addresses) the Host header may
 	// carry besides DefaultAllowedHosts: the admin.listen host and
 	// admin.allowed_hosts. Requests for other hosts get 421 (DNS
@@ -252,7 +255,9 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	var problems []string
-	if h.o.Ready != nil {
+	if h.o.Problems != nil {
+		problems = h.o.Problems(ctx)
+	} else if h.o.Ready != nil {
 		if err := h.o.Ready(ctx); err != nil {
 			problems = append(problems, err.Error())
 		}

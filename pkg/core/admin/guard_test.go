@@ -118,3 +118,22 @@ func TestCrossSiteAndHost(t *testing.T) {
 		})
 	}
 }
+
+// The admin /readyz lists what Options.Problems reports; the public one
+// (pkg/core/gateway) does not.
+func TestReadyzProblems(t *testing.T) {
+	problems := []string{"store: the last write failed (2026-12-07T12:00:00Z): disk is full", "plugin erp: restarting"}
+	h := admin.New(nil, nil, admin.Options{Logger: slog.New(slog.DiscardHandler), Problems: func(context.Context) []string { return problems }})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequestWithContext(t.Context(), "GET", "/readyz", nil)
+	h.ServeHTTP(rec, req)
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "disk is full") || !strings.Contains(rec.Body.String(), "plugin erp: restarting") {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	problems = nil
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("no problems: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -38,6 +38,7 @@ func (g *Gateway) buildAdmin() {
 	}
 	h := admin.New(g.st, rt, admin.Options{
 		AllowedHosts: hosts,
+		Problems:     g.problems, // the details the public /readyz leaves out
 		Token:        g.cfg.Admin.Token.Value(),
 		Metrics:      g.metrics.Handler(),
 		Logger:       g.log,

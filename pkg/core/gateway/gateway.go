@@ -105,6 +105,8 @@ type Gateway struct {
 	disp      *dispatch.Dispatcher
 	pollers   []*ingest.Poller
 	hooks     map[string]*hookSlot // by path; reload.go swaps their handlers
+	// health watches the store's writes (storehealth.go).
+	health *healthStore
 	// inboundRejections bounds the inbound handler's failure lines.
 	inboundRejections *ratelog.Limiter
 	stats             *ingest.Stats
@@ -165,6 +167,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		g.st = opts.WrapStore(g.st)
 	}
 	g.st = g.metrics.WrapStore(g.st)
+	g.health = newHealthStore(g.st) // storehealth.go: readiness sees failed writes
+	g.st = g.health
 	g.metrics.SetBacklogSource(g.st)
 	g.metrics.SetWebhookStats(g.stats.Snapshot)
 	g.onClose(func() {
@@ -590,19 +594,29 @@ func (g *Gateway) logStart(addr net.Addr) {
 	}
 }
 
-// readyz answers 200 when the store answers and every plugin is up.
-func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+// problems lists why the gateway is not ready: the store does not answer,
+// its last write failed, a plugin is not running. Empty: ready.
+func (g *Gateway) problems(ctx context.Context) []string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	problems := []string{}
+	var problems []string
 	if err := g.st.Ping(ctx); err != nil {
 		problems = append(problems, "store: "+err.Error())
+	} else if p := g.health.writeProblem(ctx); p != "" {
+		problems = append(problems, p)
 	}
-	problems = append(problems, pluginProblems(g.plugins)...)
+	return append(problems, pluginProblems(g.plugins)...)
+}
+
+// readyz answers the public listener's /readyz: 200 or 503, nothing
+// more. The listener faces the internet, and store errors and plugin
+// names are for operators: the admin listener's /readyz lists them.
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	if len(problems) > 0 {
+	w.Header().Set("Cache-Control", "no-store")
+	if len(g.problems(r.Context())) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		writeJSONBody(w, map[string]any{"status": "unavailable", "problems": problems})
+		writeJSONBody(w, map[string]any{"status": "unavailable"})
 		return
 	}
 	writeJSONBody(w, map[string]any{"status": "ready"})

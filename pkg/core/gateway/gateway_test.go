@@ -72,6 +72,8 @@ type worldOpts struct {
 	postgres     string // DSN; empty: SQLite
 	// tracerProvider replaces the (off by default) configured tracing.
 	tracerProvider trace.TracerProvider
+	// wrapStore is Options.WrapStore (fault injection around the real store).
+	wrapStore func(store.Store) store.Store
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -142,6 +144,7 @@ admin: {listen: ""}
 		opts.PostgresSchema = freshSchema(t, o.postgres)
 	}
 	opts.TracerProvider = o.tracerProvider
+	opts.WrapStore = o.wrapStore
 	g, err := New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -485,6 +488,8 @@ func TestReadyzReportsStoppedPlugin(t *testing.T) {
 		defer func() { _ = resp.Body.Close() }()
 		var body map[string]any
 		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode == 503 && strings.Contains(fmt.Sprint(body["problems"]), "plugin accept")
+		// The public listener says only that; the details are the admin's.
+		return resp.StatusCode == 503 && len(body) == 1 && body["status"] == "unavailable" &&
+			strings.Contains(fmt.Sprint(w.g.problems(t.Context())), "plugin accept")
 	})
 }
