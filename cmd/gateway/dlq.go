@@ -349,7 +349,9 @@ func (c *dlqClient) do(ctx context.Context, method, path string, body any, out a
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	if body != nil {
+	if body != nil || method != http.MethodGet {
+		// The admin API refuses a state-changing request that is not
+		// JSON, even with an empty body (a cross-site form cannot send it).
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")

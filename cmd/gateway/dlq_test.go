@@ -22,7 +22,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/store/sqlite"
 )
 
-const dlqToken = "dlq-test-token"
+const dlqToken = "dlq-test-token-0123456789"
 
 type dlqEnv struct {
 	st   store.Store

@@ -186,7 +186,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (res ReloadRe
 		if a.Webhook.Disabled || !hasPrefix(changed, "corrigo.accounts."+name+".webhook") {
 			continue
 		}
-		h, err := g.webhook(name, a)
+		h, err := g.webhook(next, name, a)
 		if err != nil {
 			return res, err
 		}
@@ -295,6 +295,10 @@ var reloadable = []string{
 	"corrigo.accounts.*.webhook.hashes",
 	"corrigo.accounts.*.webhook.signed_bytes",
 	"corrigo.accounts.*.webhook.max_body_bytes",
+	"corrigo.accounts.*.webhook.names",
+	"corrigo.accounts.*.webhook.refuse_access_tokens",
+	"corrigo.accounts.*.webhook.allowed_sources",
+	"corrigo.accounts.*.webhook.explain_rejections",
 	"corrigo.accounts.*.breaker",
 	"delivery.max_attempts",
 	"delivery.backoff_initial",
