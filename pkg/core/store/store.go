@@ -230,6 +230,13 @@ type Store interface {
 	FinishAction(ctx context.Context, id int64, owner string, status ActionStatus, lastErr string) error
 	// RetryAction releases the lease and schedules another attempt.
 	RetryAction(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+	// DeferAction is RetryAction for a claim that was not a real try (the
+	// account's circuit breaker refused the call, or CorrigoPro was known
+	// to be down): it also takes back the claim's increment of Attempts,
+	// never below minAttempts (Attempts = max(Attempts-1, minAttempts)).
+	// A caller whose claim may have reached CorrigoPro passes 1, so the
+	// next claim still sees that an earlier attempt happened.
+	DeferAction(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error
 
 	GetEvent(ctx context.Context, id int64) (*Event, error)
 	GetAction(ctx context.Context, id int64) (*OutboxAction, error)

@@ -91,6 +91,19 @@ func (s *Store) RetryAction(ctx context.Context, id int64, owner string, next ti
 	})
 }
 
+// DeferAction implements store.Store.
+func (s *Store) DeferAction(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error {
+	if minAttempts < 0 {
+		return fmt.Errorf("postgres defer action: minAttempts %d: %w", minAttempts, store.ErrInvalid)
+	}
+	now := storeutil.Now()
+	return s.release(ctx, "defer action", actionLanes, id, owner, func(ctx context.Context, tx pgx.Tx, _ string) error {
+		_, err := tx.Exec(ctx, `UPDATE actions SET next_at = $2, last_error = $3, attempts = GREATEST(attempts - 1, $5),
+			lease_owner = '', lease_until = NULL, updated_at = $4 WHERE id = $1`, id, storeutil.Micro(next), clean(lastErr), now, minAttempts)
+		return err
+	})
+}
+
 // GetEvent implements store.Store.
 func (s *Store) GetEvent(ctx context.Context, id int64) (*store.Event, error) {
 	evs, err := query(ctx, s, "get event", scanEvent, "SELECT "+eventCols+" FROM events WHERE id = $1", id)

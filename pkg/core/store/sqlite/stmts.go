@@ -23,12 +23,14 @@ const (
 			lease_until = 0, updated_at = ? WHERE id = ?`
 	retryActionSQL = `UPDATE actions SET next_at = ?, last_error = ?, lease_owner = '', lease_until = 0,
 			updated_at = ? WHERE id = ?`
+	deferActionSQL = `UPDATE actions SET next_at = ?, last_error = ?, attempts = MAX(attempts - 1, ?), lease_owner = '',
+			lease_until = 0, updated_at = ? WHERE id = ?`
 )
 
 var hotSQL = []string{
 	claimEventsSQL, claimActionsSQL, insertActionSQL,
 	leaseHeldEventsSQL, leaseHeldActionsSQL,
-	completeEventSQL, retryEventSQL, finishActionSQL, retryActionSQL,
+	completeEventSQL, retryEventSQL, finishActionSQL, retryActionSQL, deferActionSQL,
 }
 
 // prepareHot prepares hotSQL on the writer connection.
