@@ -233,7 +233,8 @@ func (g *Gateway) applyDelivery(cfg *config.Config, res *ReloadResult) {
 	if g.opts.EgressBackoff > 0 {
 		backoff = g.opts.EgressBackoff
 	}
-	g.sender.SetRetryPolicy(egress.RetryPolicy{InitialBackoff: backoff, MaxBackoff: d.BackoffMax, MaxAttempts: d.MaxAttempts})
+	g.sender.SetRetryPolicy(egress.RetryPolicy{InitialBackoff: backoff, MaxBackoff: d.BackoffMax, MaxAttempts: d.MaxAttempts,
+		RetryAfterMax: retryAfterMax(d.RetryAfterMax)})
 	res.Breakers = g.sender.SetBreakers(breakerOptions(d.Breaker, g.opts.Breaker), accountBreakers(cfg, g.opts.Breaker))
 }
 
@@ -299,6 +300,7 @@ var reloadable = []string{
 	"delivery.max_attempts",
 	"delivery.backoff_initial",
 	"delivery.backoff_max",
+	"delivery.retry_after_max",
 	"delivery.breaker",
 }
 
