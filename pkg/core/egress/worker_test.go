@@ -122,15 +122,15 @@ func TestWorkerEndToEnd(t *testing.T) {
 			pluginapi.Action{Kind: pluginapi.KindNote, Text: fmt.Sprintf("note %d", id)})
 	}
 	// The first accept to arrive meets an outage answer: retried.
-	f.fail("api/workOrder/accept", 1, fault{503, 1000, "busy"})
+	f.fail("api/workOrder/accept", 1, fault{503, 1000, "busy", ""})
 	// Refused, dead, parked and shadow actions on their own work orders.
 	f.addWO(wo(900, corrigo.StatusCheckedIn))
 	enqueue(t, st, 900, false, pluginapi.Action{Kind: pluginapi.KindCheckOut}) // refused: RepairInfo
 	f.addWO(wo(901, corrigo.StatusCheckedOut))
-	f.fail("api/invoice/submit", 1, fault{400, 3056, "tax mismatch"})
+	f.fail("api/invoice/submit", 1, fault{400, 3056, "tax mismatch", ""})
 	enqueue(t, st, 901, false, pluginapi.Action{Kind: pluginapi.KindInvoiceSubmit}) // parked
 	f.addWO(wo(902, corrigo.StatusAccepted))
-	f.fail("api/messages", 1, fault{400, 2100, "Model data validation failed"})
+	f.fail("api/messages", 1, fault{400, 2100, "Model data validation failed", ""})
 	enqueue(t, st, 902, false, pluginapi.Action{Kind: pluginapi.KindMessage, Text: "x"}) // dead
 	f.addWO(wo(903, corrigo.StatusNew))
 	enqueue(t, st, 903, true, pluginapi.Action{Kind: pluginapi.KindAccept}) // shadow: never sent
