@@ -162,6 +162,10 @@ type Options struct {
 	// BackoffBase and BackoffMax shape the jittered exponential backoff;
 	// defaults 1s and 5m.
 	BackoffBase, BackoffMax time.Duration
+	// RetryAfterMax caps the wait a plugin asks for with
+	// pluginapi.Error.RetryAfter (it replaces the backoff when longer).
+	// Default 10m; negative ignores it.
+	RetryAfterMax time.Duration
 	// DrainTimeout is how long Run waits for in-flight events after its
 	// context ends; default 10s. Unfinished leases expire and are
 	// reclaimed at the next start.
@@ -229,6 +233,9 @@ func New(o Options) (*Dispatcher, error) {
 	def(&o.BackoffBase, time.Second)
 	def(&o.BackoffMax, 5*time.Minute)
 	def(&o.DrainTimeout, 10*time.Second)
+	if o.RetryAfterMax == 0 {
+		o.RetryAfterMax = 10 * time.Minute
+	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 10
 	}
@@ -400,7 +407,7 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 		}
 		switch {
 		case verdict == Retry && ev.Attempts < d.retryPolicy().MaxAttempts:
-			next := d.o.Now().Add(d.backoff(ev.Attempts))
+			next := d.o.Now().Add(max(d.backoff(ev.Attempts), d.retryAfter(err)))
 			span.SetAttributes(tracectx.Verdict.String("retry"))
 			log.Warn("event failed; will retry", "attempt", ev.Attempts, "next", next, "err", err)
 			if rerr := d.o.Store.RetryEvent(ctx, ev.ID, d.o.Owner, next, err.Error()); rerr != nil {
@@ -726,4 +733,16 @@ func IdempotencyKey(account, messageID, rule string, index int) string {
 	h.Write([]byte{'|'})
 	h.Write([]byte(strconv.Itoa(index)))
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// retryAfter is the wait a plugin asked for (pluginapi.Error.RetryAfter of
+// a retryable error), capped by RetryAfterMax; 0 when there is none or the
+// cap is negative.
+func (d *Dispatcher) retryAfter(err error) time.Duration {
+	var pe *pluginapi.Error
+	limit := d.retryPolicy().RetryAfterMax
+	if limit <= 0 || !errors.As(err, &pe) || !pe.Retryable || pe.RetryAfter <= 0 {
+		return 0
+	}
+	return min(pe.RetryAfter, limit)
 }

@@ -221,6 +221,49 @@ func TestPluginFailures(t *testing.T) {
 	}
 }
 
+// TestPluginRetryAfter: a plugin's retryable error with RetryAfter
+// (its ERP's Retry-After) puts the retry off that long though the backoff
+// is a millisecond; RetryAfterMax caps it.
+func TestPluginRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cap      time.Duration
+		min, max time.Duration // the gap between the two calls
+	}{
+		{"honoured", 0, 1500 * time.Millisecond, time.Minute},
+		{"capped", 300 * time.Millisecond, 300 * time.Millisecond, 1400 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newMemStore()
+			st.add(newEvent(t, 42, "m1", newWO(42), time.Now()))
+			var mu sync.Mutex
+			var at []time.Time
+			plug := pluginFunc(func(ctx context.Context, name string, ev pluginapi.Event) ([]pluginapi.Action, error) {
+				mu.Lock()
+				at = append(at, time.Now())
+				n := len(at)
+				mu.Unlock()
+				if n == 1 {
+					return nil, pluginapi.RetryAfter(errors.New("ERP answered 429"), 1500*time.Millisecond)
+				}
+				return acceptAll(ctx, name, ev)
+			})
+			run(t, Options{Store: st, Evaluator: everything, Plugins: plug, MaxAttempts: 5,
+				BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond, RetryAfterMax: tc.cap,
+				Classify: func(err error) Verdict { return Retry }})
+			waitFor(t, "event settled", st.settled)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(at) != 2 {
+				t.Fatalf("%d plugin calls, want 2", len(at))
+			}
+			if gap := at[1].Sub(at[0]); gap < tc.min || gap > tc.max {
+				t.Errorf("retry %v after the first call, want %v..%v", gap, tc.min, tc.max)
+			}
+		})
+	}
+}
+
 func TestOrderPerWorkOrderParallelAcross(t *testing.T) {
 	st := newMemStore()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

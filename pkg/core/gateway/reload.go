@@ -228,7 +228,8 @@ func (g *Gateway) ReloadFailed(err error) {
 // the file, as at start.
 func (g *Gateway) applyDelivery(cfg *config.Config, res *ReloadResult) {
 	d := cfg.Delivery
-	g.disp.SetRetryPolicy(dispatch.RetryPolicy{MaxAttempts: d.MaxAttempts, BackoffBase: d.BackoffInitial, BackoffMax: d.BackoffMax})
+	g.disp.SetRetryPolicy(dispatch.RetryPolicy{MaxAttempts: d.MaxAttempts, BackoffBase: d.BackoffInitial, BackoffMax: d.BackoffMax,
+		RetryAfterMax: retryAfterMax(d.RetryAfterMax)})
 	backoff := d.BackoffInitial
 	if g.opts.EgressBackoff > 0 {
 		backoff = g.opts.EgressBackoff
