@@ -67,6 +67,9 @@ type crashParams struct {
 	// Delivery, when set, replaces the delivery section's body (YAML,
 	// indented two spaces, ending in a newline).
 	Delivery string
+	// FetchWorkOrder makes the rule fetch the work order from CorrigoPro
+	// for every event but NewWorkOrder (fetch_work_order: true).
+	FetchWorkOrder bool
 }
 
 // crashDelivery is the crash runs' delivery section: many quick retries,
@@ -225,7 +228,8 @@ plugins:
   - name: every-event
     when: "true"
     plugin: worker
-delivery:
+{{if .Fetch}}    fetch_work_order: true
+{{end}}delivery:
 {{.Delivery}}admin:
   listen: "{{if .AdminPort}}127.0.0.1:{{.AdminPort}}{{end}}"
 log:
@@ -304,7 +308,7 @@ func newCrashWorld(t *testing.T, p crashParams) *crashWorld {
 		if err := crashConfigTmpl.Execute(&b, map[string]any{
 			"Port": port, "DataDir": filepath.Join(dir, "data"), "BaseURL": sb.BaseURL(), "OAuthURL": sb.OAuthURL(), "DSN": dsn,
 			"CertFile": cert, "Plugin": pluginBin(t), "CrashAfter": p.PluginCrashAfter, "Delay": p.PluginDelay.String(),
-			"Supervisor": p.Supervisor, "AdminPort": adminPort, "Delivery": cmp.Or(p.Delivery, crashDelivery),
+			"Supervisor": p.Supervisor, "AdminPort": adminPort, "Delivery": cmp.Or(p.Delivery, crashDelivery), "Fetch": p.FetchWorkOrder,
 		}); err != nil {
 			t.Fatal(err)
 		}

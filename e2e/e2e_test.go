@@ -118,6 +118,7 @@ type gwConfig struct {
 	Polling         bool
 	Plugin          string
 	PluginConfig    string // YAML flow map
+	RetryAfterMax   string // delivery.retry_after_max, when set
 }
 
 var configTmpl = template.Must(template.New("cfg").Parse(`# written by the e2e test
@@ -150,7 +151,8 @@ rules:
 delivery:
   backoff_initial: 50ms
   backoff_max: 300ms
-admin:
+{{if .RetryAfterMax}}  retry_after_max: {{.RetryAfterMax}}
+{{end}}admin:
   listen: ""
 log:
   level: debug
@@ -424,7 +426,11 @@ func TestRedeliveredMessageIdIsProcessedOnce(t *testing.T) {
 
 func TestOutageOpensBreakerAndActionLandsAfterRecovery(t *testing.T) {
 	e := newEnv(t)
-	e.writeConfig(gwConfig{})
+	// The sandbox's 503s carry Retry-After (the rest of the outage), which
+	// would keep the account quiet through it: the breaker would never see
+	// three failures. Ignore it here; TestOutageTwoHoursCompressed runs
+	// with it honoured.
+	e.writeConfig(gwConfig{RetryAfterMax: "0s"})
 	e.start("--breaker-failures", "3", "--breaker-open-timeout", "500ms")
 	e.sb.SetWebhookURL(e.url("/webhooks/corrigo/main"))
 	// CorrigoPro's API is down (503) for 3 seconds; webhooks still flow.

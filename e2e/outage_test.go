@@ -59,20 +59,25 @@ func TestOutageTwoHoursCompressed(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		retryAfterMax time.Duration
+		fetch         bool
 	}{
-		{"defaults", config.DefaultRetryAfterMax / outageScale},
-		{"retry-after ignored", 0},
+		{"defaults, rule fetches the work order", config.DefaultRetryAfterMax / outageScale, true},
+		{"retry-after ignored", 0, false},
 	} {
-		t.Run(tc.name, func(t *testing.T) { runOutage(t, outageDelivery(tc.retryAfterMax)) })
+		t.Run(tc.name, func(t *testing.T) { runOutage(t, outageDelivery(tc.retryAfterMax), tc.fetch) })
 	}
 }
 
-func runOutage(t *testing.T, delivery string) {
+// runOutage is one outage run; with fetch, the rule fetches the work
+// order for every event but NewWorkOrder, so those events (not only their
+// actions) need CorrigoPro and wait for it.
+func runOutage(t *testing.T, delivery string, fetch bool) {
 	p := crashParams{
 		WorkOrders: 40, Steps: 5, Senders: 8, Seed: crashSeed(), Drain: 90 * time.Second,
 		// Spread the traffic over the first half of the outage.
-		Pace:     time.Second,
-		Delivery: delivery,
+		Pace:           time.Second,
+		Delivery:       delivery,
+		FetchWorkOrder: fetch,
 	}
 	t.Logf("seed %d; delivery (scaled 1/%d):\n%s", p.Seed, outageScale, delivery)
 	w := newCrashWorld(t, p)
@@ -113,7 +118,7 @@ func runOutage(t *testing.T, delivery string) {
 	if time.Now().After(outageEnd) {
 		t.Fatalf("the traffic outlasted the outage (%v): the run proves nothing", trafficDone)
 	}
-	// Nothing can land while CorrigoPro is down.
+	// Nothing can land while CorrigoPro is down, and no event may die.
 	if n := len(w.notFinal(finalStatus(p.Steps), len(w.wos))); n != len(w.wos) {
 		t.Fatalf("%d work orders reached their final status during the outage", len(w.wos)-n)
 	}
@@ -162,11 +167,16 @@ func runOutage(t *testing.T, delivery string) {
 		t.Errorf("an action counted %d tries (max_attempts %d): the outage spent its attempts", maxAttempts, config.DefaultMaxAttempts)
 	}
 	log := w.logText()
+	eventWaits := countLines(log, "event failed while CorrigoPro is unavailable")
+	if fetch && eventWaits == 0 {
+		t.Errorf("no event waited for CorrigoPro: the rule's fetch was not exercised")
+	}
 	t.Logf("%s", rep)
 	t.Logf("outage %v (2 h / %d): traffic took %v; %d API calls refused 503 during the outage; "+
-		"%d deferrals without a try, %d breaker state changes; after the outage every action landed in %v; "+
+		"%d action deferrals without a try, %d event retries not counted, %d breaker state changes; after the outage every action landed in %v; "+
 		"%d actions, max Attempts of an action %d (max_attempts %d)",
 		outage, outageScale, trafficDone.Round(time.Millisecond), refused,
-		countLines(log, "action waits for CorrigoPro"), countLines(log, "corrigo circuit breaker changed state"),
+		countLines(log, "action waits for CorrigoPro"), eventWaits,
+		countLines(log, "corrigo circuit breaker changed state"),
 		landed.Round(time.Millisecond), actions, maxAttempts, config.DefaultMaxAttempts)
 }

@@ -38,6 +38,7 @@ type Store interface {
 	ClaimEvents(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.Event, error)
 	CompleteEvent(ctx context.Context, id int64, owner string, out store.Outcome) error
 	RetryEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+	DeferEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error
 	EventsForWorkOrder(ctx context.Context, account string, workOrderID int64) ([]store.Event, error)
 }
 
@@ -162,6 +163,13 @@ type Options struct {
 	// BackoffBase and BackoffMax shape the jittered exponential backoff;
 	// defaults 1s and 5m.
 	BackoffBase, BackoffMax time.Duration
+	// OutageWait, if set, says whether the event's account is cut off from
+	// CorrigoPro (its circuit breaker is open, or it waits out a
+	// Retry-After) and how long to wait. A retryable failure then does not
+	// count against MaxAttempts (store.DeferEvent): a plugin or rule that
+	// needs CorrigoPro fails while it is down, and an outage of hours must
+	// not dead-letter its events.
+	OutageWait func(account string) (time.Duration, bool)
 	// RetryAfterMax caps the wait a plugin asks for with
 	// pluginapi.Error.RetryAfter (it replaces the backoff when longer).
 	// Default 10m; negative ignores it.
@@ -405,7 +413,24 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 			span.SetAttributes(tracectx.Verdict.String("abandoned"))
 			return
 		}
+		var outage time.Duration
+		down := false
+		if verdict == Retry && d.o.OutageWait != nil {
+			outage, down = d.o.OutageWait(ev.Account)
+		}
 		switch {
+		case down:
+			// Not the event's failure: give the attempt back and wait for
+			// CorrigoPro. (Plugins do not see Attempts, and nothing keys
+			// off an event's earlier tries, so the floor is 0.)
+			next := d.o.Now().Add(max(d.backoff(ev.Attempts), d.retryAfter(err), outage))
+			span.SetAttributes(tracectx.Verdict.String("waiting"))
+			log.Warn("event failed while CorrigoPro is unavailable; will retry without counting the attempt", "attempt", ev.Attempts, "next", next, "err", err)
+			if rerr := d.o.Store.DeferEvent(ctx, ev.ID, d.o.Owner, next, err.Error(), 0); rerr != nil {
+				log.Error("schedule retry failed", "err", rerr)
+			}
+			d.count(func(s *Stats) { s.Retried++ })
+			return
 		case verdict == Retry && ev.Attempts < d.retryPolicy().MaxAttempts:
 			next := d.o.Now().Add(max(d.backoff(ev.Attempts), d.retryAfter(err)))
 			span.SetAttributes(tracectx.Verdict.String("retry"))

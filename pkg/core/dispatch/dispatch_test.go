@@ -264,6 +264,56 @@ func TestPluginRetryAfter(t *testing.T) {
 	}
 }
 
+// TestOutageDoesNotSpendEventAttempts: while OutageWait says CorrigoPro
+// is down, retryable failures do not count: six failures with
+// MaxAttempts 2 and the event is still handled once CorrigoPro is back.
+// Without the outage the same failures make it dead after 2.
+func TestOutageDoesNotSpendEventAttempts(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		down       bool
+		wantStatus store.EventStatus
+		wantCalls  int32
+	}{
+		{"corrigo down", true, store.EventDone, 7},
+		{"corrigo up", false, store.EventDead, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newMemStore()
+			id := st.add(newEvent(t, 42, "m1", newWO(42), time.Now()))
+			var calls atomic.Int32
+			var down atomic.Bool
+			down.Store(tc.down)
+			plug := pluginFunc(func(ctx context.Context, name string, ev pluginapi.Event) ([]pluginapi.Action, error) {
+				n := calls.Add(1)
+				if n <= 6 {
+					if n == 6 {
+						down.Store(false) // CorrigoPro is back after this failure
+					}
+					return nil, pluginapi.RetryLater(errors.New("fetch work order: corrigo: HTTP 503"))
+				}
+				return acceptAll(ctx, name, ev)
+			})
+			run(t, Options{Store: st, Evaluator: everything, Plugins: plug, MaxAttempts: 2,
+				BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond,
+				OutageWait: func(account string) (time.Duration, bool) {
+					if account != "main" {
+						t.Errorf("OutageWait(%q)", account)
+					}
+					return time.Millisecond, down.Load()
+				}})
+			waitFor(t, "event settled", st.settled)
+			e := st.event(id)
+			if e.Status != tc.wantStatus || calls.Load() != tc.wantCalls {
+				t.Fatalf("event %s after %d calls (Attempts %d, %q); want %s after %d", e.Status, calls.Load(), e.Attempts, e.LastError, tc.wantStatus, tc.wantCalls)
+			}
+			if tc.down && e.Attempts > 2 {
+				t.Errorf("Attempts %d: the outage's failures were counted", e.Attempts)
+			}
+		})
+	}
+}
+
 func TestOrderPerWorkOrderParallelAcross(t *testing.T) {
 	st := newMemStore()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

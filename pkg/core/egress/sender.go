@@ -314,6 +314,26 @@ func breakerFailure(err error) bool {
 	return false
 }
 
+// OutageWait reports whether account is cut off from CorrigoPro — its
+// breaker is not closed, or it waits out a Retry-After — and how long a
+// caller should wait before trying again (as an action would). Never call
+// it from Observer.BreakerChanged.
+func (s *Sender) OutageWait(name string) (time.Duration, bool) {
+	a, ok := s.accounts[name]
+	if !ok {
+		return 0, false
+	}
+	if until := a.holdUntil.Load(); until > 0 {
+		if d := time.Until(time.Unix(0, until)); d > 0 {
+			return d + time.Duration(s.opts.Jitter()*float64(d/4+time.Second)), true
+		}
+	}
+	if a.cb.Load().State() == gobreaker.StateClosed {
+		return 0, false
+	}
+	return s.breakerWait(a), true
+}
+
 // BreakerState returns the current state of an account's breaker. Never
 // call it from Observer.BreakerChanged.
 func (s *Sender) BreakerState(name string) BreakerState {

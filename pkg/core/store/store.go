@@ -219,6 +219,10 @@ type Store interface {
 	CompleteEvent(ctx context.Context, id int64, owner string, out Outcome) error
 	// RetryEvent releases the lease and schedules another attempt.
 	RetryEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+	// DeferEvent is RetryEvent for an attempt that must not count (it
+	// failed because CorrigoPro is down): Attempts = max(Attempts-1,
+	// minAttempts), as DeferAction.
+	DeferEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error
 
 	// ClaimActions leases pending actions due now, only the head of each
 	// (Account, WorkOrderID) lane by ID, so one work order's actions go out

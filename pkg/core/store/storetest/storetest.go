@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"ClaimActionsOrder", testClaimActions},
 		{"ActionLeases", testActionLeases},
 		{"DeferAction", testDeferAction},
+		{"DeferEvent", testDeferEvent},
 		{"DeadLetterEvents", testDeadLetterEvents},
 		{"DeadLetterActions", testDeadLetterActions},
 		{"DeadLetterFilters", testDeadLetterFilters},
@@ -763,6 +764,49 @@ func testDeferAction(t *testing.T, st store.Store) {
 	wantErr(t, "DeferAction(no owner)", err, store.ErrInvalid)
 	err = st.DeferAction(c, ids[0], "eg", time.Now(), "", -1)
 	wantErr(t, "DeferAction(negative floor)", err, store.ErrInvalid)
+}
+
+// testDeferEvent: a deferred event gives its attempt back down to the
+// floor and waits like a retried one.
+func testDeferEvent(t *testing.T, st store.Store) {
+	c := ctx(t)
+	id := mustInsert(t, st, newEvent("acme", "defer-1", 4242, base))
+	claim := func(what string, attempts int) {
+		t.Helper()
+		got := claimEvents(t, st, "disp", time.Minute, 100)
+		for _, e := range got {
+			if e.ID == id {
+				if e.Attempts != attempts {
+					t.Fatalf("%s: Attempts %d, want %d", what, e.Attempts, attempts)
+				}
+				return
+			}
+		}
+		t.Fatalf("%s: event not claimed", what)
+	}
+	claim("first claim", 1)
+	if err := st.RetryEvent(c, id, "disp", time.Now(), "plugin down"); err != nil {
+		t.Fatal(err)
+	}
+	claim("after a retry", 2)
+	if err := st.DeferEvent(c, id, "disp", time.Now(), "corrigo down", 1); err != nil {
+		t.Fatal(err)
+	}
+	claim("after a deferral", 2)
+	if err := st.DeferEvent(c, id, "disp", time.Now().Add(time.Hour), "corrigo down", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range claimEvents(t, st, "disp", time.Minute, 100) {
+		if e.ID == id {
+			t.Fatal("claimed a deferred event before its time")
+		}
+	}
+	e, err := st.GetEvent(c, id)
+	if err != nil || e.Attempts != 1 || e.LastError != "corrigo down" || e.Status != store.EventPending {
+		t.Fatalf("deferred event: %+v, %v", e, err)
+	}
+	wantErr(t, "DeferEvent(not leased)", st.DeferEvent(c, id, "disp", time.Now(), "", 0), store.ErrLeaseLost)
+	wantErr(t, "DeferEvent(negative floor)", st.DeferEvent(c, id, "disp", time.Now(), "", -1), store.ErrInvalid)
 }
 
 func testActionLeases(t *testing.T, st store.Store) {
