@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
@@ -114,5 +116,38 @@ func TestRetryAfterCapped(t *testing.T) {
 		} else if r.Retry || f.callCount() == before {
 			t.Errorf("Retry-After ignored, but the next send did not go out: %+v", r)
 		}
+	}
+}
+
+// TestRateLimitedSendWaits: a send the account's rate limit would hold
+// past its deadline is not made; the action waits for the next slot
+// without spending an attempt, and nothing counts against the breaker.
+func TestRateLimitedSendWaits(t *testing.T) {
+	f := newFakeCorrigo(t)
+	f.addWO(wo(1, corrigo.StatusAccepted))
+	c, err := corrigo.NewClient(corrigo.Config{
+		BaseURL: f.srv.URL + "/Direct/", OAuthURL: f.srv.URL + "/OAuth/Token", ClientID: "id", ClientSecret: "secret",
+		HTTPClient: &http.Client{Timeout: 10 * time.Second}, RateLimiter: rate.NewLimiter(rate.Every(time.Hour), 1),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSender(map[string]API{"main": c}, Options{Logger: quiet, Breaker: BreakerOptions{ConsecutiveFailures: 1}})
+	note := outbox(t, 1, pluginapi.Action{Kind: pluginapi.KindNote, WorkOrderID: 1, Text: "x"}, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if r := s.Send(ctx, note); r.Status != store.ActionSent {
+		t.Fatalf("first send: %+v", r)
+	}
+	before := f.callCount()
+	r := s.Send(ctx, note)
+	if !r.Retry || !r.NotCounted || r.Outcome() != OutcomeWaiting || r.RetryAfter < 50*time.Minute || r.RetryAfter > 61*time.Minute {
+		t.Fatalf("rate-limited send: %+v, want an uncounted wait of about an hour", r)
+	}
+	if f.callCount() != before {
+		t.Fatal("a rate-limited call reached CorrigoPro")
+	}
+	if st := s.BreakerState("main"); st != BreakerClosed {
+		t.Fatalf("breaker %s after a rate-limited call, want closed", st)
 	}
 }

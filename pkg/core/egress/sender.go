@@ -538,7 +538,9 @@ func (s *Sender) Send(ctx context.Context, a store.OutboxAction) Result {
 			if notSent(r.Err) || ts.probeFailed.Load() {
 				r.NotCounted = true
 			}
-			r.Reached = ts.reached.Load()
+			// A call never made reached nothing, even when it was the
+			// action's own (the rate limit holds it inside the client).
+			r.Reached = ts.reached.Load() && !notSent(r.Err)
 		}
 	}
 	if r.Retry && !r.NotCounted && r.Class != corrigo.ClassCanceled && attempt(a) >= s.retryPolicy().MaxAttempts {
@@ -696,7 +698,7 @@ func (s *Sender) failure(a store.OutboxAction, err error) Result {
 		return Result{Retry: true, RetryAfter: d + time.Duration(s.opts.Jitter()*float64(d/4+time.Second)), Err: err,
 			Class: corrigo.ClassTransient, Reason: err.Error()}
 	case errors.As(err, &rl):
-		return Result{Retry: true, RetryAfter: rl.Delay + time.Duration(s.opts.Jitter()*float64(rl.Delay)), Err: err,
+		return Result{Retry: true, RetryAfter: rl.Delay + time.Duration(s.opts.Jitter()*float64(min(rl.Delay, time.Second))), Err: err,
 			Class: corrigo.ClassTransient, Reason: err.Error()}
 	}
 	class := corrigo.ClassOf(err)
