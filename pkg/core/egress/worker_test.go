@@ -341,3 +341,34 @@ func TestWorkerBoundsConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// TestDueTimes: the worker remembers when its retries come due, earliest
+// first, drops those that passed, and keeps at most maxDue (the earliest).
+func TestDueTimes(t *testing.T) {
+	var d dueTimes
+	now := time.Now()
+	if _, ok := d.next(now); ok {
+		t.Fatal("empty dueTimes has a next")
+	}
+	for _, s := range []int{30, 10, 20, -5} {
+		d.add(now.Add(time.Duration(s) * time.Second))
+	}
+	if n, ok := d.next(now); !ok || !n.Equal(now.Add(10*time.Second)) {
+		t.Fatalf("next = %v, %v; want now+10s (the past one dropped)", n.Sub(now), ok)
+	}
+	if n, _ := d.next(now.Add(15 * time.Second)); !n.Equal(now.Add(20 * time.Second)) {
+		t.Fatalf("after 15s next = %v, want now+20s", n.Sub(now))
+	}
+	for i := range maxDue + 10 {
+		d.add(now.Add(time.Hour + time.Duration(i)*time.Second))
+	}
+	d.mu.Lock()
+	n := len(d.h)
+	d.mu.Unlock()
+	if n > maxDue {
+		t.Fatalf("%d due times kept, want at most %d", n, maxDue)
+	}
+	if next, _ := d.next(now.Add(15 * time.Second)); !next.Equal(now.Add(20 * time.Second)) {
+		t.Fatalf("the bound dropped an early time: next = %v", next.Sub(now))
+	}
+}
