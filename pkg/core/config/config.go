@@ -42,6 +42,7 @@ const (
 	DefaultBackoffInitial      = time.Second
 	DefaultBackoffMax          = 5 * time.Minute
 	DefaultEventLease          = 2 * time.Minute
+	DefaultRetryAfterMax       = 10 * time.Minute
 	DefaultBreakerFailures     = 5
 	DefaultBreakerOpenTimeout  = 30 * time.Second
 	DefaultBreakerHalfOpen     = 1
@@ -202,6 +203,21 @@ type Account struct {
 	// breaker. Keys absent here take delivery.breaker's values, so after
 	// loading every account's Breaker is complete.
 	Breaker Breaker `koanf:"breaker" json:"breaker"`
+	// RateLimit paces this account's requests to CorrigoPro. Default off.
+	RateLimit RateLimit `koanf:"rate_limit" json:"rate_limit"`
+}
+
+// RateLimit is a token bucket over one account's CorrigoPro requests
+// (every API call the gateway makes for the account; token requests are
+// not counted). CorrigoPro documents no rate limit (API.md §1.8): this is
+// for a limit agreed with CorrigoPro or learnt from its 429s.
+type RateLimit struct {
+	// PerSecond is the sustained request rate; 0 (the default) turns the
+	// limit off. Fractions are allowed (0.5 is one request every 2 s).
+	PerSecond float64 `koanf:"per_second" json:"per_second,omitempty"`
+	// Burst is how many requests may go at once after a quiet spell.
+	// Default: PerSecond rounded up, at least 1.
+	Burst int `koanf:"burst" json:"burst,omitempty"`
 }
 
 // Webhook configures one account's notification endpoint.
@@ -435,6 +451,11 @@ type Delivery struct {
 	// may take it over; it must outlast the slowest plugin call.
 	// Default 2m.
 	EventLease time.Duration `koanf:"event_lease" json:"event_lease"`
+	// RetryAfterMax caps the Retry-After CorrigoPro sends with a 429 or
+	// 503: the account makes no calls for that long (at most this), and
+	// the action's next try waits at least that long. 0s ignores
+	// Retry-After. Default 10m.
+	RetryAfterMax time.Duration `koanf:"retry_after_max" json:"retry_after_max"`
 	// Breaker configures the circuit breaker each account's CorrigoPro
 	// calls go through; corrigo.accounts.<name>.breaker overrides it per
 	// account.

@@ -204,6 +204,12 @@ func TestBadConfigs(t *testing.T) {
 			`breaker.bad.yaml:15:53: delivery.breaker.open_timeout: must be a positive duration, got 0s`,
 			`breaker.bad.yaml:15:77: delivery.breaker.half_open_requests: must be at least 1`,
 		},
+		"rate_limit.bad.yaml": {
+			`rate_limit.bad.yaml:5:33: corrigo.accounts.main.rate_limit.per_second: must not be negative, got -2`,
+			`rate_limit.bad.yaml:5:44: corrigo.accounts.main.rate_limit.burst: must not be negative, got -1`,
+			`rate_limit.bad.yaml:9:28: corrigo.accounts.other.rate_limit.burst: needs rate_limit.per_second`,
+			`rate_limit.bad.yaml:11:20: delivery.retry_after_max: must not be negative, got -1s`,
+		},
 		"supervisor.bad.yaml": {
 			`supervisor.bad.yaml:7:32: plugins.a.supervisor.max_crashes: must be at least 1`,
 			`supervisor.bad.yaml:7:43: plugins.a.supervisor.window: must be a positive duration, got 0s`,
@@ -377,6 +383,8 @@ func TestDefaults(t *testing.T) {
 		{"reconcile.interval", acc.Reconcile.Interval, time.Hour},
 		{"delivery.max_attempts", cfg.Delivery.MaxAttempts, 10},
 		{"delivery.event_lease", cfg.Delivery.EventLease, 2 * time.Minute},
+		{"delivery.retry_after_max", cfg.Delivery.RetryAfterMax, 10 * time.Minute},
+		{"account rate_limit", acc.RateLimit, config.RateLimit{}},
 		{"delivery.breaker.consecutive_failures", cfg.Delivery.Breaker.ConsecutiveFailures, 5},
 		{"delivery.breaker.open_timeout", cfg.Delivery.Breaker.OpenTimeout, 30 * time.Second},
 		{"delivery.breaker.half_open_requests", cfg.Delivery.Breaker.HalfOpenRequests, 1},

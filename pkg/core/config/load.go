@@ -570,6 +570,7 @@ func applyDefaults(raw map[string]any) {
 		set(d, "backoff_initial", DefaultBackoffInitial)
 		set(d, "backoff_max", DefaultBackoffMax)
 		set(d, "event_lease", DefaultEventLease)
+		set(d, "retry_after_max", DefaultRetryAfterMax)
 		if b := sub(d, "breaker"); b != nil {
 			set(b, "consecutive_failures", DefaultBreakerFailures)
 			set(b, "open_timeout", DefaultBreakerOpenTimeout)

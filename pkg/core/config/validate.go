@@ -187,6 +187,7 @@ func (l *loader) validate(c *Config) {
 		l.errorf("delivery.backoff_max", true, "must not be less than backoff_initial (%s)", c.Delivery.BackoffInitial)
 	}
 	l.positive("delivery.event_lease", c.Delivery.EventLease)
+	l.nonNegative("delivery.retry_after_max", c.Delivery.RetryAfterMax)
 	l.validateBreaker("delivery.breaker", c.Delivery.Breaker, nil)
 	l.positive("customer_settings.refresh", c.CustomerSettings.Refresh)
 
@@ -396,6 +397,16 @@ func (l *loader) validateAccounts(c *Config) {
 			l.positive(rp+".window", a.Reconcile.Window)
 		}
 		l.nonNegative(rp+".silence_alert", a.Reconcile.SilenceAlert)
+
+		if a.RateLimit.PerSecond < 0 {
+			l.errorf(p+".rate_limit.per_second", true, "must not be negative, got %v", a.RateLimit.PerSecond)
+		}
+		if a.RateLimit.Burst < 0 {
+			l.errorf(p+".rate_limit.burst", true, "must not be negative, got %d", a.RateLimit.Burst)
+		}
+		if a.RateLimit.Burst > 0 && a.RateLimit.PerSecond == 0 {
+			l.errorf(p+".rate_limit.burst", true, "needs rate_limit.per_second (the limit is off without it)")
+		}
 
 		// Inherited values were checked at delivery.breaker.
 		if set := l.breakerSet[name]; len(set) > 0 {

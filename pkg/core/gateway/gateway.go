@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
 
 	"github.com/wogate/wogate/pkg/core/commlog"
 	"github.com/wogate/wogate/pkg/core/config"
@@ -190,7 +192,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		c, err := corrigo.NewClient(corrigo.Config{
 			Region: a.Region, BaseURL: a.BaseURL, OAuthURL: a.OAuthURL,
 			ClientID: a.ClientID, ClientSecret: a.ClientSecret.Value(),
-			MessageIDPrefix: a.MessageIDPrefix, HTTPClient: httpClient,
+			MessageIDPrefix: a.MessageIDPrefix, HTTPClient: httpClient, RateLimiter: rateLimiter(a.RateLimit),
 			Observer: g.metrics.ObserveExchanges(name, exchangeObserver(g.clog, name)),
 		})
 		if err != nil {
@@ -210,6 +212,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		InitialBackoff:  backoff,
 		MaxBackoff:      cfg.Delivery.BackoffMax,
 		MaxAttempts:     cfg.Delivery.MaxAttempts,
+		RetryAfterMax:   retryAfterMax(cfg.Delivery.RetryAfterMax),
 		Breaker:         breakerOptions(cfg.Delivery.Breaker, opts.Breaker),
 		AccountBreakers: accountBreakers(cfg, opts.Breaker),
 		AccountPrefixes: prefixes,
@@ -253,6 +256,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		Store: g.st, Evaluator: &g.rl.eval, Plugins: g.metrics.InstrumentPlugins(g.plugins), WorkOrders: g.sender,
 		Workers: opts.Workers, Lease: cfg.Delivery.EventLease,
 		MaxAttempts: cfg.Delivery.MaxAttempts, BackoffBase: cfg.Delivery.BackoffInitial, BackoffMax: cfg.Delivery.BackoffMax,
+		RetryAfterMax: retryAfterMax(cfg.Delivery.RetryAfterMax), OutageWait: g.sender.OutageWait,
 		DrainTimeout: opts.ShutdownTimeout, Classify: classifyPluginError,
 		Observe:  g.sender.Guard().ObserveNotification,
 		OnOutbox: g.worker.Kick,
@@ -699,4 +703,26 @@ type Stats struct {
 // Stats returns the pipeline's counters.
 func (g *Gateway) Stats() Stats {
 	return Stats{Webhooks: g.stats.Snapshot(), Dispatch: g.disp.Stats(), Egress: g.egressObs.counts()}
+}
+
+// rateLimiter builds an account's optional request rate limit; nil when
+// rate_limit.per_second is 0 (off).
+func rateLimiter(rl config.RateLimit) *rate.Limiter {
+	if rl.PerSecond <= 0 {
+		return nil
+	}
+	burst := rl.Burst
+	if burst <= 0 {
+		burst = max(1, int(math.Ceil(rl.PerSecond)))
+	}
+	return rate.NewLimiter(rate.Limit(rl.PerSecond), burst)
+}
+
+// retryAfterMax maps delivery.retry_after_max to egress: the config's 0s
+// ("ignore Retry-After") is egress's negative (its zero is the default).
+func retryAfterMax(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

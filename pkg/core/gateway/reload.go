@@ -228,12 +228,14 @@ func (g *Gateway) ReloadFailed(err error) {
 // the file, as at start.
 func (g *Gateway) applyDelivery(cfg *config.Config, res *ReloadResult) {
 	d := cfg.Delivery
-	g.disp.SetRetryPolicy(dispatch.RetryPolicy{MaxAttempts: d.MaxAttempts, BackoffBase: d.BackoffInitial, BackoffMax: d.BackoffMax})
+	g.disp.SetRetryPolicy(dispatch.RetryPolicy{MaxAttempts: d.MaxAttempts, BackoffBase: d.BackoffInitial, BackoffMax: d.BackoffMax,
+		RetryAfterMax: retryAfterMax(d.RetryAfterMax)})
 	backoff := d.BackoffInitial
 	if g.opts.EgressBackoff > 0 {
 		backoff = g.opts.EgressBackoff
 	}
-	g.sender.SetRetryPolicy(egress.RetryPolicy{InitialBackoff: backoff, MaxBackoff: d.BackoffMax, MaxAttempts: d.MaxAttempts})
+	g.sender.SetRetryPolicy(egress.RetryPolicy{InitialBackoff: backoff, MaxBackoff: d.BackoffMax, MaxAttempts: d.MaxAttempts,
+		RetryAfterMax: retryAfterMax(d.RetryAfterMax)})
 	res.Breakers = g.sender.SetBreakers(breakerOptions(d.Breaker, g.opts.Breaker), accountBreakers(cfg, g.opts.Breaker))
 }
 
@@ -303,6 +305,7 @@ var reloadable = []string{
 	"delivery.max_attempts",
 	"delivery.backoff_initial",
 	"delivery.backoff_max",
+	"delivery.retry_after_max",
 	"delivery.breaker",
 }
 
