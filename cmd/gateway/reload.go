@@ -39,6 +39,10 @@ type reloader struct {
 	// READY=1 whatever its outcome: the gateway serves either way); nil
 	// outside systemd.
 	notify *sdnotify.Notifier
+	// serving, if set, closes once the gateway serves: reloads asked for
+	// before (a SIGHUP during the start, a file change) wait for it, so
+	// that their READY=1 cannot come before the gateway's first.
+	serving <-chan struct{}
 }
 
 // run reloads on every value from hup and, if watch, on changes of the
@@ -56,6 +60,13 @@ func (r *reloader) run(ctx context.Context, hup <-chan os.Signal, watch bool) {
 		} else {
 			defer func() { _ = w.Close() }() // the watcher only reads
 			events, errs = w.Events, w.Errors
+		}
+	}
+	if r.serving != nil {
+		select {
+		case <-r.serving:
+		case <-ctx.Done():
+			return
 		}
 	}
 	debounce := time.NewTimer(time.Hour)

@@ -125,6 +125,9 @@ func runGateway(ctx context.Context, args []string) int {
 		}
 	}
 
+	// serving closes when Run serves; reloads wait for it, so that a
+	// SIGHUP during the start cannot tell systemd READY=1 early.
+	serving := make(chan struct{})
 	// New owns the listeners from here on, and stops whatever it started
 	// (plugins included) when it fails.
 	g, err := gateway.New(ctx, cfg, gateway.Options{
@@ -134,7 +137,7 @@ func runGateway(ctx context.Context, args []string) int {
 		LogLevel:        level,
 		Version:         version,
 		ShutdownTimeout: *shutdown,
-		OnReady:         tell(notify.Ready),
+		OnReady:         func() { tell(notify.Ready)(); close(serving) },
 		OnStopping:      tell(notify.Stopping),
 		Breaker: egress.BreakerOptions{
 			ConsecutiveFailures: uint32(*breakerFailures), //nolint:gosec // bounds-checked after flag parsing
@@ -163,7 +166,7 @@ func runGateway(ctx context.Context, args []string) int {
 	reloadDone := make(chan struct{})
 	go func() {
 		defer close(reloadDone)
-		r := &reloader{g: g, path: *path, prepare: prepare, log: log, notify: notify}
+		r := &reloader{g: g, path: *path, prepare: prepare, log: log, notify: notify, serving: serving}
 		r.run(rctx, hup, *watch)
 	}()
 	defer func() {
