@@ -30,6 +30,9 @@ for p in plugins/*/main.go; do plugins+=("$(basename "$(dirname "$p")")"); done
 
 mkdir -p "$DIST_DIR"
 DIST_DIR=$(cd "$DIST_DIR" && pwd)
+# DIST_DIR holds the last run's archives only, so that SHA256SUMS covers
+# every archive beside it.
+rm -f "$DIST_DIR"/wogate-*.tar.gz "$DIST_DIR/SHA256SUMS"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
