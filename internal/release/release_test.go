@@ -50,6 +50,7 @@ type build struct {
 	top     string // the archive's top directory, wogate-<version>-linux-<arch>
 	version string
 	tree    string // the archive unpacked (tree/top/bin/gateway, ...)
+	entries []entry
 	err     error
 }
 
@@ -98,7 +99,7 @@ func distBuild(t *testing.T) *build {
 		dist.top = strings.TrimSuffix(dist.archive, ".tar.gz")
 		dist.version = strings.TrimSuffix(strings.TrimPrefix(dist.top, "wogate-"), "-linux-"+runtime.GOARCH)
 		dist.tree = filepath.Join(workDir, "tree")
-		dist.err = unpack(filepath.Join(dist.dir, dist.archive), dist.tree)
+		dist.entries, dist.err = unpack(filepath.Join(dist.dir, dist.archive), dist.tree)
 	})
 	if dist.err != nil {
 		t.Fatal(dist.err)
@@ -110,11 +111,13 @@ func distBuild(t *testing.T) *build {
 type entry struct {
 	name string
 	hdr  *tar.Header
-	data []byte
+	data []byte // the content of text members (under 1 MiB); binaries are only unpacked
 }
 
-func readArchive(path string) ([]entry, error) {
-	f, err := os.Open(path)
+// unpack reads the archive once (gzip is slow under -race): it unpacks
+// every member into dir and returns them in archive order.
+func unpack(archive, dir string) ([]entry, error) {
+	f, err := os.Open(archive)
 	if err != nil {
 		return nil, err
 	}
@@ -133,38 +136,32 @@ func readArchive(path string) ([]entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			return nil, err
-		}
-		es = append(es, entry{name: h.Name, hdr: h, data: b})
-	}
-}
-
-func unpack(archive, dir string) error {
-	es, err := readArchive(archive)
-	if err != nil {
-		return err
-	}
-	for _, e := range es {
-		p := filepath.Join(dir, filepath.FromSlash(e.name))
+		p := filepath.Join(dir, filepath.FromSlash(h.Name))
 		if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
-			return fmt.Errorf("archive member %q leaves the directory", e.name)
+			return nil, fmt.Errorf("archive member %q leaves the directory", h.Name)
 		}
-		switch e.hdr.Typeflag {
+		e := entry{name: h.Name, hdr: h}
+		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(p, 0o755); err != nil {
-				return err
+				return nil, err
 			}
 		case tar.TypeReg:
-			if err := os.WriteFile(p, e.data, os.FileMode(e.hdr.Mode)&0o777); err != nil { //nolint:gosec // modes come from our own archive and are checked by TestDist
-				return err
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				return nil, err
+			}
+			if len(b) < 1<<20 {
+				e.data = b
+			}
+			if err := os.WriteFile(p, b, os.FileMode(h.Mode)&0o777); err != nil { //nolint:gosec // modes come from our own archive and are checked by TestDist
+				return nil, err
 			}
 		default:
-			return fmt.Errorf("archive member %q has type %c", e.name, e.hdr.Typeflag)
+			return nil, fmt.Errorf("archive member %q has type %c", h.Name, h.Typeflag)
 		}
+		es = append(es, e)
 	}
-	return nil
 }
 
 // commitTime is the time dist.sh stamps on every archive member.
