@@ -20,6 +20,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/egress"
 	"github.com/wogate/wogate/pkg/core/gateway"
+	"github.com/wogate/wogate/pkg/core/sdnotify"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 )
 
@@ -99,6 +100,20 @@ func runGateway(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "gateway: %v\n", err)
 		return 1
 	}
+	// Under systemd (Type=notify) the unit learns when the gateway serves,
+	// reloads and stops. Taken from the environment before any plugin
+	// starts, so that no plugin inherits the socket.
+	notify, err := sdnotify.FromEnv()
+	if err != nil {
+		log.Error("cannot tell the service manager the gateway's state", "err", err)
+	}
+	tell := func(send func() error) func() {
+		return func() {
+			if err := send(); err != nil {
+				log.Warn("service manager notification failed", "err", err)
+			}
+		}
+	}
 
 	// The embedded sandbox lives here, not in pkg/core: the gateway only
 	// sees an account whose URLs, credentials and certificate happen to
@@ -134,6 +149,9 @@ func runGateway(ctx context.Context, args []string) int {
 		}
 	}
 
+	// serving closes when Run serves; reloads wait for it, so that a
+	// SIGHUP during the start cannot tell systemd READY=1 early.
+	serving := make(chan struct{})
 	// New owns the listeners from here on, and stops whatever it started
 	// (plugins included) when it fails.
 	g, err := gateway.New(ctx, cfg, gateway.Options{
@@ -143,6 +161,8 @@ func runGateway(ctx context.Context, args []string) int {
 		LogLevel:        level,
 		Version:         version,
 		ShutdownTimeout: *shutdown,
+		OnReady:         func() { tell(notify.Ready)(); close(serving) },
+		OnStopping:      tell(notify.Stopping),
 		Breaker: egress.BreakerOptions{
 			ConsecutiveFailures: uint32(*breakerFailures), //nolint:gosec // bounds-checked after flag parsing
 			OpenTimeout:         *breakerOpen,
@@ -170,7 +190,7 @@ func runGateway(ctx context.Context, args []string) int {
 	reloadDone := make(chan struct{})
 	go func() {
 		defer close(reloadDone)
-		r := &reloader{g: g, path: *path, prepare: prepare, log: log}
+		r := &reloader{g: g, path: *path, prepare: prepare, log: log, notify: notify, serving: serving}
 		r.run(rctx, hup, *watch)
 	}()
 	defer func() {

@@ -89,6 +89,11 @@ type Options struct {
 	// (tests: an SDK provider with an in-memory exporter). The caller
 	// owns it and shuts it down.
 	TracerProvider trace.TracerProvider
+	// OnReady, if set, is called once Run serves webhooks and the admin
+	// listener and runs dispatch and egress; OnStopping when Run begins
+	// to shut down. gateway run tells systemd (sd_notify READY=1,
+	// STOPPING=1).
+	OnReady, OnStopping func()
 }
 
 // Gateway is one running gateway.
@@ -484,6 +489,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	})
 
+	if g.opts.OnReady != nil {
+		g.opts.OnReady()
+	}
+
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -493,6 +502,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 			runErr = fmt.Errorf("serve: %w", err)
 			g.log.Error("listener failed; shutting down", "err", err)
 		}
+	}
+	if g.opts.OnStopping != nil {
+		g.opts.OnStopping()
 	}
 
 	// 1. Stop accepting: answer the webhooks in flight, refuse new ones
