@@ -7,7 +7,10 @@ PKGS      := ./...
 FUZZTIME  ?= 6s
 # The version, commit and its time come from Go's build info (gateway
 # version); -buildvcs=auto stamps them even where GOFLAGS turns them off.
-BUILDFLAGS := -buildvcs=auto
+# Go stamps nothing in a git worktree (.git is a file there): the commit
+# is passed on, and used when the build info has none.
+COMMIT    := $(shell git rev-parse HEAD 2>/dev/null)$(shell git status --porcelain 2>/dev/null | grep -q . && echo +dirty)
+BUILDFLAGS := -buildvcs=auto -ldflags "-X main.commit=$(COMMIT)"
 
 .PHONY: all build plugins run test test-short vet fmt-check fuzz bench proto proto-check lint clean dist image
 

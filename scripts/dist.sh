@@ -39,7 +39,10 @@ trap 'rm -rf "$work"' EXIT
 # Pinned rather than inherited: GOFLAGS from the environment or go env
 # (-race, -buildvcs, a GOAMD64 level) would change the bytes.
 export GOFLAGS=-mod=readonly CGO_ENABLED=0 GOOS=linux GOAMD64=v1 GOARM64=v8.0
-ldflags="-X main.version=$VERSION"
+# The commit too: Go stamps none with -buildvcs=false (nor in a worktree).
+commit=$(git rev-parse HEAD 2>/dev/null || true)
+if [ -n "$commit" ] && [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit+dirty"; fi
+ldflags="-X main.version=$VERSION${commit:+ -X main.commit=$commit}"
 
 # third_party_licenses prints the licence files of the Go toolchain and of
 # every module compiled into the binaries for one architecture.

@@ -93,6 +93,12 @@ func allCommands() []*command {
 
 func TestEveryCommandAnswersHelp(t *testing.T) {
 	for _, c := range allCommands() {
+		if c.undeclared {
+			t.Errorf("gateway %s is registered with register(name, summary, run): declare it as a *command "+
+				"(synopsis, doc, example, flags) with registerCommand, as cli.go describes, so that its help, "+
+				"flags and completion come from one declaration", c.name)
+			continue
+		}
 		words := strings.Fields(c.name)
 		for _, args := range [][]string{
 			append(append([]string{}, words...), "--help"),
@@ -108,8 +114,8 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 					t.Fatalf("stdout does not start with its own usage line %q:\n%s", "usage: gateway "+c.name, r.stdout)
 				}
 				c.flagSet().VisitAll(func(f *flag.Flag) {
-					if !strings.Contains(r.stdout, "  -"+f.Name) {
-						t.Errorf("usage does not list the flag -%s:\n%s", f.Name, r.stdout)
+					if !regexp.MustCompile(`(?m)^  --` + regexp.QuoteMeta(f.Name) + `( \S+)?$`).MatchString(r.stdout) {
+						t.Errorf("usage does not list the flag --%s:\n%s", f.Name, r.stdout)
 					}
 				})
 				for _, s := range c.subs {
@@ -126,7 +132,7 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 }
 
 func TestTopLevelUsage(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"help", "help"}} {
 		r := gw(t, args...)
 		if r.code != 0 || !strings.HasPrefix(r.stdout, "usage: gateway <command>") {
 			t.Errorf("%v: exit %d, stdout:\n%s", args, r.code, r.stdout)
@@ -149,6 +155,14 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"bogus"}, `gateway: unknown command "bogus"` + "\nRun 'gateway help' for the list of commands.\n"},
+		{[]string{"--bogus"}, "gateway: unknown flag --bogus (a command comes first: gateway CMD [flags])\nRun 'gateway help' for the list of commands.\n"},
+		{[]string{"run", "--config", "x.yaml", "--breaker-failures", "4294967296"}, "gateway run: --breaker-failures 4294967296 is out of range (at most 4294967295)\nRun 'gateway help run' for usage.\n"},
+		{[]string{"validate", "--config", "x.yaml", "--format", "xml"}, "gateway validate: unknown format \"xml\" (want text or json)\nRun 'gateway help validate' for usage.\n"},
+		{[]string{"test", "--config", "x.yaml", "--run", "("}, "gateway test: --run: error parsing regexp"},
+		{[]string{"dlq", "show", "--admin-url", "http://127.0.0.1:1", "event:1", "event:2"}, "gateway dlq show: takes exactly one ref (event:12 or action:7)\nRun 'gateway help dlq show' for usage.\n"},
+		{[]string{"dlq", "list"}, "gateway dlq list: no admin API address: give --admin-url, --config or WOGATE_ADMIN_URL\nRun 'gateway help dlq list' for usage.\n"},
+		{[]string{"plugins", "restart", "--admin-url", "http://127.0.0.1:1"}, "gateway plugins restart: takes exactly one plugin name\nRun 'gateway help plugins restart' for usage.\n"},
+		{[]string{"sandbox", "--key", "k.pem"}, "gateway sandbox: --key and --cert go together\nRun 'gateway help sandbox' for usage.\n"},
 		{[]string{"help", "bogus"}, `gateway help: unknown command "bogus"`},
 		{[]string{"help", "dlq", "purge"}, `gateway help: "dlq" has no command "purge"`},
 		{[]string{"run", "--bogus"}, "gateway run: flag provided but not defined: -bogus\nRun 'gateway help run' for usage.\n"},
@@ -159,7 +173,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"replay"}, "gateway replay: no configuration: pass --config FILE"},
 		{[]string{"dlq"}, "gateway dlq: which command?"},
 		{[]string{"dlq", "purge"}, `gateway dlq: unknown command "purge" (want list, show, reprocess, ignore)`},
-		{[]string{"plugins", "list", "--format", "xml", "--admin-url", "http://127.0.0.1:1"}, "gateway plugins: --format must be table or json"},
+		{[]string{"plugins", "list", "--format", "xml", "--admin-url", "http://127.0.0.1:1"}, "gateway plugins list: --format must be table or json"},
 		{[]string{"completion"}, "gateway completion: name one shell: bash, zsh or fish"},
 		{[]string{"completion", "tcsh"}, `gateway completion: unknown shell "tcsh"`},
 		{[]string{"version", "extra"}, `gateway version: unexpected arguments ["extra"]`},
@@ -184,11 +198,34 @@ func TestVersion(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 0 || v.Version == "" || v.Go != runtime.Version() {
 		t.Fatalf("version --json: exit %d, %v: %q", r.code, err, r.stdout)
 	}
-	// The test builds in a git checkout with -buildvcs=auto: the commit is
-	// stamped. (A source tarball without .git has none, which is fine.)
-	// (Not in a git worktree, where .git is a file: golang/go#58218.)
+	// The test builds with -buildvcs=auto: in a clone (.git a directory)
+	// Go stamps the commit. In a git worktree (.git a file) and a source
+	// archive it stamps none (golang/go#58218); make build passes it on
+	// then, which TestVersionCommitFallback covers.
 	if fi, err := os.Stat("../../.git"); err == nil && fi.IsDir() && len(v.Commit) != 40 {
-		t.Errorf("built in a git checkout but no commit in the build info: %+v", v)
+		t.Errorf("built in a git clone but no commit in the build info: %+v", v)
+	}
+}
+
+// TestVersionCommitFallback: a build without VCS information (a worktree,
+// a source archive, -buildvcs=false) shows the commit make build passes
+// with -ldflags, dirty mark included.
+func TestVersionCommitFallback(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "gateway")
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	build := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildvcs=false", //nolint:staticcheck // SA1019: the toolchain that runs the test builds the binary
+		"-ldflags", "-X main.commit="+commit+"+dirty -X main.version=v9.8.7", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.CommandContext(t.Context(), bin, "version", "--json").Output()
+	var v buildVersion
+	if err != nil || json.Unmarshal(out, &v) != nil || v.Commit != commit || !v.Dirty || v.Version != "v9.8.7" {
+		t.Fatalf("version --json: %v: %s", err, out)
+	}
+	out, _ = exec.CommandContext(t.Context(), bin, "--version").Output()
+	if want := "wogate gateway v9.8.7 commit " + commit + "+dirty " + runtime.Version(); !strings.HasPrefix(string(out), want) {
+		t.Errorf("--version: %q, want it to start with %q", out, want)
 	}
 }
 
@@ -334,4 +371,69 @@ func TestCompletionFish(t *testing.T) {
 	wantWords(t, "gateway <TAB>", probe("gateway "), topWords())
 	wantWords(t, "gateway dlq <TAB>", probe("gateway dlq "), []string{"list", "show", "reprocess", "ignore"})
 	wantWords(t, "gateway run --<TAB>", probe("gateway run --"), runFlags())
+}
+
+func TestPrintFlags(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.String("listen", "127.0.0.1:8089", "`ADDR` to listen on")
+	fs.String("token", "", "bearer token")
+	fs.Duration("timeout", 60e9, "request timeout")
+	fs.Duration("every", 0, "interval")
+	fs.Bool("quiet", false, "no progress")
+	fs.Bool("watch", true, "watch the file")
+	var l listFlag
+	fs.Var(&l, "tests", "test file\nor directory (repeatable)")
+	var b bytes.Buffer
+	printFlags(&b, fs)
+	want := `
+flags:
+  --every duration
+        interval
+  --listen ADDR
+        ADDR to listen on (default "127.0.0.1:8089")
+  --quiet
+        no progress
+  --tests value
+        test file
+        or directory (repeatable)
+  --timeout duration
+        request timeout (default 1m0s)
+  --token string
+        bearer token
+  --watch
+        watch the file (default true)
+`
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	printFlags(&b, flag.NewFlagSet("none", flag.ContinueOnError))
+	if b.Len() != 0 {
+		t.Errorf("no flags printed %q", b.String())
+	}
+}
+
+// TestUndeclaredCommand: a command added with the old register(name,
+// summary, run) still runs and answers 'help NAME' through its own -h,
+// and TestEveryCommandAnswersHelp names it until it is declared.
+func TestUndeclaredCommand(t *testing.T) {
+	var got []string
+	register("legacy-probe", "a probe", func(_ context.Context, args []string) int {
+		got = args
+		return 0
+	})
+	t.Cleanup(func() { delete(commands, "legacy-probe") })
+	c := commands["legacy-probe"]
+	if !c.undeclared || c.summary != "a probe" {
+		t.Fatalf("registered as %+v", c)
+	}
+	var out, errb bytes.Buffer
+	if code := help(&out, &errb, []string{"legacy-probe"}); code != 0 || strings.Join(got, " ") != "-h" {
+		t.Errorf("help legacy-probe: exit %d, the command got %q", code, got)
+	}
+	out.Reset()
+	topUsage(&out)
+	if !strings.Contains(out.String(), "  legacy-probe ") {
+		t.Errorf("top usage lacks it:\n%s", out.String())
+	}
 }

@@ -28,12 +28,11 @@ func init() {
 	completionCmd.run = func(ctx context.Context, args []string) int {
 		return completionMain(args, os.Stdout, os.Stderr)
 	}
-	register(completionCmd)
+	registerCommand(completionCmd)
 }
 
 func completionMain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("completion", flag.ContinueOnError)
-	pos, err := parseFlags(completionCmd, fs, args, stdout, stderr)
+	pos, err := completionCmd.parse(args, stdout, stderr, nil)
 	if err != nil {
 		return exitCode(err)
 	}
@@ -105,7 +104,8 @@ func flagsOf(c *command) []compFlag {
 	var out []compFlag
 	c.flagSet().VisitAll(func(f *flag.Flag) {
 		bf, isBool := f.Value.(interface{ IsBoolFlag() bool })
-		out = append(out, compFlag{name: f.Name, usage: f.Usage, takesValue: !isBool || !bf.IsBoolFlag()})
+		_, usage := flag.UnquoteUsage(f) // without the `NAME` quotes
+		out = append(out, compFlag{name: f.Name, usage: usage, takesValue: !isBool || !bf.IsBoolFlag()})
 	})
 	out = append(out, compFlag{name: "help", usage: "show this command's usage"})
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })

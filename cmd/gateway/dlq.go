@@ -56,9 +56,9 @@ func dlqFlags(fs *flag.FlagSet, o *dlqOptions, cfgPath *string) {
 
 // adminFlags are the flags of every command that talks to the admin API.
 func adminFlags(fs *flag.FlagSet, o *dlqOptions, cfgPath *string) {
-	fs.StringVar(cfgPath, "config", "", "gateway configuration: admin URL and token default to its admin.listen and admin.token")
-	fs.StringVar(&o.adminURL, "admin-url", "", "admin API base URL, e.g. http://127.0.0.1:8081 (env WOGATE_ADMIN_URL)")
-	fs.StringVar(&o.token, "token", "", "admin bearer token (env WOGATE_ADMIN_TOKEN; prefer it or --config: flags show in ps)")
+	fs.StringVar(cfgPath, "config", "", "gateway configuration `FILE`: admin URL and token default to its admin.listen and admin.token")
+	fs.StringVar(&o.adminURL, "admin-url", "", "admin API base `URL`, e.g. http://127.0.0.1:8081 (env WOGATE_ADMIN_URL)")
+	fs.StringVar(&o.token, "token", "", "admin bearer `TOKEN` (env WOGATE_ADMIN_TOKEN; prefer it or --config: flags show in ps)")
 	fs.StringVar(&o.format, "format", "table", "output format: table or json")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "timeout of each request to the admin API")
 }
@@ -98,7 +98,7 @@ gateway dlq reprocess --all-matching --action NewWorkOrder --since 24h --admin-u
 
 func init() {
 	dlqCmd.run = runDLQ
-	register(dlqCmd)
+	registerCommand(dlqCmd)
 }
 
 func runDLQ(ctx context.Context, args []string) int {
@@ -145,55 +145,55 @@ func dlqRun(ctx context.Context, cmd *command, args []string, stdout, stderr io.
 	sub := strings.TrimPrefix(cmd.name, "dlq ")
 	var o dlqOptions
 	var cfgPath string
-	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
-	dlqFlags(fs, &o, &cfgPath)
-	pos, err := parseFlags(cmd, fs, args, stdout, stderr)
+	pos, err := cmd.parse(args, stdout, stderr, func(fs *flag.FlagSet) { dlqFlags(fs, &o, &cfgPath) })
 	if err != nil {
 		return exitCode(err)
 	}
-	if o.format != "table" && o.format != "json" {
-		fmt.Fprintf(stderr, "gateway dlq: --format must be table or json, not %q\n", o.format)
-		return 2
+	c, err := o.client(cmd, cfgPath, stderr)
+	if err != nil {
+		return exitCode(err)
 	}
 	o.progress = dlqProgress(stderr)
 	o.progress.Enabled = o.progress.Enabled && !o.quiet
-	if err := o.resolveEndpoint(cfgPath); err != nil {
-		fmt.Fprintf(stderr, "gateway dlq: %v\n", err)
-		return 2
-	}
-	c := &dlqClient{base: strings.TrimRight(o.adminURL, "/"), token: o.token, http: &http.Client{Timeout: o.timeout}}
 
 	refs, err := o.refs(append(pos, o.ids...))
 	if err != nil {
-		fmt.Fprintf(stderr, "gateway dlq: %v\n", err)
-		return 2
+		return exitCode(usageError(cmd, stderr, "%v", err))
 	}
 	switch sub {
 	case "list":
 		if len(refs) > 0 || o.all {
-			fmt.Fprintln(stderr, "gateway dlq: list takes filters, not refs or --all-matching")
-			return 2
+			return exitCode(usageError(cmd, stderr, "takes filters, not refs or --all-matching"))
 		}
 		return dlqList(ctx, c, &o, stdout, stderr)
 	case "show":
 		if len(refs) != 1 || o.all {
-			fmt.Fprintln(stderr, "gateway dlq: show takes exactly one ref (event:12 or action:7)")
-			return 2
+			return exitCode(usageError(cmd, stderr, "takes exactly one ref (event:12 or action:7)"))
 		}
 		return dlqShow(ctx, c, &o, refs[0], stdout, stderr)
 	}
 	switch {
 	case o.all && len(refs) > 0:
-		fmt.Fprintf(stderr, "gateway dlq: give refs or --all-matching, not both\n")
-		return 2
+		return exitCode(usageError(cmd, stderr, "give refs or --all-matching, not both"))
 	case !o.all && len(refs) == 0:
-		fmt.Fprintf(stderr, "gateway dlq: %s needs refs (event:12 action:7, or --id) or --all-matching with filters\n", sub)
-		return 2
+		return exitCode(usageError(cmd, stderr, "needs refs (event:12 action:7, or --id) or --all-matching with filters"))
 	case !o.all && o.hasFilter():
-		fmt.Fprintf(stderr, "gateway dlq: filters select dead letters only with --all-matching\n")
-		return 2
+		return exitCode(usageError(cmd, stderr, "filters select dead letters only with --all-matching"))
 	}
 	return dlqResolve(ctx, c, &o, sub, refs, stdout, stderr)
+}
+
+// client checks the options every admin API command shares (--format, the
+// address and token) and returns a client for the address; a usage error
+// has been printed when it fails.
+func (o *dlqOptions) client(cmd *command, cfgPath string, stderr io.Writer) (*dlqClient, error) {
+	if o.format != "table" && o.format != "json" {
+		return nil, usageError(cmd, stderr, "--format must be table or json, not %q", o.format)
+	}
+	if err := o.resolveEndpoint(cfgPath); err != nil {
+		return nil, usageError(cmd, stderr, "%v", err)
+	}
+	return &dlqClient{base: strings.TrimRight(o.adminURL, "/"), token: o.token, http: &http.Client{Timeout: o.timeout}}, nil
 }
 
 // resolveEndpoint fills the admin URL and token from flags, then the

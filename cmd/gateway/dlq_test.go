@@ -265,7 +265,7 @@ func TestDLQErrors(t *testing.T) {
 		{"refs and all", []string{"ignore", "--admin-url", e.url, "--all-matching", "event:1"}, 2, "not both"},
 		{"filters without all", []string{"ignore", "--admin-url", e.url, "--account", "acme", "event:1"}, 2, "only with --all-matching"},
 		{"show two", []string{"show", "--admin-url", e.url, "event:1", "event:2"}, 2, "exactly one ref"},
-		{"list with refs", []string{"list", "--admin-url", e.url, "event:1"}, 2, "list takes filters"},
+		{"list with refs", []string{"list", "--admin-url", e.url, "event:1"}, 2, "gateway dlq list: takes filters"},
 		{"server down", []string{"list", "--admin-url", "http://" + closedAddr(t), "--token", dlqToken}, 1, "(connection refused): the gateway may not be running, or its admin.listen differs; pass --admin-url"},
 		{"missing config", []string{"list", "--config", "/nonexistent/wogate.yaml"}, 2, "cannot read config"},
 	}

@@ -40,7 +40,7 @@ func init() {
 	healthCmd.run = func(ctx context.Context, args []string) int {
 		return healthMain(ctx, args, os.Stdout, os.Stderr)
 	}
-	register(healthCmd)
+	registerCommand(healthCmd)
 }
 
 // healthMain asks a gateway's /healthz (or another URL) and exits 0 on a

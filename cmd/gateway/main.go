@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -27,6 +28,10 @@ func dispatch(args []string) int {
 		return versionMain(nil, os.Stdout, os.Stderr)
 	}
 	cmd, ok := commands[args[0]]
+	if !ok && strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(os.Stderr, "gateway: unknown flag %s (a command comes first: gateway CMD [flags])\nRun 'gateway help' for the list of commands.\n", args[0])
+		return 2
+	}
 	if !ok {
 		fmt.Fprintf(os.Stderr, "gateway: unknown command %q\nRun 'gateway help' for the list of commands.\n", args[0])
 		return 2

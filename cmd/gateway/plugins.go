@@ -54,7 +54,7 @@ gateway plugins restart erp --admin-url http://127.0.0.1:8081`,
 
 func init() {
 	pluginsCmd.run = runPlugins
-	register(pluginsCmd)
+	registerCommand(pluginsCmd)
 }
 
 func runPlugins(ctx context.Context, args []string) int {
@@ -71,29 +71,20 @@ func pluginsRun(ctx context.Context, cmd *command, args []string, stdout, stderr
 	sub := strings.TrimPrefix(cmd.name, "plugins ")
 	var o dlqOptions
 	var cfgPath string
-	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
-	adminFlags(fs, &o, &cfgPath)
-	pos, err := parseFlags(cmd, fs, args, stdout, stderr)
+	pos, err := cmd.parse(args, stdout, stderr, func(fs *flag.FlagSet) { adminFlags(fs, &o, &cfgPath) })
 	if err != nil {
 		return exitCode(err)
 	}
-	if o.format != "table" && o.format != "json" {
-		fmt.Fprintf(stderr, "gateway plugins: --format must be table or json, not %q\n", o.format)
-		return 2
-	}
 	switch {
 	case sub == "list" && len(pos) != 0:
-		fmt.Fprintln(stderr, "gateway plugins: list takes no arguments")
-		return 2
+		return exitCode(usageError(cmd, stderr, "takes no arguments"))
 	case sub == "restart" && len(pos) != 1:
-		fmt.Fprintln(stderr, "gateway plugins: restart takes exactly one plugin name")
-		return 2
+		return exitCode(usageError(cmd, stderr, "takes exactly one plugin name"))
 	}
-	if err := o.resolveEndpoint(cfgPath); err != nil {
-		fmt.Fprintf(stderr, "gateway plugins: %v\n", err)
-		return 2
+	c, err := o.client(cmd, cfgPath, stderr)
+	if err != nil {
+		return exitCode(err)
 	}
-	c := &dlqClient{base: strings.TrimRight(o.adminURL, "/"), token: o.token, http: &http.Client{Timeout: o.timeout}}
 	if sub == "list" {
 		return pluginsList(ctx, c, &o, stdout, stderr)
 	}

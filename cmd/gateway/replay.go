@@ -30,7 +30,7 @@ type replayOptions struct {
 }
 
 func (o *replayOptions) define(fs *flag.FlagSet) {
-	fs.StringVar(&o.path, "config", "", "configuration whose rules the events go through; its store is read (required)")
+	fs.StringVar(&o.path, "config", "", "configuration `FILE` whose rules the events go through; its store is read (required)")
 	fs.StringVar(&o.since, "since", "", "only events received in this last duration (24h), or since this time")
 	fs.StringVar(&o.from, "from", "", "only events received at or after this time: RFC 3339, UTC date, or a duration back from now")
 	fs.StringVar(&o.to, "to", "", "only events received before this time (same forms as --from)")
@@ -41,7 +41,7 @@ func (o *replayOptions) define(fs *flag.FlagSet) {
 	fs.BoolVar(&o.withPlugins, "with-plugins", false, "start the configured plugins and ask them again (they see the calls)")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
-	fs.StringVar(&o.store, "store", "", "read this store instead of the one FILE configures: a SQLite file, or a postgres:// DSN")
+	fs.StringVar(&o.store, "store", "", "read the store at `PATH|DSN` instead of the one --config configures: a SQLite file, or a postgres:// DSN")
 }
 
 var replayCmd = &command{
@@ -57,7 +57,7 @@ gateway replay --config new.yaml --work-order 10006 --format json`,
 
 func init() {
 	replayCmd.run = runReplay
-	register(replayCmd)
+	registerCommand(replayCmd)
 }
 
 func runReplay(ctx context.Context, args []string) int {
@@ -94,9 +94,7 @@ func replayMain(ctx context.Context, args []string, stdout, stderr io.Writer, en
 		env.now = time.Now
 	}
 	var o replayOptions
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	o.define(fs)
-	pos, err := parseFlags(replayCmd, fs, args, stdout, stderr)
+	pos, err := replayCmd.parse(args, stdout, stderr, o.define)
 	if err != nil {
 		return exitCode(err)
 	}

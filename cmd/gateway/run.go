@@ -34,7 +34,7 @@ type runOptions struct {
 }
 
 func (o *runOptions) define(fs *flag.FlagSet) {
-	fs.StringVar(&o.path, "config", "", "configuration file (YAML); required")
+	fs.StringVar(&o.path, "config", "", "configuration `FILE` (YAML); required")
 	fs.UintVar(&o.breakerFailures, "breaker-failures", 0, "override delivery.breaker.consecutive_failures (and every account's breaker): open the circuit breaker after this many transient failures in a row")
 	fs.DurationVar(&o.breakerOpen, "breaker-open-timeout", 0, "override delivery.breaker.open_timeout (and every account's breaker): how long an open breaker waits before a probe call")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 15*time.Second, "how long each shutdown step may take before in-flight work is handed back")
@@ -57,14 +57,12 @@ WOGATE_LISTEN=0.0.0.0:8443 gateway run --config /etc/wogate/config.yaml`,
 
 func init() {
 	runCmd.run = runGateway
-	register(runCmd)
+	registerCommand(runCmd)
 }
 
 func runGateway(ctx context.Context, args []string) int {
 	var o runOptions
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	o.define(fs)
-	pos, err := parseFlags(runCmd, fs, args, os.Stdout, os.Stderr)
+	pos, err := runCmd.parse(args, os.Stdout, os.Stderr, o.define)
 	if err != nil {
 		return exitCode(err)
 	}
@@ -76,8 +74,7 @@ func runGateway(ctx context.Context, args []string) int {
 	}
 	path, breakerFailures, breakerOpen, shutdown, watch := &o.path, &o.breakerFailures, &o.breakerOpen, &o.shutdown, &o.watch
 	if *breakerFailures > math.MaxUint32 {
-		fmt.Fprintf(os.Stderr, "gateway: --breaker-failures %d is out of range\n", *breakerFailures)
-		return 2
+		return exitCode(usageError(runCmd, os.Stderr, "--breaker-failures %d is out of range (at most %d)", *breakerFailures, uint32(math.MaxUint32)))
 	}
 	// SIGHUP ends a process by default: take it over before the slow part
 	// of the start, and keep one that arrives meanwhile for later.

@@ -28,8 +28,8 @@ type sandboxOptions struct {
 }
 
 func (o *sandboxOptions) define(fs *flag.FlagSet) {
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:8089", "address to listen on")
-	fs.StringVar(&o.webhookURL, "webhook-url", "", "where to POST webhook notifications (empty: webhooks off; set later with PUT /_sandbox/webhook)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8089", "`ADDR` to listen on")
+	fs.StringVar(&o.webhookURL, "webhook-url", "", "`URL` to POST webhook notifications to (empty: webhooks off; set later with PUT /_sandbox/webhook)")
 	fs.StringVar(&o.clientID, "client-id", sandbox.DefaultClientID, "OAuth client id")
 	fs.StringVar(&o.clientSecret, "client-secret", sandbox.DefaultClientSecret, "OAuth client secret")
 	fs.DurationVar(&o.autoCreate, "auto-create", 0, "dispatch a new random work order at this interval (0: only on demand)")
@@ -40,9 +40,9 @@ func (o *sandboxOptions) define(fs *flag.FlagSet) {
 	fs.IntVar(&o.maxAttempts, "webhook-max-attempts", sandbox.DefaultMaxAttempts, "attempts before a notification is dead")
 	fs.IntVar(&o.concurrency, "webhook-concurrency", sandbox.DefaultWebhookConcurrency, "parallel webhook deliveries")
 	fs.DurationVar(&o.lifetime, "token-lifetime", sandbox.DefaultTokenLifetime, "lifetime of access and webhook tokens")
-	fs.StringVar(&o.keyFile, "key", "", "PEM RSA private key to sign tokens with (with --cert; default: generate one)")
-	fs.StringVar(&o.certFile, "cert", "", "PEM certificate matching --key")
-	fs.StringVar(&o.certOut, "cert-out", "", "also write the certificate PEM to this file")
+	fs.StringVar(&o.keyFile, "key", "", "PEM RSA private key `FILE` to sign tokens with (with --cert; default: generate one)")
+	fs.StringVar(&o.certFile, "cert", "", "PEM certificate `FILE` matching --key")
+	fs.StringVar(&o.certOut, "cert-out", "", "also write the certificate PEM to this `FILE`")
 	fs.BoolVar(&o.verbose, "v", false, "log work orders and webhook deliveries to stderr")
 }
 
@@ -63,15 +63,13 @@ gateway sandbox --listen 127.0.0.1:8089 --webhook-url http://127.0.0.1:8080/webh
 
 func init() {
 	sandboxCmd.run = runSandbox
-	register(sandboxCmd)
+	registerCommand(sandboxCmd)
 }
 
 // runSandbox starts the emulator and serves until ctx is cancelled.
 func runSandbox(ctx context.Context, args []string) int {
 	var o sandboxOptions
-	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
-	o.define(fs)
-	pos, err := parseFlags(sandboxCmd, fs, args, os.Stdout, os.Stderr)
+	pos, err := sandboxCmd.parse(args, os.Stdout, os.Stderr, o.define)
 	if err != nil {
 		return exitCode(err)
 	}
@@ -100,8 +98,7 @@ func runSandbox(ctx context.Context, args []string) int {
 		Logger:             logger,
 	}
 	if (*keyFile == "") != (*certFile == "") {
-		fmt.Fprintln(os.Stderr, "gateway sandbox: --key and --cert go together")
-		return 2
+		return exitCode(usageError(sandboxCmd, os.Stderr, "--key and --cert go together"))
 	}
 	if *keyFile != "" {
 		key, cert, err := loadKeyPair(*keyFile, *certFile)

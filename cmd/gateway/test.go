@@ -20,7 +20,7 @@ type testOptions struct {
 }
 
 func (o *testOptions) define(fs *flag.FlagSet) {
-	fs.StringVar(&o.path, "config", "", "configuration file whose rules are tested (required)")
+	fs.StringVar(&o.path, "config", "", "configuration `FILE` whose rules are tested (required)")
 	fs.Var(&o.tests, "tests", "test file or directory (repeatable; default: the tests directory next to the config)")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
 	fs.StringVar(&o.run, "run", "", "run only the cases whose name matches this regular expression")
@@ -46,7 +46,7 @@ gateway test --config examples/config.yaml --run emergency -v`,
 
 func init() {
 	testCmd.run = runTest
-	register(testCmd)
+	registerCommand(testCmd)
 }
 
 func runTest(ctx context.Context, args []string) int {
@@ -71,9 +71,7 @@ func (l *listFlag) Set(v string) error {
 // (or, with --strict, a rule no case matches); 2 usage.
 func testMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o testOptions
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	o.define(fs)
-	pos, err := parseFlags(testCmd, fs, args, stdout, stderr)
+	pos, err := testCmd.parse(args, stdout, stderr, o.define)
 	if err != nil {
 		return exitCode(err)
 	}
@@ -83,15 +81,13 @@ func testMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	path, format, run, verbose, strict := &o.path, &o.format, &o.run, &o.verbose, &o.strict
 	if *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "gateway test: unknown format %q (want text or json)\n", *format)
-		return 2
+		return exitCode(usageError(testCmd, stderr, "unknown format %q (want text or json)", *format))
 	}
 	opts := ruletest.Options{Config: *path, Tests: tests}
 	if *run != "" {
 		re, err := regexp.Compile(*run)
 		if err != nil {
-			fmt.Fprintf(stderr, "gateway test: --run: %v\n", err)
-			return 2
+			return exitCode(usageError(testCmd, stderr, "--run: %v", err))
 		}
 		opts.Run = re
 	}

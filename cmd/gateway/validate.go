@@ -28,7 +28,7 @@ type validateOptions struct {
 }
 
 func (o *validateOptions) define(fs *flag.FlagSet) {
-	fs.StringVar(&o.path, "config", "", "configuration file to check (required)")
+	fs.StringVar(&o.path, "config", "", "configuration `FILE` to check (required)")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
 	fs.BoolVar(&o.strict, "strict", false, "fail (exit 1) on warnings too")
 	fs.BoolVar(&o.skipPlugins, "skip-plugins", false, "do not start plugins to validate their config sections")
@@ -52,7 +52,7 @@ gateway validate --config /etc/wogate/config.yaml --strict --format json`,
 
 func init() {
 	validateCmd.run = runValidate
-	register(validateCmd)
+	registerCommand(validateCmd)
 }
 
 // validateReport is the --format json output.
@@ -75,9 +75,7 @@ func runValidate(ctx context.Context, args []string) int {
 // 0 valid (warnings allowed unless --strict), 1 invalid, 2 usage.
 func validateMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o validateOptions
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	o.define(fs)
-	pos, err := parseFlags(validateCmd, fs, args, stdout, stderr)
+	pos, err := validateCmd.parse(args, stdout, stderr, o.define)
 	if err != nil {
 		return exitCode(err)
 	}
@@ -89,8 +87,7 @@ func validateMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	path, format, strict, skipPlugins := &o.path, &o.format, &o.strict, &o.skipPlugins
 	if *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "gateway validate: unknown format %q (want text or json)\n", *format)
-		return 2
+		return exitCode(usageError(validateCmd, stderr, "unknown format %q (want text or json)", *format))
 	}
 
 	rep := validateReport{File: *path, Errors: []config.ErrorEntry{}, Warnings: []config.ErrorEntry{}}

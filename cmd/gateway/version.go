@@ -9,12 +9,20 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // version overrides the module version from the build info when set at
 // build time (-ldflags "-X main.version=v1.2.3"); `go install
 // …/cmd/gateway@v1.2.3` and a build in a tagged checkout stamp it already.
 var version string
+
+// commit is the VCS commit, with "+dirty" when the work tree had changes,
+// for builds whose build info has none: Go stamps vcs.revision only where
+// .git is a directory, not in a git worktree or a source archive
+// (golang/go#58218). make build sets it (-ldflags "-X main.commit=...");
+// the build info wins when it has a commit.
+var commit string
 
 var versionCmd = &command{
 	name:     "version",
@@ -27,14 +35,14 @@ and the platform, all read from the binary's build information.
 'gateway --version' prints the same.`,
 	example: `gateway version
 gateway version --json | jq -r .commit`,
-	flags: func(fs *flag.FlagSet) { fs.Bool("json", false, "print a JSON object") },
+	flags: func(fs *flag.FlagSet) { versionFlags(fs, new(bool)) },
 }
 
 func init() {
 	versionCmd.run = func(ctx context.Context, args []string) int {
 		return versionMain(args, os.Stdout, os.Stderr)
 	}
-	register(versionCmd)
+	registerCommand(versionCmd)
 }
 
 // buildVersion is what the binary knows about its own build.
@@ -64,16 +72,22 @@ func readBuildVersion() buildVersion {
 			}
 		}
 	}
+	if v.Commit == "" && commit != "" {
+		v.Commit, v.Dirty = strings.CutSuffix(commit, "+dirty")
+	}
 	if version != "" {
 		v.Version = version
 	}
 	return v
 }
 
+func versionFlags(fs *flag.FlagSet, asJSON *bool) {
+	fs.BoolVar(asJSON, "json", false, "print a JSON object")
+}
+
 func versionMain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	versionCmd.flags(fs)
-	pos, err := parseFlags(versionCmd, fs, args, stdout, stderr)
+	var asJSON bool
+	pos, err := versionCmd.parse(args, stdout, stderr, func(fs *flag.FlagSet) { versionFlags(fs, &asJSON) })
 	if err != nil {
 		return exitCode(err)
 	}
@@ -81,7 +95,7 @@ func versionMain(args []string, stdout, stderr io.Writer) int {
 		return exitCode(usageError(versionCmd, stderr, "unexpected arguments %q", pos))
 	}
 	v := readBuildVersion()
-	if fs.Lookup("json").Value.(flag.Getter).Get().(bool) {
+	if asJSON {
 		b, _ := json.Marshal(v)
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
