@@ -169,6 +169,7 @@ func (h *Handler) routes() {
 	api("POST /api/v1/dead-letters/reprocess", h.apiResolveBulk(opReprocess))
 	api("POST /api/v1/dead-letters/ignore", h.apiResolveBulk(opIgnore))
 	api("GET /api/v1/log", h.apiLog)
+	api("GET /api/v1/work-orders", h.apiWorkOrders)
 	api("GET /api/v1/work-orders/{id}/timeline", h.apiTimeline)
 	api("GET /api/v1/rules", h.apiRules)
 	api("GET /api/v1/plugins", h.apiPlugins)

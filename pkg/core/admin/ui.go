@@ -148,7 +148,7 @@ func (h *Handler) uiRoutes() {
 	m.HandleFunc("GET /ui/dead-letters", h.requireUI(h.uiDeadLetters))
 	m.HandleFunc("GET /ui/dead-letters/{kind}/{id}", h.requireUI(h.uiDeadLetter))
 	m.HandleFunc("POST /ui/dead-letters/act", h.requireUI(h.uiAct))
-	m.HandleFunc("GET /ui/work-orders", h.requireUI(h.uiWorkOrder))
+	m.HandleFunc("GET /ui/work-orders", h.requireUI(h.uiWorkOrders))
 	m.HandleFunc("GET /ui/rules", h.requireUI(h.uiRules))
 	m.HandleFunc("GET /ui/health", h.requireUI(h.uiHealth))
 	m.HandleFunc("POST /ui/plugins/{name}/restart", h.requireUI(h.uiRestartPlugin))

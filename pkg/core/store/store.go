@@ -217,7 +217,10 @@ type WorkOrderSummary struct {
 	Recent []Event
 	// LastAction is its newest outbox action; nil when it has none.
 	LastAction *OutboxAction
-	Actions    int
+	// LastSent is its newest action CorrigoPro accepted (status sent);
+	// nil when none was.
+	LastSent *OutboxAction
+	Actions  int
 	// DeadLetters counts its unresolved dead letters: dead or parked
 	// events and actions.
 	DeadLetters int

@@ -102,6 +102,7 @@ func TestWorkOrderPlansUseIndexes(t *testing.T) {
 		"counts":       woCountsSQL,
 		"recent":       woRecentSQL,
 		"last action":  woLastActionSQL,
+		"last sent":    woLastSentSQL,
 		"log number":   woLogSQL["work_order_number"],
 		"log customer": woLogSQL["customer"],
 	} {

@@ -27,6 +27,7 @@ const (
 		(SELECT count(*) FROM actions WHERE account = ?1 AND work_order_id = ?2 AND status IN ('dead', 'parked'))`
 	woRecentSQL     = "SELECT " + eventCols + " FROM events WHERE account = ? AND work_order_id = ? ORDER BY id DESC LIMIT ?"
 	woLastActionSQL = "SELECT " + actionCols + " FROM actions WHERE account = ? AND work_order_id = ? ORDER BY id DESC LIMIT 1"
+	woLastSentSQL   = "SELECT " + actionCols + " FROM actions WHERE account = ? AND work_order_id = ? AND status = 'sent' ORDER BY id DESC LIMIT 1"
 )
 
 // woLogSQL repeats work_order_id <> 0 so the partial index
@@ -115,6 +116,17 @@ func (s *Store) woSummary(ctx context.Context, l storeutil.Lane) (store.WorkOrde
 	}
 	if len(acts) > 0 {
 		sum.LastAction = &acts[0]
+	}
+	if sum.LastAction != nil && sum.LastAction.Status == store.ActionSent {
+		sum.LastSent = sum.LastAction
+	} else if sum.LastAction != nil {
+		sent, err := query(ctx, s, "work order summary", scanAction, woLastSentSQL, l.Account, l.WorkOrderID)
+		if err != nil {
+			return sum, err
+		}
+		if len(sent) > 0 {
+			sum.LastSent = &sent[0]
+		}
 	}
 	type names struct{ number, customer string }
 	scanNames := func(r scanner) (names, error) {

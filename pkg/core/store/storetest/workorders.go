@@ -106,7 +106,7 @@ func testRecentWorkOrders(t *testing.T, st store.Store) {
 			acme1 = &got[i]
 		}
 	}
-	if acme1 == nil || acme1.Actions != 2 || acme1.LastAction == nil || acme1.LastAction.Kind != "note" || acme1.DeadLetters != 0 {
+	if acme1 == nil || acme1.Actions != 2 || acme1.LastAction == nil || acme1.LastAction.Kind != "note" || acme1.DeadLetters != 0 || acme1.LastSent != nil {
 		t.Fatalf("acme/1 with actions: %+v", acme1)
 	}
 	dl := list(store.WorkOrderFilter{DeadLetters: true})
@@ -117,17 +117,22 @@ func testRecentWorkOrders(t *testing.T, st store.Store) {
 	if got := list(store.WorkOrderFilter{DeadLetters: true, Account: "acme"}); len(got) != 0 {
 		t.Fatalf("acme dead letters: %s", lanes(got))
 	}
-	// A dead action counts too.
-	acts := claimActions(t, st, "eg", time.Minute, 10)
-	for _, a := range acts {
-		if a.Kind == "accept" {
-			if err := st.FinishAction(c, a.ID, "eg", store.ActionDead, "422: work order is not in status New"); err != nil {
+	// A dead action counts too; LastSent is the newest sent one, even
+	// when a later one failed.
+	for round := 0; round < 2; round++ {
+		for _, a := range claimActions(t, st, "eg", time.Minute, 10) {
+			status, msg := store.ActionSent, ""
+			if a.Kind == "note" {
+				status, msg = store.ActionDead, "422: note too long"
+			}
+			if err := st.FinishAction(c, a.ID, "eg", status, msg); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	dl = list(store.WorkOrderFilter{DeadLetters: true})
-	if lanes(dl) != "acme/1 beta/1 " || dl[0].DeadLetters != 1 {
+	if lanes(dl) != "acme/1 beta/1 " || dl[0].DeadLetters != 1 || dl[0].LastAction.Kind != "note" ||
+		dl[0].LastAction.LastError != "422: note too long" || dl[0].LastSent == nil || dl[0].LastSent.Kind != "accept" || dl[0].LastSent.SentAt.IsZero() {
 		t.Fatalf("dead letters with a dead action: %s %+v", lanes(dl), dl)
 	}
 	if err := st.IgnoreEvent(c, dl[1].Recent[0].ID); err != nil {
