@@ -179,6 +179,10 @@ func TestUIPages(t *testing.T) {
 	}{
 		{"/ui/", 302, nil, nil},
 		{"/ui/log", 200, []string{"8 entries", "Contoso Retail", "/ui/work-orders?account=acme&amp;id=1001", "invalid webhook token: expired"}, nil},
+		{"/ui/log", 200, []string{`class="sev-warn out-rejected has-dl"`, `class="badge out-rejected"`, `class="sev-error out-failed has-dl"`,
+			`href="/ui/dead-letters?account=acme&amp;work_order=1001"`, `<th class="num">Status</th>`, `<span class="http-status s4xx">400</span>`}, nil},
+		{"/ui/plugins", 200, []string{"2 plugin(s)", "1 not running", "pl-quarantined", "exit status 2", "1.2.0", ">4242<",
+			`action="/ui/plugins/mailer/restart"`, "erp-new", "erp-all", "(12 hits)", "notify", `<th class="num">Restarts</th>`}, []string{`action="/ui/plugins/erp/restart"`}},
 		{"/ui/log?severity=error", 200, []string{"1 entries", "service unavailable"}, []string{"Contoso Retail"}},
 		{"/ui/log?account=acme&direction=inbound&work_order=&since=", 200, []string{"4 entries"}, nil},
 		{"/ui/log?limit=3", 200, []string{"3 entries", `id="older"`}, nil},
