@@ -137,7 +137,7 @@ func (h *Handler) uiFail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (h *Handler) uiRoutes() {
-	m := h.mux
+	m := routeMux{h}
 	static, _ := fs.Sub(uiFS, "static")
 	m.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(static)))
 	m.HandleFunc("GET /ui/login", h.uiLoginForm)
