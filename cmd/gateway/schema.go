@@ -11,6 +11,7 @@ import (
 
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/plugins"
+	"github.com/wogate/wogate/pkg/core/ruletest"
 	"github.com/wogate/wogate/pkg/pluginapi"
 )
 
@@ -31,15 +32,17 @@ func schemaMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "include the schemas of this config's plugins (starts each plugin once)")
 	check := fs.Bool("check", false, "check the YAML files named after the flags against the schema instead of printing it")
+	ruleTests := fs.Bool("rule-tests", false, "the schema of rule test files (gateway test) instead of the config's")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gateway schema [--config FILE] [--check FILE...]\n\n"+
+		fmt.Fprintf(stderr, "usage: gateway schema [--config FILE | --rule-tests] [--check FILE...]\n\n"+
 			"Prints the JSON Schema (draft 2020-12) of the gateway's config file, the\n"+
 			"one docs/config.schema.json holds. Editors with yaml-language-server use it\n"+
 			"with a first line of:  # yaml-language-server: $schema=<path or URL>\n"+
 			"--config adds each configured plugin's own config schema (the plugins are\n"+
 			"started once to describe themselves). --check checks files as written (no\n"+
 			"environment overrides or references resolved): `gateway validate` checks\n"+
-			"more. Exit 0: printed, or every file conforms; 1: problems; 2: usage.\n\n")
+			"more. --rule-tests: the schema of rule test files instead (docs/ruletest.schema.json).\n"+
+			"Exit 0: printed, or every file conforms; 1: problems; 2: usage.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -57,6 +60,10 @@ func schemaMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "gateway schema: unexpected argument %q (did you mean --check?)\n", files[0])
 		return 2
 	}
+	if *ruleTests && *cfgPath != "" {
+		fmt.Fprintln(stderr, "gateway schema: --rule-tests and --config do not go together")
+		return 2
+	}
 	var ps map[string]pluginapi.Schema
 	if *cfgPath != "" {
 		var err error
@@ -65,11 +72,19 @@ func schemaMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return 1
 		}
 	}
+	doc := config.Schema(ps)
+	if *ruleTests {
+		doc = ruletest.Schema()
+	}
 	if !*check {
-		_, _ = stdout.Write(config.SchemaJSON(ps))
+		if *ruleTests {
+			_, _ = stdout.Write(ruletest.SchemaJSON())
+		} else {
+			_, _ = stdout.Write(config.SchemaJSON(ps))
+		}
 		return 0
 	}
-	cs, err := config.CompileSchema(config.Schema(ps))
+	cs, err := config.CompileSchema(doc)
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway schema: %v\n", err)
 		return 1

@@ -138,7 +138,7 @@ func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
 func instanceKey(loc []string) string {
 	var b strings.Builder
 	for _, t := range loc {
-		if _, err := strconv.Atoi(t); err == nil && b.Len() > 0 {
+		if _, err := strconv.Atoi(t); err == nil {
 			b.WriteString("[" + t + "]")
 			continue
 		}
