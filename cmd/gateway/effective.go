@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/wogate/wogate/pkg/core/config"
 )
