@@ -105,8 +105,15 @@ func TestBrowserOperatorQuestions(t *testing.T) {
 	if bg := evaluate[string](b, `getComputedStyle(document.querySelector('#log-table tr.out-rejected .badge.out-rejected')).backgroundColor`); bg != "rgb(179, 38, 30)" {
 		t.Errorf("rejected badge colour %s", bg)
 	}
-	if bg := evaluate[string](b, `getComputedStyle(document.querySelector('#log-table tr.out-rejected')).backgroundColor`); bg == "rgba(0, 0, 0, 0)" || bg == "rgb(255, 255, 255)" {
-		t.Errorf("rejected row is not tinted: %s", bg)
+	// Red even though its severity is warn; a plain row has no edge.
+	if bg := evaluate[string](b, `getComputedStyle(document.querySelector('#log-table tr.out-rejected')).backgroundColor`); bg != "rgb(253, 241, 239)" {
+		t.Errorf("rejected row is not tinted red: %s", bg)
+	}
+	if edge := evaluate[string](b, `getComputedStyle(document.querySelector('#log-table tr.out-rejected td')).borderLeftColor`); edge != "rgb(179, 38, 30)" {
+		t.Errorf("rejected row edge %s", edge)
+	}
+	if edge := evaluate[string](b, `getComputedStyle(document.querySelector('#log-table tr.sev-info td')).borderLeftWidth`); edge != "0px" {
+		t.Errorf("an info row has an edge of %s", edge)
 	}
 	if n := evaluate[int](b, `document.querySelectorAll('#log-table a.dl-mark').length`); n < 1 {
 		t.Error("no dead letter mark in the log")
