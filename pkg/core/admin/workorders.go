@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -134,7 +135,9 @@ func parseWorkOrderQuery(q url.Values, accounts []string, now time.Time) (workOr
 // limit while older matches exist: NextBeforeID is set whenever the
 // store's page was full.
 func (h *Handler) workOrders(ctx context.Context, wq workOrderQuery) (WorkOrderPage, error) {
-	sums, err := h.st.RecentWorkOrders(ctx, wq.f)
+	f := wq.f
+	f.SentKinds = statusKinds
+	sums, err := h.st.RecentWorkOrders(ctx, f)
 	if err != nil {
 		return WorkOrderPage{}, fmt.Errorf("list work orders: %w", err)
 	}
@@ -230,6 +233,16 @@ var statusAfterNotification = map[string]string{
 var statusAfterAction = map[string]string{
 	"accept": "Accepted", "reject": "Rejected", "check_in": "CheckedIn", "pause": "Paused", "check_out": "CheckedOut",
 }
+
+// statusKinds are statusAfterAction's kinds, sorted.
+var statusKinds = func() []string {
+	ks := make([]string, 0, len(statusAfterAction))
+	for k := range statusAfterAction {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}()
 
 type facts struct{ status, number, customer string }
 

@@ -196,7 +196,11 @@ type WorkOrderFilter struct {
 	// BeforeEventID pages: only work orders whose newest event has an ID
 	// below it (the LastEvent.ID of the previous page's last summary).
 	BeforeEventID int64
-	Limit         int // default 100, at most 10000
+	// SentKinds narrows WorkOrderSummary.LastSent to actions of these
+	// kinds (e.g. the ones that change a work order's status); empty:
+	// any kind.
+	SentKinds []string
+	Limit     int // default 100, at most 10000
 }
 
 // RecentEventsPerWorkOrder is how many of its newest events a
@@ -217,8 +221,8 @@ type WorkOrderSummary struct {
 	Recent []Event
 	// LastAction is its newest outbox action; nil when it has none.
 	LastAction *OutboxAction
-	// LastSent is its newest action CorrigoPro accepted (status sent);
-	// nil when none was.
+	// LastSent is its newest action CorrigoPro accepted (status sent) of
+	// one of the filter's SentKinds; nil when none was.
 	LastSent *OutboxAction
 	Actions  int
 	// DeadLetters counts its unresolved dead letters: dead or parked

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,9 +70,11 @@ const (
 		(SELECT count(*) FROM actions WHERE account = $1 AND work_order_id = $2),
 		(SELECT count(*) FROM events WHERE account = $1 AND work_order_id = $2 AND status IN ('dead', 'parked')) +
 		(SELECT count(*) FROM actions WHERE account = $1 AND work_order_id = $2 AND status IN ('dead', 'parked'))`
-	woRecentSQL     = "SELECT " + eventCols + " FROM events WHERE account = $1 AND work_order_id = $2 ORDER BY id DESC LIMIT $3"
-	woLastActionSQL = "SELECT " + actionCols + " FROM actions WHERE account = $1 AND work_order_id = $2 ORDER BY id DESC LIMIT 1"
-	woLastSentSQL   = "SELECT " + actionCols + " FROM actions WHERE account = $1 AND work_order_id = $2 AND status = 'sent' ORDER BY id DESC LIMIT 1"
+	woRecentSQL      = "SELECT " + eventCols + " FROM events WHERE account = $1 AND work_order_id = $2 ORDER BY id DESC LIMIT $3"
+	woLastActionSQL  = "SELECT " + actionCols + " FROM actions WHERE account = $1 AND work_order_id = $2 ORDER BY id DESC LIMIT 1"
+	woLastSentPrefix = "SELECT " + actionCols + " FROM actions WHERE account = $1 AND work_order_id = $2 AND status = 'sent'"
+	woLastSentSuffix = " ORDER BY id DESC LIMIT 1"
+	woLastSentSQL    = woLastSentPrefix + woLastSentSuffix
 )
 
 // woLogSQL repeats work_order_id <> 0 so the partial index
@@ -81,7 +84,7 @@ var woLogSQL = map[string]string{
 	"customer":          "SELECT work_order_number, customer FROM comm_log WHERE work_order_id = $1 AND work_order_id <> 0 AND account = $2 AND customer <> '' ORDER BY id DESC LIMIT 1",
 }
 
-func (s *Store) woSummary(ctx context.Context, l storeutil.Lane) (store.WorkOrderSummary, error) {
+func (s *Store) woSummary(ctx context.Context, l storeutil.Lane, sentKinds []string) (store.WorkOrderSummary, error) {
 	sum := store.WorkOrderSummary{Account: l.Account, WorkOrderID: l.WorkOrderID}
 	type counts struct {
 		events, actions, dead int
@@ -110,10 +113,16 @@ func (s *Store) woSummary(ctx context.Context, l storeutil.Lane) (store.WorkOrde
 	if len(acts) > 0 {
 		sum.LastAction = &acts[0]
 	}
-	if sum.LastAction != nil && sum.LastAction.Status == store.ActionSent {
-		sum.LastSent = sum.LastAction
-	} else if sum.LastAction != nil {
-		sent, err := query(ctx, s, "work order summary", scanAction, woLastSentSQL, acc, l.WorkOrderID)
+	if a := sum.LastAction; a != nil && a.Status == store.ActionSent && (len(sentKinds) == 0 || slices.Contains(sentKinds, a.Kind)) {
+		sum.LastSent = a
+	} else if a != nil {
+		q := woLastSentSQL
+		args := []any{acc, l.WorkOrderID}
+		if len(sentKinds) > 0 {
+			q = woLastSentPrefix + " AND kind = ANY($3)" + woLastSentSuffix
+			args = append(args, sentKinds)
+		}
+		sent, err := query(ctx, s, "work order summary", scanAction, q, args...)
 		if err != nil {
 			return sum, err
 		}

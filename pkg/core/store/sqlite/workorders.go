@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/wogate/wogate/pkg/core/store"
@@ -25,9 +27,11 @@ const (
 		(SELECT count(*) FROM actions WHERE account = ?1 AND work_order_id = ?2),
 		(SELECT count(*) FROM events WHERE account = ?1 AND work_order_id = ?2 AND status IN ('dead', 'parked')) +
 		(SELECT count(*) FROM actions WHERE account = ?1 AND work_order_id = ?2 AND status IN ('dead', 'parked'))`
-	woRecentSQL     = "SELECT " + eventCols + " FROM events WHERE account = ? AND work_order_id = ? ORDER BY id DESC LIMIT ?"
-	woLastActionSQL = "SELECT " + actionCols + " FROM actions WHERE account = ? AND work_order_id = ? ORDER BY id DESC LIMIT 1"
-	woLastSentSQL   = "SELECT " + actionCols + " FROM actions WHERE account = ? AND work_order_id = ? AND status = 'sent' ORDER BY id DESC LIMIT 1"
+	woRecentSQL      = "SELECT " + eventCols + " FROM events WHERE account = ? AND work_order_id = ? ORDER BY id DESC LIMIT ?"
+	woLastActionSQL  = "SELECT " + actionCols + " FROM actions WHERE account = ? AND work_order_id = ? ORDER BY id DESC LIMIT 1"
+	woLastSentPrefix = "SELECT " + actionCols + " FROM actions WHERE account = ? AND work_order_id = ? AND status = 'sent'"
+	woLastSentSuffix = " ORDER BY id DESC LIMIT 1"
+	woLastSentSQL    = woLastSentPrefix + woLastSentSuffix
 )
 
 // woLogSQL repeats work_order_id <> 0 so the partial index
@@ -90,7 +94,7 @@ func (s *Store) woDeadLanes(ctx context.Context, account string, n int) ([]store
 	return out, nil
 }
 
-func (s *Store) woSummary(ctx context.Context, l storeutil.Lane) (store.WorkOrderSummary, error) {
+func (s *Store) woSummary(ctx context.Context, l storeutil.Lane, sentKinds []string) (store.WorkOrderSummary, error) {
 	sum := store.WorkOrderSummary{Account: l.Account, WorkOrderID: l.WorkOrderID}
 	type counts struct {
 		events, actions, dead int
@@ -117,10 +121,18 @@ func (s *Store) woSummary(ctx context.Context, l storeutil.Lane) (store.WorkOrde
 	if len(acts) > 0 {
 		sum.LastAction = &acts[0]
 	}
-	if sum.LastAction != nil && sum.LastAction.Status == store.ActionSent {
-		sum.LastSent = sum.LastAction
-	} else if sum.LastAction != nil {
-		sent, err := query(ctx, s, "work order summary", scanAction, woLastSentSQL, l.Account, l.WorkOrderID)
+	if a := sum.LastAction; a != nil && a.Status == store.ActionSent && (len(sentKinds) == 0 || slices.Contains(sentKinds, a.Kind)) {
+		sum.LastSent = a
+	} else if a != nil {
+		q := woLastSentSQL
+		args := []any{l.Account, l.WorkOrderID}
+		if len(sentKinds) > 0 {
+			q = woLastSentPrefix + " AND kind IN (" + strings.TrimSuffix(strings.Repeat("?,", len(sentKinds)), ",") + ")" + woLastSentSuffix
+			for _, k := range sentKinds {
+				args = append(args, k)
+			}
+		}
+		sent, err := query(ctx, s, "work order summary", scanAction, q, args...)
 		if err != nil {
 			return sum, err
 		}

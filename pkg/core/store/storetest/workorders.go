@@ -135,6 +135,30 @@ func testRecentWorkOrders(t *testing.T, st store.Store) {
 		dl[0].LastAction.LastError != "422: note too long" || dl[0].LastSent == nil || dl[0].LastSent.Kind != "accept" || dl[0].LastSent.SentAt.IsZero() {
 		t.Fatalf("dead letters with a dead action: %s %+v", lanes(dl), dl)
 	}
+	// SentKinds narrows LastSent: a later sent appointment does not hide
+	// the accept from a caller that asks for status changes only.
+	ins("acme", "a1-4", 1, 30)
+	for _, e := range claimEvents(t, st, "w", time.Minute, 100) {
+		complete(t, st, e.ID, "w", done(`{"rules":[]}`, action("k-a1c", 1, "appointment")))
+	}
+	for _, a := range claimActions(t, st, "eg", time.Minute, 10) {
+		if err := st.FinishAction(c, a.ID, "eg", store.ActionSent, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		kinds []string
+		want  string
+	}{{nil, "appointment"}, {[]string{"accept", "reject"}, "accept"}, {[]string{"check_out"}, ""}} {
+		got := list(store.WorkOrderFilter{Account: "acme", Limit: 1, SentKinds: tc.kinds})
+		last := ""
+		if len(got) == 1 && got[0].LastSent != nil {
+			last = got[0].LastSent.Kind
+		}
+		if len(got) != 1 || got[0].WorkOrderID != 1 || last != tc.want || got[0].LastAction.Kind != "appointment" {
+			t.Errorf("SentKinds %v: %s, last sent %q, want %q", tc.kinds, lanes(got), last, tc.want)
+		}
+	}
 	if err := st.IgnoreEvent(c, dl[1].Recent[0].ID); err != nil {
 		t.Fatal(err)
 	}

@@ -33,8 +33,9 @@ type WorkOrderSource struct {
 	// DeadLanes returns the lanes with a dead or parked event or action
 	// (through the status indexes), at most n of each kind.
 	DeadLanes func(ctx context.Context, account string, n int) ([]Lane, error)
-	// Summary fills one lane's summary (by the work order indexes).
-	Summary func(ctx context.Context, l Lane) (store.WorkOrderSummary, error)
+	// Summary fills one lane's summary (by the work order indexes);
+	// LastSent is the newest sent action of sentKinds (any when empty).
+	Summary func(ctx context.Context, l Lane, sentKinds []string) (store.WorkOrderSummary, error)
 }
 
 const (
@@ -96,7 +97,7 @@ func RecentWorkOrders(ctx context.Context, src WorkOrderSource, f store.WorkOrde
 	}
 	out := make([]store.WorkOrderSummary, 0, len(lanes))
 	for _, l := range lanes {
-		s, err := src.Summary(ctx, l)
+		s, err := src.Summary(ctx, l, f.SentKinds)
 		if err != nil {
 			return nil, err
 		}
