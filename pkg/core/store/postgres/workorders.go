@@ -16,7 +16,7 @@ import (
 // by events_status and actions_status, one work order by
 // events_work_order, actions_work_order and comm_log_work_order.
 func (s *Store) RecentWorkOrders(ctx context.Context, f store.WorkOrderFilter) ([]store.WorkOrderSummary, error) {
-	return storeutil.RecentWorkOrders(ctx, storeutil.WorkOrderSource{Heads: s.woHeads, DeadLanes: s.woDeadLanes, Summary: s.woSummary}, f)
+	return storeutil.RecentWorkOrders(ctx, storeutil.WorkOrderSource{Heads: s.woHeads, DeadLanes: s.woDeadLanes, Newest: s.woNewest, Summary: s.woSummary}, f)
 }
 
 func (s *Store) woHeads(ctx context.Context, account string, since time.Time, beforeID int64, n int) ([]storeutil.LaneHead, error) {
@@ -70,6 +70,7 @@ const (
 		(SELECT count(*) FROM actions WHERE account = $1 AND work_order_id = $2),
 		(SELECT count(*) FROM events WHERE account = $1 AND work_order_id = $2 AND status IN ('dead', 'parked')) +
 		(SELECT count(*) FROM actions WHERE account = $1 AND work_order_id = $2 AND status IN ('dead', 'parked'))`
+	woNewestSQL      = "SELECT id, received_at FROM events WHERE account = $1 AND work_order_id = $2 ORDER BY id DESC LIMIT 1"
 	woRecentSQL      = "SELECT " + eventCols + " FROM events WHERE account = $1 AND work_order_id = $2 ORDER BY id DESC LIMIT $3"
 	woLastActionSQL  = "SELECT " + actionCols + " FROM actions WHERE account = $1 AND work_order_id = $2 ORDER BY id DESC LIMIT 1"
 	woLastSentPrefix = "SELECT " + actionCols + " FROM actions WHERE account = $1 AND work_order_id = $2 AND status = 'sent'"
@@ -82,6 +83,19 @@ const (
 var woLogSQL = map[string]string{
 	"work_order_number": "SELECT work_order_number, customer FROM comm_log WHERE work_order_id = $1 AND work_order_id <> 0 AND account = $2 AND work_order_number <> '' ORDER BY id DESC LIMIT 1",
 	"customer":          "SELECT work_order_number, customer FROM comm_log WHERE work_order_id = $1 AND work_order_id <> 0 AND account = $2 AND customer <> '' ORDER BY id DESC LIMIT 1",
+}
+
+func (s *Store) woNewest(ctx context.Context, l storeutil.Lane) (storeutil.LaneHead, bool, error) {
+	hs, err := query(ctx, s, "dead letter work orders", func(r pgx.Row) (storeutil.LaneHead, error) {
+		h := storeutil.LaneHead{Lane: l}
+		err := r.Scan(&h.ID, &h.ReceivedAt)
+		h.ReceivedAt = storeutil.Micro(h.ReceivedAt)
+		return h, err
+	}, woNewestSQL, clean(l.Account), l.WorkOrderID)
+	if err != nil || len(hs) == 0 {
+		return storeutil.LaneHead{}, false, err
+	}
+	return hs[0], true, nil
 }
 
 func (s *Store) woSummary(ctx context.Context, l storeutil.Lane, sentKinds []string) (store.WorkOrderSummary, error) {

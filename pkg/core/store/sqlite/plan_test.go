@@ -101,6 +101,7 @@ func TestWorkOrderPlansUseIndexes(t *testing.T) {
 		"dead actions": "SELECT DISTINCT account, work_order_id FROM actions WHERE status IN ('dead', 'parked') AND account = ? LIMIT 10",
 		"counts":       woCountsSQL,
 		"recent":       woRecentSQL,
+		"newest":       woNewestSQL,
 		"last action":  woLastActionSQL,
 		"last sent":    woLastSentSQL,
 		"last sent of": woLastSentPrefix + " AND kind IN (?, ?)" + woLastSentSuffix,

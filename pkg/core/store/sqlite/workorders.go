@@ -16,7 +16,7 @@ import (
 // and comm_log_work_order (one work order); plan_test.go checks the
 // plans.
 func (s *Store) RecentWorkOrders(ctx context.Context, f store.WorkOrderFilter) ([]store.WorkOrderSummary, error) {
-	return storeutil.RecentWorkOrders(ctx, storeutil.WorkOrderSource{Heads: s.woHeads, DeadLanes: s.woDeadLanes, Summary: s.woSummary}, f)
+	return storeutil.RecentWorkOrders(ctx, storeutil.WorkOrderSource{Heads: s.woHeads, DeadLanes: s.woDeadLanes, Newest: s.woNewest, Summary: s.woSummary}, f)
 }
 
 // The statements of one work order's summary (plan_test.go explains them).
@@ -27,6 +27,7 @@ const (
 		(SELECT count(*) FROM actions WHERE account = ?1 AND work_order_id = ?2),
 		(SELECT count(*) FROM events WHERE account = ?1 AND work_order_id = ?2 AND status IN ('dead', 'parked')) +
 		(SELECT count(*) FROM actions WHERE account = ?1 AND work_order_id = ?2 AND status IN ('dead', 'parked'))`
+	woNewestSQL      = "SELECT id, received_at FROM events WHERE account = ? AND work_order_id = ? ORDER BY id DESC LIMIT 1"
 	woRecentSQL      = "SELECT " + eventCols + " FROM events WHERE account = ? AND work_order_id = ? ORDER BY id DESC LIMIT ?"
 	woLastActionSQL  = "SELECT " + actionCols + " FROM actions WHERE account = ? AND work_order_id = ? ORDER BY id DESC LIMIT 1"
 	woLastSentPrefix = "SELECT " + actionCols + " FROM actions WHERE account = ? AND work_order_id = ? AND status = 'sent'"
@@ -62,7 +63,7 @@ func woHeadsQuery(account string, since time.Time, beforeID int64, n int) (strin
 
 func (s *Store) woHeads(ctx context.Context, account string, since time.Time, beforeID int64, n int) ([]storeutil.LaneHead, error) {
 	q, args := woHeadsQuery(account, since, beforeID, n)
-	return query(ctx, s, "recent work orders", func(r scanner) (storeutil.LaneHead, error) {
+	return queryCached(ctx, s, "recent work orders", func(r scanner) (storeutil.LaneHead, error) {
 		var h storeutil.LaneHead
 		var ra int64
 		err := r.Scan(&h.ID, &h.Account, &h.WorkOrderID, &ra)
@@ -84,7 +85,7 @@ func (s *Store) woDeadLanes(ctx context.Context, account string, n int) ([]store
 		if account != "" {
 			w.add("account = ?", account)
 		}
-		ls, err := query(ctx, s, "dead letter work orders", scan,
+		ls, err := queryCached(ctx, s, "dead letter work orders", scan,
 			"SELECT DISTINCT account, work_order_id FROM "+table+w.String()+" LIMIT ?", append(w.args, n)...)
 		if err != nil {
 			return nil, err
@@ -94,13 +95,27 @@ func (s *Store) woDeadLanes(ctx context.Context, account string, n int) ([]store
 	return out, nil
 }
 
+func (s *Store) woNewest(ctx context.Context, l storeutil.Lane) (storeutil.LaneHead, bool, error) {
+	hs, err := queryCached(ctx, s, "dead letter work orders", func(r scanner) (storeutil.LaneHead, error) {
+		h := storeutil.LaneHead{Lane: l}
+		var ra int64
+		err := r.Scan(&h.ID, &ra)
+		h.ReceivedAt = dec(ra)
+		return h, err
+	}, woNewestSQL, l.Account, l.WorkOrderID)
+	if err != nil || len(hs) == 0 {
+		return storeutil.LaneHead{}, false, err
+	}
+	return hs[0], true, nil
+}
+
 func (s *Store) woSummary(ctx context.Context, l storeutil.Lane, sentKinds []string) (store.WorkOrderSummary, error) {
 	sum := store.WorkOrderSummary{Account: l.Account, WorkOrderID: l.WorkOrderID}
 	type counts struct {
 		events, actions, dead int
 		first                 int64
 	}
-	c, err := query(ctx, s, "work order summary", func(r scanner) (counts, error) {
+	c, err := queryCached(ctx, s, "work order summary", func(r scanner) (counts, error) {
 		var c counts
 		err := r.Scan(&c.events, &c.first, &c.actions, &c.dead)
 		return c, err
@@ -109,11 +124,11 @@ func (s *Store) woSummary(ctx context.Context, l storeutil.Lane, sentKinds []str
 		return sum, err
 	}
 	sum.Events, sum.Actions, sum.DeadLetters, sum.FirstSeen = c[0].events, c[0].actions, c[0].dead, dec(c[0].first)
-	if sum.Recent, err = query(ctx, s, "work order summary", scanEvent,
+	if sum.Recent, err = queryCached(ctx, s, "work order summary", scanEvent,
 		woRecentSQL, l.Account, l.WorkOrderID, store.RecentEventsPerWorkOrder); err != nil {
 		return sum, err
 	}
-	acts, err := query(ctx, s, "work order summary", scanAction,
+	acts, err := queryCached(ctx, s, "work order summary", scanAction,
 		woLastActionSQL, l.Account, l.WorkOrderID)
 	if err != nil {
 		return sum, err
@@ -132,7 +147,7 @@ func (s *Store) woSummary(ctx context.Context, l storeutil.Lane, sentKinds []str
 				args = append(args, k)
 			}
 		}
-		sent, err := query(ctx, s, "work order summary", scanAction, q, args...)
+		sent, err := queryCached(ctx, s, "work order summary", scanAction, q, args...)
 		if err != nil {
 			return sum, err
 		}
@@ -149,7 +164,7 @@ func (s *Store) woSummary(ctx context.Context, l storeutil.Lane, sentKinds []str
 	// The number and the customer may come from different entries (a
 	// Directory lookup that knew only one of them).
 	for _, col := range []string{"work_order_number", "customer"} {
-		ns, err := query(ctx, s, "work order summary", scanNames, woLogSQL[col], l.WorkOrderID, l.Account)
+		ns, err := queryCached(ctx, s, "work order summary", scanNames, woLogSQL[col], l.WorkOrderID, l.Account)
 		if err != nil {
 			return sum, err
 		}

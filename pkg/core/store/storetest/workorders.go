@@ -135,6 +135,12 @@ func testRecentWorkOrders(t *testing.T, st store.Store) {
 		dl[0].LastAction.LastError != "422: note too long" || dl[0].LastSent == nil || dl[0].LastSent.Kind != "accept" || dl[0].LastSent.SentAt.IsZero() {
 		t.Fatalf("dead letters with a dead action: %s %+v", lanes(dl), dl)
 	}
+	// The dead letter list pages like the other.
+	if p1 := list(store.WorkOrderFilter{DeadLetters: true, Limit: 1}); lanes(p1) != "acme/1 " {
+		t.Fatalf("dead letters page 1: %s", lanes(p1))
+	} else if p2 := list(store.WorkOrderFilter{DeadLetters: true, Limit: 1, BeforeEventID: p1[0].Recent[0].ID}); lanes(p2) != "beta/1 " {
+		t.Fatalf("dead letters page 2: %s", lanes(p2))
+	}
 	// SentKinds narrows LastSent: a later sent appointment does not hide
 	// the accept from a caller that asks for status changes only.
 	ins("acme", "a1-4", 1, 30)

@@ -33,6 +33,9 @@ type WorkOrderSource struct {
 	// DeadLanes returns the lanes with a dead or parked event or action
 	// (through the status indexes), at most n of each kind.
 	DeadLanes func(ctx context.Context, account string, n int) ([]Lane, error)
+	// Newest returns a lane's newest event (by the work order index);
+	// false when it has none.
+	Newest func(ctx context.Context, l Lane) (LaneHead, bool, error)
 	// Summary fills one lane's summary (by the work order indexes);
 	// LastSent is the newest sent action of sentKinds (any when empty).
 	Summary func(ctx context.Context, l Lane, sentKinds []string) (store.WorkOrderSummary, error)
@@ -58,12 +61,27 @@ func RecentWorkOrders(ctx context.Context, src WorkOrderSource, f store.WorkOrde
 		if err != nil {
 			return nil, err
 		}
+		// Order the lanes by their newest event (one indexed read each)
+		// and summarize only the page's.
 		seen := map[Lane]bool{}
+		var heads []LaneHead
 		for _, l := range dl {
-			if !seen[l] && l.WorkOrderID != 0 {
-				seen[l] = true
-				lanes = append(lanes, l)
+			if seen[l] || l.WorkOrderID == 0 {
+				continue
 			}
+			seen[l] = true
+			h, ok, err := src.Newest(ctx, l)
+			if err != nil {
+				return nil, err
+			}
+			if !ok || f.BeforeEventID > 0 && h.ID >= f.BeforeEventID || !f.Since.IsZero() && h.ReceivedAt.Before(Micro(f.Since)) {
+				continue
+			}
+			heads = append(heads, h)
+		}
+		sort.Slice(heads, func(i, j int) bool { return heads[i].ID > heads[j].ID })
+		for _, h := range heads[:min(len(heads), limit)] {
+			lanes = append(lanes, h.Lane)
 		}
 	} else {
 		// The walk starts at the newest event even for a later page: a
@@ -104,10 +122,8 @@ func RecentWorkOrders(ctx context.Context, src WorkOrderSource, f store.WorkOrde
 		if len(s.Recent) == 0 {
 			continue // only its actions are left (pruned events)
 		}
-		if f.DeadLetters && (s.DeadLetters == 0 ||
-			f.BeforeEventID > 0 && s.Recent[0].ID >= f.BeforeEventID ||
-			!f.Since.IsZero() && s.Recent[0].ReceivedAt.Before(f.Since)) {
-			continue
+		if f.DeadLetters && s.DeadLetters == 0 {
+			continue // resolved since DeadLanes looked
 		}
 		out = append(out, s)
 	}
