@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -63,7 +64,21 @@ type crashParams struct {
 	// ExpectQuarantine: the run quarantines the plugin on purpose (the
 	// ledger otherwise takes a quarantine for a wrongly sized run).
 	ExpectQuarantine bool
+	// Delivery, when set, replaces the delivery section's body (YAML,
+	// indented two spaces, ending in a newline).
+	Delivery string
+	// FetchWorkOrder makes the rule fetch the work order from CorrigoPro
+	// for every event but NewWorkOrder (fetch_work_order: true).
+	FetchWorkOrder bool
 }
+
+// crashDelivery is the crash runs' delivery section: many quick retries,
+// so that kills, not retry budgets, are what the runs test.
+const crashDelivery = `  max_attempts: 1000
+  backoff_initial: 20ms
+  backoff_max: 250ms
+  event_lease: 2s
+`
 
 func envInt(name string, def int) int {
 	if v := os.Getenv(name); v != "" {
@@ -213,12 +228,9 @@ plugins:
   - name: every-event
     when: "true"
     plugin: worker
-delivery:
-  max_attempts: 1000
-  backoff_initial: 20ms
-  backoff_max: 250ms
-  event_lease: 2s
-admin:
+{{if .Fetch}}    fetch_work_order: true
+{{end}}delivery:
+{{.Delivery}}admin:
   listen: "{{if .AdminPort}}127.0.0.1:{{.AdminPort}}{{end}}"
 log:
   level: info
@@ -296,7 +308,7 @@ func newCrashWorld(t *testing.T, p crashParams) *crashWorld {
 		if err := crashConfigTmpl.Execute(&b, map[string]any{
 			"Port": port, "DataDir": filepath.Join(dir, "data"), "BaseURL": sb.BaseURL(), "OAuthURL": sb.OAuthURL(), "DSN": dsn,
 			"CertFile": cert, "Plugin": pluginBin(t), "CrashAfter": p.PluginCrashAfter, "Delay": p.PluginDelay.String(),
-			"Supervisor": p.Supervisor, "AdminPort": adminPort,
+			"Supervisor": p.Supervisor, "AdminPort": adminPort, "Delivery": cmp.Or(p.Delivery, crashDelivery), "Fetch": p.FetchWorkOrder,
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,6 +119,10 @@ type gwConfig struct {
 	Polling         bool
 	Plugin          string
 	PluginConfig    string // YAML flow map
+	Inbound         string // plugins.accept.inbound, a YAML flow map; "" none
+	Admin           string // admin.listen; "" off
+	Explain         bool   // webhook.explain_rejections
+	RetryAfterMax   string // delivery.retry_after_max, when set
 }
 
 var configTmpl = template.Must(template.New("cfg").Parse(`# written by the e2e test
@@ -134,6 +139,7 @@ corrigo:
         path: /webhooks/corrigo/main
         certificate: file:{{.CertFile}}
         disabled: {{.WebhookDisabled}}
+        explain_rejections: {{.Explain}}
       polling:
         enabled: {{.Polling}}
         interval: 200ms
@@ -143,6 +149,9 @@ plugins:
     command: {{.Plugin}}
     timeout: 5s
     config: {{if .PluginConfig}}{{.PluginConfig}}{{else}}{}{{end}}
+{{- if .Inbound}}
+    inbound: {{.Inbound}}
+{{- end}}
 rules:
   - name: new-work-orders-to-accept
     when: event.Action == "NewWorkOrder"
@@ -150,8 +159,9 @@ rules:
 delivery:
   backoff_initial: 50ms
   backoff_max: 300ms
-admin:
-  listen: ""
+{{if .RetryAfterMax}}  retry_after_max: {{.RetryAfterMax}}
+{{end}}admin:
+  listen: "{{.Admin}}"
 log:
   level: debug
   format: json
@@ -326,7 +336,7 @@ func TestPollingWithWebhooksOff(t *testing.T) {
 
 func TestForgedTokenGets401AndChangesNothing(t *testing.T) {
 	e := newEnv(t)
-	e.writeConfig(gwConfig{})
+	e.writeConfig(gwConfig{Explain: true}) // the test reads why each token failed
 	e.start()
 	// A work order the gateway has never heard of (no webhook URL yet).
 	id := e.create(sandbox.WorkOrderSpec{})
@@ -369,6 +379,13 @@ func TestForgedTokenGets401AndChangesNothing(t *testing.T) {
 	if code != 401 || ans["reason"] != "missing_token" {
 		t.Fatalf("no token: %d %v; want 401 missing_token", code, ans)
 	}
+	// The gateway's own kind of token: an OAuth access token from
+	// /OAuth/Token is signed by the same CorrigoPro key, but it is not a
+	// webhook token (its name is the account's client id).
+	code, ans = post(accessToken(t, e.sb.OAuthURL(), "sandbox", "sandbox-secret"))
+	if code != 401 || ans["reason"] != "not_webhook_token" {
+		t.Fatalf("OAuth access token as webhook bearer: %d %v; want 401 not_webhook_token", code, ans)
+	}
 	// Nothing changed: the work order is still New, and the same
 	// notification with a real token is new to the gateway, not a duplicate.
 	if s := e.status(id); s != corrigo.StatusNew {
@@ -382,6 +399,29 @@ func TestForgedTokenGets401AndChangesNothing(t *testing.T) {
 		t.Fatalf("genuine webhook after forged ones: %d %v; want 200 accepted", code, ans)
 	}
 	e.waitFor("work order accepted", 20*time.Second, func() bool { return e.status(id) == corrigo.StatusAccepted })
+}
+
+// accessToken gets an OAuth access token the way the gateway does.
+func accessToken(t *testing.T, oauthURL, id, secret string) string {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, oauthURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("token from %s: %d %v", oauthURL, resp.StatusCode, err)
+	}
+	return tok.AccessToken
 }
 
 func TestRedeliveredMessageIdIsProcessedOnce(t *testing.T) {
@@ -424,7 +464,11 @@ func TestRedeliveredMessageIdIsProcessedOnce(t *testing.T) {
 
 func TestOutageOpensBreakerAndActionLandsAfterRecovery(t *testing.T) {
 	e := newEnv(t)
-	e.writeConfig(gwConfig{})
+	// The sandbox's 503s carry Retry-After (the rest of the outage), which
+	// would keep the account quiet through it: the breaker would never see
+	// three failures. Ignore it here; TestOutageTwoHoursCompressed runs
+	// with it honoured.
+	e.writeConfig(gwConfig{RetryAfterMax: "0s"})
 	e.start("--breaker-failures", "3", "--breaker-open-timeout", "500ms")
 	e.sb.SetWebhookURL(e.url("/webhooks/corrigo/main"))
 	// CorrigoPro's API is down (503) for 3 seconds; webhooks still flow.

@@ -101,6 +101,72 @@ func TestExampleConfig(t *testing.T) {
 				t.Errorf("work order %d: last action %+v, status from %s", c.wo.WorkOrderId, got.LastAction, got.StatusFrom)
 			}
 		}
+		// Nobody can act through the plugins' inbound paths as shipped:
+		// the exact forgery of issue 11, and an unsigned ERP callback,
+		// find no route and change nothing in CorrigoPro.
+		forged := fmt.Sprintf("work_order_id,action,comment\n%d,reject,forged\n", routine.WorkOrderId)
+		for _, req := range []struct{ path, ctype, body string }{
+			{"/plugins/csv/inbound/inbox?name=x.csv", "text/csv", forged},
+			{"/plugins/csv/inbound/scan", "text/plain", ""},
+			{"/plugins/erp/inbound", "application/json", fmt.Sprintf(`{"job_id":%q,"status":"done"}`, jobs[0]["id"])},
+		} {
+			resp, err := testhttp.Post(t.Context(), fmt.Sprintf("http://127.0.0.1:%d%s", ex.port, req.path), req.ctype, strings.NewReader(req.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("unauthenticated POST %s: %d %s, want 404", req.path, resp.StatusCode, b)
+			}
+		}
+		// The admin listener (loopback, no token, as shipped) refuses what
+		// a web page in the operator's browser can send: issue 11's
+		// cross-site simple POST, and a DNS-rebinding Host.
+		adminURL := fmt.Sprintf("http://127.0.0.1:%d/api/v1/dead-letters/reprocess", ex.adminPort)
+		for _, c := range []struct {
+			name, host, origin, ctype string
+			want                      int
+		}{
+			{"cross-site simple POST", "", "http://evil.example", "", http.StatusForbidden},
+			{"not JSON", "", "", "text/plain", http.StatusUnsupportedMediaType},
+			{"DNS rebinding", "evil.example", "", "application/json", http.StatusMisdirectedRequest},
+			{"curl with JSON", "", "", "application/json", http.StatusOK},
+		} {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, adminURL, strings.NewReader(`{"filter":{}}`))
+			if c.host != "" {
+				req.Host = c.host
+			}
+			if c.origin != "" {
+				req.Header.Set("Origin", c.origin)
+			}
+			if c.ctype != "" {
+				req.Header.Set("Content-Type", c.ctype)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Errorf("admin %s: %d %s, want %d", c.name, resp.StatusCode, b, c.want)
+			}
+		}
+
+		// The gateway stores actions before it answers, so after the 404s
+		// nothing can be on its way; the work orders are as they were.
+		if st := ex.status(routine.WorkOrderId); st != corrigo.StatusNew {
+			t.Errorf("routine work order is %s after the forged inbound CSV, want New", st)
+		}
+		if st := ex.status(emergency.WorkOrderId); st != corrigo.StatusAccepted {
+			t.Errorf("emergency is %s after the unsigned ERP callback, want Accepted", st)
+		}
+		for _, u := range ex.usage(routine.WorkOrderId) {
+			if u.Direction == "Inbound" && u.Method == http.MethodPut {
+				t.Errorf("CorrigoPro got %s %s for the routine work order", u.Method, u.Path)
+			}
+		}
 		ex.stop()
 	})
 

@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 )
@@ -89,6 +88,7 @@ func TestCSVInboxActionsReachCorrigoPro(t *testing.T) {
 		Plugin: bin,
 		PluginConfig: fmt.Sprintf(`{dir: %q, accept: true, inbox: %q, inbox_poll: 50ms, inbox_settle: 50ms}`,
 			out, inbox),
+		Inbound: "{token: " + inboxToken + "}",
 	})
 	e.start()
 	e.sb.SetWebhookURL(e.url("/webhooks/corrigo/main"))
@@ -126,19 +126,21 @@ func TestCSVInboxActionsReachCorrigoPro(t *testing.T) {
 	// 3. The inbound path: a CSV posted to /plugins/accept/inbound/inbox is
 	//    applied by the plugin, whose actions the gateway stores before it
 	//    answers.
+	//    Without the token (or with a wrong one) the plugin never sees it.
 	body := "work_order_id,action,comment\n" + fmt.Sprintf("%d,check_out,Replaced the valve\n", id)
-	resp, err := testhttp.Post(t.Context(), e.url("/plugins/accept/inbound/inbox?name=done.csv"), "text/csv", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	for _, tok := range []string{"", "wrong-" + inboxToken} {
+		st, ans := postInbound(t, e.url("/plugins/accept/inbound/inbox?name=done.csv"), tok, body)
+		if st != http.StatusUnauthorized {
+			t.Fatalf("POST inbound/inbox with token %q: %d %s, want 401", tok, st, ans)
+		}
 	}
-	ans, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(ans), `"actions": 1`) && !strings.Contains(string(ans), `"actions":1`) {
-		t.Fatalf("POST inbound/inbox: %d %s", resp.StatusCode, ans)
+	st, ans := postInbound(t, e.url("/plugins/accept/inbound/inbox?name=done.csv"), inboxToken, body)
+	if st != 200 || !strings.Contains(string(ans), `"actions": 1`) && !strings.Contains(string(ans), `"actions":1`) {
+		t.Fatalf("POST inbound/inbox: %d %s", st, ans)
 	}
 	e.waitFor("work order checked out from the inbound path", 20*time.Second, func() bool { return e.status(id) == corrigo.StatusCheckedOut })
 
-	// Each update reached CorrigoPro once.
+	// Each update reached CorrigoPro once (the refused posts added none).
 	if n := e.calls(id, "workorder/checkin"); n != 1 {
 		t.Errorf("sandbox saw %d check-ins, want 1", n)
 	}
@@ -147,13 +149,31 @@ func TestCSVInboxActionsReachCorrigoPro(t *testing.T) {
 	}
 
 	// An unknown plugin and a plugin path that does not exist answer JSON.
-	resp, err = testhttp.Post(t.Context(), e.url("/plugins/nope/inbound"), "text/plain", strings.NewReader("x"))
+	st, ans = postInbound(t, e.url("/plugins/nope/inbound"), "", "x")
+	if st != http.StatusNotFound || !strings.Contains(string(ans), `"error"`) {
+		t.Errorf("unknown plugin: %d %s", st, ans)
+	}
+}
+
+// inboxToken is plugins.accept.inbound.token in the inbox tests.
+const inboxToken = "e2e-inbox-token-0123456789"
+
+// postInbound POSTs body as a CSV to url with token as bearer ("" none).
+func postInbound(t *testing.T, url, token, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ans, _ = io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(ans), `"error"`) {
-		t.Errorf("unknown plugin: %d %s", resp.StatusCode, ans)
+	req.Header.Set("Content-Type", "text/csv")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	ans, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, ans
 }

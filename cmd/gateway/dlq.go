@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -22,28 +23,9 @@ import (
 	"github.com/wogate/wogate/pkg/core/config"
 )
 
-func init() {
-	register("dlq", "list, inspect, reprocess or ignore dead letters (through the admin API)", runDLQ)
-}
-
-func runDLQ(ctx context.Context, args []string) int {
-	return dlqMain(ctx, args, os.Stdout, os.Stderr)
-}
-
-// dlqBatch is how many dead letters one bulk request carries; progress is
-// printed after each.
-const dlqBatch = 100
-
-const dlqUsage = `usage: gateway dlq <list|show|reprocess|ignore> [flags] [REF ...]
-
-Dead letters are events and actions the gateway gave up on (dead), set
+const dlqDoc = `Dead letters are events and actions the gateway gave up on (dead), set
 aside for a person (parked), or that an operator ignored. A dead letter is
 named by a ref: event:12 or action:7 (or a bare id with --kind).
-
-  gateway dlq list [--kind K] [--status S] [--account A] [--work-order N] [--action X] [--since T] [--limit N]
-  gateway dlq show REF
-  gateway dlq reprocess REF ... | --id REF ... | --all-matching [filters]
-  gateway dlq ignore    REF ... | --id REF ... | --all-matching [filters]
 
 reprocess puts a dead letter back in the queue: an event is handled again
 by the rules and plugins of the config the gateway runs now; an action is
@@ -54,10 +36,78 @@ both taken from --config (admin.listen, admin.token), or the environment
 (WOGATE_ADMIN_URL, WOGATE_ADMIN_TOKEN).
 
 Exit codes: 0 done; 1 an error, or some dead letters could not be changed;
-2 usage.
+2 usage.`
 
-flags:
-`
+// dlqFlags defines the flags every dlq command takes into o; cfgPath gets
+// --config.
+func dlqFlags(fs *flag.FlagSet, o *dlqOptions, cfgPath *string) {
+	adminFlags(fs, o, cfgPath)
+	fs.StringVar(&o.kind, "kind", "", "event or action")
+	fs.StringVar(&o.status, "status", "", "dead, parked, refused or ignored (default: dead and parked)")
+	fs.StringVar(&o.account, "account", "", "account name")
+	fs.StringVar(&o.workOrder, "work-order", "", "work order id")
+	fs.StringVar(&o.action, "action", "", "event action (CheckedIn) or action kind (check_in)")
+	fs.StringVar(&o.since, "since", "", "only newer than this: RFC 3339 time, UTC date, or a duration back from now (24h)")
+	fs.StringVar(&o.limit, "limit", "", "list at most this many (default 100; with --all-matching, up to 10000)")
+	fs.BoolVar(&o.all, "all-matching", false, "reprocess/ignore every dead letter the filters match")
+	fs.Var(&o.ids, "id", "a dead letter: event:12, action:7, or an id with --kind (repeatable)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr during --all-matching and large batches")
+}
+
+// adminFlags are the flags of every command that talks to the admin API.
+func adminFlags(fs *flag.FlagSet, o *dlqOptions, cfgPath *string) {
+	fs.StringVar(cfgPath, "config", "", "gateway configuration: admin URL and token default to its admin.listen and admin.token")
+	fs.StringVar(&o.adminURL, "admin-url", "", "admin API base URL, e.g. http://127.0.0.1:8081 (env WOGATE_ADMIN_URL)")
+	fs.StringVar(&o.token, "token", "", "admin bearer token (env WOGATE_ADMIN_TOKEN; prefer it or --config: flags show in ps)")
+	fs.StringVar(&o.format, "format", "table", "output format: table or json")
+	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "timeout of each request to the admin API")
+}
+
+func dlqSub(name, summary, synopsis, doc, example string) *command {
+	return &command{
+		name: "dlq " + name, summary: summary, synopsis: "dlq " + synopsis, doc: doc + "\n\n" + dlqDoc, example: example,
+		flags: func(fs *flag.FlagSet) { dlqFlags(fs, new(dlqOptions), new(string)) },
+	}
+}
+
+var dlqCmd = &command{
+	name:     "dlq",
+	summary:  "list, inspect, reprocess or ignore dead letters (through the admin API)",
+	synopsis: "dlq <list|show|reprocess|ignore> [flags] [REF ...]",
+	doc:      dlqDoc,
+	example: `gateway dlq list --config examples/config.yaml
+gateway dlq reprocess --all-matching --action NewWorkOrder --since 24h --admin-url http://127.0.0.1:8081`,
+	subs: []*command{
+		dlqSub("list", "list dead letters, newest first",
+			"list [--kind K] [--status S] [--account A] [--work-order N] [--action X] [--since T] [--limit N]",
+			"Lists the dead letters the filters match (default: dead and parked ones).",
+			"gateway dlq list --status parked --format json"),
+		dlqSub("show", "show one dead letter: its payload, attempts and errors",
+			"show REF", "Shows one dead letter with its payload, attempts and last errors.",
+			"gateway dlq show event:12"),
+		dlqSub("reprocess", "put dead letters back in the queue",
+			"reprocess REF ... | --id REF ... | --all-matching [filters]",
+			"Puts the dead letters named, or all the filters match, back in the queue.",
+			"gateway dlq reprocess event:12 action:7"),
+		dlqSub("ignore", "mark dead letters resolved without handling them",
+			"ignore REF ... | --id REF ... | --all-matching [filters]",
+			"Marks the dead letters named, or all the filters match, resolved without handling them.",
+			"gateway dlq ignore --all-matching --status dead --account main"),
+	},
+}
+
+func init() {
+	dlqCmd.run = runDLQ
+	register(dlqCmd)
+}
+
+func runDLQ(ctx context.Context, args []string) int {
+	return dlqMain(ctx, args, os.Stdout, os.Stderr)
+}
+
+// dlqBatch is how many dead letters one bulk request carries; progress is
+// printed after each.
+const dlqBatch = 100
 
 // refList collects repeated --id flags.
 type refList []string
@@ -86,43 +136,20 @@ var dlqProgress = func(stderr io.Writer) progress.Options {
 }
 
 func dlqMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprint(stderr, dlqUsage)
-		return 2
-	}
-	sub := args[0]
-	switch sub {
-	case "list", "show", "reprocess", "ignore":
-	default:
-		fmt.Fprintf(stderr, "gateway dlq: unknown subcommand %q (want list, show, reprocess or ignore)\n\n", sub)
-		fmt.Fprint(stderr, dlqUsage)
-		return 2
-	}
+	return runSubcommand(ctx, dlqCmd, args, stdout, stderr, func(ctx context.Context, cmd *command, args []string) int {
+		return dlqRun(ctx, cmd, args, stdout, stderr)
+	})
+}
+
+func dlqRun(ctx context.Context, cmd *command, args []string, stdout, stderr io.Writer) int {
+	sub := strings.TrimPrefix(cmd.name, "dlq ")
 	var o dlqOptions
-	fs := flag.NewFlagSet("dlq "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "gateway configuration: admin URL and token default to its admin.listen and admin.token")
-	fs.StringVar(&o.adminURL, "admin-url", "", "admin API base URL, e.g. http://127.0.0.1:8081 (env WOGATE_ADMIN_URL)")
-	fs.StringVar(&o.token, "token", "", "admin bearer token (env WOGATE_ADMIN_TOKEN; prefer it or --config: flags show in ps)")
-	fs.StringVar(&o.format, "format", "table", "output format: table or json")
-	fs.StringVar(&o.kind, "kind", "", "event or action")
-	fs.StringVar(&o.status, "status", "", "dead, parked, refused or ignored (default: dead and parked)")
-	fs.StringVar(&o.account, "account", "", "account name")
-	fs.StringVar(&o.workOrder, "work-order", "", "work order id")
-	fs.StringVar(&o.action, "action", "", "event action (CheckedIn) or action kind (check_in)")
-	fs.StringVar(&o.since, "since", "", "only newer than this: RFC 3339 time, UTC date, or a duration back from now (24h)")
-	fs.StringVar(&o.limit, "limit", "", "list at most this many (default 100; with --all-matching, up to 10000)")
-	fs.BoolVar(&o.all, "all-matching", false, "reprocess/ignore every dead letter the filters match")
-	fs.Var(&o.ids, "id", "a dead letter: event:12, action:7, or an id with --kind (repeatable)")
-	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "timeout of each request to the admin API")
-	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr during --all-matching and large batches")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, dlqUsage)
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args[1:])
+	var cfgPath string
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	dlqFlags(fs, &o, &cfgPath)
+	pos, err := parseFlags(cmd, fs, args, stdout, stderr)
 	if err != nil {
-		return 2
+		return exitCode(err)
 	}
 	if o.format != "table" && o.format != "json" {
 		fmt.Fprintf(stderr, "gateway dlq: --format must be table or json, not %q\n", o.format)
@@ -130,7 +157,7 @@ func dlqMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	o.progress = dlqProgress(stderr)
 	o.progress.Enabled = o.progress.Enabled && !o.quiet
-	if err := o.resolveEndpoint(*cfgPath); err != nil {
+	if err := o.resolveEndpoint(cfgPath); err != nil {
 		fmt.Fprintf(stderr, "gateway dlq: %v\n", err)
 		return 2
 	}
@@ -285,6 +312,27 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("%s (HTTP %d)", msg, e.Status)
 }
 
+// unreachable explains a request that got no answer: which address was
+// tried, that the gateway may not be running, and how to point elsewhere.
+func (c *dlqClient) unreachable(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		reason := op.Err.Error()
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			reason = "connection refused"
+		}
+		return fmt.Errorf("cannot reach the admin API at %s (%s): the gateway may not be running, or its admin.listen differs; pass --admin-url URL or --config FILE", c.base, reason)
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return fmt.Errorf("cannot reach the admin API at %s (%v): check --admin-url", c.base, dns)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
+		return fmt.Errorf("the admin API at %s did not answer in time (--timeout): %w", c.base, err)
+	}
+	return fmt.Errorf("admin API at %s: %w", c.base, err)
+}
+
 func (c *dlqClient) do(ctx context.Context, method, path string, body any, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -301,13 +349,15 @@ func (c *dlqClient) do(ctx context.Context, method, path string, body any, out a
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	if body != nil {
+	if body != nil || method != http.MethodGet {
+		// The admin API refuses a state-changing request that is not
+		// JSON, even with an empty body (a cross-site form cannot send it).
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
 	res, err := c.http.Do(req) //nolint:gosec // G704: the URL is the operator's --admin flag
 	if err != nil {
-		return fmt.Errorf("admin API: %w", err)
+		return c.unreachable(err)
 	}
 	defer func() { _ = res.Body.Close() }() // read-only body
 	data, err := io.ReadAll(io.LimitReader(res.Body, 256<<20))
@@ -537,23 +587,4 @@ func indentJSON(raw json.RawMessage) string {
 		return "  " + string(raw)
 	}
 	return "  " + b.String()
-}
-
-// parseInterspersed parses flags that may come before, between or after
-// the positional arguments (gateway dlq reprocess 12 --kind event 13) and
-// returns the positional ones in order. The flag package alone stops at
-// the first positional argument.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }

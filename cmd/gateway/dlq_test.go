@@ -22,7 +22,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/store/sqlite"
 )
 
-const dlqToken = "dlq-test-token"
+const dlqToken = "dlq-test-token-0123456789"
 
 type dlqEnv struct {
 	st   store.Store
@@ -250,7 +250,7 @@ func TestDLQErrors(t *testing.T) {
 		want string
 	}{
 		{"no subcommand", nil, 2, "usage: gateway dlq"},
-		{"unknown subcommand", []string{"purge"}, 2, `unknown subcommand "purge"`},
+		{"unknown subcommand", []string{"purge"}, 2, `gateway dlq: unknown command "purge" (want list, show, reprocess, ignore)`},
 		{"bad flag", []string{"list", "--colour"}, 2, "flag provided but not defined"},
 		{"bad format", []string{"list", "--format", "xml", "--admin-url", e.url}, 2, "--format must be table or json"},
 		{"no address", []string{"list"}, 2, "no admin API address"},
@@ -266,7 +266,7 @@ func TestDLQErrors(t *testing.T) {
 		{"filters without all", []string{"ignore", "--admin-url", e.url, "--account", "acme", "event:1"}, 2, "only with --all-matching"},
 		{"show two", []string{"show", "--admin-url", e.url, "event:1", "event:2"}, 2, "exactly one ref"},
 		{"list with refs", []string{"list", "--admin-url", e.url, "event:1"}, 2, "list takes filters"},
-		{"server down", []string{"list", "--admin-url", "http://" + closedAddr(t), "--token", dlqToken}, 1, "admin API:"},
+		{"server down", []string{"list", "--admin-url", "http://" + closedAddr(t), "--token", dlqToken}, 1, "(connection refused): the gateway may not be running, or its admin.listen differs; pass --admin-url"},
 		{"missing config", []string{"list", "--config", "/nonexistent/wogate.yaml"}, 2, "cannot read config"},
 	}
 	for _, tc := range tests {

@@ -13,10 +13,34 @@ import (
 	"github.com/wogate/wogate/pkg/core/config"
 )
 
+// configOptions are config's flags.
+type configOptions struct{ path, format string }
+
+func (o *configOptions) define(fs *flag.FlagSet) {
+	fs.StringVar(&o.path, "config", "", "configuration file (required)")
+	fs.StringVar(&o.format, "format", "yaml", "output format: yaml or json")
+}
+
+var configCmd = &command{
+	name:     "config",
+	summary:  "print the effective config: defaults, env overrides, secrets redacted",
+	synopsis: "config --config FILE [--format yaml|json]",
+	doc: `Prints the effective configuration: the file with WOGATE_ environment
+overrides and ${ENV}/file: references applied, every default filled in,
+relative paths made absolute, and every secret shown as REDACTED. It
+answers "which value wins?" when the environment and the file disagree.
+Rules are not compiled and plugins not started: 'gateway validate' checks
+those.
+
+Exit codes: 0 printed; 1 the config does not load; 2 usage.`,
+	example: `gateway config --config examples/config.yaml
+WOGATE_LOG__LEVEL=debug gateway config --config /etc/wogate/config.yaml --format json`,
+	flags: func(fs *flag.FlagSet) { new(configOptions).define(fs) },
+}
+
 func init() {
-	register("config", "print the effective config: defaults, env overrides, secrets redacted", func(ctx context.Context, args []string) int {
-		return configMain(ctx, args, os.Stdout, os.Stderr)
-	})
+	configCmd.run = func(ctx context.Context, args []string) int { return configMain(ctx, args, os.Stdout, os.Stderr) }
+	register(configCmd)
 }
 
 // configMain prints the configuration as the gateway would run it (the
@@ -24,28 +48,21 @@ func init() {
 // secrets REDACTED. Exit codes: 0 printed, 1 the config does not load, 2
 // usage.
 func configMain(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	var o configOptions
 	fs := flag.NewFlagSet("config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file (required)")
-	format := fs.String("format", "yaml", "output format: yaml or json")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gateway config --config FILE [--format yaml|json]\n\n"+
-			"Prints the effective configuration: the file with WOGATE_ environment\n"+
-			"overrides and ${ENV}/file: references applied, every default filled in,\n"+
-			"relative paths made absolute, and every secret shown as REDACTED. Rules are\n"+
-			"not compiled and plugins not started: `gateway validate` checks those.\n"+
-			"Exit 0: printed; 1: the config does not load; 2: usage.\n\n")
-		fs.PrintDefaults()
+	o.define(fs)
+	pos, err := parseFlags(configCmd, fs, args, stdout, stderr)
+	if err != nil {
+		return exitCode(err)
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	if *path == "" || fs.NArg() > 0 || (*format != "yaml" && *format != "json") {
-		fs.Usage()
-		return 2
+	path, format := &o.path, &o.format
+	switch {
+	case len(pos) > 0:
+		return exitCode(usageError(configCmd, stderr, "unexpected argument %q", pos[0]))
+	case *path == "":
+		return exitCode(usageError(configCmd, stderr, "--config FILE is required"))
+	case *format != "yaml" && *format != "json":
+		return exitCode(usageError(configCmd, stderr, "--format must be yaml or json, not %q", *format))
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 func TestConfigEffective(t *testing.T) {
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret.txt")
-	if err := os.WriteFile(secret, []byte("s3cr3t-value\n"), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte("s3cr3t-value-long-enough\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "c.yaml")

@@ -1,5 +1,5 @@
 // Command gateway is wogate's one binary. Each subcommand lives in its own
-// file and registers itself in commands; main only dispatches.
+// file and registers itself in commands (cli.go); main only dispatches.
 package main
 
 import (
@@ -7,54 +7,32 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 )
 
-// command is one subcommand. run gets the arguments after the subcommand's
-// name and returns the process exit code.
-type command struct {
-	summary string
-	run     func(ctx context.Context, args []string) int
-}
-
-// commands is filled by init functions in the subcommand files.
-var commands = map[string]command{}
-
-func register(name, summary string, run func(ctx context.Context, args []string) int) {
-	if _, dup := commands[name]; dup {
-		panic("gateway: command registered twice: " + name)
-	}
-	commands[name] = command{summary: summary, run: run}
-}
-
-func usage() {
-	fmt.Fprintf(os.Stderr, "usage: gateway <command> [flags]\n\ncommands:\n")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintf(os.Stderr, "\nRun 'gateway <command> -h' for a command's flags.\n")
-}
-
 func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
-		usage()
-		os.Exit(2)
+	os.Exit(dispatch(os.Args[1:]))
+}
+
+// dispatch runs the command args name and returns the exit code.
+func dispatch(args []string) int {
+	if len(args) == 0 {
+		topUsage(os.Stderr)
+		return 2
 	}
-	cmd, ok := commands[os.Args[1]]
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		return help(os.Stdout, os.Stderr, args[1:])
+	case "--version", "-version":
+		return versionMain(nil, os.Stdout, os.Stderr)
+	}
+	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "gateway: unknown command %q\n\n", os.Args[1])
-		usage()
-		os.Exit(2)
+		fmt.Fprintf(os.Stderr, "gateway: unknown command %q\nRun 'gateway help' for the list of commands.\n", args[0])
+		return 2
 	}
 	// SIGINT and SIGTERM cancel ctx; commands shut down gracefully on it.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cmd.run(ctx, os.Args[2:])
-	stop()
-	os.Exit(code)
+	defer stop()
+	return cmd.run(ctx, args[1:])
 }

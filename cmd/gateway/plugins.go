@@ -12,25 +12,11 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/wogate/wogate/pkg/core/admin"
 )
 
-func init() {
-	register("plugins", "list plugin health, or lift a plugin's quarantine (through the admin API)", runPlugins)
-}
-
-func runPlugins(ctx context.Context, args []string) int {
-	return pluginsMain(ctx, args, os.Stdout, os.Stderr)
-}
-
-const pluginsUsage = `usage: gateway plugins <list|restart> [flags] [NAME]
-
-  gateway plugins list              state, restarts, recent crashes, pid and last error of each plugin
-  gateway plugins restart NAME      lift the quarantine of plugin NAME: start it afresh
-
-The supervisor restarts a crashed plugin by itself; after
+const pluginsDoc = `The supervisor restarts a crashed plugin by itself; after
 plugins.<name>.supervisor.max_crashes crashes within its window it
 quarantines the plugin instead. Fix the cause (a new binary, the plugin's
 own system), then "restart" starts it afresh with its crash count cleared.
@@ -41,37 +27,55 @@ both taken from --config (admin.listen, admin.token), or the environment
 (WOGATE_ADMIN_URL, WOGATE_ADMIN_TOKEN).
 
 Exit codes: 0 done; 1 an error (restart: the plugin is not quarantined,
-unknown, or did not start); 2 usage.
+unknown, or did not start); 2 usage.`
 
-flags:
-`
+var pluginsCmd = &command{
+	name:     "plugins",
+	summary:  "list plugin health, or lift a plugin's quarantine (through the admin API)",
+	synopsis: "plugins <list|restart> [flags] [NAME]",
+	doc:      pluginsDoc,
+	example: `gateway plugins list --config examples/config.yaml
+gateway plugins restart erp --admin-url http://127.0.0.1:8081`,
+	subs: []*command{
+		{
+			name: "plugins list", summary: "state, restarts, recent crashes, pid and last error of each plugin",
+			synopsis: "plugins list [flags]", doc: "Lists every configured plugin with its state, restarts, recent crashes, pid and last error.\n\n" + pluginsDoc,
+			example: "gateway plugins list --format json",
+			flags:   func(fs *flag.FlagSet) { adminFlags(fs, new(dlqOptions), new(string)) },
+		},
+		{
+			name: "plugins restart", summary: "lift the quarantine of plugin NAME: start it afresh",
+			synopsis: "plugins restart NAME [flags]", doc: "Lifts the quarantine of plugin NAME and starts it afresh with its crash count cleared.\n\n" + pluginsDoc,
+			example: "gateway plugins restart erp",
+			flags:   func(fs *flag.FlagSet) { adminFlags(fs, new(dlqOptions), new(string)) },
+		},
+	},
+}
+
+func init() {
+	pluginsCmd.run = runPlugins
+	register(pluginsCmd)
+}
+
+func runPlugins(ctx context.Context, args []string) int {
+	return pluginsMain(ctx, args, os.Stdout, os.Stderr)
+}
 
 func pluginsMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprint(stderr, pluginsUsage)
-		return 2
-	}
-	sub := args[0]
-	if sub != "list" && sub != "restart" {
-		fmt.Fprintf(stderr, "gateway plugins: unknown subcommand %q (want list or restart)\n\n", sub)
-		fmt.Fprint(stderr, pluginsUsage)
-		return 2
-	}
+	return runSubcommand(ctx, pluginsCmd, args, stdout, stderr, func(ctx context.Context, cmd *command, args []string) int {
+		return pluginsRun(ctx, cmd, args, stdout, stderr)
+	})
+}
+
+func pluginsRun(ctx context.Context, cmd *command, args []string, stdout, stderr io.Writer) int {
+	sub := strings.TrimPrefix(cmd.name, "plugins ")
 	var o dlqOptions
-	fs := flag.NewFlagSet("plugins "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "gateway configuration: admin URL and token default to its admin.listen and admin.token")
-	fs.StringVar(&o.adminURL, "admin-url", "", "admin API base URL, e.g. http://127.0.0.1:8081 (env WOGATE_ADMIN_URL)")
-	fs.StringVar(&o.token, "token", "", "admin bearer token (env WOGATE_ADMIN_TOKEN; prefer it or --config: flags show in ps)")
-	fs.StringVar(&o.format, "format", "table", "output format: table or json")
-	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "timeout of each request to the admin API")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, pluginsUsage)
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args[1:])
+	var cfgPath string
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	adminFlags(fs, &o, &cfgPath)
+	pos, err := parseFlags(cmd, fs, args, stdout, stderr)
 	if err != nil {
-		return 2
+		return exitCode(err)
 	}
 	if o.format != "table" && o.format != "json" {
 		fmt.Fprintf(stderr, "gateway plugins: --format must be table or json, not %q\n", o.format)
@@ -85,7 +89,7 @@ func pluginsMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "gateway plugins: restart takes exactly one plugin name")
 		return 2
 	}
-	if err := o.resolveEndpoint(*cfgPath); err != nil {
+	if err := o.resolveEndpoint(cfgPath); err != nil {
 		fmt.Fprintf(stderr, "gateway plugins: %v\n", err)
 		return 2
 	}

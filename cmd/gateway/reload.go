@@ -14,6 +14,7 @@ import (
 
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/gateway"
+	"github.com/wogate/wogate/pkg/core/sdnotify"
 )
 
 // reloadDebounce lets an editor finish writing (truncate, write, rename,
@@ -34,6 +35,14 @@ type reloader struct {
 	// that leave the content as it was (touch, chmod, an editor's backup
 	// file in the same directory) do not reload.
 	last [sha256.Size]byte
+	// notify tells systemd a reload is under way (RELOADING=1, then
+	// READY=1 whatever its outcome: the gateway serves either way); nil
+	// outside systemd.
+	notify *sdnotify.Notifier
+	// serving, if set, closes once the gateway serves: reloads asked for
+	// before (a SIGHUP during the start, a file change) wait for it, so
+	// that their READY=1 cannot come before the gateway's first.
+	serving <-chan struct{}
 }
 
 // run reloads on every value from hup and, if watch, on changes of the
@@ -51,6 +60,13 @@ func (r *reloader) run(ctx context.Context, hup <-chan os.Signal, watch bool) {
 		} else {
 			defer func() { _ = w.Close() }() // the watcher only reads
 			events, errs = w.Events, w.Errors
+		}
+	}
+	if r.serving != nil {
+		select {
+		case <-r.serving:
+		case <-ctx.Done():
+			return
 		}
 	}
 	debounce := time.NewTimer(time.Hour)
@@ -77,6 +93,12 @@ func (r *reloader) run(ctx context.Context, hup <-chan os.Signal, watch bool) {
 		case <-debounce.C:
 			r.reload(ctx, false)
 		}
+	}
+}
+
+func (r *reloader) tell(send func() error) {
+	if err := send(); err != nil {
+		r.log.Warn("service manager notification failed", "err", err)
 	}
 }
 
@@ -115,6 +137,8 @@ func (r *reloader) reload(ctx context.Context, always bool) {
 	if !always {
 		r.log.Info("config file changed: reloading", "path", r.path)
 	}
+	r.tell(r.notify.Reloading)
+	defer r.tell(r.notify.Ready)
 	cfg, err := config.Parse(r.path, b, config.Options{})
 	if err == nil {
 		for _, w := range cfg.Warnings {

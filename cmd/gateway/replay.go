@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,8 +22,42 @@ import (
 	"github.com/wogate/wogate/pkg/core/store"
 )
 
+// replayOptions are replay's flags.
+type replayOptions struct {
+	path, since, from, to, account, workOrder, action, format, store string
+	limit                                                            int
+	withPlugins, quiet                                               bool
+}
+
+func (o *replayOptions) define(fs *flag.FlagSet) {
+	fs.StringVar(&o.path, "config", "", "configuration whose rules the events go through; its store is read (required)")
+	fs.StringVar(&o.since, "since", "", "only events received in this last duration (24h), or since this time")
+	fs.StringVar(&o.from, "from", "", "only events received at or after this time: RFC 3339, UTC date, or a duration back from now")
+	fs.StringVar(&o.to, "to", "", "only events received before this time (same forms as --from)")
+	fs.StringVar(&o.account, "account", "", "only this account's events")
+	fs.StringVar(&o.workOrder, "work-order", "", "only this work order's events")
+	fs.StringVar(&o.action, "action", "", "only events of this CorrigoPro action (NewWorkOrder, CheckedIn...)")
+	fs.IntVar(&o.limit, "limit", 0, "replay at most this many events (default: all that match)")
+	fs.BoolVar(&o.withPlugins, "with-plugins", false, "start the configured plugins and ask them again (they see the calls)")
+	fs.StringVar(&o.format, "format", "text", "output format: text or json")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
+	fs.StringVar(&o.store, "store", "", "read this store instead of the one FILE configures: a SQLite file, or a postgres:// DSN")
+}
+
+var replayCmd = &command{
+	name:    "replay",
+	summary: "run stored events through the config's rules again, in shadow, and show what would differ",
+	synopsis: `replay --config FILE [--store PATH|DSN] [--since DUR | --from TIME [--to TIME]]
+[--account A] [--work-order ID] [--action NAME] [--limit N] [--with-plugins] [--format text|json] [--quiet]`,
+	doc: replayDoc,
+	example: `gateway replay --config new.yaml --since 24h
+gateway replay --config new.yaml --work-order 10006 --format json`,
+	flags: func(fs *flag.FlagSet) { new(replayOptions).define(fs) },
+}
+
 func init() {
-	register("replay", "run stored events through the config's rules again, in shadow, and show what would differ", runReplay)
+	replayCmd.run = runReplay
+	register(replayCmd)
 }
 
 func runReplay(ctx context.Context, args []string) int {
@@ -41,11 +74,7 @@ type replayEnv struct {
 	pgSchema string
 }
 
-const replayUsage = `usage: gateway replay --config FILE [--store PATH|DSN] [--since DUR | --from TIME [--to TIME]]
-                      [--account A] [--work-order ID] [--action NAME] [--limit N]
-                      [--with-plugins] [--format text|json] [--quiet]
-
-Runs the events stored by the gateway through the rules of FILE (the new
+const replayDoc = `Runs the events stored by the gateway through the rules of FILE (the new
 or current configuration) in shadow and shows, per event, what would
 differ from what was done: which rules match, whether the event ends done
 or as a dead letter, and which actions it produces. Nothing is sent to
@@ -58,49 +87,29 @@ changed rule shows which actions would appear or disappear. With
 docs/integrators.md: plugins with side effects see these calls).
 
 Exit codes: 0 no event differs; 1 some event differs or could not be
-replayed; 2 usage, configuration or store errors.
-
-flags:
-`
+replayed; 2 usage, configuration or store errors.`
 
 func replayMain(ctx context.Context, args []string, stdout, stderr io.Writer, env replayEnv) int {
 	if env.now == nil {
 		env.now = time.Now
 	}
+	var o replayOptions
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration whose rules the events go through; its store is read (required)")
-	since := fs.String("since", "", "only events received in this last duration (24h), or since this time")
-	from := fs.String("from", "", "only events received at or after this time: RFC 3339, UTC date, or a duration back from now")
-	to := fs.String("to", "", "only events received before this time (same forms as --from)")
-	account := fs.String("account", "", "only this account's events")
-	workOrder := fs.String("work-order", "", "only this work order's events")
-	action := fs.String("action", "", "only events of this CorrigoPro action (NewWorkOrder, CheckedIn...)")
-	limit := fs.Int("limit", 0, "replay at most this many events (default: all that match)")
-	withPlugins := fs.Bool("with-plugins", false, "start the configured plugins and ask them again (they see the calls)")
-	format := fs.String("format", "text", "output format: text or json")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	storeFlag := fs.String("store", "", "read this store instead of the one FILE configures: a SQLite file, or a postgres:// DSN")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, replayUsage)
-		fs.PrintDefaults()
+	o.define(fs)
+	pos, err := parseFlags(replayCmd, fs, args, stdout, stderr)
+	if err != nil {
+		return exitCode(err)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
+	path, since, from, to, account, workOrder, action := &o.path, &o.since, &o.from, &o.to, &o.account, &o.workOrder, &o.action
+	limit, withPlugins, format, quiet, storeFlag := &o.limit, &o.withPlugins, &o.format, &o.quiet, &o.store
 	usageErr := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "gateway replay: "+format+"\n", args...)
-		return 2
+		return exitCode(usageError(replayCmd, stderr, format, args...))
 	}
 	switch {
+	case len(pos) > 0:
+		return usageErr("unexpected arguments %q (the config file goes after --config)", pos)
 	case *path == "":
-		fs.Usage()
-		return 2
-	case fs.NArg() > 0:
-		return usageErr("unexpected arguments %q", fs.Args())
+		return usageErr("no configuration: pass --config FILE (the config whose rules the stored events go through)")
 	case *format != "text" && *format != "json":
 		return usageErr("--format must be text or json, not %q", *format)
 	case *since != "" && (*from != "" || *to != ""):
@@ -110,7 +119,6 @@ func replayMain(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	}
 	now := env.now()
 	var f store.EventFilter
-	var err error
 	if *since != "" {
 		if f.Since, err = admin.ParseTime("--since", *since, now); err != nil {
 			return usageErr("%v", err)

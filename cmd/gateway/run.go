@@ -20,36 +20,61 @@ import (
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/egress"
 	"github.com/wogate/wogate/pkg/core/gateway"
+	"github.com/wogate/wogate/pkg/core/sdnotify"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 )
 
+// runOptions are run's flags.
+type runOptions struct {
+	path            string
+	breakerFailures uint
+	breakerOpen     time.Duration
+	shutdown        time.Duration
+	watch           bool
+}
+
+func (o *runOptions) define(fs *flag.FlagSet) {
+	fs.StringVar(&o.path, "config", "", "configuration file (YAML); required")
+	fs.UintVar(&o.breakerFailures, "breaker-failures", 0, "override delivery.breaker.consecutive_failures (and every account's breaker): open the circuit breaker after this many transient failures in a row")
+	fs.DurationVar(&o.breakerOpen, "breaker-open-timeout", 0, "override delivery.breaker.open_timeout (and every account's breaker): how long an open breaker waits before a probe call")
+	fs.DurationVar(&o.shutdown, "shutdown-timeout", 15*time.Second, "how long each shutdown step may take before in-flight work is handed back")
+	fs.BoolVar(&o.watch, "watch-config", true, "reload the config when its file changes (SIGHUP always reloads)")
+}
+
+var runCmd = &command{
+	name:     "run",
+	summary:  "run the gateway: receive webhooks, dispatch to plugins, send actions",
+	synopsis: "run --config FILE [flags]",
+	doc: `Runs the gateway until SIGINT or SIGTERM, then shuts down gracefully:
+stops accepting webhooks, finishes in-flight work, stops plugins.
+SIGHUP, or a change of the file with --watch-config, reloads the config
+(see docs/operations.md, Reloading). Relative paths in the file are
+relative to the file's directory.`,
+	example: `gateway run --config examples/config.yaml
+WOGATE_LISTEN=0.0.0.0:8443 gateway run --config /etc/wogate/config.yaml`,
+	flags: func(fs *flag.FlagSet) { new(runOptions).define(fs) },
+}
+
 func init() {
-	register("run", "run the gateway: receive webhooks, dispatch to plugins, send actions", runGateway)
+	runCmd.run = runGateway
+	register(runCmd)
 }
 
 func runGateway(ctx context.Context, args []string) int {
+	var o runOptions
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	path := fs.String("config", "", "configuration file (YAML); required")
-	breakerFailures := fs.Uint("breaker-failures", 0, "override delivery.breaker.consecutive_failures (and every account's breaker): open the circuit breaker after this many transient failures in a row")
-	breakerOpen := fs.Duration("breaker-open-timeout", 0, "override delivery.breaker.open_timeout (and every account's breaker): how long an open breaker waits before a probe call")
-	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long each shutdown step may take before in-flight work is handed back")
-	watch := fs.Bool("watch-config", true, "reload the config when its file changes (SIGHUP always reloads)")
-	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: gateway run --config FILE\n\n"+
-			"Runs the gateway until SIGINT or SIGTERM, then shuts down gracefully:\n"+
-			"stops accepting webhooks, finishes in-flight work, stops plugins.\n"+
-			"SIGHUP, or a change of the file with --watch-config, reloads the config\n"+
-			"(see docs/operations.md, Reloading).\n\nflags:\n")
-		fs.PrintDefaults()
+	o.define(fs)
+	pos, err := parseFlags(runCmd, fs, args, os.Stdout, os.Stderr)
+	if err != nil {
+		return exitCode(err)
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	switch {
+	case len(pos) > 0:
+		return exitCode(usageError(runCmd, os.Stderr, "unexpected arguments %q (the config file goes after --config)", pos))
+	case o.path == "":
+		return exitCode(usageError(runCmd, os.Stderr, "no configuration: pass --config FILE (examples/config.yaml runs the gateway with the embedded sandbox)"))
 	}
-	if *path == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
-	}
+	path, breakerFailures, breakerOpen, shutdown, watch := &o.path, &o.breakerFailures, &o.breakerOpen, &o.shutdown, &o.watch
 	if *breakerFailures > math.MaxUint32 {
 		fmt.Fprintf(os.Stderr, "gateway: --breaker-failures %d is out of range\n", *breakerFailures)
 		return 2
@@ -74,6 +99,20 @@ func runGateway(ctx context.Context, args []string) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gateway: %v\n", err)
 		return 1
+	}
+	// Under systemd (Type=notify) the unit learns when the gateway serves,
+	// reloads and stops. Taken from the environment before any plugin
+	// starts, so that no plugin inherits the socket.
+	notify, err := sdnotify.FromEnv()
+	if err != nil {
+		log.Error("cannot tell the service manager the gateway's state", "err", err)
+	}
+	tell := func(send func() error) func() {
+		return func() {
+			if err := send(); err != nil {
+				log.Warn("service manager notification failed", "err", err)
+			}
+		}
 	}
 
 	// The embedded sandbox lives here, not in pkg/core: the gateway only
@@ -110,6 +149,9 @@ func runGateway(ctx context.Context, args []string) int {
 		}
 	}
 
+	// serving closes when Run serves; reloads wait for it, so that a
+	// SIGHUP during the start cannot tell systemd READY=1 early.
+	serving := make(chan struct{})
 	// New owns the listeners from here on, and stops whatever it started
 	// (plugins included) when it fails.
 	g, err := gateway.New(ctx, cfg, gateway.Options{
@@ -119,6 +161,8 @@ func runGateway(ctx context.Context, args []string) int {
 		LogLevel:        level,
 		Version:         version,
 		ShutdownTimeout: *shutdown,
+		OnReady:         func() { tell(notify.Ready)(); close(serving) },
+		OnStopping:      tell(notify.Stopping),
 		Breaker: egress.BreakerOptions{
 			ConsecutiveFailures: uint32(*breakerFailures), //nolint:gosec // bounds-checked after flag parsing
 			OpenTimeout:         *breakerOpen,
@@ -146,7 +190,7 @@ func runGateway(ctx context.Context, args []string) int {
 	reloadDone := make(chan struct{})
 	go func() {
 		defer close(reloadDone)
-		r := &reloader{g: g, path: *path, prepare: prepare, log: log}
+		r := &reloader{g: g, path: *path, prepare: prepare, log: log, notify: notify, serving: serving}
 		r.run(rctx, hup, *watch)
 	}()
 	defer func() {

@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,40 +16,72 @@ import (
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 )
 
+// sandboxOptions are sandbox's flags.
+type sandboxOptions struct {
+	listen, webhookURL, clientID, clientSecret string
+	autoCreate, lifetime                       time.Duration
+	timeScale                                  float64
+	seedWOs, maxAttempts, concurrency          int
+	seed                                       int64
+	retry, verbose                             bool
+	keyFile, certFile, certOut                 string
+}
+
+func (o *sandboxOptions) define(fs *flag.FlagSet) {
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8089", "address to listen on")
+	fs.StringVar(&o.webhookURL, "webhook-url", "", "where to POST webhook notifications (empty: webhooks off; set later with PUT /_sandbox/webhook)")
+	fs.StringVar(&o.clientID, "client-id", sandbox.DefaultClientID, "OAuth client id")
+	fs.StringVar(&o.clientSecret, "client-secret", sandbox.DefaultClientSecret, "OAuth client secret")
+	fs.DurationVar(&o.autoCreate, "auto-create", 0, "dispatch a new random work order at this interval (0: only on demand)")
+	fs.Float64Var(&o.timeScale, "time-scale", 1, "multiply webhook retry delays by this factor (0.001 runs the 5-minute first retry in 300ms)")
+	fs.IntVar(&o.seedWOs, "seed-work-orders", 25, "work orders that exist at start")
+	fs.Int64Var(&o.seed, "seed", 1, "random seed for generated data")
+	fs.BoolVar(&o.retry, "webhook-retry", true, "retry failed webhook deliveries on CorrigoPro's schedule")
+	fs.IntVar(&o.maxAttempts, "webhook-max-attempts", sandbox.DefaultMaxAttempts, "attempts before a notification is dead")
+	fs.IntVar(&o.concurrency, "webhook-concurrency", sandbox.DefaultWebhookConcurrency, "parallel webhook deliveries")
+	fs.DurationVar(&o.lifetime, "token-lifetime", sandbox.DefaultTokenLifetime, "lifetime of access and webhook tokens")
+	fs.StringVar(&o.keyFile, "key", "", "PEM RSA private key to sign tokens with (with --cert; default: generate one)")
+	fs.StringVar(&o.certFile, "cert", "", "PEM certificate matching --key")
+	fs.StringVar(&o.certOut, "cert-out", "", "also write the certificate PEM to this file")
+	fs.BoolVar(&o.verbose, "v", false, "log work orders and webhook deliveries to stderr")
+}
+
+var sandboxCmd = &command{
+	name:     "sandbox",
+	summary:  "run the CorrigoPro Direct sandbox (OAuth, REST API, webhooks, control API)",
+	synopsis: "sandbox [--listen ADDR] [--webhook-url URL] [flags]",
+	doc: `Runs the CorrigoPro emulator on its own until SIGINT or SIGTERM: OAuth
+client credentials, the REST API with CorrigoPro's status rules, signed
+webhook notifications with CorrigoPro's retry queue, a usage log, and a
+control API under /_sandbox/ for tests and demos. It prints its URLs and
+the certificate to configure as the account's webhook certificate. See
+docs/sandbox.md.`,
+	example: `gateway sandbox
+gateway sandbox --listen 127.0.0.1:8089 --webhook-url http://127.0.0.1:8080/webhooks/main --auto-create 10s -v`,
+	flags: func(fs *flag.FlagSet) { new(sandboxOptions).define(fs) },
+}
+
 func init() {
-	register("sandbox", "run the CorrigoPro Direct sandbox (OAuth, REST API, webhooks, control API)", runSandbox)
+	sandboxCmd.run = runSandbox
+	register(sandboxCmd)
 }
 
 // runSandbox starts the emulator and serves until ctx is cancelled.
 func runSandbox(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("gateway sandbox", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	listen := fs.String("listen", "127.0.0.1:8089", "address to listen on")
-	webhookURL := fs.String("webhook-url", "", "where to POST webhook notifications (empty: webhooks off; set later with PUT /_sandbox/webhook)")
-	clientID := fs.String("client-id", sandbox.DefaultClientID, "OAuth client id")
-	clientSecret := fs.String("client-secret", sandbox.DefaultClientSecret, "OAuth client secret")
-	autoCreate := fs.Duration("auto-create", 0, "dispatch a new random work order at this interval (0: only on demand)")
-	timeScale := fs.Float64("time-scale", 1, "multiply webhook retry delays by this factor (0.001 runs the 5-minute first retry in 300ms)")
-	seedWOs := fs.Int("seed-work-orders", 25, "work orders that exist at start")
-	seed := fs.Int64("seed", 1, "random seed for generated data")
-	retry := fs.Bool("webhook-retry", true, "retry failed webhook deliveries on CorrigoPro's schedule")
-	maxAttempts := fs.Int("webhook-max-attempts", sandbox.DefaultMaxAttempts, "attempts before a notification is dead")
-	concurrency := fs.Int("webhook-concurrency", sandbox.DefaultWebhookConcurrency, "parallel webhook deliveries")
-	lifetime := fs.Duration("token-lifetime", sandbox.DefaultTokenLifetime, "lifetime of access and webhook tokens")
-	keyFile := fs.String("key", "", "PEM RSA private key to sign tokens with (with --cert; default: generate one)")
-	certFile := fs.String("cert", "", "PEM certificate matching --key")
-	certOut := fs.String("cert-out", "", "also write the certificate PEM to this file")
-	verbose := fs.Bool("v", false, "log work orders and webhook deliveries to stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	var o sandboxOptions
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	o.define(fs)
+	pos, err := parseFlags(sandboxCmd, fs, args, os.Stdout, os.Stderr)
+	if err != nil {
+		return exitCode(err)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "gateway sandbox: unexpected arguments %q\n", fs.Args())
-		return 2
+	if len(pos) > 0 {
+		return exitCode(usageError(sandboxCmd, os.Stderr, "unexpected arguments %q", pos))
 	}
+	listen, webhookURL, clientID, clientSecret := &o.listen, &o.webhookURL, &o.clientID, &o.clientSecret
+	autoCreate, timeScale, seedWOs, seed, retry := &o.autoCreate, &o.timeScale, &o.seedWOs, &o.seed, &o.retry
+	maxAttempts, concurrency, lifetime := &o.maxAttempts, &o.concurrency, &o.lifetime
+	keyFile, certFile, certOut, verbose := &o.keyFile, &o.certFile, &o.certOut, &o.verbose
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -87,7 +118,7 @@ func runSandbox(ctx context.Context, args []string) int {
 	}
 	if _, err := sb.Start(*listen); err != nil {
 		_ = sb.Close()
-		fmt.Fprintf(os.Stderr, "gateway sandbox: %v\n", err)
+		fmt.Fprintf(os.Stderr, "gateway sandbox: --listen %s: %v (pass another --listen address)\n", *listen, err)
 		return 1
 	}
 	if *certOut != "" {

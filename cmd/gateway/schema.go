@@ -15,10 +15,45 @@ import (
 	"github.com/wogate/wogate/pkg/pluginapi"
 )
 
+// schemaOptions are schema's flags.
+type schemaOptions struct {
+	config           string
+	check, ruleTests bool
+}
+
+func (o *schemaOptions) define(fs *flag.FlagSet) {
+	fs.StringVar(&o.config, "config", "", "include the schemas of this config's plugins (starts each plugin once)")
+	fs.BoolVar(&o.check, "check", false, "check the YAML files named after the flags against the schema instead of printing it")
+	fs.BoolVar(&o.ruleTests, "rule-tests", false, "the schema of rule test files (gateway test) instead of the config's")
+}
+
+var schemaCmd = &command{
+	name:     "schema",
+	summary:  "print the config's JSON Schema, or check files against it",
+	synopsis: "schema [--config FILE | --rule-tests] [--check FILE...]",
+	doc: `Prints the JSON Schema (draft 2020-12) of the gateway's config file, the
+one docs/config.schema.json holds, generated from the loader's own
+definitions. Editors with yaml-language-server use it with a first line
+of: # yaml-language-server: $schema=<path or URL>
+
+--config adds each configured plugin's own config schema under
+plugins.<name>.config (the plugins are started once to describe
+themselves). --rule-tests prints the schema of rule test files instead
+(docs/ruletest.schema.json). --check checks files as written (no
+environment overrides or references resolved) and prints
+file:line:col: key: message; 'gateway validate' checks more.
+
+Exit codes: 0 printed, or every file conforms; 1 problems; 2 usage.`,
+	example: `gateway schema > config.schema.json
+gateway schema --check examples/config.yaml
+gateway schema --config examples/config.yaml --check examples/config.yaml
+gateway schema --rule-tests --check examples/tests/config_test.yaml`,
+	flags: func(fs *flag.FlagSet) { new(schemaOptions).define(fs) },
+}
+
 func init() {
-	register("schema", "print the config's JSON Schema, or check files against it", func(ctx context.Context, args []string) int {
-		return schemaMain(ctx, args, os.Stdout, os.Stderr)
-	})
+	schemaCmd.run = func(ctx context.Context, args []string) int { return schemaMain(ctx, args, os.Stdout, os.Stderr) }
+	register(schemaCmd)
 }
 
 // schemaMain prints the JSON Schema of the config file (draft 2020-12),
@@ -28,41 +63,21 @@ func init() {
 // codes: 0 printed / every file conforms, 1 a file does not (or a plugin
 // could not describe itself), 2 usage.
 func schemaMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o schemaOptions
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "include the schemas of this config's plugins (starts each plugin once)")
-	check := fs.Bool("check", false, "check the YAML files named after the flags against the schema instead of printing it")
-	ruleTests := fs.Bool("rule-tests", false, "the schema of rule test files (gateway test) instead of the config's")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gateway schema [--config FILE | --rule-tests] [--check FILE...]\n\n"+
-			"Prints the JSON Schema (draft 2020-12) of the gateway's config file, the\n"+
-			"one docs/config.schema.json holds. Editors with yaml-language-server use it\n"+
-			"with a first line of:  # yaml-language-server: $schema=<path or URL>\n"+
-			"--config adds each configured plugin's own config schema (the plugins are\n"+
-			"started once to describe themselves). --check checks files as written (no\n"+
-			"environment overrides or references resolved): `gateway validate` checks\n"+
-			"more. --rule-tests: the schema of rule test files instead (docs/ruletest.schema.json).\n"+
-			"Exit 0: printed, or every file conforms; 1: problems; 2: usage.\n\n")
-		fs.PrintDefaults()
+	o.define(fs)
+	files, err := parseFlags(schemaCmd, fs, args, stdout, stderr)
+	if err != nil {
+		return exitCode(err)
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	files := fs.Args()
-	if *check && len(files) == 0 {
-		fmt.Fprintln(stderr, "gateway schema: --check needs at least one file")
-		return 2
-	}
-	if !*check && len(files) > 0 {
-		fmt.Fprintf(stderr, "gateway schema: unexpected argument %q (did you mean --check?)\n", files[0])
-		return 2
-	}
-	if *ruleTests && *cfgPath != "" {
-		fmt.Fprintln(stderr, "gateway schema: --rule-tests and --config do not go together")
-		return 2
+	check, ruleTests, cfgPath := &o.check, &o.ruleTests, &o.config
+	switch {
+	case *check && len(files) == 0:
+		return exitCode(usageError(schemaCmd, stderr, "--check needs at least one file"))
+	case !*check && len(files) > 0:
+		return exitCode(usageError(schemaCmd, stderr, "unexpected argument %q (did you mean --check?)", files[0]))
+	case *ruleTests && *cfgPath != "":
+		return exitCode(usageError(schemaCmd, stderr, "--rule-tests and --config do not go together"))
 	}
 	var ps map[string]pluginapi.Schema
 	if *cfgPath != "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,8 +12,41 @@ import (
 	"github.com/wogate/wogate/pkg/core/ruletest"
 )
 
+// testOptions are test's flags.
+type testOptions struct {
+	path, format, run string
+	tests             listFlag
+	verbose, strict   bool
+}
+
+func (o *testOptions) define(fs *flag.FlagSet) {
+	fs.StringVar(&o.path, "config", "", "configuration file whose rules are tested (required)")
+	fs.Var(&o.tests, "tests", "test file or directory (repeatable; default: the tests directory next to the config)")
+	fs.StringVar(&o.format, "format", "text", "output format: text or json")
+	fs.StringVar(&o.run, "run", "", "run only the cases whose name matches this regular expression")
+	fs.BoolVar(&o.verbose, "v", false, "show notes (plugins without a mock, defaults taken) for passing cases too")
+	fs.BoolVar(&o.strict, "strict", false, "fail (exit 1) when a rule is matched by no case")
+}
+
+var testCmd = &command{
+	name:     "test",
+	summary:  "run rule unit tests (YAML cases next to the config)",
+	synopsis: "test --config FILE [--tests DIR|FILE]... [--run REGEX] [--format text|json] [--strict] [-v] [FILE...]",
+	doc: `Runs rule unit tests: each case sends an event through the configuration's
+rules, with mocked plugin answers, and checks which rules match and which
+actions would be sent to CorrigoPro or refused. Test files default to
+<config dir>/tests/*.yaml; see docs/integrators.md.
+
+Exit codes: 0 every case passed; 1 a case failed or something did not
+load (or, with --strict, a rule no case matches); 2 usage.`,
+	example: `gateway test --config examples/config.yaml
+gateway test --config examples/config.yaml --run emergency -v`,
+	flags: func(fs *flag.FlagSet) { new(testOptions).define(fs) },
+}
+
 func init() {
-	register("test", "run rule unit tests (YAML cases next to the config)", runTest)
+	testCmd.run = runTest
+	register(testCmd)
 }
 
 func runTest(ctx context.Context, args []string) int {
@@ -38,35 +70,18 @@ func (l *listFlag) Set(v string) error {
 // case passed; 1 a case failed, or the config or a test file does not load
 // (or, with --strict, a rule no case matches); 2 usage.
 func testMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o testOptions
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file whose rules are tested (required)")
-	var tests listFlag
-	fs.Var(&tests, "tests", "test file or directory (repeatable; default: the tests directory next to the config)")
-	format := fs.String("format", "text", "output format: text or json")
-	run := fs.String("run", "", "run only the cases whose name matches this regular expression")
-	verbose := fs.Bool("v", false, "show notes (plugins without a mock, defaults taken) for passing cases too")
-	strict := fs.Bool("strict", false, "fail (exit 1) when a rule is matched by no case")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gateway test --config FILE [--tests DIR|FILE]... [--run REGEX] [--format text|json] [--strict] [-v] [FILE...]\n\n"+
-			"Runs rule unit tests: each case sends an event through the configuration's\n"+
-			"rules, with mocked plugin answers, and checks which rules match and which\n"+
-			"actions would be sent to CorrigoPro or refused. Test files default to\n"+
-			"<config dir>/tests/*.yaml; see docs/integrators.md. Exit 0: every case\n"+
-			"passed; 1: a case failed or something did not load; 2: usage.\n\n")
-		fs.PrintDefaults()
+	o.define(fs)
+	pos, err := parseFlags(testCmd, fs, args, stdout, stderr)
+	if err != nil {
+		return exitCode(err)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	tests := append(o.tests, pos...)
+	if o.path == "" {
+		return exitCode(usageError(testCmd, stderr, "no configuration: pass --config FILE (the config whose rules the cases test)"))
 	}
-	tests = append(tests, fs.Args()...)
-	if *path == "" {
-		fs.Usage()
-		return 2
-	}
+	path, format, run, verbose, strict := &o.path, &o.format, &o.run, &o.verbose, &o.strict
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(stderr, "gateway test: unknown format %q (want text or json)\n", *format)
 		return 2
@@ -81,7 +96,6 @@ func testMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		opts.Run = re
 	}
 	rep := ruletest.RunAll(ctx, opts)
-	var err error
 	if *format == "json" {
 		err = rep.WriteJSON(stdout)
 	} else {

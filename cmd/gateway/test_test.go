@@ -105,8 +105,11 @@ func TestTestUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
 	}
-	if code, _, errOut := runTestCmd(t, "-h"); code != 0 || !strings.Contains(errOut, "usage: gateway test --config FILE") {
-		t.Errorf("-h: exit %d:\n%s", code, errOut)
+	if code, out, _ := runTestCmd(t, "-h"); code != 0 || !strings.Contains(out, "usage: gateway test --config FILE") {
+		t.Errorf("-h: exit %d, want 0 and the usage on stdout:\n%s", code, out)
+	}
+	if code, _, errOut := runTestCmd(t); code != 2 || !strings.Contains(errOut, "no configuration: pass --config FILE") {
+		t.Errorf("no args: exit %d, want 2 and what is missing:\n%s", code, errOut)
 	}
 	code, out, _ := runTestCmd(t, "--config", "does-not-exist.yaml")
 	if code != 1 || !strings.Contains(out, "does-not-exist.yaml: cannot read config") {

@@ -21,8 +21,38 @@ import (
 // skips the step when it is nil or --skip-plugins is given.
 var validatePlugins func(ctx context.Context, cfg *config.Config) []config.ErrorEntry
 
+// validateOptions are validate's flags.
+type validateOptions struct {
+	path, format        string
+	strict, skipPlugins bool
+}
+
+func (o *validateOptions) define(fs *flag.FlagSet) {
+	fs.StringVar(&o.path, "config", "", "configuration file to check (required)")
+	fs.StringVar(&o.format, "format", "text", "output format: text or json")
+	fs.BoolVar(&o.strict, "strict", false, "fail (exit 1) on warnings too")
+	fs.BoolVar(&o.skipPlugins, "skip-plugins", false, "do not start plugins to validate their config sections")
+}
+
+var validateCmd = &command{
+	name:     "validate",
+	summary:  "check a configuration: schema, secrets, rules, plugin configs",
+	synopsis: "validate --config FILE [--format text|json] [--strict] [--skip-plugins]",
+	doc: `Loads the configuration as 'gateway run' would (environment overrides and
+secret references included), compiles the rules and, unless --skip-plugins,
+has each plugin validate its config. Errors and warnings name the file,
+line, column and key, and say how to fix them.
+
+Exit codes: 0 valid (warnings allowed unless --strict); 1 errors (or
+warnings with --strict); 2 usage.`,
+	example: `gateway validate --config examples/config.yaml
+gateway validate --config /etc/wogate/config.yaml --strict --format json`,
+	flags: func(fs *flag.FlagSet) { new(validateOptions).define(fs) },
+}
+
 func init() {
-	register("validate", "check a configuration: schema, secrets, rules, plugin configs", runValidate)
+	validateCmd.run = runValidate
+	register(validateCmd)
 }
 
 // validateReport is the --format json output.
@@ -44,30 +74,20 @@ func runValidate(ctx context.Context, args []string) int {
 // validateMain is runValidate with explicit outputs, for tests. Exit codes:
 // 0 valid (warnings allowed unless --strict), 1 invalid, 2 usage.
 func validateMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o validateOptions
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file to check (required)")
-	format := fs.String("format", "text", "output format: text or json")
-	strict := fs.Bool("strict", false, "fail (exit 1) on warnings too")
-	skipPlugins := fs.Bool("skip-plugins", false, "do not start plugins to validate their config sections")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gateway validate --config FILE [--format text|json] [--strict] [--skip-plugins]\n\n"+
-			"Loads the configuration as `gateway run` would (environment overrides and\n"+
-			"secret references included), compiles the rules and, unless --skip-plugins,\n"+
-			"has each plugin validate its config. Exit 0: valid; 1: errors (or warnings\n"+
-			"with --strict); 2: usage.\n\n")
-		fs.PrintDefaults()
+	o.define(fs)
+	pos, err := parseFlags(validateCmd, fs, args, stdout, stderr)
+	if err != nil {
+		return exitCode(err)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	switch {
+	case len(pos) > 0:
+		return exitCode(usageError(validateCmd, stderr, "unexpected arguments %q (the config file goes after --config)", pos))
+	case o.path == "":
+		return exitCode(usageError(validateCmd, stderr, "no configuration: pass --config FILE"))
 	}
-	if *path == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
-	}
+	path, format, strict, skipPlugins := &o.path, &o.format, &o.strict, &o.skipPlugins
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(stderr, "gateway validate: unknown format %q (want text or json)\n", *format)
 		return 2

@@ -108,7 +108,7 @@ rules:
 }
 
 func TestValidateUsage(t *testing.T) {
-	if code, _, errs := runValidateTest(t); code != 2 || !strings.Contains(errs, "usage: gateway validate") {
+	if code, _, errs := runValidateTest(t); code != 2 || !strings.Contains(errs, "gateway validate: no configuration: pass --config FILE") || !strings.Contains(errs, "gateway help validate") {
 		t.Errorf("no args: exit %d %s", code, errs)
 	}
 	if code, _, _ := runValidateTest(t, "--config", "x.yaml", "--format", "xml"); code != 2 {

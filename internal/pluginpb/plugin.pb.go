@@ -739,7 +739,12 @@ type PluginError struct {
 	// false when it is set. Added after v1 shipped: plugins built before
 	// never set it, and gateways built before ignore it (the event then goes
 	// to the dead letters, as retryable false says).
-	NeedsPerson   bool `protobuf:"varint,3,opt,name=needs_person,json=needsPerson,proto3" json:"needs_person,omitempty"`
+	NeedsPerson bool `protobuf:"varint,3,opt,name=needs_person,json=needsPerson,proto3" json:"needs_person,omitempty"`
+	// retry_after_ms, with retryable, is how long the plugin's system asked
+	// to be left alone (an HTTP Retry-After, say): the gateway retries no
+	// sooner, up to its own cap. 0 leaves the gateway's backoff alone. Added
+	// after v1 shipped: gateways built before ignore it.
+	RetryAfterMs  int64 `protobuf:"varint,4,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -793,6 +798,13 @@ func (x *PluginError) GetNeedsPerson() bool {
 		return x.NeedsPerson
 	}
 	return false
+}
+
+func (x *PluginError) GetRetryAfterMs() int64 {
+	if x != nil {
+		return x.RetryAfterMs
+	}
+	return 0
 }
 
 type HandleEventRequest struct {
@@ -2919,11 +2931,12 @@ const file_wogate_plugin_v1_plugin_proto_rawDesc = "" +
 	"\rinstance_name\x18\x03 \x01(\tR\finstanceName\"\x8c\x01\n" +
 	"\x11ConfigureResponse\x123\n" +
 	"\x05error\x18\x01 \x01(\v2\x1d.wogate.plugin.v1.PluginErrorR\x05error\x12B\n" +
-	"\rconfig_errors\x18\x02 \x03(\v2\x1d.wogate.plugin.v1.ConfigErrorR\fconfigErrors\"h\n" +
+	"\rconfig_errors\x18\x02 \x03(\v2\x1d.wogate.plugin.v1.ConfigErrorR\fconfigErrors\"\x8e\x01\n" +
 	"\vPluginError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
 	"\tretryable\x18\x02 \x01(\bR\tretryable\x12!\n" +
-	"\fneeds_person\x18\x03 \x01(\bR\vneedsPerson\"C\n" +
+	"\fneeds_person\x18\x03 \x01(\bR\vneedsPerson\x12$\n" +
+	"\x0eretry_after_ms\x18\x04 \x01(\x03R\fretryAfterMs\"C\n" +
 	"\x12HandleEventRequest\x12-\n" +
 	"\x05event\x18\x01 \x01(\v2\x17.wogate.plugin.v1.EventR\x05event\"~\n" +
 	"\x13HandleEventResponse\x122\n" +

@@ -11,6 +11,10 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/time/rate"
+
+	"github.com/wogate/wogate/internal/retryafter"
 )
 
 // MaxResponseBytes bounds how much of a response body the client reads. A
@@ -54,6 +58,11 @@ type Config struct {
 	RefreshBefore time.Duration
 	// UserAgent is sent on every request; default DefaultUserAgent.
 	UserAgent string
+	// RateLimiter, if set, paces every HTTP exchange of this client (token
+	// requests excepted): each waits for a token of the limiter. A wait
+	// that would outlast the call's context fails at once with an error
+	// that matches ErrRateLimited and reports the delay (RateLimitError).
+	RateLimiter *rate.Limiter
 }
 
 // Exchange describes one HTTP request and its answer, for a communication
@@ -89,6 +98,7 @@ type Client struct {
 	now       func() time.Time
 	maxUpload int64
 	maxBody   int64 // response read bound; MaxResponseBytes (tests lower it)
+	limiter   *rate.Limiter
 }
 
 // NewClient validates cfg and returns a Client. It makes no network calls.
@@ -144,6 +154,7 @@ func NewClient(cfg Config) (*Client, error) {
 		now:       time.Now,
 		maxUpload: MaxAttachmentBytes,
 		maxBody:   MaxResponseBytes,
+		limiter:   cfg.RateLimiter,
 	}
 	c.auth = &tokenSource{
 		oauthURL:      oauth,
@@ -260,7 +271,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 	if err != nil {
 		return fmt.Errorf("corrigo: %s %s: %w", cl.method, cl.path, err)
 	}
-	status, body, err := c.send(ctx, cl, u, payload, ctype, tok)
+	status, body, hdr, err := c.send(ctx, cl, u, payload, ctype, tok)
 	if err == nil && status == http.StatusUnauthorized {
 		// The token was rejected: it expired early, was revoked, or the
 		// server restarted. Drop it and try exactly once more.
@@ -268,13 +279,13 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		if tok, err = c.auth.get(ctx); err != nil {
 			return fmt.Errorf("corrigo: %s %s: after 401: %w", cl.method, cl.path, err)
 		}
-		status, body, err = c.send(ctx, cl, u, payload, ctype, tok)
+		status, body, hdr, err = c.send(ctx, cl, u, payload, ctype, tok)
 	}
 	if err != nil {
 		return err
 	}
 	if status/100 != 2 {
-		return c.apiError(cl, status, body)
+		return c.apiError(cl, status, body, hdr)
 	}
 	if cl.out == nil || len(bytes.TrimSpace(body)) == 0 {
 		return nil
@@ -285,11 +296,46 @@ func (c *Client) do(ctx context.Context, cl call) error {
 	return nil
 }
 
+// wait takes a token of the rate limiter, if there is one. It waits when
+// the token comes within half of the time the call has left (all of it
+// when the context has no deadline); a longer wait is not started: the
+// call fails with a *RateLimitError naming the delay, so the caller can
+// schedule it for later instead of holding a slot.
+func (c *Client) wait(ctx context.Context) error {
+	if c.limiter == nil {
+		return nil
+	}
+	r := c.limiter.Reserve()
+	if !r.OK() {
+		return &RateLimitError{Delay: time.Second}
+	}
+	d := r.Delay()
+	if d <= 0 {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl)/2 < d {
+		r.Cancel()
+		return &RateLimitError{Delay: d}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
+	}
+}
+
 // send performs one HTTP exchange and reports it to the Observer. A
 // transport error comes back wrapped with the call's method and path.
-func (c *Client) send(ctx context.Context, cl call, u string, payload []byte, ctype, tok string) (int, []byte, error) {
+func (c *Client) send(ctx context.Context, cl call, u string, payload []byte, ctype, tok string) (int, []byte, http.Header, error) {
+	if err := c.wait(ctx); err != nil {
+		return 0, nil, nil, fmt.Errorf("corrigo: %s %s (MessageId %s): %w", cl.method, cl.path, cl.messageID, err)
+	}
 	ex := Exchange{Start: c.now(), Method: cl.method, URL: u, RequestBody: cl.logBody, MessageID: cl.messageID, WorkOrderID: cl.workOrderID}
-	status, body, err := c.roundTrip(ctx, cl.method, u, payload, ctype, tok)
+	status, body, hdr, err := c.roundTrip(ctx, cl.method, u, payload, ctype, tok)
 	if err != nil {
 		err = fmt.Errorf("corrigo: %s %s (MessageId %s): %w", cl.method, cl.path, cl.messageID, err)
 	}
@@ -297,14 +343,14 @@ func (c *Client) send(ctx context.Context, cl call, u string, payload []byte, ct
 		ex.Duration = c.now().Sub(ex.Start)
 		ex.Status, ex.ResponseBody, ex.Err = status, body, err
 		if err == nil && status/100 != 2 {
-			ex.Err = c.apiError(cl, status, body)
+			ex.Err = c.apiError(cl, status, body, hdr)
 		}
 		c.observe(ex)
 	}
-	return status, body, err
+	return status, body, hdr, err
 }
 
-func (c *Client) roundTrip(ctx context.Context, method, u string, payload []byte, ctype, tok string) (int, []byte, error) {
+func (c *Client) roundTrip(ctx context.Context, method, u string, payload []byte, ctype, tok string) (int, []byte, http.Header, error) {
 	var rd *bytes.Reader
 	if payload != nil {
 		rd = bytes.NewReader(payload)
@@ -317,7 +363,7 @@ func (c *Client) roundTrip(ctx context.Context, method, u string, payload []byte
 		req, err = http.NewRequestWithContext(ctx, method, u, nil)
 	}
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")
@@ -327,21 +373,34 @@ func (c *Client) roundTrip(ctx context.Context, method, u string, payload []byte
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer func() { _ = resp.Body.Close() }() // read-only body
 	body, err := readBounded(resp.Body, c.maxBody)
 	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("read response: %w", err)
+		return resp.StatusCode, nil, resp.Header, fmt.Errorf("read response: %w", err)
 	}
-	return resp.StatusCode, body, nil
+	return resp.StatusCode, body, resp.Header, nil
 }
 
 // apiError decodes CorrigoPro's error body. Bodies that do not follow the
 // format (404s, proxies, HTML error pages) still become an APIError, with a
 // short excerpt of the body as the message.
-func (c *Client) apiError(cl call, status int, body []byte) *APIError {
+//
+// A 429 or 503 carrying Retry-After (delta-seconds or an HTTP-date) sets
+// RetryAfter; other statuses' Retry-After is ignored (RFC 9110 gives it
+// meaning only with 503 and 3xx, and 429 by RFC 6585).
+func (c *Client) apiError(cl call, status int, body []byte, hdr http.Header) *APIError {
 	e := &APIError{Method: cl.method, Path: cl.path, StatusCode: status, MessageId: cl.messageID}
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		now := time.Now
+		if c.now != nil {
+			now = c.now
+		}
+		if d, ok := retryafter.FromHeader(hdr, now()); ok {
+			e.RetryAfter = d
+		}
+	}
 	var eb ErrorBody
 	if err := json.Unmarshal(body, &eb); err == nil && (eb.Code != 0 || eb.Message != "") {
 		e.Code, e.Message, e.ValidationErrors = eb.Code, eb.Message, eb.ValidationErrors

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"time"
 )
 
 // Class says what a caller should do about a failed call. The gateway's
@@ -55,7 +56,29 @@ type APIError struct {
 	ValidationErrors []ValidationError
 	MessageId        string
 	Hint             string
+	// RetryAfter is the wait a 429 or 503 asked for in its Retry-After
+	// header (0 when it had none). It is not capped here.
+	RetryAfter time.Duration
 }
+
+// ErrRateLimited matches a *RateLimitError: a call the client's own rate
+// limiter (Config.RateLimiter) held back. Nothing was sent.
+var ErrRateLimited = errors.New("corrigo: held back by the client's rate limit")
+
+// RateLimitError is a call not sent because the client's rate limiter
+// would have made it wait longer than the call may take. Delay is when a
+// token will be free. It classifies as transient, but it says nothing
+// about CorrigoPro's health.
+type RateLimitError struct {
+	Delay time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return "corrigo: held back by the client's rate limit (next slot in " + e.Delay.Round(time.Millisecond).String() + ")"
+}
+
+// Is matches ErrRateLimited.
+func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
 
 // ClassOf classifies any error returned by the client. Errors that are not
 // APIErrors are network or context errors.
@@ -119,6 +142,9 @@ func (e *APIError) Error() string {
 	}
 	if e.MessageId != "" {
 		s += " (MessageId " + e.MessageId + ")"
+	}
+	if e.RetryAfter > 0 {
+		s += " (Retry-After " + e.RetryAfter.String() + ")"
 	}
 	if e.Hint != "" {
 		s += " — hint: " + e.Hint

@@ -33,7 +33,10 @@ func FuzzAPIErrorBody(f *testing.F) {
 	c := &Client{}
 	f.Fuzz(func(t *testing.T, status int, method, body string) {
 		cl := call{method: method, path: "api/x", messageID: "m-1"}
-		e := c.apiError(cl, status, []byte(body))
+		e := c.apiError(cl, status, []byte(body), http.Header{"Retry-After": {body}})
+		if e.RetryAfter < 0 {
+			t.Fatalf("negative RetryAfter %v", e.RetryAfter)
+		}
 		if e == nil || e.Method != method || e.Path != "api/x" || e.StatusCode != status {
 			t.Fatalf("apiError = %+v", e)
 		}

@@ -38,12 +38,18 @@ const (
 	ReasonNotYetValid   VerifyReason = "not_yet_valid"  // .issued is in the future (beyond the clock skew)
 	ReasonWrongAudience VerifyReason = "wrong_audience" // no Aud claim equals the expected audience
 	ReasonMissingExpiry VerifyReason = "missing_expiry" // .expires is absent or unreadable
+	ReasonWrongName     VerifyReason = "wrong_name"     // the name claim is not one of VerifyOptions.Names
+	// ReasonNotWebhookToken: the ticket is one the verifier was told is
+	// not a webhook token (VerifyOptions.RefuseNames: the name claim is
+	// an OAuth client id, so it is an API access token).
+	ReasonNotWebhookToken VerifyReason = "not_webhook_token"
 )
 
 // AllVerifyReasons lists every reason, for metrics label sets and docs.
 var AllVerifyReasons = []VerifyReason{
 	ReasonMissingToken, ReasonMalformed, ReasonBadBase64, ReasonBadSignature, ReasonBadGzip,
 	ReasonBadJSON, ReasonExpired, ReasonNotYetValid, ReasonWrongAudience, ReasonMissingExpiry,
+	ReasonWrongName, ReasonNotWebhookToken,
 }
 
 // VerifyError is the error of every failed verification. Its message is
@@ -120,6 +126,17 @@ type VerifyOptions struct {
 	MaxTokenBytes int
 	// MaxInflatedBytes bounds the decompressed ticket; 0 means 1 MiB.
 	MaxInflatedBytes int64
+	// Names, when not empty, pins the ticket's name claim (Ticket.Name):
+	// a token whose name is none of them is refused with ReasonWrongName.
+	// Compared exactly. CorrigoPro's webhook tokens carry a name the
+	// published sample redacts [I]; pin the value your tokens carry.
+	Names []string
+	// RefuseNames are name claims that mark a ticket as something other
+	// than a webhook token, refused with ReasonNotWebhookToken. An OAuth
+	// access token from /OAuth/Token carries the client id as its name,
+	// so passing the client ids of the API clients refuses access tokens
+	// sent as webhook bearers. Compared case-insensitively.
+	RefuseNames []string
 }
 
 // combo is one signature scheme the verifier tries.
@@ -138,6 +155,8 @@ type Verifier struct {
 	needGunzip  bool // a SignedGunzipped combo is configured
 	audience    string
 	skew        time.Duration
+	names       map[string]bool
+	refuse      []string
 	now         func() time.Time
 	maxToken    int
 	maxInflated int64
@@ -160,6 +179,17 @@ func NewVerifier(certPEM []byte, opts VerifyOptions) (*Verifier, error) {
 		now:         opts.Now,
 		maxToken:    opts.MaxTokenBytes,
 		maxInflated: opts.MaxInflatedBytes,
+	}
+	for _, n := range opts.Names {
+		if v.names == nil {
+			v.names = map[string]bool{}
+		}
+		v.names[n] = true
+	}
+	for _, n := range opts.RefuseNames {
+		if n != "" {
+			v.refuse = append(v.refuse, n)
+		}
 	}
 	if v.audience == "" {
 		v.audience = DefaultAudience
@@ -412,15 +442,27 @@ func (v *Verifier) checkTicket(t *Ticket, res *VerifyResult) error {
 	}
 	if v.audience != AudienceAny {
 		auds := t.Audiences()
+		found := false
 		for _, a := range auds {
-			if a == v.audience {
-				return nil
-			}
+			found = found || a == v.audience
 		}
-		if len(auds) == 0 {
+		switch {
+		case len(auds) == 0:
 			return verr(ReasonWrongAudience, "ticket has no Aud claim, want %q", v.audience)
+		case !found:
+			return verr(ReasonWrongAudience, "audience %q, want %q", truncateForLog(strings.Join(auds, ","), 80), v.audience)
 		}
-		return verr(ReasonWrongAudience, "audience %q, want %q", truncateForLog(strings.Join(auds, ","), 80), v.audience)
+	}
+	// The name claim is an identity: the messages say what was checked,
+	// never the value.
+	name := t.Name()
+	for _, n := range v.refuse {
+		if strings.EqualFold(name, n) {
+			return verr(ReasonNotWebhookToken, "the ticket's name is the client id of an API client: an OAuth access token, not a webhook token")
+		}
+	}
+	if v.names != nil && !v.names[name] {
+		return verr(ReasonWrongName, "the ticket's name claim is not one of the %d pinned names", len(v.names))
 	}
 	return nil
 }

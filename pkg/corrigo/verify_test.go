@@ -253,6 +253,13 @@ func TestVerifyFailures(t *testing.T) {
 		{"custom audience expected", good, VerifyOptions{Audience: "Elsewhere"}, ReasonWrongAudience},
 		{"no audience claim", signedTicket(t, ticket(func(tk *Ticket) { tk.Claims = tk.Claims[:2] }), true), VerifyOptions{}, ReasonWrongAudience},
 
+		{"name not pinned", good, VerifyOptions{Names: []string{"CorrigoPro"}}, ReasonWrongName},
+		{"pinned name differs in case", mustIssue(t, issA, "corrigopro", "", 0), VerifyOptions{Names: []string{"CorrigoPro"}}, ReasonWrongName},
+		{"no name claim with names pinned", signedTicket(t, ticket(func(tk *Ticket) { tk.Claims = tk.Claims[1:] }), true), VerifyOptions{Names: []string{"CorrigoPro"}}, ReasonWrongName},
+		{"an access token (name is the client id)", good, VerifyOptions{RefuseNames: []string{"other", "secret-client-name"}}, ReasonNotWebhookToken},
+		{"an access token, client id in another case", good, VerifyOptions{RefuseNames: []string{"SECRET-CLIENT-NAME"}}, ReasonNotWebhookToken},
+		{"an access token even when its name is pinned", good, VerifyOptions{Names: []string{"secret-client-name"}, RefuseNames: []string{"secret-client-name"}}, ReasonNotWebhookToken},
+
 		{"no .expires", signedTicket(t, ticket(func(tk *Ticket) { delete(tk.Properties.Dictionary, TicketExpiresKey) }), true), VerifyOptions{}, ReasonMissingExpiry},
 		{"no properties", signedData(t, []byte(`{"AuthenticationType":"Bearer","Claims":[{"Type":"Aud","Value":"CorrigoProDirect"}]}`)), VerifyOptions{}, ReasonMissingExpiry},
 		{"unreadable .expires", signedTicket(t, ticket(func(tk *Ticket) { tk.Properties.Dictionary[TicketExpiresKey] = "soon" }), false), VerifyOptions{}, ReasonMissingExpiry},
@@ -321,6 +328,8 @@ func TestVerifyAccepts(t *testing.T) {
 		{"issued within skew", mustIssue(t, NewTokenIssuer(keyA, IssuerOptions{Now: fixedClock(testNow.Add(time.Minute))}), "x", "", 0), VerifyOptions{}},
 		{"audience check disabled", mustIssue(t, issA, "x", "Other", 0), VerifyOptions{Audience: AudienceAny}},
 		{"custom audience", mustIssue(t, issA, "x", "Other", 0), VerifyOptions{Audience: "Other"}},
+		{"pinned name", mustIssue(t, issA, "CorrigoPro", "", 0), VerifyOptions{Names: []string{"Acme Facilities", "CorrigoPro"}}},
+		{"refused names are someone else", mustIssue(t, issA, "CorrigoPro", "", 0), VerifyOptions{RefuseNames: []string{"client-1", ""}}},
 		{"no .issued", signedTicket(t, func() *Ticket {
 			tk := NewTicket("x", DefaultAudience, testNow, time.Minute)
 			delete(tk.Properties.Dictionary, TicketIssuedKey)

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/wogate/wogate/pkg/corrigo"
 )
@@ -166,9 +167,21 @@ type Error struct {
 	// Retryable. A gateway that predates the field treats the error as
 	// permanent (Retryable false), so NeedsPerson sets Retryable false.
 	NeedsPerson bool
+	// RetryAfter, with Retryable, is how long the plugin's system asked to
+	// be left alone (an HTTP Retry-After, say): the gateway redelivers the
+	// event no sooner than that (up to its delivery.retry_after_max) when it
+	// is longer than its own backoff. Millisecond precision on the wire; a
+	// gateway that predates the field uses its backoff.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// RetryAfter wraps err as a retryable *Error that asks the gateway to wait
+// at least d before redelivering the event.
+func RetryAfter(err error, d time.Duration) *Error {
+	return &Error{Message: errString(err), Retryable: true, RetryAfter: max(d, 0)}
+}
 
 // RetryLater wraps err as a retryable *Error.
 func RetryLater(err error) *Error { return &Error{Message: errString(err), Retryable: true} }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -132,7 +134,11 @@ func errorToPB(err error) *pluginpb.PluginError {
 	// needs_person implies retryable false on the wire, so a gateway that
 	// does not know the field dead-letters the event rather than retrying
 	// it forever.
-	return &pluginpb.PluginError{Message: pe.Message, Retryable: pe.Retryable && !pe.NeedsPerson, NeedsPerson: pe.NeedsPerson}
+	out := &pluginpb.PluginError{Message: pe.Message, Retryable: pe.Retryable && !pe.NeedsPerson, NeedsPerson: pe.NeedsPerson}
+	if out.Retryable && pe.RetryAfter > 0 {
+		out.RetryAfterMs = max(pe.RetryAfter.Milliseconds(), 1)
+	}
+	return out
 }
 
 func errorFromPB(e *pluginpb.PluginError) *Error {
@@ -143,7 +149,11 @@ func errorFromPB(e *pluginpb.PluginError) *Error {
 	if msg == "" {
 		msg = "plugin reported an error without a message"
 	}
-	return &Error{Message: msg, Retryable: e.GetRetryable() && !e.GetNeedsPerson(), NeedsPerson: e.GetNeedsPerson()}
+	out := &Error{Message: msg, Retryable: e.GetRetryable() && !e.GetNeedsPerson(), NeedsPerson: e.GetNeedsPerson()}
+	if ms := e.GetRetryAfterMs(); out.Retryable && ms > 0 {
+		out.RetryAfter = time.Duration(min(ms, int64(math.MaxInt64/time.Millisecond))) * time.Millisecond
+	}
+	return out
 }
 
 func configErrorsToPB(es []ConfigError) []*pluginpb.ConfigError {

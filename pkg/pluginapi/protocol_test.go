@@ -180,6 +180,29 @@ func TestErrorVerdictsOnTheWire(t *testing.T) {
 			t.Errorf("%+v came back as %+v", tt.in, got)
 		}
 	}
+	// retry_after_ms carries a retryable error's RetryAfter (field 4; a
+	// gateway built before it ignores it and uses its backoff).
+	for _, tt := range []struct {
+		in   *Error
+		want time.Duration
+	}{
+		{RetryAfter(errors.New("busy"), 4*time.Second), 4 * time.Second},
+		{RetryAfter(errors.New("busy"), 1500*time.Microsecond), time.Millisecond},
+		{RetryAfter(errors.New("busy"), -time.Second), 0},
+		{&Error{Message: "dead", RetryAfter: time.Second}, 0}, // not retryable: no wait to speak of
+	} {
+		b, err := proto.Marshal(errorToPB(tt.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back pluginpb.PluginError
+		if err := proto.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if got := errorFromPB(&back); got.RetryAfter != tt.want || got.Retryable != tt.in.Retryable {
+			t.Errorf("%+v came back as %+v, want RetryAfter %v", tt.in, got, tt.want)
+		}
+	}
 	// What a plugin built before needs_person existed sends: fields 1 and
 	// 2 only. It decodes as before, without the new verdict.
 	old := []byte{0x0a, 0x03, 'b', 'a', 'd', 0x10, 0x00}

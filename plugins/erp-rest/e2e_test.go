@@ -80,7 +80,7 @@ func build(t *testing.T) {
 	}
 }
 
-const callbackSecret = "e2e-callback-secret"
+const callbackSecret = "e2e-callback-secret-0123456789"
 
 type e2e struct {
 	t   *testing.T
@@ -164,6 +164,7 @@ plugins:
   erp:
     command: %s
     timeout: 10s
+    inbound: {hmac_secret: %s, hmac_header: X-Signature}
     config:
       base_url: %s/api/v1
       timeout: 5s
@@ -195,7 +196,7 @@ rules:
 delivery: {backoff_initial: 20ms, backoff_max: 200ms, max_attempts: 5}
 admin: {listen: "%s"}
 log: {level: debug}
-`, addr, dir, sb.BaseURL(), sb.OAuthURL(), cert, pluginBin, erp.URL(), o.createBody, callbackSecret, o.erpConfig, o.admin)
+`, addr, dir, sb.BaseURL(), sb.OAuthURL(), cert, pluginBin, callbackSecret, erp.URL(), o.createBody, callbackSecret, o.erpConfig, o.admin)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -97,6 +97,14 @@ func TestPluginProcessThroughManager(t *testing.T) {
 	if !errors.As(err, &pe) || !pe.Retryable {
 		t.Fatalf("first delivery: %v, want a retryable error", err)
 	}
+	// The ERP throttles: its Retry-After reaches the gateway through the
+	// plugin process and the protocol.
+	erp.SetRetryAfter("4")
+	erp.FailNext(http.StatusTooManyRequests)
+	_, err = m.HandleEvent(ctx, "erp", ev)
+	if !errors.As(err, &pe) || !pe.Retryable || pe.RetryAfter != 4*time.Second {
+		t.Fatalf("throttled delivery: %v (%+v), want a retryable error asking for 4s", err, pe)
+	}
 	acts, err := m.HandleEvent(ctx, "erp", ev)
 	if err != nil || len(acts) != 1 || acts[0].Kind != pluginapi.KindAccept {
 		t.Fatalf("redelivery: %+v %v", acts, err)

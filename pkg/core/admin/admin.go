@@ -29,6 +29,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wogate/wogate/pkg/core/store"
@@ -101,6 +103,14 @@ type Options struct {
 	// Ready, if set, answers /readyz: nil means ready. Default: the store
 	// answers a ping and every plugin the Runtime reports is running.
 	Ready func(ctx context.Context) error
+	// Problems, if set, answers /readyz instead of Ready: each entry is
+	// one reason the gateway is not ready; none means ready.
+	Problems func(ctx context.Context) []string
+	// AllowedHosts are host names (or addresses) the Host header may
+	// carry besides DefaultAllowedHosts: the admin.listen host and
+	// admin.allowed_hosts. Requests for other hosts get 421 (DNS
+	// rebinding), except health checks and metrics.
+	AllowedHosts []string
 	// SessionTTL is how long a UI login lasts; default 12h.
 	SessionTTL time.Duration
 	Logger     *slog.Logger
@@ -119,6 +129,12 @@ type Handler struct {
 	patterns []string
 	key      []byte // signs session cookies and CSRF tokens
 	tmpl     *templates
+	g        *guard
+	// epoch is the session epoch (session.go); epochMu orders revocations.
+	epoch   atomic.Int64
+	epochMu sync.Mutex
+	// logins throttles failed token checks (throttle.go).
+	logins *loginThrottle
 }
 
 // New returns the admin handler over st. rt may be nil (no live rules,
@@ -145,6 +161,18 @@ func New(st store.Store, rt Runtime, o Options) *Handler {
 		_, _ = rand.Read(h.key)
 	}
 	h.tmpl = mustTemplates()
+	h.g = newGuard(o.AllowedHosts)
+	h.logins = newLoginThrottle(o.Now)
+	if o.Token != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := h.loadEpoch(ctx); err != nil {
+			// Without the stored epoch a revoked session could come back:
+			// start a fresh epoch no stored session can have.
+			h.log.Warn("could not read the admin session epoch; every session must log in again", "err", err)
+			h.epoch.Store(time.Now().UnixNano())
+		}
+		cancel()
+	}
 	h.routes()
 	return h
 }
@@ -180,6 +208,7 @@ func (h *Handler) routes() {
 	api("GET /api/v1/backlog", h.apiBacklog)
 	api("GET /api/v1/status", h.apiStatus)
 	api("GET /api/v1/openapi.json", h.apiOpenAPI)
+	api("POST /api/v1/sessions/revoke", h.apiRevokeSessions)
 	m.Handle("/api/", h.apiAuth(http.HandlerFunc(h.apiNotFound)))
 
 	h.uiRoutes()
@@ -237,6 +266,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Cache-Control", "no-store")
+	if !h.g.check(w, r) {
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -245,7 +277,9 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	var problems []string
-	if h.o.Ready != nil {
+	if h.o.Problems != nil {
+		problems = h.o.Problems(ctx)
+	} else if h.o.Ready != nil {
 		if err := h.o.Ready(ctx); err != nil {
 			problems = append(problems, err.Error())
 		}
@@ -302,11 +336,20 @@ func (h *Handler) apiAuth(next http.Handler) http.Handler {
 				writeError(w, http.StatusUnauthorized, "unauthorized", "", "missing bearer token: send Authorization: Bearer <admin.token>")
 				return
 			}
+			if wait := h.logins.blocked(r); wait > 0 {
+				tooManyLogins(w, wait)
+				return
+			}
 			if !h.tokenOK(tok) {
+				h.logins.failed(r)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="wogate-admin", error="invalid_token"`)
 				writeError(w, http.StatusUnauthorized, "unauthorized", "", "invalid bearer token")
 				return
 			}
+			h.logins.succeeded(r)
+		}
+		if !jsonOnly(w, r) {
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

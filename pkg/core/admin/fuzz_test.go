@@ -41,12 +41,14 @@ func FuzzQueries(f *testing.F) {
 			"/ui/log?", "/ui/dead-letters?", "/ui/work-orders?"} {
 			req := httptest.NewRequestWithContext(t.Context(), "GET", "/", nil)
 			req.URL = &url.URL{Path: strings.SplitN(target, "?", 2)[0], RawQuery: query}
+			req.Host = "127.0.0.1:8081"
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
 			checkAnswer(t, target+query, w)
 		}
 		for _, op := range []string{"reprocess", "ignore"} {
 			req := httptest.NewRequestWithContext(t.Context(), "POST", "/api/v1/dead-letters/"+op, strings.NewReader(body))
+			req.Host = "localhost:8081"
 			req.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
@@ -109,4 +111,65 @@ func TestSessionExpiry(t *testing.T) {
 	if h.validSession(v) {
 		t.Fatal("expired session accepted")
 	}
+}
+
+// FuzzGuard sends arbitrary Host, Origin, Sec-Fetch-Site and Content-Type
+// values (outside input: any web page or client picks them) to a
+// state-changing API route and a UI page: nothing panics or answers 5xx,
+// and a request that changed state carried an allowed host, a JSON
+// content type and nothing that says cross-site.
+func FuzzGuard(f *testing.F) {
+	f.Add("POST", "127.0.0.1:8081", "", "", "application/json")
+	f.Add("POST", "127.0.0.1:8081", "http://evil.example", "", "")
+	f.Add("POST", "evil.example", "", "same-origin", "application/json")
+	f.Add("POST", "[::1]:8081", "http://[::1]:8081", "same-origin", "application/json; charset=utf-8")
+	f.Add("GET", "LOCALHOST.", "null", "cross-site", "text/plain")
+	f.Add("POST", "localhost:8081", "http://localhost:8081", "none", "application/json;;")
+	f.Add("POST", "[::1", "%zz", "\x00", "application/json; x=\"")
+	st, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "wogate.db"), sqlite.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = st.Close() })
+	h := New(st, nil, Options{Logger: slog.New(slog.DiscardHandler), AllowedHosts: []string{"admin.internal"}})
+	f.Fuzz(func(t *testing.T, method, host, origin, site, ctype string) {
+		if method != "GET" && method != "POST" {
+			method = "POST"
+		}
+		for _, path := range []string{"/api/v1/dead-letters/ignore", "/ui/"} {
+			req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(`{"refs":["event:1"]}`))
+			req.Host = host
+			for k, v := range map[string]string{"Origin": origin, "Sec-Fetch-Site": site, "Content-Type": ctype} {
+				if v != "" {
+					req.Header.Set(k, v)
+				}
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code >= 500 {
+				t.Fatalf("%s %s host %q: %d %s", method, path, host, w.Code, w.Body)
+			}
+			if w.Code == http.StatusMisdirectedRequest || w.Code == http.StatusForbidden || w.Code == http.StatusUnsupportedMediaType {
+				checkAnswer(t, path, w)
+			}
+			if method == "POST" && path != "/ui/" && w.Code != http.StatusMisdirectedRequest && w.Code != http.StatusForbidden && w.Code != http.StatusUnsupportedMediaType {
+				// The request reached the route.
+				if !h.g.hosts[normHost(host)] {
+					t.Fatalf("host %q reached the route", host)
+				}
+				if !isJSON(ctype) {
+					t.Fatalf("content type %q reached the route", ctype)
+				}
+				if site != "" && site != "same-origin" && site != "none" {
+					t.Fatalf("Sec-Fetch-Site %q reached the route", site)
+				}
+				if site == "" && origin != "" {
+					u, err := url.Parse(origin)
+					if err != nil || u.Host != host {
+						t.Fatalf("origin %q reached the route for host %q", origin, host)
+					}
+				}
+			}
+		}
+	})
 }

@@ -223,6 +223,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 	check("GET", "/api/v1/plugins", "/api/v1/plugins", "", tok)
 	check("POST", "/api/v1/plugins/{name}/restart", "/api/v1/plugins/mailer/restart", "", tok) // 501: the fixed runtime cannot
 	check("GET", "/api/v1/breakers", "/api/v1/breakers", "", tok)
+	check("POST", "/api/v1/sessions/revoke", "/api/v1/sessions/revoke", "{}", tok)
 	check("GET", "/api/v1/log", "/api/v1/log", "", tok)
 	check("GET", "/api/v1/log", "/api/v1/log?limit=2", "", tok)
 	check("GET", "/api/v1/log", "/api/v1/log?severity=loud", "", tok)

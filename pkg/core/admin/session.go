@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -22,12 +23,63 @@ import (
 
 const sessionCookie = "wogate_admin_session"
 
-// newSession returns a signed cookie value: expiry.nonce.mac.
+// newSession returns a signed cookie value: expiry.epoch.nonce.mac.
 func (h *Handler) newSession() string {
 	nonce := make([]byte, 12)
 	_, _ = rand.Read(nonce)
-	body := strconv.FormatInt(h.o.Now().Add(h.o.SessionTTL).Unix(), 10) + "." + base64.RawURLEncoding.EncodeToString(nonce)
+	body := strconv.FormatInt(h.o.Now().Add(h.o.SessionTTL).Unix(), 10) + "." + strconv.FormatInt(h.epoch.Load(), 10) +
+		"." + base64.RawURLEncoding.EncodeToString(nonce)
 	return body + "." + h.sign("session|"+body)
+}
+
+// Sessions are signed cookies the gateway keeps no list of, so one
+// cannot be revoked alone. Each carries the session epoch it was issued
+// under; logging out (or POST /api/v1/sessions/revoke) moves the epoch on,
+// which ends every session issued before. The epoch is kept in the store
+// (watermark "admin:session_epoch"), so a restart does not bring revoked
+// sessions back. One shared token means one identity: ending everyone's
+// session on a logout is what logout can mean here.
+const epochKey = "admin:session_epoch"
+
+// epochStore is the part of store.Store the epoch needs.
+type epochStore interface {
+	GetWatermark(ctx context.Context, name string) (string, error)
+	SetWatermark(ctx context.Context, name, value string) error
+}
+
+// loadEpoch reads the stored session epoch (0 when none).
+func (h *Handler) loadEpoch(ctx context.Context) error {
+	es, ok := h.st.(epochStore)
+	if !ok || h.st == nil {
+		return nil
+	}
+	v, err := es.GetWatermark(ctx, epochKey)
+	if err != nil || v == "" {
+		return err
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("session epoch %q: %w", v, err)
+	}
+	h.epoch.Store(n)
+	return nil
+}
+
+// revokeSessions ends every session issued so far. The new epoch is
+// stored first: if the store fails, nothing changes and the caller says
+// so, rather than revoke sessions only until the next restart.
+func (h *Handler) revokeSessions(ctx context.Context) error {
+	h.epochMu.Lock()
+	defer h.epochMu.Unlock()
+	next := h.epoch.Load() + 1
+	if es, ok := h.st.(epochStore); ok && h.st != nil {
+		if err := es.SetWatermark(ctx, epochKey, strconv.FormatInt(next, 10)); err != nil {
+			return fmt.Errorf("store the session epoch: %w", err)
+		}
+	}
+	h.epoch.Store(next)
+	h.log.Info("admin sessions revoked", "epoch", next)
+	return nil
 }
 
 func (h *Handler) sign(s string) string {
@@ -46,12 +98,16 @@ func (h *Handler) validSession(v string) bool {
 	if !hmac.Equal([]byte(sig), []byte(h.sign("session|"+body))) {
 		return false
 	}
-	exp, _, ok := strings.Cut(body, ".")
-	if !ok {
+	parts := strings.Split(body, ".")
+	if len(parts) != 3 {
+		return false // a cookie from before epochs: log in again
+	}
+	n, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil || h.o.Now().Unix() >= n {
 		return false
 	}
-	n, err := strconv.ParseInt(exp, 10, 64)
-	return err == nil && h.o.Now().Unix() < n
+	e, err := strconv.ParseInt(parts[1], 10, 64)
+	return err == nil && e == h.epoch.Load()
 }
 
 // csrfFor is the CSRF token of a session.
@@ -88,7 +144,13 @@ func (h *Handler) requireUI(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var a uiAuth
 		if tok, ok := bearer(r); ok {
+			if wait := h.logins.blocked(r); wait > 0 && h.o.Token != "" {
+				w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+				h.uiError(w, r, http.StatusTooManyRequests, "Too many wrong tokens. Try again later.")
+				return
+			}
 			if !h.tokenOK(tok) {
+				h.logins.failed(r)
 				h.uiError(w, r, http.StatusUnauthorized, "Invalid bearer token.")
 				return
 			}

@@ -188,18 +188,45 @@ func (h *Handler) uiLogin(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther) //nolint:gosec // G710: next went through safeNext (local paths only)
 		return
 	}
+	if wait := h.logins.blocked(r); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		h.render(w, r, http.StatusTooManyRequests, "login", page{Title: "Log in",
+			Error: "Too many wrong tokens. Try again in " + wait.Round(time.Second).String() + ".", Data: loginData{Next: next}})
+		return
+	}
 	if !h.tokenOK(r.PostForm.Get("token")) {
+		h.logins.failed(r)
 		h.log.Warn("admin UI login failed", "remote", r.RemoteAddr)
 		h.render(w, r, http.StatusUnauthorized, "login", page{Title: "Log in", Error: "Wrong token.", Data: loginData{Next: next}})
 		return
 	}
+	h.logins.succeeded(r)
 	h.setSession(w, r, h.newSession())
 	http.Redirect(w, r, next, http.StatusSeeOther) //nolint:gosec // G710: next went through safeNext (local paths only)
 }
 
+// uiLogout ends the session: the cookie is cleared and the session epoch
+// moves on, so a copy of the cookie (another browser, a stolen one) no
+// longer works either.
 func (h *Handler) uiLogout(w http.ResponseWriter, r *http.Request) {
+	if h.o.Token != "" {
+		if err := h.revokeSessions(r.Context()); err != nil {
+			h.uiError(w, r, http.StatusServiceUnavailable, "Could not end the session: "+err.Error()+". Try again.")
+			return
+		}
+	}
 	clearSession(w, r)
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+}
+
+// apiRevokeSessions ends every UI session (the API's bearer token is not
+// a session: rotate admin.token to revoke it).
+func (h *Handler) apiRevokeSessions(w http.ResponseWriter, r *http.Request) {
+	if err := h.revokeSessions(r.Context()); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "revoked", "epoch": h.epoch.Load()})
 }
 
 type logData struct {

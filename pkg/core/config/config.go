@@ -42,6 +42,7 @@ const (
 	DefaultBackoffInitial      = time.Second
 	DefaultBackoffMax          = 5 * time.Minute
 	DefaultEventLease          = 2 * time.Minute
+	DefaultRetryAfterMax       = 10 * time.Minute
 	DefaultBreakerFailures     = 5
 	DefaultBreakerOpenTimeout  = 30 * time.Second
 	DefaultBreakerHalfOpen     = 1
@@ -107,6 +108,11 @@ type Config struct {
 	// Tracing exports OpenTelemetry traces that follow each work order
 	// from webhook to plugin to CorrigoPro call. Off by default.
 	Tracing Tracing `koanf:"tracing" json:"tracing"`
+	// TrustedProxies are the CIDR prefixes of reverse proxies in front of
+	// the public listener. Only a connection from one of them has its
+	// X-Forwarded-For read (webhook allowed_sources); anyone else's header
+	// is ignored. Empty: the connection's peer is the client.
+	TrustedProxies []string `koanf:"trusted_proxies" json:"trusted_proxies,omitempty"`
 
 	// Version is a short hash of the resolved configuration (secret values
 	// excluded), recorded with every rule decision so a decision can be
@@ -197,6 +203,21 @@ type Account struct {
 	// breaker. Keys absent here take delivery.breaker's values, so after
 	// loading every account's Breaker is complete.
 	Breaker Breaker `koanf:"breaker" json:"breaker"`
+	// RateLimit paces this account's requests to CorrigoPro. Default off.
+	RateLimit RateLimit `koanf:"rate_limit" json:"rate_limit"`
+}
+
+// RateLimit is a token bucket over one account's CorrigoPro requests
+// (every API call the gateway makes for the account; token requests are
+// not counted). CorrigoPro documents no rate limit (API.md §1.8): this is
+// for a limit agreed with CorrigoPro or learnt from its 429s.
+type RateLimit struct {
+	// PerSecond is the sustained request rate; 0 (the default) turns the
+	// limit off. Fractions are allowed (0.5 is one request every 2 s).
+	PerSecond float64 `koanf:"per_second" json:"per_second,omitempty"`
+	// Burst is how many requests may go at once after a quiet spell.
+	// Default: PerSecond rounded up, at least 1.
+	Burst int `koanf:"burst" json:"burst,omitempty"`
 }
 
 // Webhook configures one account's notification endpoint.
@@ -223,6 +244,29 @@ type Webhook struct {
 	SignedBytes []string `koanf:"signed_bytes" json:"signed_bytes,omitempty"`
 	// MaxBodyBytes bounds a notification body. Default 4 MiB.
 	MaxBodyBytes int64 `koanf:"max_body_bytes" json:"max_body_bytes"`
+	// Names, when set, pins the token ticket's name claim: a token whose
+	// name is none of these is refused (wrong_name). The value CorrigoPro
+	// puts there is not published [I]; see docs/webhook-tokens.md for how
+	// to read it from a token you received.
+	Names []string `koanf:"names" json:"names,omitempty"`
+	// RefuseAccessTokens refuses tokens whose name claim is the client id
+	// of a configured account (not_webhook_token): those are OAuth access
+	// tokens from /OAuth/Token, which anyone holding the client secret, or
+	// a token the gateway sent, can replay as a webhook bearer. Default
+	// true.
+	RefuseAccessTokens bool `koanf:"refuse_access_tokens" json:"refuse_access_tokens"`
+	// ExplainRejections puts why a token or source was refused
+	// (bad_signature, expired, the verifier's message) in the 401/403
+	// body, for integrating. Off by default: every refusal answers the
+	// same, and the reason is in the log, the metrics and the
+	// communication log's counts. validate warns when it is on with a
+	// listen address that is not loopback.
+	ExplainRejections bool `koanf:"explain_rejections" json:"explain_rejections,omitempty"`
+	// AllowedSources, when set, lists the CIDR prefixes (or addresses)
+	// webhook requests may come from; others get 403 before their token
+	// is looked at. The address is the connection's peer, or with
+	// trusted_proxies the client named in X-Forwarded-For.
+	AllowedSources []string `koanf:"allowed_sources" json:"allowed_sources,omitempty"`
 }
 
 // Polling configures the search for new work orders.
@@ -258,6 +302,14 @@ type Plugin struct {
 	Command string `koanf:"command" json:"command"`
 	// Args are passed to the command.
 	Args []string `koanf:"args" json:"args,omitempty"`
+	// Env are environment variables for the plugin process. A plugin
+	// gets none of the gateway's environment but PATH, HOME, USER,
+	// LOGNAME, TZ, LANG, LANGUAGE, LC_*, TMPDIR, SSL_CERT_FILE and
+	// SSL_CERT_DIR (plugins.PassEnv), so whatever else it needs goes
+	// here: HTTPS_PROXY: ${HTTPS_PROXY}. Values are treated as secrets
+	// (never printed). Names PLUGIN_* and WOGATE_PLUGIN_COOKIE belong to
+	// the plugin handshake.
+	Env map[string]Secret `koanf:"env" json:"env,omitempty"`
 	// Config is the plugin's own configuration, validated by the plugin
 	// against the schema it describes. String values may use ${ENV} and
 	// file: references; values from references are treated as secrets.
@@ -269,14 +321,14 @@ type Plugin struct {
 	// SHA256, when set, pins the executable's SHA-256 (hex); a binary
 	// that does not match is not started.
 	SHA256 string `koanf:"sha256" json:"sha256,omitempty"`
-	// InboundToken, when set, must accompany every request to the
-	// plugin's inbound path (/plugins/<name>/inbound) as
-	// "Authorization: Bearer <token>" or an X-Wogate-Token header.
-	// Without it the gateway forwards inbound requests unauthenticated
-	// and leaves the check to the plugin (erp-rest verifies an HMAC with
-	// its inbound_secret; csv-export checks nothing), so set it whenever
-	// the listener is reachable by others.
+	// InboundToken is the older spelling of Inbound.Token; setting both
+	// is an error.
 	InboundToken Secret `koanf:"inbound_token" json:"inbound_token,omitempty"`
+	// Inbound says how requests to the plugin's inbound path
+	// (/plugins/<name>/inbound) are authenticated. Without a credential
+	// (or the explicit loopback opt-in) the path does not exist: the
+	// gateway answers 404 and the plugin never sees the request.
+	Inbound PluginInbound `koanf:"inbound" json:"inbound"`
 	// Supervisor tunes how the gateway handles the plugin's process
 	// crashing: restarts with backoff, and quarantine of a crash loop.
 	Supervisor PluginSupervisor `koanf:"supervisor" json:"supervisor"`
@@ -285,6 +337,52 @@ type Plugin struct {
 	// secret: resolved from ${ENV}/file: references or named like one.
 	secretKeys map[string]bool
 }
+
+// PluginInbound authenticates the requests the gateway forwards to a
+// plugin's HandleInbound. Inbound requests make the gateway act on
+// CorrigoPro (check in, reject, invoice), so the route is deny by default:
+// it exists only when at least one credential is set, or when the public
+// listener is loopback-only and AllowUnauthenticatedOnLoopback says so.
+// When several credentials are set, a request must prove all of them.
+type PluginInbound struct {
+	// Token must accompany every request as "Authorization: Bearer
+	// <token>" or an X-Wogate-Token header (compared in constant time).
+	// At least 16 characters.
+	Token Secret `koanf:"token" json:"token,omitempty"`
+	// HMACSecret makes every request carry the hex HMAC-SHA256 of its raw
+	// body under this secret in HMACHeader (optionally prefixed
+	// "sha256="), the scheme erp-rest and most ERPs' webhooks use. At
+	// least 16 characters.
+	HMACSecret Secret `koanf:"hmac_secret" json:"hmac_secret,omitempty"`
+	// HMACHeader names the header carrying the HMAC. Default
+	// X-Wogate-Signature.
+	HMACHeader string `koanf:"hmac_header" json:"hmac_header"`
+	// AllowUnauthenticatedOnLoopback opens the route without credentials,
+	// for trying things on one machine. Only valid when listen is a
+	// loopback address; requests from other addresses are refused anyway.
+	AllowUnauthenticatedOnLoopback bool `koanf:"allow_unauthenticated_on_loopback" json:"allow_unauthenticated_on_loopback,omitempty"`
+}
+
+// Open reports whether the inbound route exists: a credential is set or
+// the loopback opt-in is on. Validation has refused the opt-in on a
+// listener that is not loopback-only.
+func (p PluginInbound) Open() bool {
+	return p.Authenticated() || p.AllowUnauthenticatedOnLoopback
+}
+
+// Authenticated reports whether requests must prove a credential.
+func (p PluginInbound) Authenticated() bool { return p.Token != "" || p.HMACSecret != "" }
+
+// DefaultInboundHMACHeader carries an inbound request's HMAC.
+const DefaultInboundHMACHeader = "X-Wogate-Signature"
+
+// MinAdminTokenLen is the shortest admin.token accepted.
+const MinAdminTokenLen = 16
+
+// MinInboundSecretLen is the shortest inbound token or HMAC secret
+// accepted: 16 characters leave guessing hopeless even without the
+// constant-time compare.
+const MinInboundSecretLen = 16
 
 // PluginSupervisor tunes the supervision of one plugin process. When the
 // process dies (or fails its health check) the gateway puts the events it
@@ -353,6 +451,11 @@ type Delivery struct {
 	// may take it over; it must outlast the slowest plugin call.
 	// Default 2m.
 	EventLease time.Duration `koanf:"event_lease" json:"event_lease"`
+	// RetryAfterMax caps the Retry-After CorrigoPro sends with a 429 or
+	// 503: the account makes no calls for that long (at most this), and
+	// the action's next try waits at least that long. 0s ignores
+	// Retry-After. Default 10m.
+	RetryAfterMax time.Duration `koanf:"retry_after_max" json:"retry_after_max"`
 	// Breaker configures the circuit breaker each account's CorrigoPro
 	// calls go through; corrigo.accounts.<name>.breaker overrides it per
 	// account.
@@ -386,8 +489,15 @@ type Admin struct {
 	// Default 127.0.0.1:8081.
 	Listen string `koanf:"listen" json:"listen"`
 	// Token is the bearer token the admin UI and API require. Required
-	// when Listen is not a loopback address.
+	// when Listen is not a loopback address; at least MinAdminTokenLen
+	// characters.
 	Token Secret `koanf:"token" json:"token,omitempty"`
+	// AllowedHosts are the host names (or addresses) operators use to
+	// reach the admin listener, besides localhost, 127.0.0.1, ::1 and
+	// the host of Listen. A request whose Host header names anything
+	// else gets 421 (DNS rebinding), except /healthz, /readyz and
+	// /metrics.
+	AllowedHosts []string `koanf:"allowed_hosts" json:"allowed_hosts,omitempty"`
 }
 
 // Sandbox configures the embedded CorrigoPro sandbox, used by accounts with

@@ -204,6 +204,12 @@ func TestBadConfigs(t *testing.T) {
 			`breaker.bad.yaml:15:53: delivery.breaker.open_timeout: must be a positive duration, got 0s`,
 			`breaker.bad.yaml:15:77: delivery.breaker.half_open_requests: must be at least 1`,
 		},
+		"rate_limit.bad.yaml": {
+			`rate_limit.bad.yaml:5:33: corrigo.accounts.main.rate_limit.per_second: must not be negative, got -2`,
+			`rate_limit.bad.yaml:5:44: corrigo.accounts.main.rate_limit.burst: must not be negative, got -1`,
+			`rate_limit.bad.yaml:9:28: corrigo.accounts.other.rate_limit.burst: needs rate_limit.per_second`,
+			`rate_limit.bad.yaml:11:20: delivery.retry_after_max: must not be negative, got -1s`,
+		},
 		"supervisor.bad.yaml": {
 			`supervisor.bad.yaml:7:32: plugins.a.supervisor.max_crashes: must be at least 1`,
 			`supervisor.bad.yaml:7:43: plugins.a.supervisor.window: must be a positive duration, got 0s`,
@@ -221,6 +227,23 @@ func TestBadConfigs(t *testing.T) {
 		"tracing_url.bad.yaml": {
 			`tracing_url.bad.yaml:5:13: tracing.endpoint: unsupported scheme "grpc" (want http or https)`,
 			`tracing_url.bad.yaml:6:17: tracing.sample_ratio: invalid number "all"`,
+		},
+		"inbound.bad.yaml": {
+			`inbound.bad.yaml:8:16: plugins.open.inbound.allow_unauthenticated_on_loopback: listen (0.0.0.0:8080) is not a loopback address`,
+			`inbound.bad.yaml:11:16: plugins.short.inbound.token: must be at least 16 characters`,
+			`inbound.bad.yaml:11:33: plugins.short.inbound.hmac_secret: must be at least 16 characters`,
+			`inbound.bad.yaml:14:5: plugins.both.inbound_token: set either inbound_token or inbound.token, not both`,
+			`inbound.bad.yaml:18:66: plugins.header.inbound.hmac_header: invalid header name "bad header"`,
+		},
+		"webhook_sources.bad.yaml": {
+			`webhook_sources.bad.yaml:1:1: trusted_proxies: entry 0 ("10.0.0.1/8"): host bits are set; did you mean 10.0.0.0/8?`,
+			`webhook_sources.bad.yaml:7:17: corrigo.accounts.main.webhook.names[0]: must not be empty`,
+			`webhook_sources.bad.yaml:8:9: corrigo.accounts.main.webhook.allowed_sources: entry 1 ("corrigo.example.com"): not an IP address or CIDR prefix`,
+		},
+		"plugin_env.bad.yaml": {
+			`plugin_env.bad.yaml:9:7: plugins.a.env.1BAD: invalid environment variable name "1BAD"`,
+			`plugin_env.bad.yaml:10:7: plugins.a.env.PLUGIN_MIN_PORT: PLUGIN_MIN_PORT is set by the plugin handshake`,
+			`plugin_env.bad.yaml:11:7: plugins.a.env.wogate_plugin_cookie: wogate_plugin_cookie is set by the plugin handshake`,
 		},
 		"semantics.bad.yaml": {
 			`semantics.bad.yaml:1:9: listen: invalid listen address "localhost"`,
@@ -360,6 +383,8 @@ func TestDefaults(t *testing.T) {
 		{"reconcile.interval", acc.Reconcile.Interval, time.Hour},
 		{"delivery.max_attempts", cfg.Delivery.MaxAttempts, 10},
 		{"delivery.event_lease", cfg.Delivery.EventLease, 2 * time.Minute},
+		{"delivery.retry_after_max", cfg.Delivery.RetryAfterMax, 10 * time.Minute},
+		{"account rate_limit", acc.RateLimit, config.RateLimit{}},
 		{"delivery.breaker.consecutive_failures", cfg.Delivery.Breaker.ConsecutiveFailures, 5},
 		{"delivery.breaker.open_timeout", cfg.Delivery.Breaker.OpenTimeout, 30 * time.Second},
 		{"delivery.breaker.half_open_requests", cfg.Delivery.Breaker.HalfOpenRequests, 1},
@@ -531,7 +556,7 @@ func TestEnvOverrideErrors(t *testing.T) {
 }
 
 // The secrets of this test must never appear in any printed form.
-var secretValues = []string{"s3cr3t-client", "t0ken-admin", "p4ss-plugin", "dsn-pa55", "file-secret-value", "ENV-PLUGIN-KEY", "sandbox-s3cret", "tr4ce-key"}
+var secretValues = []string{"s3cr3t-client", "t0ken-admin-0123456789", "p4ss-plugin", "dsn-pa55", "file-secret-value", "ENV-PLUGIN-KEY", "sandbox-s3cret", "tr4ce-key"}
 
 func TestSecretsNeverPrinted(t *testing.T) {
 	dir := t.TempDir()
@@ -564,7 +589,7 @@ plugins:
       plain: visible-value
 rules:
   - { name: r, when: "true", plugin: erp }
-admin: { token: t0ken-admin }
+admin: { token: t0ken-admin-0123456789 }
 sandbox: { client_secret: sandbox-s3cret }
 tracing: { exporter: otlp-http, headers: { x-api-key: "${TK}" } }
 `
@@ -1025,5 +1050,140 @@ rules:
 	}
 	if want := filepath.Join(dir, "other"); over.DataDir != want {
 		t.Errorf("WOGATE_DATA_DIR=other: data_dir = %q, want %q", over.DataDir, want)
+	}
+}
+
+// TestInboundRoutes: which inbound settings open a plugin's route, and
+// which listen addresses the loopback opt-in is refused on.
+func TestInboundRoutes(t *testing.T) {
+	cases := []struct {
+		name, listen, inbound string
+		inboundToken          string // the older key
+		open, authenticated   bool
+		wantErr               string
+	}{
+		{name: "nothing: closed", listen: "127.0.0.1:8080", inbound: "{}"},
+		{name: "no inbound key: closed", listen: "0.0.0.0:8080"},
+		{name: "token", listen: "0.0.0.0:8080", inbound: "{token: '${TOK}'}", open: true, authenticated: true},
+		{name: "older inbound_token", listen: "0.0.0.0:8080", inboundToken: "${TOK}", open: true, authenticated: true},
+		{name: "hmac", listen: "[::]:8080", inbound: "{hmac_secret: '${TOK}'}", open: true, authenticated: true},
+		{name: "empty env default: closed", listen: "0.0.0.0:8080", inbound: "{token: '${UNSET_TOKEN:-}'}"},
+		{name: "opt-in on 127.0.0.1", listen: "127.0.0.1:8080", inbound: "{allow_unauthenticated_on_loopback: true}", open: true},
+		{name: "opt-in on ::1", listen: "[::1]:8080", inbound: "{allow_unauthenticated_on_loopback: true}", open: true},
+		{name: "opt-in on localhost", listen: "localhost:8080", inbound: "{allow_unauthenticated_on_loopback: true}", open: true},
+		{name: "opt-in on all addresses", listen: "0.0.0.0:8080", inbound: "{allow_unauthenticated_on_loopback: true}", wantErr: "is not a loopback address"},
+		{name: "opt-in on an empty host", listen: ":8080", inbound: "{allow_unauthenticated_on_loopback: true}", wantErr: "is not a loopback address"},
+		{name: "opt-in on a LAN address", listen: "192.168.1.5:8080", inbound: "{allow_unauthenticated_on_loopback: true}", wantErr: "is not a loopback address"},
+		{name: "opt-in with a token anywhere", listen: "0.0.0.0:8080", inbound: "{token: '${TOK}', allow_unauthenticated_on_loopback: true}", open: true, authenticated: true},
+		{name: "15-character token", listen: "127.0.0.1:8080", inbound: "{token: abcdefghijklmno}", wantErr: "at least 16 characters"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			y := "listen: \"" + tc.listen + "\"" + "\ncorrigo: {accounts: {main: {sandbox: true}}}\nplugins:\n  p:\n    command: ./p\n"
+			if tc.inbound != "" {
+				y += "    inbound: " + tc.inbound + "\n"
+			}
+			if tc.inboundToken != "" {
+				y += "    inbound_token: " + tc.inboundToken + "\n"
+			}
+			y += "rules: [{name: r, when: 'true', plugin: p}]\nadmin: {listen: ''}\n"
+			cfg, err := config.Parse("inbound.yaml", []byte(y), env("TOK=0123456789abcdef0123"))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ib := cfg.Plugins["p"].Inbound
+			if ib.Open() != tc.open || ib.Authenticated() != tc.authenticated {
+				t.Fatalf("open %v authenticated %v, want %v %v", ib.Open(), ib.Authenticated(), tc.open, tc.authenticated)
+			}
+			if tc.authenticated && ib.Token != "" && ib.Token.Value() != "0123456789abcdef0123" {
+				t.Fatalf("token not resolved")
+			}
+			if ib.HMACHeader != config.DefaultInboundHMACHeader {
+				t.Fatalf("hmac_header = %q", ib.HMACHeader)
+			}
+		})
+	}
+}
+
+// TestAdminAllowedHosts: malformed names are errors; a wildcard admin
+// listener without names gets a warning that says what to add.
+func TestAdminAllowedHosts(t *testing.T) {
+	cases := []struct {
+		listen, hosts string
+		wantErr       string
+		wantWarn      bool
+	}{
+		{listen: "127.0.0.1:8081"},
+		{listen: "0.0.0.0:8081", wantWarn: true},
+		{listen: "[::]:8081", wantWarn: true},
+		{listen: "0.0.0.0:8081", hosts: "[wogate.internal, 10.0.0.5, '2001:db8::1']"},
+		{listen: "10.0.0.5:8081"},
+		{listen: "0.0.0.0:8081", hosts: "['http://wogate.internal']", wantErr: "admin.allowed_hosts[0]: want a host name"},
+		{listen: "0.0.0.0:8081", hosts: "['wogate.internal:8081']", wantErr: "admin.allowed_hosts[0]"},
+		{listen: "0.0.0.0:8081", hosts: "['']", wantErr: "admin.allowed_hosts[0]"},
+	}
+	for _, tc := range cases {
+		y := "corrigo: {accounts: {main: {sandbox: true}}}\nadmin:\n  listen: \"" + tc.listen + "\"\n  token: a-long-admin-token-0123456789\n"
+		if tc.hosts != "" {
+			y += "  allowed_hosts: " + tc.hosts + "\n"
+		}
+		cfg, err := config.Parse("admin.yaml", []byte(y), env())
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s %s: err %v, want %q", tc.listen, tc.hosts, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.listen, tc.hosts, err)
+		}
+		warned := false
+		for _, w := range cfg.Warnings {
+			warned = warned || w.Key == "admin.allowed_hosts"
+		}
+		if warned != tc.wantWarn {
+			t.Errorf("%s %s: warning %v, want %v (%v)", tc.listen, tc.hosts, warned, tc.wantWarn, cfg.Warnings)
+		}
+	}
+}
+
+// TestExplainRejectionsWarning: explaining why tokens fail is for
+// integrating; on a listener others can reach, validate says so.
+func TestExplainRejectionsWarning(t *testing.T) {
+	for _, tc := range []struct {
+		listen string
+		warn   bool
+	}{{"127.0.0.1:8080", false}, {"[::1]:8080", false}, {"0.0.0.0:8080", true}, {"203.0.113.5:8080", true}} {
+		y := "listen: \"" + tc.listen + "\"\ncorrigo: {accounts: {main: {sandbox: true, webhook: {explain_rejections: true}}}}\nadmin: {listen: ''}\n"
+		cfg, err := config.Parse("explain.yaml", []byte(y), env())
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := false
+		for _, w := range cfg.Warnings {
+			warned = warned || (w.Key == "corrigo.accounts.main.webhook.explain_rejections" && strings.Contains(w.Message, "turn it off"))
+		}
+		if warned != tc.warn {
+			t.Errorf("listen %s: warned %v, want %v (%v)", tc.listen, warned, tc.warn, cfg.Warnings)
+		}
+	}
+}
+
+func TestAdminTokenLength(t *testing.T) {
+	for _, tc := range []struct {
+		token string
+		ok    bool
+	}{{"0123456789abcdef", true}, {"0123456789abcde", false}, {"", true}} {
+		y := "corrigo: {accounts: {main: {sandbox: true}}}\nadmin: {token: '" + tc.token + "'}\n"
+		_, err := config.Parse("admin.yaml", []byte(y), env())
+		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "admin.token: must be at least 16 characters")) {
+			t.Errorf("token of %d characters: %v", len(tc.token), err)
+		}
 	}
 }

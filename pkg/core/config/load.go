@@ -533,6 +533,7 @@ func applyDefaults(raw map[string]any) {
 					set(w, "path", DefaultWebhookPathPrefix+name)
 					set(w, "clock_skew", DefaultWebhookClockSkew)
 					set(w, "max_body_bytes", DefaultWebhookMaxBodyBytes)
+					set(w, "refuse_access_tokens", true)
 				}
 				if p := sub(a, "polling"); p != nil {
 					set(p, "enabled", true)
@@ -552,6 +553,9 @@ func applyDefaults(raw map[string]any) {
 			if p := sub(ps, name); p != nil {
 				set(p, "timeout", DefaultPluginTimeout)
 				set(p, "concurrency", DefaultPluginConcurrency)
+				if ib := sub(p, "inbound"); ib != nil {
+					set(ib, "hmac_header", DefaultInboundHMACHeader)
+				}
 				if sv := sub(p, "supervisor"); sv != nil {
 					set(sv, "max_crashes", DefaultSupervisorMaxCrashes)
 					set(sv, "window", DefaultSupervisorWindow)
@@ -566,6 +570,7 @@ func applyDefaults(raw map[string]any) {
 		set(d, "backoff_initial", DefaultBackoffInitial)
 		set(d, "backoff_max", DefaultBackoffMax)
 		set(d, "event_lease", DefaultEventLease)
+		set(d, "retry_after_max", DefaultRetryAfterMax)
 		if b := sub(d, "breaker"); b != nil {
 			set(b, "consecutive_failures", DefaultBreakerFailures)
 			set(b, "open_timeout", DefaultBreakerOpenTimeout)

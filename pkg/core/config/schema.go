@@ -48,6 +48,8 @@ var schemaRanges = map[string][2]any{
 	"plugins.*.concurrency":                           {1, nil},
 	"plugins.*.supervisor.max_crashes":                {1, nil},
 	"store.group_commit.max_batch":                    {1, nil},
+	"corrigo.accounts.*.rate_limit.per_second":        {0, nil},
+	"corrigo.accounts.*.rate_limit.burst":             {0, nil},
 }
 
 // schemaRequired are the keys validate insists on, by object path.

@@ -212,6 +212,7 @@ func TestSchemaTestdata(t *testing.T) {
 		"breaker.bad.yaml":               "consecutive_failures: minimum: got 0, want 1",
 		"semantics.bad.yaml":             `corrigo.accounts.Bad_Name: name "Bad_Name" must match`,
 		"supervisor.bad.yaml":            "max_crashes: minimum",
+		"rate_limit.bad.yaml":            "rate_limit.per_second: minimum: got -2, want 0",
 		"tracing_url.bad.yaml":           "tracing.sample_ratio: got string, want number",
 	}
 	notSchemaDetectable := map[string]string{
@@ -222,6 +223,9 @@ func TestSchemaTestdata(t *testing.T) {
 		"postgres_no_dsn.bad.yaml":     "dsn required only with driver postgres",
 		"unresolved_env.bad.yaml":      "${ENV} references are resolved by the loader",
 		"when_tag.bad.yaml":            "a YAML tag on when is checked by the loader",
+		"inbound.bad.yaml":             "token lengths and combinations with the listen address are checked by validate",
+		"plugin_env.bad.yaml":          "environment variable names reserved by go-plugin are checked by validate",
+		"webhook_sources.bad.yaml":     "CIDR and host syntax is checked by validate",
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	for _, f := range files {

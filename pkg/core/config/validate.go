@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wogate/wogate/pkg/core/netallow"
 	"github.com/wogate/wogate/pkg/corrigo"
 )
 
@@ -116,6 +117,10 @@ func (l *loader) finish(c *Config) {
 		c.Corrigo.Accounts[name] = acc
 	}
 	for name, p := range c.Plugins {
+		if p.Inbound.Token == "" {
+			// inbound_token is the older spelling; validation refuses both.
+			p.Inbound.Token = p.InboundToken
+		}
 		prefix := normKey("plugins." + name + ".config.")
 		for k := range l.secrets {
 			if rest, ok := strings.CutPrefix(k, prefix); ok {
@@ -182,6 +187,7 @@ func (l *loader) validate(c *Config) {
 		l.errorf("delivery.backoff_max", true, "must not be less than backoff_initial (%s)", c.Delivery.BackoffInitial)
 	}
 	l.positive("delivery.event_lease", c.Delivery.EventLease)
+	l.nonNegative("delivery.retry_after_max", c.Delivery.RetryAfterMax)
 	l.validateBreaker("delivery.breaker", c.Delivery.Breaker, nil)
 	l.positive("customer_settings.refresh", c.CustomerSettings.Refresh)
 
@@ -190,8 +196,21 @@ func (l *loader) validate(c *Config) {
 		if l.checkListen("admin.listen", c.Admin.Listen, false) && !isLoopback(c.Admin.Listen) && c.Admin.Token == "" {
 			l.errorf("admin.token", false, "required when admin.listen (%s) is not a loopback address", c.Admin.Listen)
 		}
+		if c.Admin.Token != "" && len(c.Admin.Token.Value()) < MinAdminTokenLen {
+			l.errorf("admin.token", false, "must be at least %d characters (e.g. openssl rand -hex 32)", MinAdminTokenLen)
+		}
 		if c.Admin.Listen == c.Listen {
 			l.errorf("admin.listen", true, "must differ from listen (%s)", c.Listen)
+		}
+		for i, h := range c.Admin.AllowedHosts {
+			if h = strings.TrimSpace(h); h == "" || strings.ContainsAny(h, "/: ") && net.ParseIP(h) == nil {
+				l.errorf(fmt.Sprintf("admin.allowed_hosts[%d]", i), true, "want a host name or address without scheme, port or path (e.g. wogate.internal)")
+			}
+		}
+		if host, _, err := net.SplitHostPort(c.Admin.Listen); err == nil && len(c.Admin.AllowedHosts) == 0 && !isLoopback(c.Admin.Listen) {
+			if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+				l.warnf("admin.allowed_hosts", "admin.listen (%s) takes connections on every address, but only requests for localhost, 127.0.0.1 and ::1 are served (others get 421): list the names operators use, e.g. [wogate.internal, 10.0.0.5]", c.Admin.Listen)
+			}
 		}
 	}
 
@@ -221,6 +240,9 @@ func (l *loader) validate(c *Config) {
 	l.nonNegative("retention.log", c.Retention.Log)
 
 	l.validateTracing(c.Tracing)
+	if _, err := netallow.Parse(c.TrustedProxies); err != nil {
+		l.errorf("trusted_proxies", false, "%v", err)
+	}
 }
 
 func (l *loader) validateTracing(t Tracing) {
@@ -346,6 +368,17 @@ func (l *loader) validateAccounts(c *Config) {
 		if w.MaxBodyBytes <= 0 {
 			l.errorf(wp+".max_body_bytes", true, "must be positive")
 		}
+		if w.ExplainRejections && !w.Disabled && !isLoopback(c.Listen) {
+			l.warnf(wp+".explain_rejections", "on while listen (%s) is not a loopback address: anyone can learn why their token failed (bad_signature, expired, ...); turn it off once integrated", c.Listen)
+		}
+		for i, n := range w.Names {
+			if strings.TrimSpace(n) == "" {
+				l.errorf(fmt.Sprintf("%s.names[%d]", wp, i), true, "must not be empty")
+			}
+		}
+		if _, err := netallow.Parse(w.AllowedSources); err != nil {
+			l.errorf(wp+".allowed_sources", false, "%v", err)
+		}
 
 		pp := p + ".polling"
 		if a.Polling.Enabled {
@@ -364,6 +397,16 @@ func (l *loader) validateAccounts(c *Config) {
 			l.positive(rp+".window", a.Reconcile.Window)
 		}
 		l.nonNegative(rp+".silence_alert", a.Reconcile.SilenceAlert)
+
+		if a.RateLimit.PerSecond < 0 {
+			l.errorf(p+".rate_limit.per_second", true, "must not be negative, got %v", a.RateLimit.PerSecond)
+		}
+		if a.RateLimit.Burst < 0 {
+			l.errorf(p+".rate_limit.burst", true, "must not be negative, got %d", a.RateLimit.Burst)
+		}
+		if a.RateLimit.Burst > 0 && a.RateLimit.PerSecond == 0 {
+			l.errorf(p+".rate_limit.burst", true, "needs rate_limit.per_second (the limit is off without it)")
+		}
 
 		// Inherited values were checked at delivery.breaker.
 		if set := l.breakerSet[name]; len(set) > 0 {
@@ -423,8 +466,53 @@ func (l *loader) validatePlugins(c *Config) {
 		if sv.Window > 0 && sv.BackoffInitial >= sv.Window {
 			l.errorf(sk+".window", true, "must be longer than backoff_initial (%s), or crashes never add up to a quarantine", sv.BackoffInitial)
 		}
+		for _, k := range sortedKeys(p.Env) {
+			switch {
+			case !envName.MatchString(k):
+				l.errorf(key+".env."+k, false, "invalid environment variable name %q (letters, digits and _, not starting with a digit)", k)
+			case strings.HasPrefix(strings.ToUpper(k), "PLUGIN_") || strings.EqualFold(k, "WOGATE_PLUGIN_COOKIE"):
+				l.errorf(key+".env."+k, false, "%s is set by the plugin handshake; choose another name", k)
+			}
+		}
+		l.validateInbound(c, name, p)
 		if !used[name] {
 			l.warnf(key, "not used by any rule")
+		}
+	}
+}
+
+// validateInbound refuses inbound settings that would let anyone who can
+// reach the public listener make the gateway act on CorrigoPro.
+func (l *loader) validateInbound(c *Config, name string, p Plugin) {
+	key := "plugins." + name + ".inbound"
+	ib := p.Inbound
+	if p.InboundToken != "" && p.Inbound.Token != p.InboundToken {
+		l.errorf("plugins."+name+".inbound_token", false, "set either inbound_token or inbound.token, not both (inbound_token is the older spelling)")
+	}
+	for _, s := range []struct {
+		key string
+		v   Secret
+	}{{key + ".token", ib.Token}, {key + ".hmac_secret", ib.HMACSecret}} {
+		if s.v != "" && len(s.v.Value()) < MinInboundSecretLen {
+			k := s.key
+			if s.key == key+".token" && p.InboundToken != "" {
+				k = "plugins." + name + ".inbound_token"
+			}
+			l.errorf(k, false, "must be at least %d characters (e.g. openssl rand -hex 32)", MinInboundSecretLen)
+		}
+	}
+	if ib.HMACSecret != "" && !headerNamePattern.MatchString(ib.HMACHeader) {
+		l.errorf(key+".hmac_header", true, "invalid header name %q", ib.HMACHeader)
+	}
+	if ib.AllowUnauthenticatedOnLoopback {
+		switch {
+		case ib.Authenticated():
+			l.warnf(key+".allow_unauthenticated_on_loopback", "ignored: a credential is set, so every inbound request must prove it")
+		case !isLoopback(c.Listen):
+			l.errorf(key+".allow_unauthenticated_on_loopback", false,
+				"listen (%s) is not a loopback address, so anyone who can reach it could make the gateway act on CorrigoPro through /plugins/%s/inbound: "+
+					"set plugins.%s.inbound.token or plugins.%s.inbound.hmac_secret (${ENV} or file:), or remove the opt-in",
+				c.Listen, name, name, name)
 		}
 	}
 }

@@ -38,6 +38,7 @@ type Store interface {
 	ClaimEvents(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.Event, error)
 	CompleteEvent(ctx context.Context, id int64, owner string, out store.Outcome) error
 	RetryEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+	DeferEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error
 	EventsForWorkOrder(ctx context.Context, account string, workOrderID int64) ([]store.Event, error)
 }
 
@@ -162,6 +163,17 @@ type Options struct {
 	// BackoffBase and BackoffMax shape the jittered exponential backoff;
 	// defaults 1s and 5m.
 	BackoffBase, BackoffMax time.Duration
+	// OutageWait, if set, says whether the event's account is cut off from
+	// CorrigoPro (its circuit breaker is open, or it waits out a
+	// Retry-After) and how long to wait. A retryable failure then does not
+	// count against MaxAttempts (store.DeferEvent): a plugin or rule that
+	// needs CorrigoPro fails while it is down, and an outage of hours must
+	// not dead-letter its events.
+	OutageWait func(account string) (time.Duration, bool)
+	// RetryAfterMax caps the wait a plugin asks for with
+	// pluginapi.Error.RetryAfter (it replaces the backoff when longer).
+	// Default 10m; negative ignores it.
+	RetryAfterMax time.Duration
 	// DrainTimeout is how long Run waits for in-flight events after its
 	// context ends; default 10s. Unfinished leases expire and are
 	// reclaimed at the next start.
@@ -229,6 +241,9 @@ func New(o Options) (*Dispatcher, error) {
 	def(&o.BackoffBase, time.Second)
 	def(&o.BackoffMax, 5*time.Minute)
 	def(&o.DrainTimeout, 10*time.Second)
+	if o.RetryAfterMax == 0 {
+		o.RetryAfterMax = 10 * time.Minute
+	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 10
 	}
@@ -398,9 +413,26 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 			span.SetAttributes(tracectx.Verdict.String("abandoned"))
 			return
 		}
+		var outage time.Duration
+		down := false
+		if verdict == Retry && d.o.OutageWait != nil {
+			outage, down = d.o.OutageWait(ev.Account)
+		}
 		switch {
+		case down:
+			// Not the event's failure: give the attempt back and wait for
+			// CorrigoPro. (Plugins do not see Attempts, and nothing keys
+			// off an event's earlier tries, so the floor is 0.)
+			next := d.o.Now().Add(max(d.backoff(ev.Attempts), d.retryAfter(err), outage))
+			span.SetAttributes(tracectx.Verdict.String("waiting"))
+			log.Warn("event failed while CorrigoPro is unavailable; will retry without counting the attempt", "attempt", ev.Attempts, "next", next, "err", err)
+			if rerr := d.o.Store.DeferEvent(ctx, ev.ID, d.o.Owner, next, err.Error(), 0); rerr != nil {
+				log.Error("schedule retry failed", "err", rerr)
+			}
+			d.count(func(s *Stats) { s.Retried++ })
+			return
 		case verdict == Retry && ev.Attempts < d.retryPolicy().MaxAttempts:
-			next := d.o.Now().Add(d.backoff(ev.Attempts))
+			next := d.o.Now().Add(max(d.backoff(ev.Attempts), d.retryAfter(err)))
 			span.SetAttributes(tracectx.Verdict.String("retry"))
 			log.Warn("event failed; will retry", "attempt", ev.Attempts, "next", next, "err", err)
 			if rerr := d.o.Store.RetryEvent(ctx, ev.ID, d.o.Owner, next, err.Error()); rerr != nil {
@@ -726,4 +758,16 @@ func IdempotencyKey(account, messageID, rule string, index int) string {
 	h.Write([]byte{'|'})
 	h.Write([]byte(strconv.Itoa(index)))
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// retryAfter is the wait a plugin asked for (pluginapi.Error.RetryAfter of
+// a retryable error), capped by RetryAfterMax; 0 when there is none or the
+// cap is negative.
+func (d *Dispatcher) retryAfter(err error) time.Duration {
+	var pe *pluginapi.Error
+	limit := d.retryPolicy().RetryAfterMax
+	if limit <= 0 || !errors.As(err, &pe) || !pe.Retryable || pe.RetryAfter <= 0 {
+		return 0
+	}
+	return min(pe.RetryAfter, limit)
 }

@@ -221,6 +221,99 @@ func TestPluginFailures(t *testing.T) {
 	}
 }
 
+// TestPluginRetryAfter: a plugin's retryable error with RetryAfter
+// (its ERP's Retry-After) puts the retry off that long though the backoff
+// is a millisecond; RetryAfterMax caps it.
+func TestPluginRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cap      time.Duration
+		min, max time.Duration // the gap between the two calls
+	}{
+		{"honoured", 0, 1500 * time.Millisecond, time.Minute},
+		{"capped", 300 * time.Millisecond, 300 * time.Millisecond, 1400 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newMemStore()
+			st.add(newEvent(t, 42, "m1", newWO(42), time.Now()))
+			var mu sync.Mutex
+			var at []time.Time
+			plug := pluginFunc(func(ctx context.Context, name string, ev pluginapi.Event) ([]pluginapi.Action, error) {
+				mu.Lock()
+				at = append(at, time.Now())
+				n := len(at)
+				mu.Unlock()
+				if n == 1 {
+					return nil, pluginapi.RetryAfter(errors.New("ERP answered 429"), 1500*time.Millisecond)
+				}
+				return acceptAll(ctx, name, ev)
+			})
+			run(t, Options{Store: st, Evaluator: everything, Plugins: plug, MaxAttempts: 5,
+				BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond, RetryAfterMax: tc.cap,
+				Classify: func(err error) Verdict { return Retry }})
+			waitFor(t, "event settled", st.settled)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(at) != 2 {
+				t.Fatalf("%d plugin calls, want 2", len(at))
+			}
+			if gap := at[1].Sub(at[0]); gap < tc.min || gap > tc.max {
+				t.Errorf("retry %v after the first call, want %v..%v", gap, tc.min, tc.max)
+			}
+		})
+	}
+}
+
+// TestOutageDoesNotSpendEventAttempts: while OutageWait says CorrigoPro
+// is down, retryable failures do not count: six failures with
+// MaxAttempts 2 and the event is still handled once CorrigoPro is back.
+// Without the outage the same failures make it dead after 2.
+func TestOutageDoesNotSpendEventAttempts(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		down       bool
+		wantStatus store.EventStatus
+		wantCalls  int32
+	}{
+		{"corrigo down", true, store.EventDone, 7},
+		{"corrigo up", false, store.EventDead, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newMemStore()
+			id := st.add(newEvent(t, 42, "m1", newWO(42), time.Now()))
+			var calls atomic.Int32
+			var down atomic.Bool
+			down.Store(tc.down)
+			plug := pluginFunc(func(ctx context.Context, name string, ev pluginapi.Event) ([]pluginapi.Action, error) {
+				n := calls.Add(1)
+				if n <= 6 {
+					if n == 6 {
+						down.Store(false) // CorrigoPro is back after this failure
+					}
+					return nil, pluginapi.RetryLater(errors.New("fetch work order: corrigo: HTTP 503"))
+				}
+				return acceptAll(ctx, name, ev)
+			})
+			run(t, Options{Store: st, Evaluator: everything, Plugins: plug, MaxAttempts: 2,
+				BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond,
+				OutageWait: func(account string) (time.Duration, bool) {
+					if account != "main" {
+						t.Errorf("OutageWait(%q)", account)
+					}
+					return time.Millisecond, down.Load()
+				}})
+			waitFor(t, "event settled", st.settled)
+			e := st.event(id)
+			if e.Status != tc.wantStatus || calls.Load() != tc.wantCalls {
+				t.Fatalf("event %s after %d calls (Attempts %d, %q); want %s after %d", e.Status, calls.Load(), e.Attempts, e.LastError, tc.wantStatus, tc.wantCalls)
+			}
+			if tc.down && e.Attempts > 2 {
+				t.Errorf("Attempts %d: the outage's failures were counted", e.Attempts)
+			}
+		})
+	}
+}
+
 func TestOrderPerWorkOrderParallelAcross(t *testing.T) {
 	st := newMemStore()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -122,6 +122,18 @@ func (m *memStore) RetryEvent(ctx context.Context, id int64, owner string, next 
 	return nil
 }
 
+func (m *memStore) DeferEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.held(id, owner) {
+		return store.ErrLeaseLost
+	}
+	delete(m.leases, id)
+	e := m.events[id-1]
+	e.NextAt, e.LastError, e.Attempts = next, lastErr, max(e.Attempts-1, minAttempts)
+	return nil
+}
+
 func (m *memStore) EventsForWorkOrder(ctx context.Context, account string, wo int64) ([]store.Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

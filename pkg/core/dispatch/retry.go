@@ -6,6 +6,8 @@ import "time"
 type RetryPolicy struct {
 	MaxAttempts             int
 	BackoffBase, BackoffMax time.Duration
+	// RetryAfterMax as Options.RetryAfterMax; 0 keeps the current value.
+	RetryAfterMax time.Duration
 }
 
 // SetRetryPolicy changes how often and how soon failed events are retried,
@@ -22,6 +24,9 @@ func (d *Dispatcher) SetRetryPolicy(p RetryPolicy) {
 	if p.BackoffMax <= 0 {
 		p.BackoffMax = cur.BackoffMax
 	}
+	if p.RetryAfterMax == 0 {
+		p.RetryAfterMax = cur.RetryAfterMax
+	}
 	d.retry.Store(&p)
 }
 
@@ -29,5 +34,5 @@ func (d *Dispatcher) retryPolicy() RetryPolicy {
 	if p := d.retry.Load(); p != nil {
 		return *p
 	}
-	return RetryPolicy{MaxAttempts: d.o.MaxAttempts, BackoffBase: d.o.BackoffBase, BackoffMax: d.o.BackoffMax}
+	return RetryPolicy{MaxAttempts: d.o.MaxAttempts, BackoffBase: d.o.BackoffBase, BackoffMax: d.o.BackoffMax, RetryAfterMax: d.o.RetryAfterMax}
 }

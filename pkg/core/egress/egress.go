@@ -14,7 +14,11 @@
 //  4. call CorrigoPro through one circuit breaker per account, with a
 //     MessageId derived from the action's idempotency key;
 //  5. classify the outcome: sent, refused, dead (permanent), parked (needs a
-//     person) or retry later with jittered, capped exponential backoff.
+//     person) or retry later with jittered, capped exponential backoff
+//     (longer for a Retry-After, and while the breaker is open until it
+//     lets a probe through). Only real tries made while CorrigoPro was
+//     thought up count against MaxAttempts (Result.NotCounted), so an
+//     outage of hours dead-letters nothing.
 //
 // Actions stored with status shadow are never claimed by the store, so
 // shadow mode needs nothing here. The package keeps Prometheus out: metrics

@@ -39,11 +39,14 @@ type fakeCorrigo struct {
 type fakeCall struct {
 	Method, Path, MessageID string
 	Body                    map[string]any
+	At                      time.Time // when the request arrived (server side)
+	Down                    bool      // answered 503 because the fake was down
 }
 
 type fault struct {
 	status, code int
 	msg          string
+	retryAfter   string // Retry-After header, if any
 }
 
 func newFakeCorrigo(t *testing.T) *fakeCorrigo {
@@ -139,8 +142,9 @@ func (f *fakeCorrigo) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.mu.Lock()
-	f.calls = append(f.calls, fakeCall{Method: r.Method, Path: path, MessageID: mid, Body: body})
+	f.calls = append(f.calls, fakeCall{Method: r.Method, Path: path, MessageID: mid, Body: body, At: time.Now()})
 	if f.down.Load() {
+		f.calls[len(f.calls)-1].Down = true
 		f.mu.Unlock()
 		writeJSON(w, 503, corrigo.ErrorBody{Code: 1000, Message: "down for maintenance", MessageId: mid})
 		return
@@ -149,6 +153,9 @@ func (f *fakeCorrigo) serve(w http.ResponseWriter, r *http.Request) {
 		ft := q[0]
 		f.faults[lp] = q[1:]
 		f.mu.Unlock()
+		if ft.retryAfter != "" {
+			w.Header().Set("Retry-After", ft.retryAfter)
+		}
 		writeJSON(w, ft.status, corrigo.ErrorBody{Code: ft.code, Message: ft.msg, MessageId: mid})
 		return
 	}

@@ -16,6 +16,10 @@ const (
 	OutcomeDead    Outcome = "dead"
 	OutcomeParked  Outcome = "parked"
 	OutcomeRetry   Outcome = "retry"
+	// OutcomeWaiting: nothing was sent because the account's breaker is
+	// open, CorrigoPro asked to wait (Retry-After) or the rate limit held
+	// the call back; the attempt is not counted.
+	OutcomeWaiting Outcome = "waiting"
 	// OutcomeCanceled: the send was cut short by shutdown; the action's
 	// lease expires and it is claimed again.
 	OutcomeCanceled Outcome = "canceled"

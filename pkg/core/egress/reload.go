@@ -9,21 +9,24 @@ import (
 type RetryPolicy struct {
 	InitialBackoff, MaxBackoff time.Duration
 	MaxAttempts                int
+	// RetryAfterMax as Options.RetryAfterMax (0: the default, negative:
+	// ignore Retry-After).
+	RetryAfterMax time.Duration
 }
 
 // SetRetryPolicy changes the retry settings for the next sends (zero
 // fields take the defaults of Options). Sends in flight finish under the
 // old ones.
 func (s *Sender) SetRetryPolicy(p RetryPolicy) {
-	o := Options{InitialBackoff: p.InitialBackoff, MaxBackoff: p.MaxBackoff, MaxAttempts: p.MaxAttempts}.withDefaults()
-	s.retry.Store(&RetryPolicy{InitialBackoff: o.InitialBackoff, MaxBackoff: o.MaxBackoff, MaxAttempts: o.MaxAttempts})
+	o := Options{InitialBackoff: p.InitialBackoff, MaxBackoff: p.MaxBackoff, MaxAttempts: p.MaxAttempts, RetryAfterMax: p.RetryAfterMax}.withDefaults()
+	s.retry.Store(&RetryPolicy{InitialBackoff: o.InitialBackoff, MaxBackoff: o.MaxBackoff, MaxAttempts: o.MaxAttempts, RetryAfterMax: o.RetryAfterMax})
 }
 
 func (s *Sender) retryPolicy() RetryPolicy {
 	if p := s.retry.Load(); p != nil {
 		return *p
 	}
-	return RetryPolicy{InitialBackoff: s.opts.InitialBackoff, MaxBackoff: s.opts.MaxBackoff, MaxAttempts: s.opts.MaxAttempts}
+	return RetryPolicy{InitialBackoff: s.opts.InitialBackoff, MaxBackoff: s.opts.MaxBackoff, MaxAttempts: s.opts.MaxAttempts, RetryAfterMax: s.opts.RetryAfterMax}
 }
 
 // SetBreakers changes the circuit breaker settings (def for every account,
@@ -46,7 +49,7 @@ func (s *Sender) SetBreakers(def BreakerOptions, per map[string]BreakerOptions) 
 			continue
 		}
 		a.bo = bo
-		a.cb.Store(s.newBreaker(name, bo))
+		a.cb.Store(s.newBreaker(a, bo))
 		replaced = append(replaced, name)
 		s.opts.Logger.Info("corrigo circuit breaker settings changed; the breaker starts closed", "account", name,
 			"consecutive_failures", bo.ConsecutiveFailures, "open_timeout", bo.OpenTimeout, "half_open_requests", bo.HalfOpenRequests)

@@ -17,6 +17,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wogate/wogate/internal/retryafter"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
@@ -32,12 +33,18 @@ type Options struct {
 	InitialBackoff time.Duration
 	// MaxBackoff caps the delay between retries. Default 10m.
 	MaxBackoff time.Duration
-	// MaxAttempts is how many attempts an action gets before a transient
-	// failure makes it dead. Default 30: with the default backoff, 29 waits
-	// of 1.8 to 3.6 hours in all (TestDefaultRetrySpan). Attempts rejected by
-	// an open breaker never make an action dead: they did not reach
-	// CorrigoPro.
+	// MaxAttempts is how many real tries an action gets before a
+	// transient failure makes it dead. Default 30: with the default
+	// backoff, 29 waits of 1.8 to 3.6 hours in all (TestDefaultRetrySpan).
+	// Only tries made while CorrigoPro was thought up count: a claim the
+	// breaker, a Retry-After wait or the rate limit held back is not a try,
+	// and a failed half-open probe is CorrigoPro's outage, not the action's
+	// failure (see Result.NotCounted).
 	MaxAttempts int
+	// RetryAfterMax caps how long a Retry-After of a 429 or 503 makes an
+	// account wait (it replaces the backoff when longer). Default 10m;
+	// negative ignores Retry-After.
+	RetryAfterMax time.Duration
 	// Breaker configures the per-account circuit breakers.
 	Breaker BreakerOptions
 	// AccountBreakers overrides Breaker for single accounts; zero fields
@@ -92,6 +99,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 30
 	}
+	if o.RetryAfterMax == 0 {
+		o.RetryAfterMax = DefaultRetryAfterMax
+	}
 	if o.Breaker.ConsecutiveFailures == 0 {
 		o.Breaker.ConsecutiveFailures = 5
 	}
@@ -119,6 +129,9 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// DefaultRetryAfterMax is Options.RetryAfterMax's default.
+const DefaultRetryAfterMax = 10 * time.Minute
+
 // Result is what became of one Send. When Retry is false, Status is the
 // action's final status (sent, refused, dead or parked) and Reason says why
 // (for sent: set when the action was found already done and not resent).
@@ -134,6 +147,17 @@ type Result struct {
 	// Resent reports that the action was sent again after an earlier
 	// attempt that may have reached CorrigoPro (note, message, ...).
 	Resent bool
+	// NotCounted (with Retry) says this attempt must not count against
+	// MaxAttempts: the worker gives the claim's attempt back
+	// (store.DeferAction). It is set when nothing was tried (the breaker
+	// was open or busy with a probe, the account waits out a Retry-After,
+	// the rate limit held the call back) and when the failing call was a
+	// half-open probe: CorrigoPro was already known to be down.
+	NotCounted bool
+	// Reached (with NotCounted) says the action's own call went out in
+	// this attempt, so it may have reached CorrigoPro: its attempt is
+	// given back only down to 1, and the next claim runs the resend check.
+	Reached bool
 }
 
 // Outcome names the result for metrics.
@@ -141,6 +165,9 @@ func (r Result) Outcome() Outcome {
 	if r.Retry {
 		if r.Class == corrigo.ClassCanceled {
 			return OutcomeCanceled
+		}
+		if r.NotCounted && !r.Reached && notSent(r.Err) {
+			return OutcomeWaiting
 		}
 		return OutcomeRetry
 	}
@@ -163,6 +190,14 @@ type account struct {
 	bo BreakerOptions // cb's settings; guarded by Sender.bmu
 	// prefix goes before the MessageIds of this account's actions.
 	prefix string
+	// openUntil is when the open breaker lets its next probe through, and
+	// outageSince when it opened after being closed (UnixNano; 0 when
+	// closed). Both are set by the breaker's state changes: gobreaker
+	// does not expose its expiry.
+	openUntil, outageSince atomic.Int64
+	// holdUntil (UnixNano) is the end of the wait a Retry-After asked
+	// for: calls before it are not made.
+	holdUntil atomic.Int64
 }
 
 // Sender delivers outbox actions to CorrigoPro: guard, breaker, MessageId,
@@ -186,7 +221,7 @@ func NewSender(accounts map[string]API, opts Options) *Sender {
 		if p, ok := opts.AccountPrefixes[name]; ok {
 			a.prefix = p
 		}
-		a.cb.Store(s.newBreaker(name, a.bo))
+		a.cb.Store(s.newBreaker(a, a.bo))
 		s.accounts[name] = a
 	}
 	s.guard = NewGuard(s, opts.Guard)
@@ -226,7 +261,11 @@ func (s *Sender) breakerOptions(name string) BreakerOptions {
 	return bo
 }
 
-func (s *Sender) newBreaker(name string, bo BreakerOptions) *gobreaker.CircuitBreaker[any] {
+func (s *Sender) newBreaker(a *account, bo BreakerOptions) *gobreaker.CircuitBreaker[any] {
+	name := a.name
+	// A new breaker starts closed.
+	a.openUntil.Store(0)
+	a.outageSince.Store(0)
 	return gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
 		Name:        "corrigo:" + name,
 		MaxRequests: bo.HalfOpenRequests,
@@ -234,12 +273,24 @@ func (s *Sender) newBreaker(name string, bo BreakerOptions) *gobreaker.CircuitBr
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= bo.ConsecutiveFailures },
 		// Runs under the breaker's lock: no State()/Counts() here.
 		OnStateChange: func(_ string, from, to gobreaker.State) {
+			now := time.Now()
+			switch to {
+			case gobreaker.StateOpen:
+				a.openUntil.Store(now.Add(bo.OpenTimeout).UnixNano())
+				if from == gobreaker.StateClosed {
+					a.outageSince.Store(now.UnixNano())
+				}
+			case gobreaker.StateClosed:
+				a.openUntil.Store(0)
+				a.outageSince.Store(0)
+			}
 			s.opts.Logger.Warn("corrigo circuit breaker changed state", "account", name, "from", from.String(), "to", to.String())
 			s.opts.Observer.BreakerChanged(name, toBreakerState(from), toBreakerState(to))
 		},
 		IsSuccessful: func(err error) bool { return !breakerFailure(err) },
 		IsExcluded: func(err error) bool {
-			return errors.Is(err, context.Canceled)
+			// The client's own rate limit sent nothing: no news of CorrigoPro.
+			return errors.Is(err, context.Canceled) || errors.Is(err, corrigo.ErrRateLimited)
 		},
 	})
 }
@@ -263,6 +314,26 @@ func breakerFailure(err error) bool {
 	return false
 }
 
+// OutageWait reports whether account is cut off from CorrigoPro — its
+// breaker is not closed, or it waits out a Retry-After — and how long a
+// caller should wait before trying again (as an action would). Never call
+// it from Observer.BreakerChanged.
+func (s *Sender) OutageWait(name string) (time.Duration, bool) {
+	a, ok := s.accounts[name]
+	if !ok {
+		return 0, false
+	}
+	if until := a.holdUntil.Load(); until > 0 {
+		if d := time.Until(time.Unix(0, until)); d > 0 {
+			return d + time.Duration(s.opts.Jitter()*float64(d/4+time.Second)), true
+		}
+	}
+	if a.cb.Load().State() == gobreaker.StateClosed {
+		return 0, false
+	}
+	return s.breakerWait(a), true
+}
+
 // BreakerState returns the current state of an account's breaker. Never
 // call it from Observer.BreakerChanged.
 func (s *Sender) BreakerState(name string) BreakerState {
@@ -283,14 +354,110 @@ func (s *Sender) Accounts() []string {
 	return names
 }
 
-func through[T any](a *account, fn func() (T, error)) (T, error) {
-	v, err := a.cb.Load().Execute(func() (any, error) { return fn() })
+// heldError is a call not made because the account waits out a
+// Retry-After CorrigoPro sent.
+type heldError struct {
+	account string
+	until   time.Time
+}
+
+func (e *heldError) Error() string {
+	return fmt.Sprintf("account %q waits until %s as CorrigoPro asked (Retry-After)", e.account, e.until.UTC().Format(time.RFC3339Nano))
+}
+
+// notSent reports whether err means the call was never made: the breaker
+// refused it (open, or half-open with its probes taken), the account waits
+// out a Retry-After, or the client's rate limit held it back.
+func notSent(err error) bool {
+	var he *heldError
+	return errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) ||
+		errors.Is(err, corrigo.ErrRateLimited) || errors.As(err, &he)
+}
+
+// tryState follows one Send's calls through the context: whether the
+// action's own call went out, and whether a failing call was a half-open
+// probe.
+type tryState struct {
+	reached, probeFailed atomic.Bool
+}
+
+type tryKey struct{}
+
+func tryFrom(ctx context.Context) *tryState {
+	ts, _ := ctx.Value(tryKey{}).(*tryState)
+	return ts
+}
+
+// through makes one CorrigoPro call for account a: not at all while a
+// Retry-After wait lasts, otherwise through the account's breaker. A 429
+// or 503 with Retry-After starts such a wait for the whole account: it
+// speaks of the server, not of one request.
+func through[T any](ctx context.Context, s *Sender, a *account, fn func() (T, error)) (T, error) {
+	var zero T
+	if until := a.holdUntil.Load(); until > 0 && time.Now().UnixNano() < until {
+		return zero, &heldError{account: a.name, until: time.Unix(0, until)}
+	}
+	cb := a.cb.Load()
+	probe := cb.State() == gobreaker.StateHalfOpen
+	v, err := cb.Execute(func() (any, error) { return fn() })
 	if err != nil {
-		var zero T
+		if probe && !notSent(err) && breakerFailure(err) {
+			if ts := tryFrom(ctx); ts != nil {
+				ts.probeFailed.Store(true)
+			}
+		}
+		s.hold(a, err)
 		return zero, err
 	}
 	t, _ := v.(T)
 	return t, nil
+}
+
+// hold starts (or extends) the account's Retry-After wait for a 429 or
+// 503 that asked for one, capped by RetryAfterMax.
+func (s *Sender) hold(a *account, err error) {
+	d := s.retryAfter(err)
+	if d <= 0 {
+		return
+	}
+	until := time.Now().Add(d).UnixNano()
+	for {
+		cur := a.holdUntil.Load()
+		if cur >= until || a.holdUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// retryAfter is the capped Retry-After err carries, or 0.
+func (s *Sender) retryAfter(err error) time.Duration {
+	var ae *corrigo.APIError
+	if !errors.As(err, &ae) || ae.RetryAfter <= 0 {
+		return 0
+	}
+	return retryafter.Cap(ae.RetryAfter, s.retryPolicy().RetryAfterMax)
+}
+
+// breakerWait is how long an action should wait while its account's
+// breaker is open: until the breaker lets a probe through, plus a random
+// share of a spread that grows with the outage (from OpenTimeout up to
+// MaxBackoff), so waiting actions neither stampede the probe nor poll the
+// store every OpenTimeout during an outage of hours.
+func (s *Sender) breakerWait(a *account) time.Duration {
+	now := time.Now()
+	var until time.Duration
+	if u := a.openUntil.Load(); u > 0 {
+		until = max(time.Unix(0, u).Sub(now), 0)
+	}
+	s.bmu.Lock()
+	openTimeout := a.bo.OpenTimeout
+	s.bmu.Unlock()
+	spread := openTimeout
+	if since := a.outageSince.Load(); since > 0 {
+		spread = max(spread, now.Sub(time.Unix(0, since)))
+	}
+	spread = max(min(spread, s.retryPolicy().MaxBackoff), openTimeout)
+	return until + time.Duration(s.opts.Jitter()*float64(spread))
 }
 
 // GetWorkOrder implements Fetcher through the account's breaker.
@@ -299,7 +466,7 @@ func (s *Sender) GetWorkOrder(ctx context.Context, accountName string, id int64)
 	if !ok {
 		return nil, fmt.Errorf("unknown account %q", accountName)
 	}
-	return through(a, func() (*corrigo.WorkOrder, error) { return a.api.GetWorkOrder(ctx, id) })
+	return through(ctx, s, a, func() (*corrigo.WorkOrder, error) { return a.api.GetWorkOrder(ctx, id) })
 }
 
 // CustomerSettings implements Fetcher through the account's breaker.
@@ -308,7 +475,7 @@ func (s *Sender) CustomerSettings(ctx context.Context, accountName string, custo
 	if !ok {
 		return nil, fmt.Errorf("unknown account %q", accountName)
 	}
-	return through(a, func() (*corrigo.CustomerSettings, error) { return a.api.CustomerSettings(ctx, customerID) })
+	return through(ctx, s, a, func() (*corrigo.CustomerSettings, error) { return a.api.CustomerSettings(ctx, customerID) })
 }
 
 // messageIDSpace namespaces the name-based UUIDs derived from idempotency
@@ -363,9 +530,20 @@ func (s *Sender) Send(ctx context.Context, a store.OutboxAction) Result {
 	start := time.Now()
 	act, r, ok := s.prepare(a)
 	if ok {
-		r = s.send(ctx, a, act)
+		ts := &tryState{}
+		r = s.send(context.WithValue(ctx, tryKey{}, ts), a, act)
+		if r.Retry && r.Class != corrigo.ClassCanceled {
+			// A try made while CorrigoPro was known to be down does not
+			// count against MaxAttempts: the outage is not the action's.
+			if notSent(r.Err) || ts.probeFailed.Load() {
+				r.NotCounted = true
+			}
+			// A call never made reached nothing, even when it was the
+			// action's own (the rate limit holds it inside the client).
+			r.Reached = ts.reached.Load() && !notSent(r.Err)
+		}
 	}
-	if r.Retry && !r.breakerOpen() && r.Class != corrigo.ClassCanceled && attempt(a) >= s.retryPolicy().MaxAttempts {
+	if r.Retry && !r.NotCounted && r.Class != corrigo.ClassCanceled && attempt(a) >= s.retryPolicy().MaxAttempts {
 		r = Result{Status: store.ActionDead, Err: r.Err, Class: r.Class,
 			Reason: fmt.Sprintf("gave up after %d attempts: %s", attempt(a), r.Reason)}
 	}
@@ -386,6 +564,8 @@ func (s *Sender) Send(ctx context.Context, a store.OutboxAction) Result {
 	case r.Retry && r.Class == corrigo.ClassAuth:
 		lg.Error("CorrigoPro refused the credentials even after a token refresh; will retry — check the account's client id and secret",
 			attrs("err", r.Err, "retry_after", r.RetryAfter)...)
+	case r.Retry && r.NotCounted:
+		lg.Info("action waits for CorrigoPro; the attempt is not counted", attrs("reason", r.Reason, "retry_after", r.RetryAfter)...)
 	case r.Retry:
 		lg.Info("action will be retried", attrs("reason", r.Reason, "retry_after", r.RetryAfter)...)
 	case r.Status == store.ActionSent:
@@ -396,10 +576,6 @@ func (s *Sender) Send(ctx context.Context, a store.OutboxAction) Result {
 		lg.Warn("action not sent", attrs("status", r.Status, "reason", r.Reason)...)
 	}
 	return r
-}
-
-func (r Result) breakerOpen() bool {
-	return errors.Is(r.Err, gobreaker.ErrOpenState) || errors.Is(r.Err, gobreaker.ErrTooManyRequests)
 }
 
 // prepare decodes and validates the payload against the outbox row.
@@ -453,7 +629,7 @@ func (s *Sender) send(ctx context.Context, a store.OutboxAction, act pluginapi.A
 		}
 		if act.Kind == pluginapi.KindInvoiceSubmit {
 			if ig, ok := acc.api.(invoiceGetter); ok {
-				inv, err := through(acc, func() (*corrigo.Invoice, error) { return ig.GetInvoice(ctx, act.WorkOrderID) })
+				inv, err := through(ctx, s, acc, func() (*corrigo.Invoice, error) { return ig.GetInvoice(ctx, act.WorkOrderID) })
 				if err != nil {
 					return s.failure(a, fmt.Errorf("check invoice of work order %d before resending: %w", act.WorkOrderID, err))
 				}
@@ -488,7 +664,12 @@ func (s *Sender) send(ctx context.Context, a store.OutboxAction, act pluginapi.A
 
 	mid := MessageID(acc.prefix, a.IdempotencyKey)
 	cctx := corrigo.WithMessageID(ctx, mid)
-	_, err := through(acc, func() (struct{}, error) { return struct{}{}, call(cctx, acc.api, act) })
+	_, err := through(ctx, s, acc, func() (struct{}, error) {
+		if ts := tryFrom(ctx); ts != nil {
+			ts.reached.Store(true)
+		}
+		return struct{}{}, call(cctx, acc.api, act)
+	})
 	if err != nil {
 		r := s.failure(a, err)
 		r.Resent = resent
@@ -499,10 +680,26 @@ func (s *Sender) send(ctx context.Context, a store.OutboxAction, act pluginapi.A
 }
 
 // failure turns an error into a Result by its class.
+//
+// A retry waits for the computed backoff, or longer: for a Retry-After
+// CorrigoPro sent (capped by RetryAfterMax), and while the account's
+// breaker is open, until it lets a probe through (breakerWait).
 func (s *Sender) failure(a store.OutboxAction, err error) Result {
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return Result{Retry: true, RetryAfter: s.Backoff(attempt(a)), Err: err, Class: corrigo.ClassTransient,
+	acc := s.accounts[a.Account]
+	var he *heldError
+	var rl *corrigo.RateLimitError
+	switch {
+	case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
+		return Result{Retry: true, RetryAfter: s.breakerWait(acc), Err: err, Class: corrigo.ClassTransient,
 			Reason: fmt.Sprintf("circuit breaker for account %q is open: %v", a.Account, err)}
+	case errors.As(err, &he):
+		// Spread the waiting actions over a little after the wait ends.
+		d := max(time.Until(he.until), 0)
+		return Result{Retry: true, RetryAfter: d + time.Duration(s.opts.Jitter()*float64(d/4+time.Second)), Err: err,
+			Class: corrigo.ClassTransient, Reason: err.Error()}
+	case errors.As(err, &rl):
+		return Result{Retry: true, RetryAfter: rl.Delay + time.Duration(s.opts.Jitter()*float64(min(rl.Delay, time.Second))), Err: err,
+			Class: corrigo.ClassTransient, Reason: err.Error()}
 	}
 	class := corrigo.ClassOf(err)
 	r := Result{Err: err, Class: class, Reason: err.Error()}
@@ -512,6 +709,10 @@ func (s *Sender) failure(a store.OutboxAction, err error) Result {
 		// failure may be the token server having a bad minute. Retry later
 		// (Send logs it loudly).
 		r.Retry, r.RetryAfter = true, s.Backoff(attempt(a))
+		r.RetryAfter = max(r.RetryAfter, s.retryAfter(err))
+		if acc.cb.Load().State() == gobreaker.StateOpen {
+			r.RetryAfter = max(r.RetryAfter, s.breakerWait(acc))
+		}
 	case corrigo.ClassCanceled:
 		r.Retry = true
 	case corrigo.ClassNeedsPerson:
@@ -586,7 +787,7 @@ func (s *Sender) recorded(ctx context.Context, acc *account, a store.OutboxActio
 		case corrigo.ClassTransient, corrigo.ClassAuth, corrigo.ClassCanceled:
 			return false, "", fmt.Errorf("check %s of work order %d before resending: %w", what, act.WorkOrderID, err)
 		}
-		if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		if notSent(err) {
 			return false, "", err
 		}
 		s.opts.Logger.Warn("cannot check whether an earlier attempt reached CorrigoPro; resending",
@@ -599,7 +800,7 @@ func (s *Sender) recorded(ctx context.Context, acc *account, a store.OutboxActio
 		if !ok || a.CreatedAt.IsZero() {
 			return false, "", nil
 		}
-		notes, err := through(acc, func() ([]corrigo.NoteHistoryEntry, error) { return nr.NoteHistory(ctx, act.WorkOrderID) })
+		notes, err := through(ctx, s, acc, func() ([]corrigo.NoteHistoryEntry, error) { return nr.NoteHistory(ctx, act.WorkOrderID) })
 		if err != nil {
 			return lookupFailed("note history", err)
 		}
@@ -613,7 +814,7 @@ func (s *Sender) recorded(ctx context.Context, acc *account, a store.OutboxActio
 		if !ok || a.CreatedAt.IsZero() || (act.Visibility != "" && act.Visibility != "All") {
 			return false, "", nil
 		}
-		msgs, err := through(acc, func() ([]corrigo.TextMessage, error) { return mr.Messages(ctx, act.WorkOrderID) })
+		msgs, err := through(ctx, s, acc, func() ([]corrigo.TextMessage, error) { return mr.Messages(ctx, act.WorkOrderID) })
 		if err != nil {
 			return lookupFailed("messages", err)
 		}
@@ -627,7 +828,7 @@ func (s *Sender) recorded(ctx context.Context, acc *account, a store.OutboxActio
 		if !ok || act.Invoice == nil {
 			return false, "", nil
 		}
-		inv, err := through(acc, func() (*corrigo.Invoice, error) { return ig.GetInvoice(ctx, act.WorkOrderID) })
+		inv, err := through(ctx, s, acc, func() (*corrigo.Invoice, error) { return ig.GetInvoice(ctx, act.WorkOrderID) })
 		if err != nil {
 			return lookupFailed("invoice", err)
 		}

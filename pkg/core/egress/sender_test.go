@@ -188,20 +188,20 @@ func TestSendClassification(t *testing.T) {
 		class     corrigo.Class
 		reasonHas string
 	}{
-		{name: "503 transient", path: "api/workOrder/accept", faults: []fault{{503, 1000, "busy"}}, retry: true, class: corrigo.ClassTransient},
-		{name: "500 transient", path: "api/workOrder/accept", faults: []fault{{500, 0, ""}}, retry: true, class: corrigo.ClassTransient},
-		{name: "429 transient", path: "api/workOrder/accept", faults: []fault{{429, 0, "slow down"}}, retry: true, class: corrigo.ClassTransient},
-		{name: "2100 validation dead", path: "api/workOrder/accept", faults: []fault{{400, 2100, "Model data validation failed"}}, want: store.ActionDead, class: corrigo.ClassValidation, reasonHas: "code 2100"},
-		{name: "3001 state dead", path: "api/workOrder/accept", faults: []fault{{400, 3001, "invalid state"}}, want: store.ActionDead, class: corrigo.ClassPermanent, reasonHas: "code 3001"},
-		{name: "3002 prebilled dead", path: "api/workOrder/accept", faults: []fault{{400, 3002, "prebilled"}}, want: store.ActionDead, class: corrigo.ClassPermanent},
-		{name: "3005 recalled dead", path: "api/workOrder/accept", faults: []fault{{400, 3005, "recalled"}}, want: store.ActionDead, class: corrigo.ClassPermanent},
-		{name: "3000 business parked", path: "api/workOrder/accept", faults: []fault{{400, 3000, "read the message"}}, want: store.ActionParked, class: corrigo.ClassNeedsPerson, reasonHas: "read the message"},
+		{name: "503 transient", path: "api/workOrder/accept", faults: []fault{{503, 1000, "busy", ""}}, retry: true, class: corrigo.ClassTransient},
+		{name: "500 transient", path: "api/workOrder/accept", faults: []fault{{500, 0, "", ""}}, retry: true, class: corrigo.ClassTransient},
+		{name: "429 transient", path: "api/workOrder/accept", faults: []fault{{429, 0, "slow down", ""}}, retry: true, class: corrigo.ClassTransient},
+		{name: "2100 validation dead", path: "api/workOrder/accept", faults: []fault{{400, 2100, "Model data validation failed", ""}}, want: store.ActionDead, class: corrigo.ClassValidation, reasonHas: "code 2100"},
+		{name: "3001 state dead", path: "api/workOrder/accept", faults: []fault{{400, 3001, "invalid state", ""}}, want: store.ActionDead, class: corrigo.ClassPermanent, reasonHas: "code 3001"},
+		{name: "3002 prebilled dead", path: "api/workOrder/accept", faults: []fault{{400, 3002, "prebilled", ""}}, want: store.ActionDead, class: corrigo.ClassPermanent},
+		{name: "3005 recalled dead", path: "api/workOrder/accept", faults: []fault{{400, 3005, "recalled", ""}}, want: store.ActionDead, class: corrigo.ClassPermanent},
+		{name: "3000 business parked", path: "api/workOrder/accept", faults: []fault{{400, 3000, "read the message", ""}}, want: store.ActionParked, class: corrigo.ClassNeedsPerson, reasonHas: "read the message"},
 		{name: "3056 tax mismatch parked", act: pluginapi.Action{Kind: pluginapi.KindInvoiceSubmit}, from: corrigo.StatusCheckedOut, path: "api/invoice/submit",
-			faults: []fault{{400, 3056, "tax mismatch"}}, want: store.ActionParked, class: corrigo.ClassNeedsPerson, reasonHas: "3056"},
-		{name: "401 twice auth retry", path: "api/workOrder/accept", faults: []fault{{401, 2000, "Unauthorized"}, {401, 2000, "Unauthorized"}}, retry: true, class: corrigo.ClassAuth},
-		{name: "401 once recovers", path: "api/workOrder/accept", faults: []fault{{401, 2000, "Unauthorized"}}, want: store.ActionSent},
-		{name: "404 without body dead", path: "api/workOrder/accept", faults: []fault{{404, 0, ""}}, want: store.ActionDead, class: corrigo.ClassNotFound},
-		{name: "guard fetch 503 retries", path: "api/workOrder", faults: []fault{{503, 1000, "busy"}}, retry: true, class: corrigo.ClassTransient},
+			faults: []fault{{400, 3056, "tax mismatch", ""}}, want: store.ActionParked, class: corrigo.ClassNeedsPerson, reasonHas: "3056"},
+		{name: "401 twice auth retry", path: "api/workOrder/accept", faults: []fault{{401, 2000, "Unauthorized", ""}, {401, 2000, "Unauthorized", ""}}, retry: true, class: corrigo.ClassAuth},
+		{name: "401 once recovers", path: "api/workOrder/accept", faults: []fault{{401, 2000, "Unauthorized", ""}}, want: store.ActionSent},
+		{name: "404 without body dead", path: "api/workOrder/accept", faults: []fault{{404, 0, "", ""}}, want: store.ActionDead, class: corrigo.ClassNotFound},
+		{name: "guard fetch 503 retries", path: "api/workOrder", faults: []fault{{503, 1000, "busy", ""}}, retry: true, class: corrigo.ClassTransient},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -256,7 +256,7 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 	// gives delays that double and then stay at the cap.
 	f := newFakeCorrigo(t)
 	f.addWO(wo(9, corrigo.StatusAccepted))
-	f.fail("api/workOrder/note", 8, fault{503, 1000, "busy"})
+	f.fail("api/workOrder/note", 8, fault{503, 1000, "busy", ""})
 	s := newTestSender(t, f, Options{InitialBackoff: time.Second, MaxBackoff: 10 * time.Second, MaxAttempts: 100,
 		Breaker: BreakerOptions{ConsecutiveFailures: 100}, Jitter: func() float64 { return 0.5 }})
 	want := []time.Duration{750 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second, 6 * time.Second,
@@ -298,7 +298,7 @@ func TestBreakerOpensAndCloses(t *testing.T) {
 	ctx := context.Background()
 
 	// Business-rule answers come from a healthy CorrigoPro: no trip.
-	f.fail("api/workOrder/note", 5, fault{400, 3001, "no"})
+	f.fail("api/workOrder/note", 5, fault{400, 3001, "no", ""})
 	for i := range 5 {
 		if r := s.Send(ctx, note(int64(i+1))); r.Status != store.ActionDead {
 			t.Fatalf("3001: %+v", r)
@@ -421,7 +421,7 @@ func TestResendCheck(t *testing.T) {
 	}
 	// The note history lookup failing transiently means retry; failing
 	// otherwise (this fake has no such endpoint: 404) means resend.
-	f.fail("api/workOrder/noteHistory", 1, fault{503, 1000, "busy"})
+	f.fail("api/workOrder/noteHistory", 1, fault{503, 1000, "busy", ""})
 	n.Attempts, n.CreatedAt = 3, time.Now()
 	if r = s.Send(ctx, n); !r.Retry || !strings.Contains(r.Reason, "note history") {
 		t.Fatalf("note history failing: %+v", r)
@@ -430,7 +430,7 @@ func TestResendCheck(t *testing.T) {
 		t.Fatalf("note without a note history: %+v", r)
 	}
 	// The resend check itself failing transiently means retry.
-	f.fail("api/workOrder", 1, fault{503, 1000, "busy"})
+	f.fail("api/workOrder", 1, fault{503, 1000, "busy", ""})
 	if r = s.Send(ctx, outbox(t, 1, pluginapi.Action{Kind: pluginapi.KindAccept, WorkOrderID: 1}, 2)); !r.Retry || !strings.Contains(r.Reason, "before resending") {
 		t.Fatalf("resend check failing: %+v", r)
 	}

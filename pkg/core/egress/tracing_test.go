@@ -66,10 +66,10 @@ func TestSendSpans(t *testing.T) {
 	s := newTestSender(t, f, Options{InitialBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Logger: lg})
 	w := NewWorker(st, s, WorkerOptions{Concurrency: 2, PollInterval: 10 * time.Millisecond, Logger: quiet, Tracer: tracer})
 	f.addWO(wo(500, corrigo.StatusNew))
-	f.fail("api/workOrder/accept", 1, fault{503, 1000, "busy"})
+	f.fail("api/workOrder/accept", 1, fault{503, 1000, "busy", ""})
 	enqueueTraced(t, st, 500, tracectx.Traceparent(pctx), pluginapi.Action{Kind: pluginapi.KindAccept})
 	f.addWO(wo(501, corrigo.StatusAccepted))
-	f.fail("api/messages", 1, fault{400, 2100, "Model data validation failed"})
+	f.fail("api/messages", 1, fault{400, 2100, "Model data validation failed", ""})
 	enqueueTraced(t, st, 501, "", pluginapi.Action{Kind: pluginapi.KindMessage, Text: "x"}) // dead, untraced
 	stop := runWorker(t, w)
 	w.Kick()

@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"container/heap"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -94,6 +95,7 @@ type Worker struct {
 	opts  WorkerOptions
 	kick  chan struct{}
 	freed chan struct{}
+	due   dueTimes // when the retries this worker scheduled come due
 }
 
 // NewWorker returns a worker; call Run to start it.
@@ -173,6 +175,13 @@ loop:
 		mu.Lock()
 		inflight += len(acts)
 		mu.Unlock()
+		// Wake at the next poll, or earlier when a retry this worker
+		// scheduled comes due: a 1 s backoff then waits 1 s, not up to
+		// a poll interval more.
+		wait := w.opts.PollInterval
+		if next, ok := w.due.next(time.Now()); ok {
+			wait = min(wait, max(time.Until(next), time.Millisecond))
+		}
 		for _, a := range acts {
 			wg.Go(func() {
 				w.handle(sendCtx, a)
@@ -182,7 +191,7 @@ loop:
 				signal(w.freed)
 			})
 		}
-		timer.Reset(w.opts.PollInterval)
+		timer.Reset(wait)
 	}
 
 	stopped := make(chan struct{})
@@ -241,8 +250,22 @@ func (w *Worker) handle(sendCtx context.Context, a store.OutboxAction) {
 	defer scancel()
 	var err error
 	if r.Retry {
+		// The loop re-arms its timer for it: a finished send signals freed.
+		w.due.add(time.Now().Add(r.RetryAfter))
+	}
+	switch {
+	case r.Retry && r.NotCounted:
+		// Not a real try: give the claim's attempt back, but keep a count
+		// of at least 1 when the action's call went out, so the next claim
+		// still runs the resend check.
+		floor := 0
+		if r.Reached {
+			floor = 1
+		}
+		err = w.st.DeferAction(sctx, a.ID, w.opts.Owner, time.Now().Add(r.RetryAfter), r.Reason, floor)
+	case r.Retry:
 		err = w.st.RetryAction(sctx, a.ID, w.opts.Owner, time.Now().Add(r.RetryAfter), r.Reason)
-	} else {
+	default:
 		err = w.st.FinishAction(sctx, a.ID, w.opts.Owner, r.Status, r.Reason)
 	}
 	switch {
@@ -253,4 +276,57 @@ func (w *Worker) handle(sendCtx context.Context, a store.OutboxAction) {
 	default:
 		w.opts.Logger.Error("egress: record action result", "action", a.ID, "status", r.Status, "retry", r.Retry, "err", err)
 	}
+}
+
+// dueTimes keeps the earliest times at which retries scheduled by this
+// worker come due, so the loop can wake for them between polls. It keeps
+// at most maxDue of them (the earliest); a forgotten one is found by the
+// next poll.
+type dueTimes struct {
+	mu sync.Mutex
+	h  dueHeap
+}
+
+const maxDue = 4096
+
+func (d *dueTimes) add(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	heap.Push(&d.h, t.UnixNano())
+	if len(d.h) > maxDue {
+		// Drop the latest: O(n), but only when over the bound.
+		last := 0
+		for i := range d.h {
+			if d.h[i] > d.h[last] {
+				last = i
+			}
+		}
+		heap.Remove(&d.h, last)
+	}
+}
+
+// next drops the times that have passed and returns the earliest one left.
+func (d *dueTimes) next(now time.Time) (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for len(d.h) > 0 && d.h[0] <= now.UnixNano() {
+		heap.Pop(&d.h)
+	}
+	if len(d.h) == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, d.h[0]), true
+}
+
+type dueHeap []int64
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

@@ -122,15 +122,15 @@ func TestWorkerEndToEnd(t *testing.T) {
 			pluginapi.Action{Kind: pluginapi.KindNote, Text: fmt.Sprintf("note %d", id)})
 	}
 	// The first accept to arrive meets an outage answer: retried.
-	f.fail("api/workOrder/accept", 1, fault{503, 1000, "busy"})
+	f.fail("api/workOrder/accept", 1, fault{503, 1000, "busy", ""})
 	// Refused, dead, parked and shadow actions on their own work orders.
 	f.addWO(wo(900, corrigo.StatusCheckedIn))
 	enqueue(t, st, 900, false, pluginapi.Action{Kind: pluginapi.KindCheckOut}) // refused: RepairInfo
 	f.addWO(wo(901, corrigo.StatusCheckedOut))
-	f.fail("api/invoice/submit", 1, fault{400, 3056, "tax mismatch"})
+	f.fail("api/invoice/submit", 1, fault{400, 3056, "tax mismatch", ""})
 	enqueue(t, st, 901, false, pluginapi.Action{Kind: pluginapi.KindInvoiceSubmit}) // parked
 	f.addWO(wo(902, corrigo.StatusAccepted))
-	f.fail("api/messages", 1, fault{400, 2100, "Model data validation failed"})
+	f.fail("api/messages", 1, fault{400, 2100, "Model data validation failed", ""})
 	enqueue(t, st, 902, false, pluginapi.Action{Kind: pluginapi.KindMessage, Text: "x"}) // dead
 	f.addWO(wo(903, corrigo.StatusNew))
 	enqueue(t, st, 903, true, pluginapi.Action{Kind: pluginapi.KindAccept}) // shadow: never sent
@@ -339,5 +339,36 @@ func TestWorkerBoundsConcurrency(t *testing.T) {
 		if got[id][0].Status != store.ActionSent {
 			t.Fatalf("work order %d: %s", id, got[id][0].Status)
 		}
+	}
+}
+
+// TestDueTimes: the worker remembers when its retries come due, earliest
+// first, drops those that passed, and keeps at most maxDue (the earliest).
+func TestDueTimes(t *testing.T) {
+	var d dueTimes
+	now := time.Now()
+	if _, ok := d.next(now); ok {
+		t.Fatal("empty dueTimes has a next")
+	}
+	for _, s := range []int{30, 10, 20, -5} {
+		d.add(now.Add(time.Duration(s) * time.Second))
+	}
+	if n, ok := d.next(now); !ok || !n.Equal(now.Add(10*time.Second)) {
+		t.Fatalf("next = %v, %v; want now+10s (the past one dropped)", n.Sub(now), ok)
+	}
+	if n, _ := d.next(now.Add(15 * time.Second)); !n.Equal(now.Add(20 * time.Second)) {
+		t.Fatalf("after 15s next = %v, want now+20s", n.Sub(now))
+	}
+	for i := range maxDue + 10 {
+		d.add(now.Add(time.Hour + time.Duration(i)*time.Second))
+	}
+	d.mu.Lock()
+	n := len(d.h)
+	d.mu.Unlock()
+	if n > maxDue {
+		t.Fatalf("%d due times kept, want at most %d", n, maxDue)
+	}
+	if next, _ := d.next(now.Add(15 * time.Second)); !next.Equal(now.Add(20 * time.Second)) {
+		t.Fatalf("the bound dropped an early time: next = %v", next.Sub(now))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -29,10 +30,18 @@ func (g *Gateway) buildAdmin() {
 				LastSuccess: st.LastSuccess, LastVersion: st.LastVersion}
 		},
 	}
+	hosts := append([]string{}, g.cfg.Admin.AllowedHosts...)
+	if host, _, err := net.SplitHostPort(g.cfg.Admin.Listen); err == nil && host != "" {
+		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+			hosts = append(hosts, host) // 0.0.0.0 and :: are not names anyone browses to
+		}
+	}
 	h := admin.New(g.st, rt, admin.Options{
-		Token:   g.cfg.Admin.Token.Value(),
-		Metrics: g.metrics.Handler(),
-		Logger:  g.log,
+		AllowedHosts: hosts,
+		Problems:     g.problems, // the details the public /readyz leaves out
+		Token:        g.cfg.Admin.Token.Value(),
+		Metrics:      g.metrics.Handler(),
+		Logger:       g.log,
 	})
 	g.adminSrv = &http.Server{
 		Handler:           h,

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
 
 	"github.com/wogate/wogate/pkg/core/commlog"
 	"github.com/wogate/wogate/pkg/core/config"
@@ -33,7 +35,9 @@ import (
 	"github.com/wogate/wogate/pkg/core/egress"
 	"github.com/wogate/wogate/pkg/core/ingest"
 	"github.com/wogate/wogate/pkg/core/metrics"
+	"github.com/wogate/wogate/pkg/core/netallow"
 	"github.com/wogate/wogate/pkg/core/plugins"
+	"github.com/wogate/wogate/pkg/core/ratelog"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/store/sqlite"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -85,6 +89,11 @@ type Options struct {
 	// (tests: an SDK provider with an in-memory exporter). The caller
 	// owns it and shuts it down.
 	TracerProvider trace.TracerProvider
+	// OnReady, if set, is called once Run serves webhooks and the admin
+	// listener and runs dispatch and egress; OnStopping when Run begins
+	// to shut down. gateway run tells systemd (sd_notify READY=1,
+	// STOPPING=1).
+	OnReady, OnStopping func()
 }
 
 // Gateway is one running gateway.
@@ -104,14 +113,18 @@ type Gateway struct {
 	pollers   []*ingest.Poller
 	hooks     map[string]*hookSlot // by path; reload.go swaps their handlers
 	routes    []string             // the public listener's patterns (PublicRoutes)
-	stats     *ingest.Stats
-	srv       *http.Server
-	ln        net.Listener
-	metrics   *metrics.Metrics
-	adminSrv  *http.Server
-	adminLn   net.Listener
-	closeFns  []func()
-	rl        reloader // reload.go
+	// health watches the store's writes (storehealth.go).
+	health *healthStore
+	// inboundRejections bounds the inbound handler's failure lines.
+	inboundRejections *ratelog.Limiter
+	stats             *ingest.Stats
+	srv               *http.Server
+	ln                net.Listener
+	metrics           *metrics.Metrics
+	adminSrv          *http.Server
+	adminLn           net.Listener
+	closeFns          []func()
+	rl                reloader // reload.go
 
 	tracer         trace.Tracer
 	tracerProvider trace.TracerProvider
@@ -162,6 +175,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		g.st = opts.WrapStore(g.st)
 	}
 	g.st = g.metrics.WrapStore(g.st)
+	g.health = newHealthStore(g.st) // storehealth.go: readiness sees failed writes
+	g.st = g.health
 	g.metrics.SetBacklogSource(g.st)
 	g.metrics.SetWebhookStats(g.stats.Snapshot)
 	g.onClose(func() {
@@ -183,7 +198,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		c, err := corrigo.NewClient(corrigo.Config{
 			Region: a.Region, BaseURL: a.BaseURL, OAuthURL: a.OAuthURL,
 			ClientID: a.ClientID, ClientSecret: a.ClientSecret.Value(),
-			MessageIDPrefix: a.MessageIDPrefix, HTTPClient: httpClient,
+			MessageIDPrefix: a.MessageIDPrefix, HTTPClient: httpClient, RateLimiter: rateLimiter(a.RateLimit),
 			Observer: g.metrics.ObserveExchanges(name, exchangeObserver(g.clog, name)),
 		})
 		if err != nil {
@@ -203,6 +218,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		InitialBackoff:  backoff,
 		MaxBackoff:      cfg.Delivery.BackoffMax,
 		MaxAttempts:     cfg.Delivery.MaxAttempts,
+		RetryAfterMax:   retryAfterMax(cfg.Delivery.RetryAfterMax),
 		Breaker:         breakerOptions(cfg.Delivery.Breaker, opts.Breaker),
 		AccountBreakers: accountBreakers(cfg, opts.Breaker),
 		AccountPrefixes: prefixes,
@@ -246,6 +262,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		Store: g.st, Evaluator: &g.rl.eval, Plugins: g.metrics.InstrumentPlugins(g.plugins), WorkOrders: g.sender,
 		Workers: opts.Workers, Lease: cfg.Delivery.EventLease,
 		MaxAttempts: cfg.Delivery.MaxAttempts, BackoffBase: cfg.Delivery.BackoffInitial, BackoffMax: cfg.Delivery.BackoffMax,
+		RetryAfterMax: retryAfterMax(cfg.Delivery.RetryAfterMax), OutageWait: g.sender.OutageWait,
 		DrainTimeout: opts.ShutdownTimeout, Classify: classifyPluginError,
 		Observe:  g.sender.Guard().ObserveNotification,
 		OnOutbox: g.worker.Kick,
@@ -261,7 +278,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	for _, name := range names {
 		a := cfg.Corrigo.Accounts[name]
 		if !a.Webhook.Disabled {
-			h, err := g.webhook(name, a)
+			h, err := g.webhook(cfg, name, a)
 			if err != nil {
 				return nil, err
 			}
@@ -301,9 +318,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	return g, nil
 }
 
-// webhook builds one account's endpoint with its certificate's verifier.
-func (g *Gateway) webhook(name string, a config.Account) (*ingest.Webhook, error) {
-	vo := corrigo.VerifyOptions{Audience: a.Webhook.Audience, ClockSkew: a.Webhook.ClockSkew}
+// webhook builds one account's endpoint with its certificate's verifier,
+// its pinned claims and its source allowlist.
+func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*ingest.Webhook, error) {
+	vo := corrigo.VerifyOptions{Audience: a.Webhook.Audience, ClockSkew: a.Webhook.ClockSkew, Names: a.Webhook.Names}
+	if a.Webhook.RefuseAccessTokens {
+		vo.RefuseNames = clientIDs(cfg)
+	}
 	for _, h := range a.Webhook.Hashes {
 		hash, err := corrigo.ParseHash(h)
 		if err != nil {
@@ -322,13 +343,48 @@ func (g *Gateway) webhook(name string, a config.Account) (*ingest.Webhook, error
 	if err != nil {
 		return nil, fmt.Errorf("account %s: %w", name, err)
 	}
+	allowed, err := netallow.Parse(a.Webhook.AllowedSources)
+	if err != nil {
+		return nil, fmt.Errorf("account %s: webhook allowed_sources: %w", name, err)
+	}
+	proxies, err := netallow.Parse(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("trusted_proxies: %w", err)
+	}
+	var source func(*http.Request) (string, bool)
+	if !allowed.Empty() {
+		source = func(r *http.Request) (string, bool) {
+			addr, ok := netallow.ClientAddr(r, proxies)
+			if !ok {
+				return "unknown", false
+			}
+			return addr.String(), allowed.Contains(addr)
+		}
+	}
 	return ingest.NewWebhook(ingest.WebhookOptions{
-		Account: name, Verify: newCachedVerifier(v).Check, Store: g.st,
-		MaxBodyBytes: a.Webhook.MaxBodyBytes, Logger: g.log, Stats: g.stats,
+		Account: name, Verify: newCachedVerifier(v).Check, Store: g.st, SourceAllowed: source,
+		ExplainRejections: a.Webhook.ExplainRejections,
+		MaxBodyBytes:      a.Webhook.MaxBodyBytes, Logger: g.log, Stats: g.stats,
 		OnStored:   func(*store.Event) { g.disp.Wake() },
 		OnExchange: g.clog.Add,
 		Tracer:     g.tracer,
 	})
+}
+
+// clientIDs are the OAuth client ids the gateway's accounts (and the
+// embedded sandbox) use: a webhook token naming one of them is an access
+// token, not a webhook token.
+func clientIDs(cfg *config.Config) []string {
+	var ids []string
+	for _, name := range sortedKeys(cfg.Corrigo.Accounts) {
+		if id := cfg.Corrigo.Accounts[name].ClientID; id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if cfg.UsesSandbox() && cfg.Sandbox.ClientID != "" {
+		ids = append(ids, cfg.Sandbox.ClientID)
+	}
+	return ids
 }
 
 // bindListeners binds the public listener (cfg.Listen or
@@ -435,6 +491,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	})
 
+	if g.opts.OnReady != nil {
+		g.opts.OnReady()
+	}
+
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -445,6 +505,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.log.Error("listener failed; shutting down", "err", err)
 		}
 	}
+	if g.opts.OnStopping != nil {
+		g.opts.OnStopping()
+	}
 
 	// 1. Stop accepting: answer the webhooks in flight, refuse new ones
 	//    (CorrigoPro retries them later).
@@ -454,6 +517,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 		_ = g.srv.Close()
 	}
 	cancel()
+	// The rejection counts of the last minute, so the log accounts for
+	// every refused request (ratelog summaries).
+	for _, slot := range g.hooks {
+		slot.h.Load().FlushRejectionLog()
+	}
+	g.inboundRejections.Flush()
 	// 2. Stop polling and claiming; in-flight events finish within the
 	//    dispatcher's deadline, the rest is reclaimed after its lease.
 	stopIngest()
@@ -543,19 +612,29 @@ func (g *Gateway) logStart(addr net.Addr) {
 	}
 }
 
-// readyz answers 200 when the store answers and every plugin is up.
-func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+// problems lists why the gateway is not ready: the store does not answer,
+// its last write failed, a plugin is not running. Empty: ready.
+func (g *Gateway) problems(ctx context.Context) []string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	problems := []string{}
+	var problems []string
 	if err := g.st.Ping(ctx); err != nil {
 		problems = append(problems, "store: "+err.Error())
+	} else if p := g.health.writeProblem(ctx); p != "" {
+		problems = append(problems, p)
 	}
-	problems = append(problems, pluginProblems(g.plugins)...)
+	return append(problems, pluginProblems(g.plugins)...)
+}
+
+// readyz answers the public listener's /readyz: 200 or 503, nothing
+// more. The listener faces the internet, and store errors and plugin
+// names are for operators: the admin listener's /readyz lists them.
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	if len(problems) > 0 {
+	w.Header().Set("Cache-Control", "no-store")
+	if len(g.problems(r.Context())) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		writeJSONBody(w, map[string]any{"status": "unavailable", "problems": problems})
+		writeJSONBody(w, map[string]any{"status": "unavailable"})
 		return
 	}
 	writeJSONBody(w, map[string]any{"status": "ready"})
@@ -605,7 +684,11 @@ func pluginSpecs(cfg *config.Config) []plugins.Spec {
 	var specs []plugins.Spec
 	for _, name := range sortedKeys(cfg.Plugins) {
 		p := cfg.Plugins[name]
-		specs = append(specs, plugins.Spec{Name: name, Command: p.Command, Args: p.Args, Dir: cfg.Dir, Config: p.Config,
+		var env []string
+		for _, k := range sortedKeys(p.Env) {
+			env = append(env, k+"="+p.Env[k].Value())
+		}
+		specs = append(specs, plugins.Spec{Name: name, Command: p.Command, Args: p.Args, Env: env, Dir: cfg.Dir, Config: p.Config,
 			Timeout: p.Timeout, Concurrency: p.Concurrency, SHA256: p.SHA256,
 			Supervisor: plugins.Supervisor{MaxCrashes: p.Supervisor.MaxCrashes, CrashWindow: p.Supervisor.Window,
 				BackoffMin: p.Supervisor.BackoffInitial, BackoffMax: p.Supervisor.BackoffMax}})
@@ -656,3 +739,25 @@ func (m *routeMux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.
 // PublicRoutes lists the patterns the public listener serves: each
 // account's webhook path, the plugins' inbound paths, /healthz, /readyz.
 func (g *Gateway) PublicRoutes() []string { return append([]string(nil), g.routes...) }
+
+// rateLimiter builds an account's optional request rate limit; nil when
+// rate_limit.per_second is 0 (off).
+func rateLimiter(rl config.RateLimit) *rate.Limiter {
+	if rl.PerSecond <= 0 {
+		return nil
+	}
+	burst := rl.Burst
+	if burst <= 0 {
+		burst = max(1, int(math.Ceil(rl.PerSecond)))
+	}
+	return rate.NewLimiter(rate.Limit(rl.PerSecond), burst)
+}
+
+// retryAfterMax maps delivery.retry_after_max to egress: the config's 0s
+// ("ignore Retry-After") is egress's negative (its zero is the default).
+func retryAfterMax(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}

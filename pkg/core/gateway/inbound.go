@@ -11,6 +11,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -33,6 +35,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/plugins"
+	"github.com/wogate/wogate/pkg/core/ratelog"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/pluginapi"
@@ -182,9 +185,14 @@ type inboundHandler struct {
 	intake  *actionIntake
 	log     *slog.Logger
 	maxBody int64
-	// token returns the token a plugin's inbound requests must carry, or
-	// "" when the gateway does not authenticate them (plugins.<name>.inbound_token).
-	token func(plugin string) string
+	// policy returns how a plugin's inbound requests are authenticated
+	// (plugins.<name>.inbound under the config in force) and whether the
+	// plugin is configured at all. nil: every route is closed.
+	policy func(plugin string) (config.PluginInbound, bool)
+	// rejections bounds the "inbound request failed" lines (per plugin
+	// and status): an unauthenticated flood must not fill the disk. nil
+	// logs every one.
+	rejections *ratelog.Limiter
 	// tracer starts a "plugin inbound <name>" span per request, the root
 	// of a trace that the plugin call, the stored events, dispatch and
 	// egress continue; nil: no-op.
@@ -195,21 +203,47 @@ type inboundHandler struct {
 // inbound request's token.
 const TokenHeader = "X-Wogate-Token" //nolint:gosec // G101: a header name, not a credential
 
-// authorized reports whether r carries the plugin's inbound token. The
-// comparison is constant-time so the token cannot be guessed byte by byte.
-func (h *inboundHandler) authorized(plugin string, r *http.Request) bool {
-	if h.token == nil {
-		return true
-	}
-	want := h.token(plugin)
-	if want == "" {
-		return true
-	}
+// bearer returns the token r carries in X-Wogate-Token or as
+// "Authorization: Bearer".
+func bearer(r *http.Request) string {
 	got := r.Header.Get(TokenHeader)
 	if auth := r.Header.Get("Authorization"); got == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
 		got = strings.TrimSpace(auth[7:])
 	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	return got
+}
+
+// checkToken reports whether r carries want. The comparison is
+// constant-time so the token cannot be guessed byte by byte.
+func checkToken(r *http.Request, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(bearer(r)), []byte(want)) == 1
+}
+
+// checkHMAC reports whether header (hex, optionally "sha256=" first)
+// is the HMAC-SHA256 of body under secret.
+func checkHMAC(header, secret string, body []byte) bool {
+	v := strings.TrimSpace(header)
+	if len(v) > 7 && strings.EqualFold(v[:7], "sha256=") {
+		v = v[7:]
+	}
+	got, err := hex.DecodeString(v)
+	if err != nil || len(got) != sha256.Size {
+		return false
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hmac.Equal(got, m.Sum(nil))
+}
+
+// isLoopbackRemote reports whether a request's RemoteAddr is a loopback
+// address.
+func isLoopbackRemote(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // errorJSON answers with a JSON error body.
@@ -248,12 +282,48 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				span.SetStatus(codes.Error, msg)
 			}
 		}
-		log.Warn("inbound request failed", append([]any{"status", status, "reason", msg, "ms", time.Since(start).Milliseconds()}, attrs...)...)
+		if h.rejections == nil || h.rejections.Allow(name+" "+strconv.Itoa(status)) {
+			log.Warn("inbound request failed", append([]any{"status", status, "reason", msg, "ms", time.Since(start).Milliseconds()}, attrs...)...)
+		}
 		errorJSON(w, status, name, msg)
 	}
+	// refuse answers a request that did not authenticate: the caller
+	// learns only the status (a generic body, the same whether the plugin
+	// exists or not), the log gets why and how to fix it.
+	refuse := func(status int, why string, attrs ...any) {
+		if span.IsRecording() {
+			span.SetAttributes(semconv.HTTPResponseStatusCode(status), tracectx.Reason.String(why))
+		}
+		if h.rejections == nil || h.rejections.Allow(name+" "+strconv.Itoa(status)) {
+			log.Warn("inbound request refused", append([]any{"status", status, "reason", why, "remote", r.RemoteAddr}, attrs...)...)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		writeJSONBody(w, map[string]string{"error": strings.ToLower(http.StatusText(status))})
+	}
 
-	if !h.authorized(name, r) {
-		fail(http.StatusUnauthorized, "missing or wrong inbound token: send plugins."+name+".inbound_token as Authorization: Bearer or "+TokenHeader)
+	var ib config.PluginInbound
+	configured := false
+	if h.policy != nil {
+		ib, configured = h.policy(name)
+	}
+	switch {
+	case !configured:
+		refuse(http.StatusNotFound, fmt.Sprintf("no plugin %q is configured", name))
+		return
+	case !ib.Open():
+		// Deny by default: without a credential the route does not
+		// exist. The caller learns only that; the fix goes to the log.
+		refuse(http.StatusNotFound, "the plugin has no inbound route: no credential is configured",
+			"fix", "set plugins."+name+".inbound.token or plugins."+name+".inbound.hmac_secret (see docs/security.md)")
+		return
+	case !ib.Authenticated() && !isLoopbackRemote(r.RemoteAddr):
+		// The loopback opt-in: validation refused it on a listener
+		// others can reach; this holds even behind a misconfigured bind.
+		refuse(http.StatusForbidden, "unauthenticated inbound requests are accepted from loopback addresses only")
+		return
+	case ib.Token != "" && !checkToken(r, ib.Token.Value()):
+		refuse(http.StatusUnauthorized, "missing or wrong inbound token: send plugins."+name+".inbound.token as Authorization: Bearer or "+TokenHeader)
 		return
 	}
 	account := strings.TrimSpace(r.Header.Get(AccountHeader))
@@ -269,6 +339,10 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		fail(http.StatusBadRequest, "read body: "+err.Error())
+		return
+	}
+	if ib.HMACSecret != "" && !checkHMAC(r.Header.Get(ib.HMACHeader), ib.HMACSecret.Value(), body) {
+		refuse(http.StatusUnauthorized, "missing or wrong "+ib.HMACHeader+": send the hex HMAC-SHA256 of the body under plugins."+name+".inbound.hmac_secret")
 		return
 	}
 	req := pluginapi.InboundRequest{Method: r.Method, Path: sub, Header: r.Header.Clone(), Query: r.URL.Query(), Body: body}
@@ -455,8 +529,16 @@ func newIntake(cfg *config.Config, st intakeStore, log *slog.Logger) *actionInta
 // intake to the dispatcher.
 func (g *Gateway) routeInbound(mux *http.ServeMux, in *actionIntake) {
 	in.setWake(g.disp.Wake)
-	registerInbound(mux, &inboundHandler{plugins: g.plugins, intake: in, log: g.log, maxBody: DefaultInboundMaxBytes,
-		token: func(plugin string) string { return g.current().Plugins[plugin].InboundToken.Value() }, tracer: g.tracer})
+	g.inboundRejections = ratelog.New(ratelog.Options{Summary: func(key string, n int64, window time.Duration) {
+		plugin, status, _ := strings.Cut(key, " ")
+		g.log.Warn("inbound request failures not logged one by one", "component", "inbound", "plugin", plugin, "status", status,
+			"suppressed", n, "window", window.Round(time.Second).String())
+	}})
+	registerInbound(mux, &inboundHandler{plugins: g.plugins, intake: in, log: g.log, maxBody: DefaultInboundMaxBytes, rejections: g.inboundRejections,
+		policy: func(plugin string) (config.PluginInbound, bool) {
+			p, ok := g.current().Plugins[plugin]
+			return p.Inbound, ok
+		}, tracer: g.tracer})
 }
 
 // inboundPatterns are the public listener's inbound routes.

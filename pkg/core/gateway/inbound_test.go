@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,9 +16,11 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/store"
@@ -315,7 +320,7 @@ func (failingInsert) InsertEvent(context.Context, *store.Event) (bool, error) {
 func serveInbound(t *testing.T, w *intakeWorld, f *fakeInbound, maxBody int64) string {
 	t.Helper()
 	mux := http.NewServeMux()
-	registerInbound(mux, &inboundHandler{plugins: f, intake: w.in, log: w.in.log, maxBody: maxBody})
+	registerInbound(mux, &inboundHandler{plugins: f, intake: w.in, log: w.in.log, maxBody: maxBody, policy: openOnLoopback})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -531,53 +536,109 @@ func TestInboundAccountResolution(t *testing.T) {
 	}
 }
 
-func TestInboundToken(t *testing.T) {
+// openOnLoopback is the loopback opt-in for every plugin name: the tests
+// of what happens after authentication serve on httptest's loopback.
+func openOnLoopback(string) (config.PluginInbound, bool) {
+	return config.PluginInbound{AllowUnauthenticatedOnLoopback: true}, true
+}
+
+func hmacHex(secret, body string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(body))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// TestInboundAuth: the inbound route exists only with a credential or the
+// loopback opt-in, and an unauthenticated request never reaches the plugin.
+func TestInboundAuth(t *testing.T) {
 	w := newIntakeWorld(t, map[string]bool{"acme": false})
-	calls := 0
+	var calls atomic.Int64
 	f := &fakeInbound{fn: func(string, pluginapi.InboundRequest) (pluginapi.InboundResponse, []pluginapi.Action, error) {
-		calls++
+		calls.Add(1)
 		return pluginapi.InboundResponse{Body: []byte("ok")}, nil, nil
 	}}
+	const tok, sec = "s3cret-token-0123456789", "hmac-secret-0123456789"
+	policies := map[string]config.PluginInbound{
+		"erp":  {Token: tok},
+		"hook": {HMACSecret: sec, HMACHeader: "X-Signature"},
+		"both": {Token: tok, HMACSecret: sec, HMACHeader: config.DefaultInboundHMACHeader},
+		"csv":  {},
+		"lo":   {AllowUnauthenticatedOnLoopback: true},
+	}
+	h := &inboundHandler{plugins: f, intake: w.in, log: w.in.log, maxBody: DefaultInboundMaxBytes,
+		policy: func(plugin string) (config.PluginInbound, bool) {
+			p, ok := policies[plugin]
+			return p, ok
+		}}
 	mux := http.NewServeMux()
-	registerInbound(mux, &inboundHandler{plugins: f, intake: w.in, log: w.in.log, maxBody: DefaultInboundMaxBytes,
-		token: func(plugin string) string {
-			if plugin == "erp" {
-				return "s3cret"
-			}
-			return ""
-		}})
+	registerInbound(mux, h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
+	body := `{"status":"done"}`
+	good := hmacHex(sec, body)
 	cases := []struct {
-		name   string
-		plugin string
-		hdr    map[string]string
-		want   int
+		name    string
+		plugin  string
+		hdr     map[string]string
+		want    int
+		wantErr string
 	}{
-		{name: "no token", plugin: "erp", want: 401},
-		{name: "wrong bearer", plugin: "erp", hdr: map[string]string{"Authorization": "Bearer nope"}, want: 401},
-		{name: "prefix of the token", plugin: "erp", hdr: map[string]string{TokenHeader: "s3cre"}, want: 401},
-		{name: "bearer", plugin: "erp", hdr: map[string]string{"Authorization": "Bearer s3cret"}, want: 200},
-		{name: "lower-case bearer", plugin: "erp", hdr: map[string]string{"Authorization": "bearer s3cret"}, want: 200},
-		{name: "token header", plugin: "erp", hdr: map[string]string{TokenHeader: "s3cret"}, want: 200},
-		{name: "plugin without a token", plugin: "csv", want: 200},
+		{name: "no token", plugin: "erp", want: 401, wantErr: "inbound token"},
+		{name: "wrong bearer", plugin: "erp", hdr: map[string]string{"Authorization": "Bearer nope"}, want: 401, wantErr: "inbound token"},
+		{name: "prefix of the token", plugin: "erp", hdr: map[string]string{TokenHeader: tok[:len(tok)-1]}, want: 401, wantErr: "inbound token"},
+		{name: "bearer", plugin: "erp", hdr: map[string]string{"Authorization": "Bearer " + tok}, want: 200},
+		{name: "lower-case bearer", plugin: "erp", hdr: map[string]string{"Authorization": "bearer " + tok}, want: 200},
+		{name: "token header", plugin: "erp", hdr: map[string]string{TokenHeader: tok}, want: 200},
+		{name: "hmac", plugin: "hook", hdr: map[string]string{"X-Signature": good}, want: 200},
+		{name: "hmac with sha256= prefix", plugin: "hook", hdr: map[string]string{"X-Signature": "sha256=" + good}, want: 200},
+		{name: "hmac upper-case hex", plugin: "hook", hdr: map[string]string{"X-Signature": strings.ToUpper(good)}, want: 200},
+		{name: "no hmac", plugin: "hook", want: 401, wantErr: "X-Signature"},
+		{name: "hmac of another body", plugin: "hook", hdr: map[string]string{"X-Signature": hmacHex(sec, body+" ")}, want: 401, wantErr: "X-Signature"},
+		{name: "hmac under another secret", plugin: "hook", hdr: map[string]string{"X-Signature": hmacHex("other-secret-0123456", body)}, want: 401},
+		{name: "hmac not hex", plugin: "hook", hdr: map[string]string{"X-Signature": "zz"}, want: 401},
+		{name: "hmac in the wrong header", plugin: "hook", hdr: map[string]string{config.DefaultInboundHMACHeader: good}, want: 401},
+		{name: "both: token only", plugin: "both", hdr: map[string]string{TokenHeader: tok}, want: 401},
+		{name: "both: hmac only", plugin: "both", hdr: map[string]string{config.DefaultInboundHMACHeader: good}, want: 401},
+		{name: "both", plugin: "both", hdr: map[string]string{TokenHeader: tok, config.DefaultInboundHMACHeader: good}, want: 200},
+		{name: "no credential configured: no route", plugin: "csv", want: 404, wantErr: "has no inbound route"},
+		{name: "no credential configured, token sent", plugin: "csv", hdr: map[string]string{TokenHeader: tok}, want: 404},
+		{name: "unknown plugin", plugin: "nope", want: 404, wantErr: "no plugin"},
+		{name: "loopback opt-in from loopback", plugin: "lo", want: 200},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before := calls
-			a := call(t, "POST", srv.URL+"/plugins/"+tc.plugin+"/inbound", "{}", tc.hdr)
+			before := calls.Load()
+			a := call(t, "POST", srv.URL+"/plugins/"+tc.plugin+"/inbound", body, tc.hdr)
 			if a.status != tc.want {
 				t.Fatalf("status %d, want %d (%v)", a.status, tc.want, a.json)
 			}
-			if tc.want == 401 {
-				if calls != before {
-					t.Fatal("an unauthenticated request reached the plugin")
-				}
-				if !strings.Contains(a.json["error"], "inbound token") {
-					t.Fatalf("error %q does not name the token", a.json["error"])
+			if tc.want != 200 && calls.Load() != before {
+				t.Fatal("a refused request reached the plugin")
+			}
+			if tc.want != 200 {
+				// The caller learns the status only; why is in the log.
+				if want := strings.ToLower(http.StatusText(tc.want)); a.json["error"] != want || len(a.json) != 1 {
+					t.Fatalf("body %v, want only {\"error\": %q}", a.json, want)
 				}
 			}
+			if tc.wantErr != "" && !strings.Contains(w.logs.String(), tc.wantErr) {
+				t.Fatalf("log does not say %q:\n%s", tc.wantErr, w.logs.String())
+			}
 		})
+	}
+
+	// The loopback opt-in does not hold for a request from elsewhere
+	// (a listener bound wider than validation allowed, a local proxy
+	// that rewrites nothing is still loopback: see docs/security.md).
+	for _, remote := range []string{"203.0.113.7:4000", "[2001:db8::1]:4000", "garbage"} {
+		before := calls.Load()
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequestWithContext(t.Context(), "POST", "/plugins/lo/inbound", strings.NewReader(body))
+		req.RemoteAddr = remote
+		mux.ServeHTTP(rec, req)
+		if rec.Code != http.StatusForbidden || calls.Load() != before {
+			t.Errorf("opt-in from %s: %d %s (plugin calls +%d), want 403 and no call", remote, rec.Code, rec.Body, calls.Load()-before)
+		}
 	}
 }

@@ -186,7 +186,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (res ReloadRe
 		if a.Webhook.Disabled || !hasPrefix(changed, "corrigo.accounts."+name+".webhook") {
 			continue
 		}
-		h, err := g.webhook(name, a)
+		h, err := g.webhook(next, name, a)
 		if err != nil {
 			return res, err
 		}
@@ -228,12 +228,14 @@ func (g *Gateway) ReloadFailed(err error) {
 // the file, as at start.
 func (g *Gateway) applyDelivery(cfg *config.Config, res *ReloadResult) {
 	d := cfg.Delivery
-	g.disp.SetRetryPolicy(dispatch.RetryPolicy{MaxAttempts: d.MaxAttempts, BackoffBase: d.BackoffInitial, BackoffMax: d.BackoffMax})
+	g.disp.SetRetryPolicy(dispatch.RetryPolicy{MaxAttempts: d.MaxAttempts, BackoffBase: d.BackoffInitial, BackoffMax: d.BackoffMax,
+		RetryAfterMax: retryAfterMax(d.RetryAfterMax)})
 	backoff := d.BackoffInitial
 	if g.opts.EgressBackoff > 0 {
 		backoff = g.opts.EgressBackoff
 	}
-	g.sender.SetRetryPolicy(egress.RetryPolicy{InitialBackoff: backoff, MaxBackoff: d.BackoffMax, MaxAttempts: d.MaxAttempts})
+	g.sender.SetRetryPolicy(egress.RetryPolicy{InitialBackoff: backoff, MaxBackoff: d.BackoffMax, MaxAttempts: d.MaxAttempts,
+		RetryAfterMax: retryAfterMax(d.RetryAfterMax)})
 	res.Breakers = g.sender.SetBreakers(breakerOptions(d.Breaker, g.opts.Breaker), accountBreakers(cfg, g.opts.Breaker))
 }
 
@@ -295,10 +297,15 @@ var reloadable = []string{
 	"corrigo.accounts.*.webhook.hashes",
 	"corrigo.accounts.*.webhook.signed_bytes",
 	"corrigo.accounts.*.webhook.max_body_bytes",
+	"corrigo.accounts.*.webhook.names",
+	"corrigo.accounts.*.webhook.refuse_access_tokens",
+	"corrigo.accounts.*.webhook.allowed_sources",
+	"corrigo.accounts.*.webhook.explain_rejections",
 	"corrigo.accounts.*.breaker",
 	"delivery.max_attempts",
 	"delivery.backoff_initial",
 	"delivery.backoff_max",
+	"delivery.retry_after_max",
 	"delivery.breaker",
 }
 

@@ -262,7 +262,7 @@ func TestInboundRequestStartsATrace(t *testing.T) {
 	w := newIntakeWorld(t, map[string]bool{"acme": false})
 	f := &tracedInbound{}
 	mux := http.NewServeMux()
-	registerInbound(mux, &inboundHandler{plugins: f, intake: w.in, log: w.in.log, maxBody: DefaultInboundMaxBytes,
+	registerInbound(mux, &inboundHandler{plugins: f, intake: w.in, log: w.in.log, maxBody: DefaultInboundMaxBytes, policy: openOnLoopback,
 		tracer: tp.Tracer(tracectx.TracerName)})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

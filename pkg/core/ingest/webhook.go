@@ -22,6 +22,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wogate/wogate/pkg/core/ratelog"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -48,6 +49,11 @@ type WebhookOptions struct {
 	// Verify checks the bearer token. Required: an endpoint that accepts
 	// anything is a hole, so a nil Verify is refused by NewWebhook.
 	Verify VerifyFunc
+	// SourceAllowed, when set, is asked first whether the request's
+	// source address may deliver webhooks (webhook.allowed_sources); it
+	// returns the address it judged, for the log. Refused requests get
+	// 403 before their token is looked at.
+	SourceAllowed func(r *http.Request) (addr string, ok bool)
 	// Store keeps accepted events.
 	Store Inserter
 	// MaxBodyBytes bounds the body; default DefaultMaxBodyBytes.
@@ -71,6 +77,18 @@ type WebhookOptions struct {
 	LogBodyBytes int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// ExplainRejections puts the reason a token or source was refused
+	// (bad_signature, expired, ...) and the verifier's message in the 401
+	// or 403 body, for integrating. Off, the body is the same for every
+	// refusal, so a client learns nothing about why its token failed; the
+	// reason is always in the log, the metrics and the Stats.
+	ExplainRejections bool
+	// RejectLogBurst and RejectLogInterval bound the rejection log lines:
+	// the first RejectLogBurst per reason and interval are logged, the rest
+	// summarised (ratelog). Defaults ratelog.DefaultBurst and
+	// DefaultInterval.
+	RejectLogBurst    int
+	RejectLogInterval time.Duration
 	// Tracer starts a "webhook receive" span per request, the root of the
 	// work order's trace; its context is stored with the event so dispatch
 	// continues the trace. Default tracectx.Noop().
@@ -81,6 +99,11 @@ type WebhookOptions struct {
 type Webhook struct {
 	opts WebhookOptions
 	log  *slog.Logger
+	// rejections bounds the rejection log lines outsiders can cause: the
+	// first ratelog.DefaultBurst per reason and minute, then one summary
+	// line (and communication log entry) with the count. Stats counts
+	// every rejection.
+	rejections *ratelog.Limiter
 }
 
 // NewWebhook checks opts and returns the handler.
@@ -110,13 +133,42 @@ func NewWebhook(opts WebhookOptions) (*Webhook, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Webhook{opts: opts, log: log.With("account", opts.Account, "component", "webhook")}, nil
+	h := &Webhook{opts: opts, log: log.With("account", opts.Account, "component", "webhook")}
+	h.rejections = ratelog.New(ratelog.Options{Burst: opts.RejectLogBurst, Interval: opts.RejectLogInterval, Now: opts.Now, Summary: h.rejectionSummary})
+	return h, nil
+}
+
+// FlushRejectionLog writes the pending rejection summaries now (at
+// shutdown, so the last window's count is not lost).
+func (h *Webhook) FlushRejectionLog() { h.rejections.Flush() }
+
+// rejectionSummary reports rejections that were counted but not logged
+// one by one. Requests refused for their token, method or source have no
+// communication log entry of their own (they are not CorrigoPro's), so the
+// summary gets one: the usage log shows a flood happened and how big.
+func (h *Webhook) rejectionSummary(reason string, n int64, window time.Duration) {
+	h.log.Warn("webhook rejections not logged one by one", "reason", reason, "suppressed", n, "window", window.Round(time.Second).String())
+	switch reason {
+	case ReasonBodyTooLarge, ReasonBodyRead, ReasonBadBody, ReasonStoreFailed:
+		return // each has its communication log entry already
+	}
+	code := http.StatusUnauthorized
+	switch reason {
+	case ReasonMethod:
+		code = http.StatusMethodNotAllowed
+	case ReasonSource:
+		code = http.StatusForbidden
+	}
+	now := h.opts.Now().UTC()
+	h.emit(store.LogEntry{Time: now, Account: h.opts.Account, Direction: "inbound", Severity: "warn", Status: code,
+		Error: itoa(n) + " more webhook requests rejected (" + reason + ") in the last " + window.Round(time.Second).String() + "; not logged one by one"})
 }
 
 // Rejection reasons, as they appear in 4xx/5xx answers, logs and Stats.
 const (
 	ReasonMethod        = "method_not_allowed"
 	ReasonMissingToken  = "missing_token"
+	ReasonSource        = "source_not_allowed"
 	ReasonBodyTooLarge  = "body_too_large"
 	ReasonBodyRead      = "body_read"
 	ReasonBadBody       = "bad_body"
@@ -184,6 +236,13 @@ func (h *Webhook) serve(ctx context.Context, span trace.Span, w *statusWriter, r
 		w.Header().Set("Allow", http.MethodPost)
 		h.reject(w, r, http.StatusMethodNotAllowed, ReasonMethod, "webhooks must be POSTed", nil)
 		return
+	}
+
+	if h.opts.SourceAllowed != nil {
+		if addr, ok := h.opts.SourceAllowed(r); !ok {
+			h.reject(w, r, http.StatusForbidden, ReasonSource, "source address not allowed", errors.New("source "+addr+" is not in webhook.allowed_sources"))
+			return
+		}
 	}
 
 	token, ok := bearerToken(r.Header.Get("Authorization"))
@@ -305,12 +364,39 @@ func (h *Webhook) reject(w http.ResponseWriter, r *http.Request, code int, reaso
 		sw.reason = reason
 	}
 	h.opts.Stats.add(reason)
-	attrs := []any{"status", code, "reason", reason, "remote", r.RemoteAddr}
-	if err != nil {
-		attrs = append(attrs, "err", err)
+	if h.rejections.Allow(reason) {
+		attrs := []any{"status", code, "reason", reason, "remote", r.RemoteAddr}
+		if err != nil {
+			attrs = append(attrs, "err", err)
+		}
+		h.log.Warn("webhook rejected: "+msg, attrs...)
 	}
-	h.log.Warn("webhook rejected: "+msg, attrs...)
-	writeJSON(w, code, errorAnswer{Error: msg, Reason: reason})
+	writeJSON(w, code, h.answer(code, reason, msg, err))
+}
+
+// Generic answers of refusals before authentication.
+var (
+	answerUnauthorized = errorAnswer{Error: "unauthorized", Reason: "unauthorized"}
+	answerForbidden    = errorAnswer{Error: "forbidden", Reason: "forbidden"}
+)
+
+// answer is the body of a refusal: the reason and message, except that
+// 401 and 403 (token and source checks, where the caller is not known to
+// be CorrigoPro) are generic unless ExplainRejections is set, which adds
+// the verifier's message too (it names no secret: see
+// corrigo.VerifyError).
+func (h *Webhook) answer(code int, reason, msg string, err error) errorAnswer {
+	if code == http.StatusUnauthorized || code == http.StatusForbidden {
+		switch {
+		case !h.opts.ExplainRejections && code == http.StatusUnauthorized:
+			return answerUnauthorized
+		case !h.opts.ExplainRejections:
+			return answerForbidden
+		case err != nil:
+			msg += ": " + err.Error()
+		}
+	}
+	return errorAnswer{Error: msg, Reason: reason}
 }
 
 // rejectLogged answers an error for a request that carried a valid token,

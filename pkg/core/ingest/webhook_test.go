@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -37,10 +39,15 @@ func checkInBody(msgID string) string {
 
 func newTestWebhook(t *testing.T, st Inserter) (*Webhook, *Stats, *[]store.LogEntry) {
 	t.Helper()
+	return newExplainingWebhook(t, st, false)
+}
+
+func newExplainingWebhook(t *testing.T, st Inserter, explain bool) (*Webhook, *Stats, *[]store.LogEntry) {
+	t.Helper()
 	stats := &Stats{}
 	var logged []store.LogEntry
 	h, err := NewWebhook(WebhookOptions{
-		Account: "main", Verify: testVerify, Store: st, MaxBodyBytes: 4096, Stats: stats,
+		Account: "main", Verify: testVerify, Store: st, MaxBodyBytes: 4096, Stats: stats, ExplainRejections: explain,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnExchange: func(e store.LogEntry) { logged = append(logged, e) },
 	})
@@ -89,45 +96,55 @@ func TestWebhookAnswers(t *testing.T) {
 			wantCode: 413, wantReason: ReasonBodyTooLarge, wantLogged: 1},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			st := newMemStore()
-			h, stats, logged := newTestWebhook(t, st)
-			req := httptest.NewRequestWithContext(t.Context(), tc.method, "/webhooks/corrigo/main", strings.NewReader(tc.body))
-			if tc.auth != "" {
-				req.Header.Set("Authorization", tc.auth)
-			}
-			if tc.eventType != "" {
-				req.Header.Set("Event-Type", tc.eventType)
-			}
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			if rec.Code != tc.wantCode {
-				t.Fatalf("code = %d, want %d; body %s", rec.Code, tc.wantCode, rec.Body)
-			}
-			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			var ans map[string]string
-			if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
-				t.Fatalf("answer is not JSON: %q", rec.Body)
-			}
-			if tc.wantReason != "" {
-				if ans["reason"] != tc.wantReason || ans["error"] == "" {
-					t.Errorf("answer = %v, want reason %q and an error", ans, tc.wantReason)
+		for _, explain := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/explain=%v", tc.name, explain), func(t *testing.T) {
+				st := newMemStore()
+				h, stats, logged := newExplainingWebhook(t, st, explain)
+				req := httptest.NewRequestWithContext(t.Context(), tc.method, "/webhooks/corrigo/main", strings.NewReader(tc.body))
+				if tc.auth != "" {
+					req.Header.Set("Authorization", tc.auth)
 				}
-				if stats.Get(tc.wantReason) != 1 {
-					t.Errorf("stats[%s] = %d, want 1", tc.wantReason, stats.Get(tc.wantReason))
+				if tc.eventType != "" {
+					req.Header.Set("Event-Type", tc.eventType)
 				}
-			} else if ans["status"] != tc.wantStatus {
-				t.Errorf("answer = %v, want status %q", ans, tc.wantStatus)
-			}
-			if got := len(st.snapshot()); got != tc.wantStored {
-				t.Errorf("stored %d events, want %d", got, tc.wantStored)
-			}
-			if len(*logged) != tc.wantLogged {
-				t.Errorf("communication log got %d entries, want %d", len(*logged), tc.wantLogged)
-			}
-		})
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != tc.wantCode {
+					t.Fatalf("code = %d, want %d; body %s", rec.Code, tc.wantCode, rec.Body)
+				}
+				if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+					t.Errorf("Content-Type = %q", ct)
+				}
+				var ans map[string]string
+				if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
+					t.Fatalf("answer is not JSON: %q", rec.Body)
+				}
+				if tc.wantReason != "" {
+					switch {
+					case tc.wantCode == 401 && !explain:
+						// The default: every 401 is the same, whatever failed.
+						if rec.Body.String() != `{"error":"unauthorized","reason":"unauthorized"}`+"\n" {
+							t.Errorf("401 body %q, want the generic one", rec.Body)
+						}
+					case ans["reason"] != tc.wantReason || ans["error"] == "":
+						t.Errorf("answer = %v, want reason %q and an error", ans, tc.wantReason)
+					case tc.wantCode == 401 && tc.wantReason != ReasonMissingToken && !strings.Contains(ans["error"], ": "):
+						t.Errorf("explained 401 %q lacks the verifier's message", ans["error"])
+					}
+					if stats.Get(tc.wantReason) != 1 {
+						t.Errorf("stats[%s] = %d, want 1", tc.wantReason, stats.Get(tc.wantReason))
+					}
+				} else if ans["status"] != tc.wantStatus {
+					t.Errorf("answer = %v, want status %q", ans, tc.wantStatus)
+				}
+				if got := len(st.snapshot()); got != tc.wantStored {
+					t.Errorf("stored %d events, want %d", got, tc.wantStored)
+				}
+				if len(*logged) != tc.wantLogged {
+					t.Errorf("communication log got %d entries, want %d", len(*logged), tc.wantLogged)
+				}
+			})
+		}
 	}
 }
 
@@ -271,5 +288,62 @@ func TestWebhookLogsNewWorkOrderCustomer(t *testing.T) {
 	}
 	if e := (*logged)[1]; e.WorkOrderID != 42 || e.Customer != "" || e.WorkOrderNumber != "" {
 		t.Errorf("CheckedIn entry: %+v", e)
+	}
+}
+
+// TestRejectionLogBounded: a flood of bad tokens writes the first few
+// lines per reason and then one summary per window, while Stats counts
+// every request and the communication log gets one summary entry.
+func TestRejectionLogBounded(t *testing.T) {
+	var buf bytes.Buffer
+	stats := &Stats{}
+	var logged []store.LogEntry
+	now := time.Unix(1_700_000_000, 0)
+	h, err := NewWebhook(WebhookOptions{
+		Account: "main", Verify: testVerify, Store: newMemStore(), Stats: stats,
+		Logger:         slog.New(slog.NewJSONHandler(&buf, nil)),
+		OnExchange:     func(e store.LogEntry) { logged = append(logged, e) },
+		Now:            func() time.Time { return now },
+		RejectLogBurst: 5, RejectLogInterval: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(auth string, n int) {
+		for range n {
+			req := httptest.NewRequestWithContext(t.Context(), "POST", "/webhooks/corrigo/main", strings.NewReader(checkInBody("m1")))
+			req.Header.Set("Authorization", auth)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusUnauthorized {
+				t.Fatalf("status %d", w.Code)
+			}
+		}
+	}
+	send("Bearer expired", 2000)
+	send("Bearer forged<---->x", 3)
+	lines := strings.Count(buf.String(), `"msg":"webhook rejected`)
+	if lines != 5+3 {
+		t.Fatalf("%d rejection lines for 2003 requests, want 8:\n%.2000s", lines, buf.String())
+	}
+	if got := stats.Snapshot(); got["expired"] != 2000 || got["bad_signature"] != 3 {
+		t.Fatalf("stats %v, want every request counted", got)
+	}
+	// The window ends; the next rejection carries its predecessor's count.
+	now = now.Add(time.Minute)
+	send("Bearer expired", 1)
+	h.rejections.Flush()
+	out := buf.String()
+	if !strings.Contains(out, `"msg":"webhook rejections not logged one by one","account":"main","component":"webhook","reason":"expired","suppressed":1995`) {
+		t.Fatalf("no summary line with the exact count:\n%s", out[max(0, len(out)-2000):])
+	}
+	if strings.Count(out, "not logged one by one") != 1 {
+		t.Fatalf("want exactly one summary (bad_signature suppressed none):\n%s", out[max(0, len(out)-2000):])
+	}
+	if len(logged) != 1 || logged[0].Status != 401 || !strings.Contains(logged[0].Error, "1995 more webhook requests rejected (expired)") {
+		t.Fatalf("communication log entries %+v, want one summary", logged)
+	}
+	if len(buf.Bytes()) > 8<<10 {
+		t.Fatalf("%d bytes of log for 2004 rejected requests", buf.Len())
 	}
 }

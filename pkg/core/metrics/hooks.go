@@ -63,6 +63,15 @@ func (s *countingStore) RetryEvent(ctx context.Context, id int64, owner string, 
 	return err
 }
 
+func (s *countingStore) DeferEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error {
+	err := s.Store.DeferEvent(ctx, id, owner, next, lastErr, minAttempts)
+	if l, ok := s.m.claimed.LoadAndDelete(id); ok && err == nil {
+		el := l.(eventLabels)
+		s.m.events.WithLabelValues(el.account, el.action, "waiting").Inc()
+	}
+	return err
+}
+
 // PluginCaller is what dispatch calls plugins through (dispatch.Plugins,
 // implemented by *plugins.Manager).
 type PluginCaller interface {

@@ -310,6 +310,7 @@ func (b *bounded) value(v string) string {
 var webhookNonVerification = map[string]bool{
 	"accepted": true, "duplicate": true, "method_not_allowed": true, "body_too_large": true,
 	"body_read": true, "bad_body": true, "store_unavailable": true, "event_type_mismatch": true,
+	"source_not_allowed": true,
 }
 
 var (

@@ -115,10 +115,10 @@ func (i *instance) launch(ctx context.Context, mode launchMode) (*proc, error) {
 	if cmd.Err != nil {
 		return nil, fmt.Errorf("plugin %q: command %q: %w", name, i.spec.Command, cmd.Err)
 	}
-	// go-plugin would append the gateway's environment after cmd.Env, and
-	// exec keeps the last value of a duplicate key: build it ourselves,
-	// Spec.Env last, and tell go-plugin not to add it again.
-	cmd.Env = append(os.Environ(), i.spec.Env...)
+	// Only the allowlisted part of the gateway's environment, then
+	// Spec.Env (env.go); SkipHostEnv keeps go-plugin from appending the
+	// whole of it again.
+	cmd.Env = pluginEnv(hostEnv(), i.spec.Env)
 	cmd.Dir = i.spec.Dir
 	dieWithHost(cmd)
 	var secure *plugin.SecureConfig

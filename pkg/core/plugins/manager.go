@@ -73,8 +73,8 @@ type Spec struct {
 	// paths in a plugin's config mean what they mean in the rest of the
 	// file.
 	Dir string
-	// Env adds KEY=VALUE variables to the plugin's environment, which is
-	// otherwise the gateway's own.
+	// Env adds KEY=VALUE variables to the plugin's environment, which
+	// otherwise holds only the PassEnv part of the gateway's (env.go).
 	Env []string
 	// Config is passed to ValidateConfig and Configure.
 	Config map[string]any

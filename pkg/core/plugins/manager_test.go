@@ -221,6 +221,52 @@ func TestTraceparentReachesPlugin(t *testing.T) {
 	}
 }
 
+// TestPluginGetsNoGatewaySecrets: the plugin process's environment
+// (/proc/<pid>/environ, what the kernel gave it) holds the allowlist and
+// Spec.Env, not the gateway's secrets.
+func TestPluginGetsNoGatewaySecrets(t *testing.T) {
+	if _, err := os.Stat("/proc/self/environ"); err != nil {
+		t.Skip("no /proc")
+	}
+	t.Setenv("CORRIGO_CLIENT_SECRET", "corrigo-secret-in-gateway-env")
+	t.Setenv("WOGATE_ADMIN_TOKEN", "admin-token-in-gateway-env")
+	t.Setenv("WOGATE_TEST_PROBE", "from-gateway")
+	t.Setenv("TZ", "Europe/Paris")
+	m, _ := newManager(t, newServices())
+	ctx := ctxT(t)
+	if err := m.Start(ctx, []plugins.Spec{{Name: "acc", Command: acceptBin(t), Env: []string{"ERP_TOKEN=configured"},
+		Config: map[string]any{"report": true}}}); err != nil {
+		t.Fatal(err)
+	}
+	actions, err := m.HandleEvent(ctx, "acc", event(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reportOf(t, actions)
+	if r.Probe != "" {
+		t.Errorf("plugin saw WOGATE_TEST_PROBE=%q from the gateway's environment", r.Probe)
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", r.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Split(string(raw), "\x00")
+	for _, bad := range []string{"corrigo-secret-in-gateway-env", "admin-token-in-gateway-env", "CORRIGO_CLIENT_SECRET", "WOGATE_ADMIN_TOKEN", "WOGATE_TEST_PROBE"} {
+		if strings.Contains(string(raw), bad) {
+			t.Errorf("plugin environment holds %q: %q", bad, env)
+		}
+	}
+	for _, want := range []string{"ERP_TOKEN=configured", "TZ=Europe/Paris", "WOGATE_PLUGIN_COOKIE="} {
+		found := false
+		for _, kv := range env {
+			found = found || strings.HasPrefix(kv, want)
+		}
+		if !found {
+			t.Errorf("plugin environment lacks %s: %q", want, env)
+		}
+	}
+}
+
 func TestHandleEventWithHostCallbacks(t *testing.T) {
 	svc := newServices()
 	svc.wos[501] = corrigo.WorkOrder{WorkOrderId: 501, WorkOrderNumber: "WO-FROM-HOST"}

@@ -584,6 +584,10 @@ func (history) RetryEvent(context.Context, int64, string, time.Time, string) err
 	return store.ErrReadOnly
 }
 
+func (history) DeferEvent(context.Context, int64, string, time.Time, string, int) error {
+	return store.ErrReadOnly
+}
+
 // GetWorkOrder rebuilds a work order from its stored events (dispatch's
 // WorkOrders, and plugins' host GetWorkOrder with live plugins): the
 // latest NewWorkOrder details stored up to the event being replayed, moved

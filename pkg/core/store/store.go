@@ -268,6 +268,10 @@ type Store interface {
 	CompleteEvent(ctx context.Context, id int64, owner string, out Outcome) error
 	// RetryEvent releases the lease and schedules another attempt.
 	RetryEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+	// DeferEvent is RetryEvent for an attempt that must not count (it
+	// failed because CorrigoPro is down): Attempts = max(Attempts-1,
+	// minAttempts), as DeferAction.
+	DeferEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error
 
 	// ClaimActions leases pending actions due now, only the head of each
 	// (Account, WorkOrderID) lane by ID, so one work order's actions go out
@@ -279,6 +283,13 @@ type Store interface {
 	FinishAction(ctx context.Context, id int64, owner string, status ActionStatus, lastErr string) error
 	// RetryAction releases the lease and schedules another attempt.
 	RetryAction(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+	// DeferAction is RetryAction for a claim that was not a real try (the
+	// account's circuit breaker refused the call, or CorrigoPro was known
+	// to be down): it also takes back the claim's increment of Attempts,
+	// never below minAttempts (Attempts = max(Attempts-1, minAttempts)).
+	// A caller whose claim may have reached CorrigoPro passes 1, so the
+	// next claim still sees that an earlier attempt happened.
+	DeferAction(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error
 
 	GetEvent(ctx context.Context, id int64) (*Event, error)
 	GetAction(ctx context.Context, id int64) (*OutboxAction, error)

@@ -133,7 +133,7 @@ func Schema() pluginapi.Schema {
 
 		// Inbound callbacks.
 		{Name: "inbound_secret", Type: s, Secret: true,
-			Description: "Shared secret that ERP callbacks must prove. Empty accepts unsigned callbacks (not recommended outside a private network)."},
+			Description: "Shared secret that ERP callbacks must prove, checked by the plugin. The gateway opens `/plugins/<name>/inbound` only when its own `plugins.<name>.inbound` has a token or `hmac_secret` (or the loopback opt-in), so callbacks are never unauthenticated; with the same secret as the gateway's `inbound.hmac_secret` (header `X-Signature`) this is a second check. Empty: the plugin trusts the gateway's check."},
 		{Name: "inbound_signature", Type: s, Default: "hmac_sha256", Enum: []string{"hmac_sha256", "token"},
 			Description: "How callbacks prove the secret: `hmac_sha256` — the signature header holds the hex HMAC-SHA256 of the raw body (optionally prefixed `sha256=`); `token` — the header holds the secret itself."},
 		{Name: "inbound_signature_header", Type: s, Default: "X-Signature",

@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
+	"github.com/wogate/wogate/internal/retryafter"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
 )
@@ -312,6 +314,13 @@ func reasonOf(resp *response, p jsonPath) string {
 // fix.
 func statusError(op string, resp *response, reason string) error {
 	err := fmt.Errorf("%s: ERP answered %d: %s", op, resp.Status, reason)
+	if resp.Status == http.StatusTooManyRequests || resp.Status == http.StatusServiceUnavailable {
+		// The ERP said when to come back: pass it on, so the gateway
+		// redelivers the event no sooner (it caps the wait itself).
+		if d, ok := retryafter.FromHeader(resp.Header, time.Now()); ok && d > 0 {
+			return pluginapi.RetryAfter(fmt.Errorf("%w (Retry-After %s)", err, d), d)
+		}
+	}
 	switch {
 	case resp.Status >= 500, resp.Status == http.StatusRequestTimeout, resp.Status == http.StatusTooManyRequests,
 		resp.Status == http.StatusTooEarly, resp.Status == http.StatusUnauthorized, resp.Status == http.StatusForbidden:
@@ -325,7 +334,7 @@ func statusError(op string, resp *response, reason string) error {
 func retryable(err error) error {
 	var pe *pluginapi.Error
 	if errors.As(err, &pe) {
-		return &pluginapi.Error{Message: err.Error(), Retryable: pe.Retryable}
+		return &pluginapi.Error{Message: err.Error(), Retryable: pe.Retryable, RetryAfter: pe.RetryAfter}
 	}
 	var te *tokenError
 	if errors.As(err, &te) && te.Status >= 400 && te.Status < 500 && te.Status != http.StatusTooManyRequests {

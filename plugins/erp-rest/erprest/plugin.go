@@ -82,7 +82,7 @@ func (p *Plugin) Configure(ctx context.Context, cfg map[string]any, host plugina
 		old.close()
 	}
 	if c.InboundSecret == "" && len(c.StatusMap) > 0 {
-		host.Log(ctx, "warn", "inbound_secret is empty: ERP callbacks are not authenticated")
+		host.Log(ctx, "warn", "inbound_secret is empty: ERP callbacks are not checked by the plugin; the gateway's plugins.<name>.inbound (token or hmac_secret) is all that authenticates them")
 	}
 	return nil
 }

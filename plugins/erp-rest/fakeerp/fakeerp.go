@@ -122,8 +122,11 @@ type Server struct {
 	nextSite  int
 	delay     time.Duration
 	failures  []int
-	requests  []Request
-	issued    int
+	// retryAfter is the Retry-After header of injected 429 and 503
+	// failures ("" for none).
+	retryAfter string
+	requests   []Request
+	issued     int
 }
 
 // New starts a fake ERP on a loopback port. Close it when done.
@@ -153,6 +156,14 @@ func (s *Server) Close() { s.srv.Close() }
 func (s *Server) SetDelay(d time.Duration) {
 	s.mu.Lock()
 	s.delay = d
+	s.mu.Unlock()
+}
+
+// SetRetryAfter makes injected 429 and 503 failures carry this
+// Retry-After header ("" for none).
+func (s *Server) SetRetryAfter(v string) {
+	s.mu.Lock()
+	s.retryAfter = v
 	s.mu.Unlock()
 }
 
@@ -298,7 +309,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(s.failures) > 0 {
 		st := s.failures[0]
 		s.failures = s.failures[1:]
+		ra := s.retryAfter
 		s.mu.Unlock()
+		if ra != "" && (st == http.StatusTooManyRequests || st == http.StatusServiceUnavailable) {
+			rec.Header().Set("Retry-After", ra)
+		}
 		writeJSON(rec, st, map[string]any{"error": "injected failure", "message": http.StatusText(st)})
 		return
 	}

@@ -64,6 +64,19 @@ func (s *Store) RetryEvent(ctx context.Context, id int64, owner string, next tim
 	})
 }
 
+// DeferEvent implements store.Store.
+func (s *Store) DeferEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error {
+	if minAttempts < 0 {
+		return fmt.Errorf("postgres defer event: minAttempts %d: %w", minAttempts, store.ErrInvalid)
+	}
+	now := storeutil.Now()
+	return s.release(ctx, "defer event", eventLanes, id, owner, func(ctx context.Context, tx pgx.Tx, _ string) error {
+		_, err := tx.Exec(ctx, `UPDATE events SET next_at = $2, last_error = $3, attempts = GREATEST(attempts - 1, $5),
+			lease_owner = '', lease_until = NULL, updated_at = $4 WHERE id = $1`, id, storeutil.Micro(next), clean(lastErr), now, minAttempts)
+		return err
+	})
+}
+
 // FinishAction implements store.Store.
 func (s *Store) FinishAction(ctx context.Context, id int64, owner string, status store.ActionStatus, lastErr string) error {
 	if err := storeutil.CheckFinal(status); err != nil {
@@ -87,6 +100,19 @@ func (s *Store) RetryAction(ctx context.Context, id int64, owner string, next ti
 	return s.release(ctx, "retry action", actionLanes, id, owner, func(ctx context.Context, tx pgx.Tx, _ string) error {
 		_, err := tx.Exec(ctx, `UPDATE actions SET next_at = $2, last_error = $3, lease_owner = '', lease_until = NULL,
 			updated_at = $4 WHERE id = $1`, id, storeutil.Micro(next), clean(lastErr), now)
+		return err
+	})
+}
+
+// DeferAction implements store.Store.
+func (s *Store) DeferAction(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error {
+	if minAttempts < 0 {
+		return fmt.Errorf("postgres defer action: minAttempts %d: %w", minAttempts, store.ErrInvalid)
+	}
+	now := storeutil.Now()
+	return s.release(ctx, "defer action", actionLanes, id, owner, func(ctx context.Context, tx pgx.Tx, _ string) error {
+		_, err := tx.Exec(ctx, `UPDATE actions SET next_at = $2, last_error = $3, attempts = GREATEST(attempts - 1, $5),
+			lease_owner = '', lease_until = NULL, updated_at = $4 WHERE id = $1`, id, storeutil.Micro(next), clean(lastErr), now, minAttempts)
 		return err
 	})
 }

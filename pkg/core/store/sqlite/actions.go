@@ -87,6 +87,24 @@ func (s *Store) RetryAction(ctx context.Context, id int64, owner string, next ti
 	})
 }
 
+// DeferAction implements store.Store.
+func (s *Store) DeferAction(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error {
+	if err := storeutil.CheckOwner(owner); err != nil {
+		return fmt.Errorf("sqlite defer action: %w", err)
+	}
+	if minAttempts < 0 {
+		return fmt.Errorf("sqlite defer action: minAttempts %d: %w", minAttempts, store.ErrInvalid)
+	}
+	now := storeutil.Now()
+	return s.write(ctx, "defer action", func(tx *sql.Tx) error {
+		if _, err := s.leaseHeld(tx, "actions", id, owner); err != nil {
+			return err
+		}
+		_, err := s.stmt(tx, deferActionSQL).ExecContext(bg, enc(storeutil.Micro(next)), lastErr, minAttempts, enc(now), id)
+		return err
+	})
+}
+
 // GetAction implements store.Store.
 func (s *Store) GetAction(ctx context.Context, id int64) (*store.OutboxAction, error) {
 	as, err := query(ctx, s, "get action", scanAction, "SELECT "+actionCols+" FROM actions WHERE id = ?", id)

@@ -166,6 +166,24 @@ func (s *Store) RetryEvent(ctx context.Context, id int64, owner string, next tim
 	})
 }
 
+// DeferEvent implements store.Store.
+func (s *Store) DeferEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string, minAttempts int) error {
+	if err := storeutil.CheckOwner(owner); err != nil {
+		return fmt.Errorf("sqlite defer event: %w", err)
+	}
+	if minAttempts < 0 {
+		return fmt.Errorf("sqlite defer event: minAttempts %d: %w", minAttempts, store.ErrInvalid)
+	}
+	now := storeutil.Now()
+	return s.write(ctx, "defer event", func(tx *sql.Tx) error {
+		if _, err := s.leaseHeld(tx, "events", id, owner); err != nil {
+			return err
+		}
+		_, err := s.stmt(tx, deferEventSQL).ExecContext(bg, enc(storeutil.Micro(next)), lastErr, minAttempts, enc(now), id)
+		return err
+	})
+}
+
 // GetEvent implements store.Store.
 func (s *Store) GetEvent(ctx context.Context, id int64) (*store.Event, error) {
 	evs, err := query(ctx, s, "get event", scanEvent, "SELECT "+eventCols+" FROM events WHERE id = ?", id)

@@ -81,6 +81,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"TraceContext", testTraceContext},
 		{"ClaimActionsOrder", testClaimActions},
 		{"ActionLeases", testActionLeases},
+		{"DeferAction", testDeferAction},
+		{"DeferEvent", testDeferEvent},
 		{"DeadLetterEvents", testDeadLetterEvents},
 		{"DeadLetterActions", testDeadLetterActions},
 		{"DeadLetterFilters", testDeadLetterFilters},
@@ -706,6 +708,106 @@ func testClaimActions(t *testing.T, st store.Store) {
 	got = claimActions(t, st, "eg", time.Minute, 10)
 	sameIDs(t, "last in lane", actionIDs(got), []int64{a3})
 	_ = b1
+}
+
+// testDeferAction: a deferred claim gives its Attempts back (down to the
+// floor), keeps the lane's order and the lease rules of RetryAction.
+func testDeferAction(t *testing.T, st store.Store) {
+	c := ctx(t)
+	ids := outbox(t, st, "da", action("d1", 1, "Accept"), action("d2", 1, "CheckIn"))
+	claim := func(what string, want int64, attempts int) {
+		t.Helper()
+		got := claimActions(t, st, "eg", time.Minute, 10)
+		sameIDs(t, what, actionIDs(got), []int64{want})
+		if got[0].Attempts != attempts {
+			t.Fatalf("%s: Attempts %d, want %d", what, got[0].Attempts, attempts)
+		}
+	}
+	claim("first claim", ids[0], 1)
+	// Nothing was tried: the claim is taken back entirely.
+	if err := st.DeferAction(c, ids[0], "eg", time.Now(), "breaker open", 0); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := st.GetAction(c, ids[0])
+	if a.Attempts != 0 || a.LastError != "breaker open" || a.Status != store.ActionPending {
+		t.Fatalf("deferred action: %+v", a)
+	}
+	claim("after a deferral", ids[0], 1)
+	// A try that may have reached CorrigoPro keeps Attempts at 1 at least.
+	if err := st.DeferAction(c, ids[0], "eg", time.Now(), "probe failed", 1); err != nil {
+		t.Fatal(err)
+	}
+	claim("after a floored deferral", ids[0], 2)
+	if err := st.RetryAction(c, ids[0], "eg", time.Now(), "503"); err != nil {
+		t.Fatal(err)
+	}
+	claim("after a retry", ids[0], 3)
+	if err := st.DeferAction(c, ids[0], "eg", time.Now(), "probe failed", 1); err != nil {
+		t.Fatal(err)
+	}
+	claim("floor below the count", ids[0], 3)
+	// A deferral in the future blocks the lane like a retry.
+	if err := st.DeferAction(c, ids[0], "eg", time.Now().Add(time.Hour), "breaker open", 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := claimActions(t, st, "eg", time.Minute, 10); len(got) != 0 {
+		t.Fatalf("claimed %v while the lane head waits", actionIDs(got))
+	}
+	a, _ = st.GetAction(c, ids[0])
+	if a.Attempts != 2 || a.NextAt.Before(time.Now().Add(50*time.Minute)) {
+		t.Fatalf("deferred action: Attempts %d, NextAt %v", a.Attempts, a.NextAt)
+	}
+	err := st.DeferAction(c, ids[0], "eg", time.Now(), "", 0)
+	wantErr(t, "DeferAction(not leased)", err, store.ErrLeaseLost)
+	err = st.DeferAction(c, 999999, "eg", time.Now(), "", 0)
+	wantErr(t, "DeferAction(unknown)", err, store.ErrNotFound)
+	err = st.DeferAction(c, ids[0], "", time.Now(), "", 0)
+	wantErr(t, "DeferAction(no owner)", err, store.ErrInvalid)
+	err = st.DeferAction(c, ids[0], "eg", time.Now(), "", -1)
+	wantErr(t, "DeferAction(negative floor)", err, store.ErrInvalid)
+}
+
+// testDeferEvent: a deferred event gives its attempt back down to the
+// floor and waits like a retried one.
+func testDeferEvent(t *testing.T, st store.Store) {
+	c := ctx(t)
+	id := mustInsert(t, st, newEvent("acme", "defer-1", 4242, base))
+	claim := func(what string, attempts int) {
+		t.Helper()
+		got := claimEvents(t, st, "disp", time.Minute, 100)
+		for _, e := range got {
+			if e.ID == id {
+				if e.Attempts != attempts {
+					t.Fatalf("%s: Attempts %d, want %d", what, e.Attempts, attempts)
+				}
+				return
+			}
+		}
+		t.Fatalf("%s: event not claimed", what)
+	}
+	claim("first claim", 1)
+	if err := st.RetryEvent(c, id, "disp", time.Now(), "plugin down"); err != nil {
+		t.Fatal(err)
+	}
+	claim("after a retry", 2)
+	if err := st.DeferEvent(c, id, "disp", time.Now(), "corrigo down", 1); err != nil {
+		t.Fatal(err)
+	}
+	claim("after a deferral", 2)
+	if err := st.DeferEvent(c, id, "disp", time.Now().Add(time.Hour), "corrigo down", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range claimEvents(t, st, "disp", time.Minute, 100) {
+		if e.ID == id {
+			t.Fatal("claimed a deferred event before its time")
+		}
+	}
+	e, err := st.GetEvent(c, id)
+	if err != nil || e.Attempts != 1 || e.LastError != "corrigo down" || e.Status != store.EventPending {
+		t.Fatalf("deferred event: %+v, %v", e, err)
+	}
+	wantErr(t, "DeferEvent(not leased)", st.DeferEvent(c, id, "disp", time.Now(), "", 0), store.ErrLeaseLost)
+	wantErr(t, "DeferEvent(negative floor)", st.DeferEvent(c, id, "disp", time.Now(), "", -1), store.ErrInvalid)
 }
 
 func testActionLeases(t *testing.T, st store.Store) {
