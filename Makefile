@@ -87,11 +87,17 @@ endef
 proto:
 	$(call protoc_gen,.)
 
-# Fail when the committed generated code is stale.
+# Fail when the committed generated code is stale, when the protocol breaks
+# buf's lint rules, or when it changed incompatibly since the last release
+# tag (scripts/proto-compat.sh). buf is built from the module proxy on first
+# use and cached, like golangci-lint.
+BUF := $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0
+
 proto-check:
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	$(MAKE) --no-print-directory proto-gen-into OUT=$$tmp && \
 	diff -ru internal/pluginpb $$tmp/internal/pluginpb && echo "generated protocol code is up to date"
+	@BUF="$(BUF)" scripts/proto-compat.sh
 
 proto-gen-into:
 	$(call protoc_gen,$(OUT))

@@ -75,6 +75,32 @@ func TestExampleConfig(t *testing.T) {
 		if n := len(ex.erpJobs(routine.WorkOrderNumber)); n != 0 {
 			t.Errorf("demo ERP has %d jobs for the routine work order, want 0", n)
 		}
+		// The work order list answers from what the gateway stored and
+		// logged: the emergency Accepted by the accept it sent (CorrigoPro
+		// sends no webhook for that), the routine one still New as its
+		// NewWorkOrder said, each with its number and customer.
+		wos := ex.workOrders()
+		for _, c := range []struct {
+			wo                 corrigo.WorkOrder
+			status, lastAction string
+		}{{emergency, "Accepted", "accept"}, {routine, "New", ""}} {
+			var got *admin.WorkOrderView
+			for i := range wos.Items {
+				if wos.Items[i].WorkOrderID == c.wo.WorkOrderId {
+					got = &wos.Items[i]
+				}
+			}
+			switch {
+			case got == nil:
+				t.Errorf("work order %d is not in the list: %+v", c.wo.WorkOrderId, wos)
+			case got.Status != c.status || got.Number != c.wo.WorkOrderNumber || got.Customer == "" || got.DeadLetters != 0:
+				t.Errorf("work order %d: %+v, want status %s, number %s, a customer", c.wo.WorkOrderId, got, c.status, c.wo.WorkOrderNumber)
+			// The erp plugin answers accept and appointment: the status
+			// comes from the accept, the last action is the appointment.
+			case c.lastAction != "" && (got.LastAction == nil || got.LastAction.Status != "sent" || !strings.HasPrefix(got.StatusFrom, "action:")):
+				t.Errorf("work order %d: last action %+v, status from %s", c.wo.WorkOrderId, got.LastAction, got.StatusFrom)
+			}
+		}
 		// Nobody can act through the plugins' inbound paths as shipped:
 		// the exact forgery of issue 11, and an unsigned ERP callback,
 		// find no route and change nothing in CorrigoPro.
@@ -165,6 +191,19 @@ func TestExampleConfig(t *testing.T) {
 		}
 		if st := ex.status(wo.WorkOrderId); st != corrigo.StatusNew {
 			t.Errorf("work order is %s after the ERP refused the job, want New", st)
+		}
+		// The work order list marks it parked.
+		var listed bool
+		for _, w := range ex.workOrders().Items {
+			if w.WorkOrderID == wo.WorkOrderId {
+				listed = true
+				if !w.Parked || w.DeadLetters != 1 || w.Status != "New" || !strings.Contains(w.LastEvent.LastError, "unknown site") {
+					t.Errorf("parked work order in the list: %+v", w)
+				}
+			}
+		}
+		if !listed {
+			t.Errorf("parked work order %d is not in the list", wo.WorkOrderId)
 		}
 		// Nothing but reads reached CorrigoPro for this work order: no
 		// reject, no accept, no note. The sandbox is embedded in the
@@ -385,6 +424,12 @@ func (ex *example) timeline(id int64) admin.Timeline {
 	var tl admin.Timeline
 	ex.getJSON(fmt.Sprintf("http://127.0.0.1:%d/api/v1/work-orders/%d/timeline?account=main", ex.adminPort, id), nil, &tl)
 	return tl
+}
+
+func (ex *example) workOrders() admin.WorkOrderPage {
+	var p admin.WorkOrderPage
+	ex.getJSON(fmt.Sprintf("http://127.0.0.1:%d/api/v1/work-orders?account=main", ex.adminPort), nil, &p)
+	return p
 }
 
 func (ex *example) adminGet(path string) string {

@@ -120,14 +120,16 @@ type Options struct {
 
 // Handler is the admin HTTP handler. Create it with New.
 type Handler struct {
-	st   store.Store
-	rt   Runtime
-	o    Options
-	log  *slog.Logger
-	mux  *http.ServeMux
-	key  []byte // signs session cookies and CSRF tokens
-	tmpl *templates
-	g    *guard
+	st  store.Store
+	rt  Runtime
+	o   Options
+	log *slog.Logger
+	mux *http.ServeMux
+	// patterns are the mux's patterns in registration order (Routes).
+	patterns []string
+	key      []byte // signs session cookies and CSRF tokens
+	tmpl     *templates
+	g        *guard
 	// epoch is the session epoch (session.go); epochMu orders revocations.
 	epoch   atomic.Int64
 	epochMu sync.Mutex
@@ -176,7 +178,7 @@ func New(st store.Store, rt Runtime, o Options) *Handler {
 }
 
 func (h *Handler) routes() {
-	m := h.mux
+	m := routeMux{h}
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -197,6 +199,7 @@ func (h *Handler) routes() {
 	api("POST /api/v1/dead-letters/reprocess", h.apiResolveBulk(opReprocess))
 	api("POST /api/v1/dead-letters/ignore", h.apiResolveBulk(opIgnore))
 	api("GET /api/v1/log", h.apiLog)
+	api("GET /api/v1/work-orders", h.apiWorkOrders)
 	api("GET /api/v1/work-orders/{id}/timeline", h.apiTimeline)
 	api("GET /api/v1/rules", h.apiRules)
 	api("GET /api/v1/plugins", h.apiPlugins)
@@ -204,6 +207,7 @@ func (h *Handler) routes() {
 	api("GET /api/v1/breakers", h.apiBreakers)
 	api("GET /api/v1/backlog", h.apiBacklog)
 	api("GET /api/v1/status", h.apiStatus)
+	api("GET /api/v1/openapi.json", h.apiOpenAPI)
 	api("POST /api/v1/sessions/revoke", h.apiRevokeSessions)
 	m.Handle("/api/", h.apiAuth(http.HandlerFunc(h.apiNotFound)))
 
@@ -212,6 +216,24 @@ func (h *Handler) routes() {
 		http.Redirect(w, r, "/ui/", http.StatusFound)
 	})
 }
+
+// routeMux registers on the handler's mux and remembers each pattern,
+// so the routes can be listed (Routes) and checked against the OpenAPI
+// document.
+type routeMux struct{ h *Handler }
+
+func (m routeMux) Handle(pattern string, handler http.Handler) {
+	m.h.patterns = append(m.h.patterns, pattern)
+	m.h.mux.Handle(pattern, handler)
+}
+
+func (m routeMux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(f))
+}
+
+// Routes lists the patterns the handler serves ("GET /api/v1/log", ...,
+// and the catch-alls "/api/" and "/ui/"), in registration order.
+func (h *Handler) Routes() []string { return append([]string(nil), h.patterns...) }
 
 // apiNotFound answers API paths no route matched: 405 with Allow when
 // the path exists for another method, else 404, both as JSON.

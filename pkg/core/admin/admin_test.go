@@ -509,19 +509,29 @@ func TestTimeline(t *testing.T) {
 	if err := json.Unmarshal(r.body, &tl); err != nil {
 		t.Fatal(err)
 	}
+	// Causal order, not clock order: the seed's outbound calls carry a
+	// later clock than the actions' sent times, yet each call sits
+	// between its action and the action's sent entry (matched by the
+	// endpoint it called), and the note's failure says why.
 	var types []string
-	for i, en := range tl.Entries {
+	for _, en := range tl.Entries {
 		types = append(types, en.Type)
-		if i > 0 && en.Time.Before(tl.Entries[i-1].Time) {
-			t.Fatalf("entries not ordered by time: %s", r.body)
-		}
 	}
-	want := "http event decision plugin_call action action action_sent http http"
+	want := "http event decision plugin_call action http action_sent action http"
 	if strings.Join(types, " ") != want {
 		t.Fatalf("types %q, want %q\n%s", strings.Join(types, " "), want, r.body)
 	}
 	if tl.Events != 1 || tl.Actions != 2 || fmt.Sprint(tl.Accounts) != "[acme]" {
 		t.Fatalf("timeline %s", r.body)
+	}
+	if en := tl.Entries[5]; en.Type != "http" || !strings.Contains(en.Summary, "workOrder/accept") {
+		t.Fatalf("the accept's call is not before its sent entry: %+v", en)
+	}
+	if en := tl.Entries[7]; en.Type != "action" || en.Why != "corrigo: 400 validation: note text too long" || en.Severity != "error" {
+		t.Fatalf("the dead note does not say why: %+v", en)
+	}
+	if en := tl.Entries[8]; en.Why != "validation: note text too long" || !strings.Contains(en.Summary, "workOrder/note → 400") {
+		t.Fatalf("the refused call does not carry CorrigoPro's error: %+v", en)
 	}
 	if !strings.Contains(string(r.body), "rule erp-new → plugin erp: 2 action(s) in 3.2 ms") {
 		t.Fatalf("plugin call summary missing: %s", r.body)
@@ -612,5 +622,78 @@ func TestStoreClosed(t *testing.T) {
 	}
 	if r := e.do(t, "GET", "/readyz", "", ""); r.status != 503 || !bytes.Contains(r.body, []byte("store")) {
 		t.Fatalf("readyz %d %s", r.status, r.body)
+	}
+}
+
+// TestWorkOrdersAPI: the list says, per work order, what an operator asks
+// first: number, customer, status in CorrigoPro, last event, last action
+// and its result, dead letters.
+func TestWorkOrdersAPI(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(t, "GET", "/api/v1/work-orders", testToken, "")
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var p admin.WorkOrderPage
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	byWO := map[int64]admin.WorkOrderView{}
+	for _, w := range p.Items {
+		order = append(order, fmt.Sprint(w.WorkOrderID))
+		byWO[w.WorkOrderID] = w
+	}
+	// Newest last event first: 1005 arrived last.
+	if strings.Join(order, " ") != "1005 1004 2001 1003 1002 1001" || p.Count != 6 || p.NextBeforeID != 0 {
+		t.Fatalf("order %v: %s", order, r.body)
+	}
+	w := byWO[1001]
+	if w.Number != "WO-1001" || w.Customer != "Contoso Retail" || w.Status != "Accepted" ||
+		w.StatusFrom != fmt.Sprintf("action:%d", e.seed.SentAction) || w.Events != 1 || w.Actions != 2 ||
+		w.LastEvent.Action != "NewWorkOrder" || w.LastEvent.Status != "done" ||
+		w.LastAction == nil || w.LastAction.Kind != "note" || w.LastAction.Status != "dead" ||
+		w.LastAction.LastError != "corrigo: 400 validation: note text too long" || w.DeadLetters != 1 || !w.Dead || w.Parked {
+		t.Fatalf("1001: %+v %+v", w, w.LastAction)
+	}
+	if w := byWO[1003]; w.Status != "Accepted" || w.StatusFrom != fmt.Sprintf("event:%d", e.seed.ParkedEvent) || !w.Parked || w.DeadLetters != 1 {
+		t.Fatalf("1003: %+v", w)
+	}
+	if w := byWO[1004]; w.LastAction == nil || w.LastAction.Status != "refused" || w.DeadLetters != 0 || w.Status != "CheckedOut" {
+		t.Fatalf("1004: %+v", w)
+	}
+	for _, c := range []struct {
+		query string
+		want  string
+	}{
+		{"?problems=true", "2001 1003 1002 1001"},
+		{"?account=globex", "2001"},
+		{"?status=checkedin", "1002"},
+		{"?q=northwind&limit=3", "2001"}, // matched within the page of 3
+	} {
+		var p admin.WorkOrderPage
+		_ = json.Unmarshal(e.do(t, "GET", "/api/v1/work-orders"+c.query, testToken, "").body, &p)
+		var got []string
+		for _, w := range p.Items {
+			got = append(got, fmt.Sprint(w.WorkOrderID))
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%s: %v, want %s", c.query, got, c.want)
+		}
+	}
+	// Paging continues below the last row's newest event.
+	var p1, p2 admin.WorkOrderPage
+	_ = json.Unmarshal(e.do(t, "GET", "/api/v1/work-orders?limit=4", testToken, "").body, &p1)
+	if p1.NextBeforeID == 0 {
+		t.Fatalf("page 1 not full: %+v", p1)
+	}
+	_ = json.Unmarshal(e.do(t, "GET", fmt.Sprintf("/api/v1/work-orders?limit=4&before_id=%d", p1.NextBeforeID), testToken, "").body, &p2)
+	if len(p2.Items) != 2 || p2.Items[0].WorkOrderID != 1002 || p2.NextBeforeID != 0 {
+		t.Fatalf("page 2: %+v", p2)
+	}
+	for _, bad := range []string{"?problems=2", "?limit=0", "?limit=501", "?before_id=x", "?account=nope", "?since=yesterday", "?colour=red"} {
+		if r := e.do(t, "GET", "/api/v1/work-orders"+bad, testToken, ""); r.status != 400 || !strings.Contains(string(r.body), "invalid_argument") {
+			t.Errorf("%s: %d %s", bad, r.status, r.body)
+		}
 	}
 }

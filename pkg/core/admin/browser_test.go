@@ -61,31 +61,7 @@ func TestBrowserFlows(t *testing.T) {
 	shots := artifactDir(t)
 	t.Logf("screenshots go to %s", shots)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("no-proxy-server", true),
-		chromedp.WindowSize(1400, 1000),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-
-	b := &chrome{t: t, ctx: ctx, dir: shots}
+	b := newChrome(t, exe, shots)
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 
 	// Log in: the log page sends the browser to the login form and back.
@@ -173,6 +149,36 @@ func TestBrowserFlows(t *testing.T) {
 	b.do("detail", chromedp.Navigate(fmt.Sprintf("%s/ui/dead-letters/action/%d", e.srv.URL, e.seed.DeadAction)),
 		chromedp.WaitVisible(css("#dl-status")))
 	b.shot("09-dead-letter-detail")
+}
+
+// newChrome starts a headless Chromium for one test, with a 90 s budget.
+func newChrome(t *testing.T, exe, shots string) *chrome {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("no-proxy-server", true),
+		chromedp.WindowSize(1400, 1000),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+
+	t.Cleanup(cancel)
+	t.Cleanup(cancelCtx)
+	t.Cleanup(cancelAlloc)
+	return &chrome{t: t, ctx: ctx, dir: shots}
 }
 
 // chrome wraps one browser tab for a test: every failure names its step.

@@ -28,6 +28,8 @@ func FuzzQueries(f *testing.F) {
 	f.Add("", `{"refs":["event:-1", "action:x"]}`)
 	f.Add("", `{"filter":{"since":"-3h"}}`)
 	f.Add("", `[]`)
+	f.Add("problems=true&status=New&q=%25", `{}`)
+	f.Add("before_id=1&limit=500&since=1h", `{}`)
 	st, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "wogate.db"), sqlite.Options{Synchronous: "NORMAL"})
 	if err != nil {
 		f.Fatal(err)
@@ -35,7 +37,8 @@ func FuzzQueries(f *testing.F) {
 	f.Cleanup(func() { _ = st.Close() })
 	h := New(st, nil, Options{Logger: slog.New(slog.DiscardHandler)})
 	f.Fuzz(func(t *testing.T, query, body string) {
-		for _, target := range []string{"/api/v1/dead-letters?", "/api/v1/log?", "/api/v1/work-orders/1/timeline?", "/ui/log?", "/ui/dead-letters?"} {
+		for _, target := range []string{"/api/v1/dead-letters?", "/api/v1/log?", "/api/v1/work-orders/1/timeline?", "/api/v1/work-orders?",
+			"/ui/log?", "/ui/dead-letters?", "/ui/work-orders?"} {
 			req := httptest.NewRequestWithContext(t.Context(), "GET", "/", nil)
 			req.URL = &url.URL{Path: strings.SplitN(target, "?", 2)[0], RawQuery: query}
 			req.Host = "127.0.0.1:8081"

@@ -103,5 +103,40 @@ func (h *Handler) uiRestartPlugin(w http.ResponseWriter, r *http.Request) {
 		h.uiError(w, r, err.status, "Restart of plugin "+name+" failed: "+err.msg)
 		return
 	}
-	http.Redirect(w, r, "/ui/health?restarted="+url.QueryEscape(name), http.StatusSeeOther)
+	back := "/ui/health"
+	if r.PostForm.Get("back") == "plugins" {
+		back = "/ui/plugins"
+	}
+	http.Redirect(w, r, back+"?restarted="+url.QueryEscape(name), http.StatusSeeOther)
+}
+
+type pluginsData struct {
+	Plugins   []PluginInfo
+	Rules     map[string][]RuleInfo // by plugin
+	Down      int                   // not running
+	Restarted string
+}
+
+// uiPlugins is the plugins page: each plugin's state, version, process,
+// restarts and last error, and the rules that send events to it.
+func (h *Handler) uiPlugins(w http.ResponseWriter, r *http.Request) {
+	d := pluginsData{Plugins: h.plugins(), Rules: map[string][]RuleInfo{}}
+	for _, p := range d.Plugins {
+		if p.State != "running" {
+			d.Down++
+		}
+	}
+	known := map[string]bool{}
+	for _, p := range d.Plugins {
+		known[p.Name] = true
+	}
+	for _, ru := range h.rules() {
+		if ru.Plugin != "" {
+			d.Rules[ru.Plugin] = append(d.Rules[ru.Plugin], ru)
+		}
+	}
+	if n := r.URL.Query().Get("restarted"); known[n] {
+		d.Restarted = n
+	}
+	h.render(w, r, http.StatusOK, "plugins", page{Title: "Plugins", Nav: "plugins", Data: d})
 }

@@ -154,6 +154,19 @@ func TestUIRestartPlugin(t *testing.T) {
 	if _, page, _ := b.get("/ui/health"); strings.Contains(page, `action="/ui/plugins/q/restart"`) {
 		t.Error("the restarted plugin still offers Restart")
 	}
+	// From the plugins page, back to the plugins page, which says so.
+	fp.state["q"] = plugins.StateQuarantined
+	if code, page, _ := b.get("/ui/plugins"); code != 200 || !strings.Contains(page, `action="/ui/plugins/q/restart"`) ||
+		!strings.Contains(page, `name="back" value="plugins"`) {
+		t.Fatalf("plugins page: %d %s", code, page)
+	}
+	code, _, h = b.post("/ui/plugins/q/restart", url.Values{"csrf": {csrf}, "back": {"plugins"}})
+	if code != 303 || h.Get("Location") != "/ui/plugins?restarted=q" {
+		t.Fatalf("restart from the plugins page: %d %v", code, h)
+	}
+	if _, page, _ := b.get("/ui/plugins?restarted=q"); !strings.Contains(page, "Plugin q restarted.") {
+		t.Errorf("plugins page after restart lacks the notice")
+	}
 	code, page, _ = b.post("/ui/plugins/broken/restart", url.Values{"csrf": {csrf}})
 	if code != 502 || !strings.Contains(page, "Restart of plugin broken failed") {
 		t.Errorf("failed restart: %d %s", code, page)

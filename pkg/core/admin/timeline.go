@@ -97,11 +97,24 @@ type TimelineEntry struct {
 	// PluginMS is how long the plugin call took.
 	PluginMS float64 `json:"plugin_ms,omitempty"`
 	Detail   string  `json:"detail,omitempty"`
+	// Why is the reason behind an outcome, in the words of whoever gave
+	// it: the plugin's reason for a reject or a park, the guard's or
+	// CorrigoPro's for an action refused or failed, the refusals of a
+	// plugin call's actions.
+	Why string `json:"why,omitempty"`
 	// Ref is set on dead letters (kind:id) for reprocess and ignore.
 	Ref string `json:"ref,omitempty"`
+
+	// Causal order (see orderTimeline): the chain an entry belongs to,
+	// the chain's start, and the entry's step in it.
+	chain  int64
+	anchor time.Time
+	step   int
 }
 
-// Timeline is a work order's history, oldest first.
+// Timeline is a work order's history in causal order: each event with
+// what it caused (decision, plugin calls, actions, the CorrigoPro calls
+// that sent them), events by arrival.
 type Timeline struct {
 	WorkOrderID int64           `json:"work_order_id"`
 	Accounts    []string        `json:"accounts"`
@@ -142,6 +155,8 @@ func (h *Handler) timeline(ctx context.Context, account string, id int64) (*Time
 		accounts = h.accounts()
 	}
 	t := &Timeline{WorkOrderID: id, Accounts: []string{}, Entries: []TimelineEntry{}}
+	var allEvents []store.Event
+	var allActions []store.OutboxAction
 	for _, acc := range accounts {
 		evs, err := h.st.EventsForWorkOrder(ctx, acc, id)
 		if err != nil {
@@ -156,12 +171,8 @@ func (h *Handler) timeline(ctx context.Context, account string, id int64) (*Time
 		}
 		t.Events += len(evs)
 		t.Actions += len(acts)
-		for i := range evs {
-			t.Entries = append(t.Entries, eventEntries(&evs[i])...)
-		}
-		for i := range acts {
-			t.Entries = append(t.Entries, actionEntries(&acts[i])...)
-		}
+		allEvents = append(allEvents, evs...)
+		allActions = append(allActions, acts...)
 	}
 	// The log is queried once for all accounts (or the one asked for).
 	logs, err := h.st.QueryLog(ctx, store.LogFilter{Account: account, WorkOrderID: id, Limit: timelineLogLimit})
@@ -170,33 +181,168 @@ func (h *Handler) timeline(ctx context.Context, account string, id int64) (*Time
 	}
 	t.LogTruncated = len(logs) == timelineLogLimit
 	for _, e := range logs {
-		sum := e.Direction + " " + strings.TrimSpace(e.Method+" "+e.URL)
-		if e.Status != 0 {
-			sum += " → " + strconv.Itoa(e.Status)
-		}
-		detail := e.Error
-		if detail == "" && e.MessageID != "" {
-			detail = "MessageId " + e.MessageID
-		}
-		t.Entries = append(t.Entries, TimelineEntry{Time: e.Time, Type: "http", Account: e.Account, Summary: sum,
-			Severity: e.Severity, LogID: e.ID, Detail: detail})
 		if account == "" && !contains(t.Accounts, e.Account) {
 			t.Accounts = append(t.Accounts, e.Account)
 		}
 	}
-	sort.SliceStable(t.Entries, func(i, j int) bool {
-		a, b := t.Entries[i], t.Entries[j]
-		if !a.Time.Equal(b.Time) {
-			return a.Time.Before(b.Time)
-		}
-		return typeOrder[a.Type] < typeOrder[b.Type]
-	})
+	t.Entries = orderTimeline(allEvents, allActions, logs)
 	sort.Strings(t.Accounts)
 	return t, nil
 }
 
-// typeOrder orders entries with the same time by causality.
-var typeOrder = map[string]int{"http": 0, "event": 1, "decision": 2, "plugin_call": 3, "dead_letter": 4, "action": 5, "action_sent": 6}
+// Steps within one event's chain.
+const (
+	stepWebhook  = 0  // the inbound call that delivered the event
+	stepEvent    = 10 // received
+	stepDispatch = 20 // calls made while dispatching (fetching the work order)
+	stepDecision = 30
+	stepPlugin   = 40 // + rule index
+	stepDead     = 90
+	stepActions  = 100 // + 10 per action: created, its calls, sent
+)
+
+// orderTimeline builds the entries and puts them in causal order: each
+// event starts a chain (the webhook call that delivered it, received,
+// decision, plugin calls, its actions, each followed by the CorrigoPro
+// calls that sent it and by sent), chains ordered by arrival. Log
+// entries join the chain they belong to: an inbound call by its
+// MessageId, an outbound call to the action whose endpoint it called
+// (else the newest action created before it and not yet sent), else the
+// event being dispatched at the time; the rest stand alone at their
+// time. Clocks of different machines cannot reorder a chain.
+func orderTimeline(evs []store.Event, acts []store.OutboxAction, logs []store.LogEntry) []TimelineEntry {
+	out := []TimelineEntry{}
+	byID := map[int64]*store.Event{}
+	byMsg := map[string]*store.Event{}
+	for i := range evs {
+		e := &evs[i]
+		byID[e.ID] = e
+		if e.MessageID != "" {
+			byMsg[e.Account+"\x00"+e.MessageID] = e
+		}
+		for _, en := range eventEntries(e) {
+			en.chain, en.anchor = e.ID, e.ReceivedAt
+			out = append(out, en)
+		}
+	}
+	sort.Slice(acts, func(i, j int) bool { return acts[i].ID < acts[j].ID })
+	rank := map[int64]int{}     // action id → its step base
+	perEvent := map[int64]int{} // actions seen per event
+	for i := range acts {
+		a := &acts[i]
+		base := stepActions + 10*perEvent[a.EventID]
+		perEvent[a.EventID]++
+		rank[a.ID] = base
+		chain, anchor := a.EventID, a.CreatedAt
+		if e, ok := byID[a.EventID]; ok {
+			anchor = e.ReceivedAt
+		} else {
+			chain = -a.ID // its event is gone (pruned): a chain of its own
+		}
+		for j, en := range actionEntries(a) {
+			en.chain, en.anchor, en.step = chain, anchor, base+5*j
+			out = append(out, en)
+		}
+	}
+	for _, l := range logs {
+		en := logEntry(l)
+		en.chain, en.anchor = -1<<62+l.ID, l.Time // alone, at its time
+		if l.Direction == "inbound" {
+			if e, ok := byMsg[l.Account+"\x00"+l.MessageID]; ok && l.MessageID != "" {
+				en.chain, en.anchor, en.step = e.ID, e.ReceivedAt, stepWebhook
+			}
+		} else if a := actionOfCall(acts, l); a != nil {
+			en.chain, en.step = a.EventID, rank[a.ID]+1
+			if e, ok := byID[a.EventID]; ok {
+				en.anchor = e.ReceivedAt
+			} else {
+				en.chain, en.anchor = -a.ID, a.CreatedAt
+			}
+		} else if e := eventDispatching(evs, l); e != nil {
+			en.chain, en.anchor, en.step = e.ID, e.ReceivedAt, stepDispatch
+		}
+		out = append(out, en)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		switch {
+		case !a.anchor.Equal(b.anchor):
+			return a.anchor.Before(b.anchor)
+		case a.chain != b.chain:
+			return a.chain < b.chain
+		case a.step != b.step:
+			return a.step < b.step
+		}
+		return a.Time.Before(b.Time)
+	})
+	return out
+}
+
+func logEntry(e store.LogEntry) TimelineEntry {
+	sum := e.Direction + " " + strings.TrimSpace(e.Method+" "+e.URL)
+	if e.Status != 0 {
+		sum += " → " + strconv.Itoa(e.Status)
+	}
+	en := TimelineEntry{Time: e.Time, Type: "http", Account: e.Account, Summary: sum, Severity: e.Severity, LogID: e.ID}
+	if e.Error != "" {
+		en.Why = e.Error
+	}
+	if e.MessageID != "" {
+		en.Detail = "MessageId " + e.MessageID
+	}
+	return en
+}
+
+// kindEndpoints are the CorrigoPro Direct paths each action kind calls
+// (pluginapi.ActionKind), to tell which action an outbound call sent.
+var kindEndpoints = map[string]string{
+	"accept": "/workorder/accept", "reject": "/workorder/reject", "check_in": "/workorder/checkin",
+	"pause": "/workorder/pause", "check_out": "/workorder/checkout", "work_done_details": "/workorder/workdonedetails",
+	"quote": "/workorder/quotesubmit", "invoice_update": "/invoice", "invoice_submit": "/invoice/submit",
+	"note": "/workorder/note", "message": "/messages", "appointment": "/workorder/appointmentinfo",
+}
+
+// actionOfCall finds the action an outbound call was made for: the
+// newest of the account's actions created before the call whose
+// endpoint the call's URL ends with, or, for calls to no action's
+// endpoint (the guard reading the work order), the newest action created
+// before the call and not sent before it.
+func actionOfCall(acts []store.OutboxAction, l store.LogEntry) *store.OutboxAction {
+	path := strings.ToLower(l.URL)
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	var byEndpoint, byTime *store.OutboxAction
+	for i := range acts {
+		a := &acts[i]
+		if a.Account != l.Account || a.CreatedAt.After(l.Time) {
+			continue
+		}
+		if ep := kindEndpoints[a.Kind]; ep != "" && strings.HasSuffix(path, ep) {
+			byEndpoint = a
+		}
+		if a.SentAt.IsZero() || !a.SentAt.Before(l.Time) {
+			byTime = a
+		}
+	}
+	if byEndpoint != nil {
+		return byEndpoint
+	}
+	return byTime
+}
+
+// eventDispatching finds the event whose dispatch was under way when an
+// outbound call was made: received before the call, handled after it.
+func eventDispatching(evs []store.Event, l store.LogEntry) *store.Event {
+	var found *store.Event
+	for i := range evs {
+		e := &evs[i]
+		if e.Account == l.Account && !e.ReceivedAt.After(l.Time) && (e.HandledAt.IsZero() || !e.HandledAt.Before(l.Time)) {
+			found = e
+		}
+	}
+	return found
+}
 
 func contains(ss []string, s string) bool {
 	for _, x := range ss {
@@ -209,7 +355,7 @@ func contains(ss []string, s string) bool {
 
 func eventEntries(e *store.Event) []TimelineEntry {
 	recv := TimelineEntry{Time: e.ReceivedAt, Type: "event", Account: e.Account, EventID: e.ID, Status: string(e.Status),
-		Summary: fmt.Sprintf("%s received via %s", orDash(e.Action), orDash(e.Source)), Severity: "info"}
+		Summary: fmt.Sprintf("%s received via %s", orDash(e.Action), orDash(e.Source)), Severity: "info", step: stepEvent}
 	if e.MessageID != "" {
 		recv.Detail = "MessageId " + e.MessageID
 	}
@@ -223,7 +369,7 @@ func eventEntries(e *store.Event) []TimelineEntry {
 	}
 	var rec decisionRecord
 	if len(e.Decision) > 0 && json.Unmarshal(e.Decision, &rec) == nil {
-		d := TimelineEntry{Time: at, Type: "decision", Account: e.Account, EventID: e.ID, Severity: "info"}
+		d := TimelineEntry{Time: at, Type: "decision", Account: e.Account, EventID: e.ID, Severity: "info", step: stepDecision}
 		var names []string
 		for _, r := range rec.Rules {
 			names = append(names, r.Rule)
@@ -243,12 +389,12 @@ func eventEntries(e *store.Event) []TimelineEntry {
 			d.Detail = "config " + e.ConfigVersion
 		}
 		out = append(out, d)
-		for _, r := range rec.Rules {
+		for i, r := range rec.Rules {
 			if r.Plugin == "" {
 				continue
 			}
 			c := TimelineEntry{Time: at, Type: "plugin_call", Account: e.Account, EventID: e.ID, Rule: r.Rule, Plugin: r.Plugin,
-				PluginMS: r.Millis, Severity: "info",
+				PluginMS: r.Millis, Severity: "info", step: stepPlugin + i,
 				Summary: fmt.Sprintf("rule %s → plugin %s: %d action(s) in %.1f ms", r.Rule, r.Plugin, r.Actions, r.Millis)}
 			if r.Shadow {
 				c.Summary += " (shadow)"
@@ -260,17 +406,22 @@ func eventEntries(e *store.Event) []TimelineEntry {
 			if len(refused) > 0 {
 				c.Severity = "warn"
 				c.Detail = strings.Join(refused, "; ")
+				c.Why = c.Detail
 			}
 			out = append(out, c)
 		}
 	}
 	if e.Status == store.EventDead || e.Status == store.EventParked || e.Status == store.EventIgnored {
+		sev := "error"
+		if e.Status == store.EventIgnored {
+			sev = "warn"
+		}
 		out = append(out, TimelineEntry{Time: at, Type: "dead_letter", Account: e.Account, EventID: e.ID, Status: string(e.Status),
 			Summary: "event is " + string(e.Status) + " after " + strconv.Itoa(e.Attempts) + " attempt(s)", Detail: e.LastError,
-			Severity: "error", Ref: ref{"event", e.ID}.String()})
+			Why: e.LastError, Severity: sev, Ref: ref{"event", e.ID}.String(), step: stepDead})
 	} else if e.Status == store.EventPending && e.LastError != "" {
 		out = append(out, TimelineEntry{Time: at, Type: "dead_letter", Account: e.Account, EventID: e.ID, Status: string(e.Status),
-			Summary: "retrying after " + strconv.Itoa(e.Attempts) + " attempt(s)", Detail: e.LastError, Severity: "warn"})
+			Summary: "retrying after " + strconv.Itoa(e.Attempts) + " attempt(s)", Detail: e.LastError, Why: e.LastError, Severity: "warn", step: stepDead})
 	}
 	return out
 }
@@ -286,19 +437,37 @@ func actionEntries(a *store.OutboxAction) []TimelineEntry {
 			c.Severity = "warn"
 		}
 		c.Detail = a.LastError
+		c.Why = a.LastError
 		c.Ref = ref{"action", a.ID}.String()
 	default:
 		if a.LastError != "" {
 			c.Detail = "last error: " + a.LastError
 		}
 	}
+	if a.Kind == "reject" {
+		// The plugin's reason, sent to CorrigoPro as the reject comment.
+		var p struct{ Comment string }
+		if json.Unmarshal(a.Payload, &p) == nil && p.Comment != "" {
+			c.Why = strings.TrimSpace("plugin's reason: " + p.Comment + "; " + c.Why)
+			c.Why = strings.TrimSuffix(c.Why, ";")
+		}
+	}
 	out := []TimelineEntry{c}
 	if !a.SentAt.IsZero() {
 		out = append(out, TimelineEntry{Time: a.SentAt, Type: "action_sent", Account: a.Account, EventID: a.EventID, ActionID: a.ID,
 			Rule: a.Rule, Plugin: a.Plugin, Status: string(a.Status), Severity: "info",
-			Summary: fmt.Sprintf("%s sent to CorrigoPro after %d attempt(s)", a.Kind, a.Attempts)})
+			Summary: fmt.Sprintf("%s sent to CorrigoPro after %d attempt(s)", a.Kind, a.Attempts), Detail: sentNote(a)})
 	}
 	return out
+}
+
+// sentNote is what egress noted on a sent action (e.g. "already
+// accepted: not sent again").
+func sentNote(a *store.OutboxAction) string {
+	if a.Status == store.ActionSent && a.LastError != "" {
+		return a.LastError
+	}
+	return ""
 }
 
 func orDash(s string) string {

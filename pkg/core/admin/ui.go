@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wogate/wogate/pkg/core/store"
 )
 
 //go:embed templates/*.html static/*
@@ -134,7 +137,7 @@ func (h *Handler) uiFail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (h *Handler) uiRoutes() {
-	m := h.mux
+	m := routeMux{h}
 	static, _ := fs.Sub(uiFS, "static")
 	m.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(static)))
 	m.HandleFunc("GET /ui/login", h.uiLoginForm)
@@ -148,9 +151,10 @@ func (h *Handler) uiRoutes() {
 	m.HandleFunc("GET /ui/dead-letters", h.requireUI(h.uiDeadLetters))
 	m.HandleFunc("GET /ui/dead-letters/{kind}/{id}", h.requireUI(h.uiDeadLetter))
 	m.HandleFunc("POST /ui/dead-letters/act", h.requireUI(h.uiAct))
-	m.HandleFunc("GET /ui/work-orders", h.requireUI(h.uiWorkOrder))
+	m.HandleFunc("GET /ui/work-orders", h.requireUI(h.uiWorkOrders))
 	m.HandleFunc("GET /ui/rules", h.requireUI(h.uiRules))
 	m.HandleFunc("GET /ui/health", h.requireUI(h.uiHealth))
+	m.HandleFunc("GET /ui/plugins", h.requireUI(h.uiPlugins))
 	m.HandleFunc("POST /ui/plugins/{name}/restart", h.requireUI(h.uiRestartPlugin))
 	m.HandleFunc("/ui/", h.requireUI(func(w http.ResponseWriter, r *http.Request) {
 		h.uiError(w, r, http.StatusNotFound, "No such page: "+r.URL.Path)
@@ -229,7 +233,53 @@ type logData struct {
 	Q        url.Values
 	Accounts []string
 	Page     LogPage
+	Rows     []logRow
 	Older    string // link to the next page
+}
+
+// logRow is a log entry as the page shows it: outbound calls CorrigoPro
+// refused, and entries of work orders with an unresolved dead letter,
+// are marked so they stand out.
+type logRow struct {
+	LogEntryView
+	// Outcome is "rejected" (an outbound call answered 4xx), "failed"
+	// (5xx, or no answer) or "".
+	Outcome string
+	// DeadLetter links the work order's dead letters when it has any.
+	DeadLetter string
+}
+
+// logRows marks the page's entries. One store query (the unresolved dead
+// letters, capped like the health page's count) finds the work orders
+// with dead letters.
+func (h *Handler) logRows(ctx context.Context, items []LogEntryView) []logRow {
+	dl := map[string]bool{}
+	if dls, err := h.st.ListDeadLetters(ctx, store.DeadLetterFilter{Limit: 1000}); err == nil {
+		for _, d := range dls {
+			if d.Event != nil {
+				dl[d.Event.Account+"/"+strconv.FormatInt(d.Event.WorkOrderID, 10)] = true
+			} else if d.Action != nil {
+				dl[d.Action.Account+"/"+strconv.FormatInt(d.Action.WorkOrderID, 10)] = true
+			}
+		}
+	}
+	rows := make([]logRow, len(items))
+	for i, e := range items {
+		r := logRow{LogEntryView: e}
+		if e.Direction == "outbound" {
+			switch {
+			case e.Status >= 400 && e.Status < 500:
+				r.Outcome = "rejected"
+			case e.Status >= 500, e.Status == 0 && e.Error != "":
+				r.Outcome = "failed"
+			}
+		}
+		if e.WorkOrderID != 0 && dl[e.Account+"/"+strconv.FormatInt(e.WorkOrderID, 10)] {
+			r.DeadLetter = "/ui/dead-letters?" + url.Values{"account": {e.Account}, "work_order": {strconv.FormatInt(e.WorkOrderID, 10)}}.Encode()
+		}
+		rows[i] = r
+	}
+	return rows
 }
 
 func (h *Handler) uiLog(w http.ResponseWriter, r *http.Request) {
@@ -244,6 +294,7 @@ func (h *Handler) uiLog(w http.ResponseWriter, r *http.Request) {
 		h.uiFail(w, r, err)
 		return
 	}
+	d.Rows = h.logRows(r.Context(), d.Page.Items)
 	if d.Page.NextBeforeID != 0 {
 		nq := cloneValues(q)
 		nq.Set("before_id", strconv.FormatInt(d.Page.NextBeforeID, 10))

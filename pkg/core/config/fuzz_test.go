@@ -63,3 +63,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckSchema feeds arbitrary bytes to `gateway schema --check`: it
+// never panics, and every entry names the file.
+func FuzzCheckSchema(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/*.yaml")
+	for _, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("- 1\n- 2\n"))
+	f.Add([]byte("corrigo: {accounts: {Bad: {region: 7}}}\n? [a]\n: b\n"))
+	cs, err := config.CompileSchema(config.Schema(nil))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, e := range cs.CheckSchema("fuzz.yaml", data) {
+			if e.File != "fuzz.yaml" || e.Message == "" {
+				t.Fatalf("entry %+v", e)
+			}
+		}
+	})
+}

@@ -112,6 +112,7 @@ type Gateway struct {
 	disp      *dispatch.Dispatcher
 	pollers   []*ingest.Poller
 	hooks     map[string]*hookSlot // by path; reload.go swaps their handlers
+	routes    []string             // the public listener's patterns (PublicRoutes)
 	// health watches the store's writes (storehealth.go).
 	health *healthStore
 	// inboundRejections bounds the inbound handler's failure lines.
@@ -272,7 +273,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, err
 	}
 
-	mux := http.NewServeMux()
+	mux := &routeMux{ServeMux: http.NewServeMux(), routes: &g.routes}
 	wake := func(*store.Event) { g.disp.Wake() }
 	for _, name := range names {
 		a := cfg.Corrigo.Accounts[name]
@@ -298,14 +299,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			g.pollers = append(g.pollers, p)
 		}
 	}
-	g.routeInbound(mux, host.intake) // inbound.go: /plugins/{name}/inbound
+	g.routeInbound(mux.ServeMux, host.intake) // inbound.go: /plugins/{name}/inbound
+	g.routes = append(g.routes, inboundPatterns...)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
 	mux.HandleFunc("GET /readyz", g.readyz)
 	g.srv = &http.Server{
-		Handler:           mux,
+		Handler:           mux.ServeMux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -716,6 +718,27 @@ type Stats struct {
 func (g *Gateway) Stats() Stats {
 	return Stats{Webhooks: g.stats.Snapshot(), Dispatch: g.disp.Stats(), Egress: g.egressObs.counts()}
 }
+
+// routeMux remembers the patterns registered on the public listener, so
+// they can be listed (PublicRoutes) and checked against the OpenAPI
+// document.
+type routeMux struct {
+	*http.ServeMux
+	routes *[]string
+}
+
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	*m.routes = append(*m.routes, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *routeMux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(f))
+}
+
+// PublicRoutes lists the patterns the public listener serves: each
+// account's webhook path, the plugins' inbound paths, /healthz, /readyz.
+func (g *Gateway) PublicRoutes() []string { return append([]string(nil), g.routes...) }
 
 // rateLimiter builds an account's optional request rate limit; nil when
 // rate_limit.per_second is 0 (off).

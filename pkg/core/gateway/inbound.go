@@ -541,7 +541,11 @@ func (g *Gateway) routeInbound(mux *http.ServeMux, in *actionIntake) {
 		}, tracer: g.tracer})
 }
 
+// inboundPatterns are the public listener's inbound routes.
+var inboundPatterns = []string{"/plugins/{name}/inbound", "/plugins/{name}/inbound/"}
+
 func registerInbound(mux *http.ServeMux, h *inboundHandler) {
-	mux.Handle("/plugins/{name}/inbound", h)
-	mux.Handle("/plugins/{name}/inbound/", h)
+	for _, p := range inboundPatterns {
+		mux.Handle(p, h)
+	}
 }

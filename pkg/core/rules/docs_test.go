@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/wogate/wogate/pkg/core/config"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // TestDocsExamples compiles every condition in docs/rules.md: each line of

@@ -22,7 +22,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // MaxFileSize bounds a test file and each fixture it reads.

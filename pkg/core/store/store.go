@@ -184,6 +184,55 @@ type EventFilter struct {
 	Limit   int // default 100, at most 10000
 }
 
+// WorkOrderFilter selects work orders for RecentWorkOrders; zero fields
+// match everything.
+type WorkOrderFilter struct {
+	Account string
+	// Since: only work orders with an event received at or after it.
+	Since time.Time
+	// DeadLetters: only work orders with an unresolved dead letter (a
+	// dead or parked event or action), however old.
+	DeadLetters bool
+	// BeforeEventID pages: only work orders whose newest event has an ID
+	// below it (the LastEvent.ID of the previous page's last summary).
+	BeforeEventID int64
+	// SentKinds narrows WorkOrderSummary.LastSent to actions of these
+	// kinds (e.g. the ones that change a work order's status); empty:
+	// any kind.
+	SentKinds []string
+	Limit     int // default 100, at most 10000
+}
+
+// RecentEventsPerWorkOrder is how many of its newest events a
+// WorkOrderSummary carries.
+const RecentEventsPerWorkOrder = 5
+
+// WorkOrderSummary is one work order as the gateway has seen it.
+type WorkOrderSummary struct {
+	Account     string
+	WorkOrderID int64
+	// Events counts its stored events; FirstSeen is when the first
+	// arrived.
+	Events    int
+	FirstSeen time.Time
+	// Recent are its newest events, newest first (at most
+	// RecentEventsPerWorkOrder, bodies included): Recent[0] is the last
+	// event. Never empty.
+	Recent []Event
+	// LastAction is its newest outbox action; nil when it has none.
+	LastAction *OutboxAction
+	// LastSent is its newest action CorrigoPro accepted (status sent) of
+	// one of the filter's SentKinds; nil when none was.
+	LastSent *OutboxAction
+	Actions  int
+	// DeadLetters counts its unresolved dead letters: dead or parked
+	// events and actions.
+	DeadLetters int
+	// Number and Customer are the newest non-empty work order number and
+	// customer name in the communication log ("" when none was logged).
+	Number, Customer string
+}
+
 // DeadLetter is a dead or parked event or action.
 type DeadLetter struct {
 	Kind   string // "event" or "action"
@@ -257,6 +306,15 @@ type Store interface {
 	SeenMessage(ctx context.Context, account, messageID string) (bool, error)
 	// SeenWorkOrders returns which of ids have at least one stored event.
 	SeenWorkOrders(ctx context.Context, account string, ids []int64) (map[int64]bool, error)
+
+	// RecentWorkOrders summarizes the work orders with the newest events
+	// (newest first), for the admin's work order list. It only reads, and
+	// every lookup goes through an index: the newest events by ID until
+	// Limit work orders are found (at most 20000 events are looked at,
+	// from the newest, also for a later page),
+	// then per work order its events, actions and log by (account,
+	// work order). Work order 0 (events without one) is left out.
+	RecentWorkOrders(ctx context.Context, f WorkOrderFilter) ([]WorkOrderSummary, error)
 
 	// Dead letters.
 	ListDeadLetters(ctx context.Context, f DeadLetterFilter) ([]DeadLetter, error)

@@ -80,3 +80,23 @@ func BenchmarkClaimBacklog(b *testing.B) {
 	}
 	b.ReportMetric(float64(claiming.Microseconds())/float64(b.N), "µs/claim")
 }
+
+// BenchmarkRecentWorkOrders is one page (50) of the admin's work order
+// list over 20000 events in 2000 work orders.
+//
+//	go test -run '^$' -bench BenchmarkRecentWorkOrders -benchtime 20x ./pkg/core/store/sqlite/
+func BenchmarkRecentWorkOrders(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		f    store.WorkOrderFilter
+	}{
+		{"newest", store.WorkOrderFilter{Limit: 50}},
+		{"account", store.WorkOrderFilter{Account: "acme", Limit: 50}},
+		{"dead-letters", store.WorkOrderFilter{DeadLetters: true, Limit: 50}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			st := openAt(b, filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{Synchronous: "NORMAL"})
+			storetest.BenchRecentWorkOrders(b, st, 20000, 2000, tc.f)
+		})
+	}
+}

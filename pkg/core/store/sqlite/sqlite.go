@@ -112,6 +112,7 @@ type Store struct {
 	insertEvent *sql.Stmt            // prepared on wdb
 	hot         map[string]*sql.Stmt // the writer's other hot statements (stmts.go)
 	eventsForWO *sql.Stmt            // prepared on rdb (stmts.go)
+	readStmts   readStmtCache        // other reads prepared on rdb on first use (stmts.go)
 
 	ops        chan *op
 	closing    chan struct{}
@@ -345,6 +346,7 @@ func (s *Store) Close() error {
 		if s.eventsForWO != nil {
 			errs = append(errs, s.eventsForWO.Close())
 		}
+		errs = append(errs, s.readStmts.close())
 		errs = append(errs, s.rdb.Close())
 		if s.wdb != nil {
 			errs = append(errs, s.wdb.Close())

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
+
+	"github.com/wogate/wogate/pkg/core/store"
 )
 
 // The writer's hot statements are prepared once, on the writer connection,
@@ -80,4 +83,55 @@ func (s *Store) prepareReads(ctx context.Context) error {
 	}
 	s.eventsForWO = st
 	return nil
+}
+
+// readStmtCache holds read statements prepared on rdb on first use: the
+// work order list runs a handful of small indexed reads per row, and
+// preparing each per call was most of their cost (pprof of
+// BenchmarkRecentWorkOrders: sqlite3Prepare under woSummary).
+type readStmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// readStmt returns q prepared on rdb.
+func (s *Store) readStmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	c := &s.readStmts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[q]; ok {
+		return st, nil
+	}
+	st, err := s.rdb.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, s.wrap("prepare", err)
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[q] = st
+	return st, nil
+}
+
+func (c *readStmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, st := range c.m {
+		errs = append(errs, st.Close())
+	}
+	c.m = nil
+	return errors.Join(errs...)
+}
+
+// queryCached is query with q prepared once (readStmt).
+func queryCached[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("sqlite %s: %w", what, store.ErrClosed)
+	}
+	st, err := s.readStmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return queryStmt(ctx, s, what, scan, st, args...)
 }

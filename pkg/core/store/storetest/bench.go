@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -62,4 +63,54 @@ func BenchInsert(b *testing.B, st store.Store, parallelism int) {
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "events/s")
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
+}
+
+// BenchRecentWorkOrders measures one page of the admin's work order list
+// (limit 50) over a store holding events events spread over workOrders
+// work orders, each handled with one sent action, plus a dead letter in
+// every tenth work order and a log entry per event.
+func BenchRecentWorkOrders(b *testing.B, st store.Store, events, workOrders int, f store.WorkOrderFilter) {
+	ctx := context.Background()
+	base := time.Now().Add(-time.Hour)
+	var logs []store.LogEntry
+	for i := 0; i < events; i++ {
+		wo := int64(i%workOrders + 1)
+		e := &store.Event{Account: "acme", MessageID: fmt.Sprintf("m-%d", i), WorkOrderID: wo, Action: "NewWorkOrder",
+			ActionDate: base.Add(time.Duration(i) * time.Millisecond), Source: "webhook",
+			Body: json.RawMessage(fmt.Sprintf(`{"Header":{"WorkOrderId":%d},"Details":{"Status":"New","WorkOrderNumber":"WO-%d"}}`, wo, wo))}
+		if _, err := st.InsertEvent(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+		logs = append(logs, store.LogEntry{Time: base, Account: "acme", Direction: "inbound", Severity: "info", WorkOrderID: wo,
+			WorkOrderNumber: fmt.Sprintf("WO-%d", wo), Customer: "Acme Foods"})
+	}
+	if err := st.AppendLog(ctx, logs...); err != nil {
+		b.Fatal(err)
+	}
+	for {
+		evs, err := st.ClaimEvents(ctx, "bench", time.Minute, 500)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			out := store.Outcome{Status: store.EventDone, Decision: json.RawMessage(`{}`), Actions: []store.OutboxAction{{
+				IdempotencyKey: fmt.Sprintf("k-%d", e.ID), WorkOrderID: e.WorkOrderID, Kind: "accept", Payload: json.RawMessage(`{}`)}}}
+			if e.WorkOrderID%10 == 0 && e.ID%7 == 0 {
+				out = store.Outcome{Status: store.EventParked, LastError: "plugin: needs a person"}
+			}
+			if err := st.CompleteEvent(ctx, e.ID, "bench", out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		ws, err := st.RecentWorkOrders(ctx, f)
+		if err != nil || len(ws) == 0 {
+			b.Fatalf("%d work orders, %v", len(ws), err)
+		}
+	}
 }

@@ -89,6 +89,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"Backlog", testBacklog},
 		{"SeenWorkOrders", testSeenWorkOrders},
 		{"ListEvents", testListEvents},
+		{"RecentWorkOrders", testRecentWorkOrders},
 		{"CommLog", testCommLog},
 		{"KV", testKV},
 		{"Watermarks", testWatermarks},
@@ -1610,6 +1611,8 @@ func testClosed(t *testing.T, st store.Store) {
 	wantErr(t, "KVPut after Close", st.KVPut(c, "p", "k", nil), store.ErrClosed)
 	_, err = st.QueryLog(c, store.LogFilter{})
 	wantErr(t, "QueryLog after Close", err, store.ErrClosed)
+	_, err = st.RecentWorkOrders(c, store.WorkOrderFilter{})
+	wantErr(t, "RecentWorkOrders after Close", err, store.ErrClosed)
 	wantErr(t, "Ping after Close", st.Ping(c), store.ErrClosed)
 }
 
