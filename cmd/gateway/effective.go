@@ -40,7 +40,7 @@ WOGATE_LOG__LEVEL=debug gateway config --config /etc/wogate/config.yaml --format
 
 func init() {
 	configCmd.run = func(ctx context.Context, args []string) int { return configMain(ctx, args, os.Stdout, os.Stderr) }
-	register(configCmd)
+	registerCommand(configCmd)
 }
 
 // configMain prints the configuration as the gateway would run it (the

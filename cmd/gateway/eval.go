@@ -46,7 +46,7 @@ compile or fails, or a file does not decode; 2 usage.`,
 
 func init() {
 	evalCmd.run = func(ctx context.Context, args []string) int { return evalMain(ctx, args, os.Stdout, os.Stderr) }
-	register(evalCmd)
+	registerCommand(evalCmd)
 }
 
 // evalMain compiles one when condition as the gateway does and evaluates

@@ -53,7 +53,7 @@ gateway schema --rule-tests --check examples/tests/config_test.yaml`,
 
 func init() {
 	schemaCmd.run = func(ctx context.Context, args []string) int { return schemaMain(ctx, args, os.Stdout, os.Stderr) }
-	register(schemaCmd)
+	registerCommand(schemaCmd)
 }
 
 // schemaMain prints the JSON Schema of the config file (draft 2020-12),
