@@ -22,10 +22,11 @@ from ._api import (KINDS, Action, Event, Header, Host, NotFound, Plugin, PluginE
                    message, note, reject)
 from ._schema import (ANY, BOOL, DURATION, FLOAT, INT, STRING, STRING_LIST, STRING_MAP, ConfigError,
                       Field, Schema)
+from ._log import log
 from ._server import PROTOCOL_VERSION, SDK_VERSION, serve
 
 __all__ = [
     "KINDS", "Action", "Event", "Header", "Host", "NotFound", "Plugin", "PluginError", "accept",
     "message", "note", "reject", "ANY", "BOOL", "DURATION", "FLOAT", "INT", "STRING", "STRING_LIST",
-    "STRING_MAP", "ConfigError", "Field", "Schema", "PROTOCOL_VERSION", "SDK_VERSION", "serve",
+    "STRING_MAP", "ConfigError", "Field", "Schema", "PROTOCOL_VERSION", "SDK_VERSION", "log", "serve",
 ]
