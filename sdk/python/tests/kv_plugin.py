@@ -39,5 +39,9 @@ class KV(wp.Plugin):
         return [wp.accept(event.work_order_id, self.greeting)]
 
 
+    def stop(self):
+        logging.getLogger("kv").info("stopped")
+
+
 if __name__ == "__main__":
     wp.serve(KV())

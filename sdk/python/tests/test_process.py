@@ -162,6 +162,30 @@ class ProcessTest(unittest.TestCase):
                 self.assertEqual(out, b"")
                 self.assertIn(want, err.decode())
 
+    def test_two_plugins_in_one_port_range(self):
+        # go-plugin gives every plugin the same PLUGIN_MIN_PORT..MAX_PORT;
+        # two plugins must not end up on one port.
+        addrs = []
+        for _ in range(2):
+            p = self.start(PLUGIN_MIN_PORT="23000", PLUGIN_MAX_PORT="23100")
+            ch, addr, _ = self.connect(p)
+            addrs.append(addr)
+            d = pb_grpc.PluginStub(ch).Describe(pb.DescribeRequest(), timeout=10)
+            self.assertEqual(d.name, "kv-test")
+        self.assertNotEqual(addrs[0], addrs[1])
+        for a in addrs:
+            self.assertTrue(23000 <= int(a.rsplit(":", 1)[1]) <= 23100, a)
+
+    def test_stop_called_once(self):
+        p = self.start()
+        ch, _, _ = self.connect(p)
+        stub = pb_grpc.PluginStub(ch)
+        stub.Configure(pb.ConfigureRequest(config_json=b"{}"), timeout=10)
+        self.assertFalse(stub.Stop(pb.StopRequest(), timeout=10).HasField("error"))
+        controller_grpc.GRPCControllerStub(ch).Shutdown(controller_pb.Empty(), timeout=10)
+        self.assertEqual(p.wait(timeout=10), 0)
+        self.assertEqual(p.stderr.read().decode().count('"stopped"'), 1)
+
     def test_sigterm_stops_gracefully(self):
         p = self.start()
         ch, _, _ = self.connect(p)

@@ -118,6 +118,16 @@ class PluginService(pb_grpc.PluginServicer):
         self._host = None
         self._host_id = 0
         self._lock = threading.Lock()
+        self._stopped = False
+
+    def stop_once(self):
+        """Calls the plugin's stop once (the Stop call, then the end of the
+        process, both ask for it)."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self.impl.stop()
 
     def Describe(self, request, context):
         i = self.impl
@@ -194,7 +204,7 @@ class PluginService(pb_grpc.PluginServicer):
 
     def Stop(self, request, context):
         try:
-            _guard("stop", self.impl.stop)
+            _guard("stop", self.stop_once)
         except PluginError as e:
             return pb.StopResponse(error=e.to_pb())
         return pb.StopResponse()
@@ -253,7 +263,13 @@ def serve(impl, max_workers=32):
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="plugin"),
                          options=[("grpc.max_receive_message_length", MAX_MESSAGE),
-                                  ("grpc.max_send_message_length", MAX_MESSAGE)])
+                                  ("grpc.max_send_message_length", MAX_MESSAGE),
+                                  # gRPC Python sets SO_REUSEPORT by default: two
+                                  # plugins of one gateway would then both bind
+                                  # the first port of PLUGIN_MIN_PORT..MAX_PORT
+                                  # and the kernel would share connections
+                                  # between them.
+                                  ("grpc.so_reuseport", 0)])
     broker = Broker(channel_creds)
     health = Health()
     stopped = threading.Event()
@@ -295,7 +311,7 @@ def serve(impl, max_workers=32):
                                       "protocol": version, "sdk": SDK_VERSION})
     server.wait_for_termination()
     try:
-        impl.stop()
+        service.stop_once()
     except Exception:
         log.error("stop raised", exc_info=True)
     logging.shutdown()
