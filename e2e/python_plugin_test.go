@@ -134,6 +134,42 @@ func TestPythonPlugin(t *testing.T) {
 		}
 	})
 
+	// go-plugin hands every plugin the same port range; two Python
+	// plugins must each get their own port (gRPC Python's SO_REUSEPORT
+	// default would have them share one, and the gateway's connections).
+	t.Run("two Python plugins in one gateway", func(t *testing.T) {
+		ticket := pythonPluginYAML("ticketing", python, ticketing, "priorities: [EMERGENCY]", 8)
+		kv := strings.TrimPrefix(pythonPluginYAML("kv", python, kvPlugin, "greeting: counted", 1), "plugins:\n")
+		ex := startPythonConfig(t, ticket+kv+`rules:
+  - name: emergencies
+    when: event.Action == "NewWorkOrder" && workOrder.Sla.IsEmergency
+    plugin: ticketing
+    stop: true
+  - name: the-rest
+    when: event.Action == "NewWorkOrder"
+    plugin: kv
+`)
+		emergency, low := ex.createWorkOrder("EMERGENCY"), ex.createWorkOrder("LOW")
+		ex.waitFor("the emergency accepted by ticketing", 30*time.Second, func() bool {
+			return ex.status(emergency.WorkOrderId) == corrigo.StatusAccepted
+		})
+		ex.waitFor("the LOW work order noted by kv", 30*time.Second, func() bool {
+			return countPuts(ex.usage(low.WorkOrderId), "note") == 1
+		})
+		if n := countPuts(ex.usage(low.WorkOrderId), "accept"); n != 0 {
+			t.Errorf("LOW work order got %d accepts, want 0", n)
+		}
+		ps := ex.plugins()
+		if len(ps) != 2 || ps[0].PID == ps[1].PID {
+			t.Fatalf("plugins %+v, want two processes", ps)
+		}
+		for _, p := range ps {
+			if p.State != "running" || p.Restarts != 0 {
+				t.Errorf("plugin %+v, want running, no restarts", p)
+			}
+		}
+	})
+
 	t.Run("host service through the broker", func(t *testing.T) {
 		ex := startPython(t, python, kvPlugin, "greeting: counted", 1)
 		a, b := ex.createWorkOrder("LOW"), ex.createWorkOrder("HIGH")
@@ -180,6 +216,30 @@ func pythonWithSDKDeps(t *testing.T) string {
 // NewWorkOrder goes to.
 func startPython(t *testing.T, python, script, pluginConfig string, concurrency int) *example {
 	t.Helper()
+	return startPythonConfig(t, pythonPluginYAML("py", python, script, pluginConfig, concurrency)+`rules:
+  - name: to-python
+    when: event.Action == "NewWorkOrder"
+    plugin: py
+`)
+}
+
+// pythonPluginYAML is one plugin's entry under plugins:.
+func pythonPluginYAML(name, python, script, pluginConfig string, concurrency int) string {
+	return fmt.Sprintf(`plugins:
+  %s:
+    command: %s
+    args: [%q]
+    concurrency: %d
+    config:
+      %s
+    supervisor: {backoff_initial: 100ms, backoff_max: 1s}
+`, name, python, script, concurrency, pluginConfig)
+}
+
+// startPythonConfig runs the gateway with the given plugins and rules
+// (YAML) beside an embedded sandbox.
+func startPythonConfig(t *testing.T, pluginsAndRules string) *example {
+	t.Helper()
 	dir := t.TempDir()
 	ex := &example{t: t, port: freePort(t), adminPort: freePort(t), sbPort: freePort(t), log: &syncBuffer{}}
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
@@ -189,19 +249,7 @@ corrigo:
     main:
       sandbox: true
       polling: {enabled: false}
-plugins:
-  py:
-    command: %s
-    args: [%q]
-    concurrency: %d
-    config:
-      %s
-    supervisor: {backoff_initial: 100ms, backoff_max: 1s}
-rules:
-  - name: to-python
-    when: event.Action == "NewWorkOrder"
-    plugin: py
-delivery:
+%sdelivery:
   max_attempts: 5
   backoff_initial: 200ms
   backoff_max: 1s
@@ -211,7 +259,7 @@ sandbox:
   listen: 127.0.0.1:%d
   auto_create: 0s
 log: {level: info, format: text}
-`, ex.port, filepath.Join(dir, "data"), python, script, concurrency, pluginConfig, ex.adminPort, ex.sbPort)
+`, ex.port, filepath.Join(dir, "data"), pluginsAndRules, ex.adminPort, ex.sbPort)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -248,12 +296,18 @@ log: {level: info, format: text}
 // plugin is the only plugin's state from the admin API.
 func (ex *example) plugin() admin.PluginInfo {
 	ex.t.Helper()
+	ps := ex.plugins()
+	if len(ps) != 1 {
+		ex.t.Fatalf("%d plugins, want 1: %+v", len(ps), ps)
+	}
+	return ps[0]
+}
+
+func (ex *example) plugins() []admin.PluginInfo {
+	ex.t.Helper()
 	var out struct{ Plugins []admin.PluginInfo }
 	ex.getJSON(fmt.Sprintf("http://127.0.0.1:%d/api/v1/plugins", ex.adminPort), nil, &out)
-	if len(out.Plugins) != 1 {
-		ex.t.Fatalf("%d plugins, want 1: %+v", len(out.Plugins), out.Plugins)
-	}
-	return out.Plugins[0]
+	return out.Plugins
 }
 
 // countPuts counts the PUTs CorrigoPro received whose path contains what
