@@ -27,6 +27,7 @@ class KV(wp.Plugin):
         self.host = host
         self.greeting = config["greeting"]
         self.bad = config["answer"] == "bad_kind"
+        print("a stray print after the handshake")  # must not reach stdout
 
     def handle_event(self, event):
         if self.bad or event.work_order_id == 666:

@@ -102,9 +102,18 @@ class ProcessTest(unittest.TestCase):
             plugin.HandleInbound(pb.HandleInboundRequest(), timeout=10)
         self.assertEqual(e.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
 
+        # The broker stream the host keeps open must not hold the exit up:
+        # go-plugin kills a plugin that has not exited 2 s after Shutdown.
+        stream = broker_grpc.GRPCBrokerStub(ch).StartStream(iter(threading.Event().wait, True))
+        self.addCleanup(stream.cancel)
+        t0 = time.monotonic()
         controller_grpc.GRPCControllerStub(ch).Shutdown(controller_pb.Empty(), timeout=10)
         self.assertEqual(p.wait(timeout=10), 0)
+        self.assertLess(time.monotonic() - t0, 1.0)
         stderr = p.stderr.read().decode()
+        # Nothing but the handshake line on stdout: a print goes to stderr.
+        self.assertEqual(p.stdout.read(), b"")
+        self.assertIn("a stray print after the handshake", stderr)
         first = json.loads(stderr.splitlines()[0])
         self.assertEqual((first["@level"], first["@message"]), ("info", "plugin serving"))
 

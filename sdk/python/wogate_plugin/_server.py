@@ -27,6 +27,8 @@ PROTOCOL_VERSION = 1       # wogate.plugin.v1
 SDK_VERSION = "wogate-python-sdk/1"
 MAX_MESSAGE = 16 << 20     # pluginapi.DefaultMaxMessageSize
 BROKER_DIAL_TIMEOUT = 5.0  # as go-plugin's GRPCBroker.Dial
+SHUTDOWN_GRACE = 0.2       # controller Shutdown: the host is done
+TERM_GRACE = 2.0           # SIGTERM: let calls in flight finish
 
 log = _log.log
 
@@ -90,8 +92,11 @@ class Controller(controller_grpc.GRPCControllerServicer):
 
     def Shutdown(self, request, context):
         # Answer first; stopping the server inside its own handler would
-        # cut this reply off.
-        threading.Thread(target=self._shutdown, name="shutdown", daemon=True).start()
+        # cut this reply off. The host calls this when it is done (after
+        # Stop, with no calls left) and kills the process 2 s later, so the
+        # grace is short: gRPC Python would otherwise wait all of it out
+        # for the broker stream the host keeps open.
+        threading.Thread(target=self._shutdown, args=(SHUTDOWN_GRACE,), name="shutdown", daemon=True).start()
         return controller_pb.Empty()
 
 
@@ -275,7 +280,7 @@ def serve(impl, max_workers=32):
     stopped = threading.Event()
     service = PluginService(impl, broker)
 
-    def shutdown(grace=2.0):
+    def shutdown(grace=TERM_GRACE):
         if stopped.is_set():
             return
         stopped.set()
