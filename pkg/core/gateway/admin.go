@@ -60,10 +60,12 @@ func (g *Gateway) serveAdmin() (func(), error) {
 		return func() {}, nil
 	}
 	ln := g.adminLn // bound by New
-	g.log.Info("admin listening", "addr", ln.Addr().String(), "ui", "http://"+ln.Addr().String()+"/ui/",
-		"metrics", "http://"+ln.Addr().String()+"/metrics", "token_required", g.cfg.Admin.Token.Value() != "")
+	base := scheme(g.adminTLS) + "://" + ln.Addr().String()
+	g.log.Info("admin listening", "addr", ln.Addr().String(), "ui", base+"/ui/",
+		"metrics", base+"/metrics", "token_required", g.cfg.Admin.Token.Value() != "",
+		"tls", g.adminTLS != nil, "client_cert_required", g.adminTLS != nil && g.cfg.Admin.TLS.ClientCAFile != "")
 	go func() {
-		if err := g.adminSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(g.adminSrv, g, g.adminTLS, true); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error("admin listener failed", "err", err)
 		}
 	}()
