@@ -115,6 +115,24 @@ corrigo:
 	if _, err := client().Get(adminURL + "/api/v1/status"); err == nil {
 		t.Fatal("admin without a client certificate: request succeeded")
 	}
+	// Failed handshakes are something anyone can cause: 50 of them
+	// (TLS 1.1 offers) write at most the limiter's burst of lines.
+	for range 50 {
+		if c, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{MaxVersion: tls.VersionTLS11, InsecureSkipVerify: true}); err == nil { //nolint:gosec // the handshake must fail on the version
+			_ = c.Close()
+			t.Fatal("TLS 1.1 accepted")
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	n := 0
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "TLS handshake error from") && strings.Contains(line, `"listener":"listen"`) {
+			n++
+		}
+	}
+	if n < 1 || n > 10 {
+		t.Errorf("%d handshake error lines on the public listener for 50 failed handshakes, want 1..10", n)
+	}
 	resp, err = client().Get(publicURL + "/healthz")
 	if err != nil {
 		t.Fatal(err)

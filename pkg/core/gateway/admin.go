@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -49,7 +48,7 @@ func (g *Gateway) buildAdmin() {
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      5 * time.Minute, // bulk reprocess of 10000 dead letters
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		ErrorLog:          g.serverErrorLog("admin.listen"), // tls.go: handshake errors bounded
 	}
 }
 

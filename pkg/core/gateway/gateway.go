@@ -305,7 +305,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		ErrorLog:          g.serverErrorLog("listen"), // tls.go: handshake errors bounded
 	}
 	g.buildAdmin()
 	return g, nil

@@ -5,9 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
+	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/ratelog"
 	"github.com/wogate/wogate/pkg/core/tlscert"
 )
 
@@ -103,4 +108,31 @@ func scheme(lt *listenerTLS) string {
 		return "http"
 	}
 	return "https"
+}
+
+// serverErrorLog is an http.Server's ErrorLog. net/http writes a line per
+// failed TLS handshake, which anyone who can reach the port can cause
+// (scanners, old clients, a client without a certificate on the admin
+// listener): those lines are bounded by a ratelog.Limiter, with a summary
+// of how many were held back; other lines pass through at WARN.
+func (g *Gateway) serverErrorLog(listener string) *log.Logger {
+	lg := g.log.With("listener", listener)
+	lim := ratelog.New(ratelog.Options{Summary: func(_ string, n int64, window time.Duration) {
+		lg.Warn("TLS handshake errors not logged", "suppressed", n, "window", window.String())
+	}})
+	return log.New(errorLogWriter{log: lg, lim: lim}, "", 0)
+}
+
+type errorLogWriter struct {
+	log *slog.Logger
+	lim *ratelog.Limiter
+}
+
+func (w errorLogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") && !w.lim.Allow("tls_handshake") {
+		return len(p), nil
+	}
+	w.log.Warn(msg)
+	return len(p), nil
 }
