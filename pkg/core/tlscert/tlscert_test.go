@@ -3,6 +3,8 @@ package tlscert_test
 import (
 	"context"
 	"crypto/tls"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -27,6 +29,7 @@ func server(t *testing.T, r *tlscert.Reloader, o tlscert.Options) string {
 			_, _ = w.Write([]byte(req.Proto))
 		}),
 		TLSConfig: r.ServerConfig(o),
+		ErrorLog:  log.New(io.Discard, "", 0), // refused handshakes are what these tests make
 	}
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() { _ = srv.Close() })
