@@ -77,7 +77,8 @@ func (r *reloader) run(ctx context.Context, hup <-chan os.Signal, watch bool) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			r.log.Info("SIGHUP: reloading the config", "path", r.path)
+			r.log.Info("SIGHUP: reloading the config and TLS certificates", "path", r.path)
+			_ = r.g.ReloadCertificates() // logs a pair that does not load; the old one stays
 			r.reload(ctx, true)
 		case ev := <-events:
 			// The directory is watched, not the file: editors and

@@ -178,7 +178,11 @@ func runGateway(ctx context.Context, args []string) int {
 	if sb != nil {
 		a := cfg.Corrigo.Accounts[sbAccount]
 		if !a.Webhook.Disabled {
-			url := "http://" + addr.String() + a.Webhook.Path
+			scheme := "http"
+			if cfg.TLS.Enabled() {
+				scheme = "https"
+			}
+			url := scheme + "://" + addr.String() + a.Webhook.Path
 			sb.SetWebhookURL(url)
 			log.Info("embedded sandbox sends webhooks to the gateway", "account", sbAccount, "url", url)
 		}
@@ -249,6 +253,7 @@ func startSandbox(cfg *config.Config, log *slog.Logger, ln net.Listener) (*sandb
 		WebhookRetry:    true,
 		TimeScale:       sc.TimeScale,
 		AutoCreateEvery: sc.AutoCreate,
+		HTTPClient:      sandboxWebhookClient(cfg), // https to a TLS listener
 		Logger:          log.With("component", "sandbox"),
 	})
 	if err != nil {

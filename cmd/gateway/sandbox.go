@@ -3,16 +3,20 @@ package main
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 )
 
@@ -203,4 +207,45 @@ func loadKeyPair(keyFile, certFile string) (*rsa.PrivateKey, []byte, error) {
 		return nil, nil, fmt.Errorf("%s does not belong to %s", certFile, keyFile)
 	}
 	return key, cb, nil
+}
+
+// sandboxWebhookClient is how the embedded sandbox reaches the gateway's
+// public listener: nil (the sandbox's default) without TLS; with TLS, a
+// client that trusts exactly the certificate the gateway serves, read from
+// tls.cert_file at each new connection so that a rotated certificate is
+// trusted as soon as the gateway serves it. The host name is not checked:
+// the sandbox dials the listen address, which an operator's certificate
+// need not name, and pinning the configured file is the stronger check.
+func sandboxWebhookClient(cfg *config.Config) *http.Client {
+	if !cfg.TLS.Enabled() {
+		return nil
+	}
+	certFile := cfg.TLS.CertFile
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 4 * sandbox.DefaultWebhookConcurrency
+	tr.MaxIdleConnsPerHost = 2 * sandbox.DefaultWebhookConcurrency
+	tr.TLSClientConfig = &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, //nolint:gosec // verified below against the configured certificate
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			b, err := os.ReadFile(certFile)
+			if err != nil {
+				return fmt.Errorf("sandbox: read tls.cert_file: %w", err)
+			}
+			roots := x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(b) {
+				return fmt.Errorf("sandbox: no certificate in %s", certFile)
+			}
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("sandbox: the gateway sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, c := range cs.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err = cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			return err
+		},
+	}
+	return &http.Client{Transport: tr, Timeout: sandbox.DefaultWebhookTimeout}
 }

@@ -107,7 +107,20 @@ func validateMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	} else {
 		rep.Version = cfg.Version
 		rep.Accounts, rep.Plugins, rep.Rules = len(cfg.Corrigo.Accounts), len(cfg.Plugins), len(cfg.Rules)
-		rep.Warnings = append(rep.Warnings, cfg.Warnings...)
+		// A listener reachable from other machines without TLS is only
+		// a warning for `run` (which may sit behind a proxy the config
+		// does not mention) but validate refuses it.
+		plain := map[string]bool{}
+		for _, e := range cfg.PlaintextListeners() {
+			plain[e.Message] = true
+		}
+		for _, w := range cfg.Warnings {
+			if plain[w.Message] {
+				rep.Errors = append(rep.Errors, w)
+			} else {
+				rep.Warnings = append(rep.Warnings, w)
+			}
+		}
 		warns, errs := rules.Lint(cfg.Rules)
 		rep.Warnings = append(rep.Warnings, warns...)
 		rep.Errors = append(rep.Errors, errs...)

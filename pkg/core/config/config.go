@@ -113,6 +113,8 @@ type Config struct {
 	// X-Forwarded-For read (webhook allowed_sources); anyone else's header
 	// is ignored. Empty: the connection's peer is the client.
 	TrustedProxies []string `koanf:"trusted_proxies" json:"trusted_proxies,omitempty"`
+	// TLS serves the public listener over HTTPS (docs/tls.md).
+	TLS TLS `koanf:"tls" json:"tls"`
 
 	// Version is a short hash of the resolved configuration (secret values
 	// excluded), recorded with every rule decision so a decision can be
@@ -498,7 +500,33 @@ type Admin struct {
 	// else gets 421 (DNS rebinding), except /healthz, /readyz and
 	// /metrics.
 	AllowedHosts []string `koanf:"allowed_hosts" json:"allowed_hosts,omitempty"`
+	// TLS serves the admin listener over HTTPS, optionally requiring
+	// client certificates (docs/tls.md).
+	TLS TLS `koanf:"tls" json:"tls"`
 }
+
+// TLS configures HTTPS on one listener. The files are PEM; relative paths
+// are relative to the config file's directory. The gateway reloads them
+// on SIGHUP and when they change, without a restart.
+type TLS struct {
+	// CertFile is the certificate chain (leaf first); with KeyFile it
+	// turns TLS on.
+	CertFile string `koanf:"cert_file" json:"cert_file,omitempty"`
+	// KeyFile is the certificate's private key.
+	KeyFile string `koanf:"key_file" json:"key_file,omitempty"`
+	// MinVersion is "1.2" (default) or "1.3".
+	MinVersion string `koanf:"min_version" json:"min_version,omitempty"`
+	// ClientCAFile (admin.tls only) makes every admin client present a
+	// certificate signed by one of these CAs.
+	ClientCAFile string `koanf:"client_ca_file" json:"client_ca_file,omitempty"`
+	// TerminatedByProxy says a reverse proxy in front terminates TLS, so
+	// that `gateway validate` accepts a non-loopback listener without
+	// cert_file.
+	TerminatedByProxy bool `koanf:"terminated_by_proxy" json:"terminated_by_proxy,omitempty"`
+}
+
+// Enabled says whether the listener serves TLS itself.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // Sandbox configures the embedded CorrigoPro sandbox, used by accounts with
 // sandbox: true. It is for trying the gateway without a CorrigoPro account.

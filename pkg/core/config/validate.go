@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wogate/wogate/pkg/core/netallow"
+	"github.com/wogate/wogate/pkg/core/tlscert"
 	"github.com/wogate/wogate/pkg/corrigo"
 )
 
@@ -47,6 +48,11 @@ var headerNamePattern = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`)
 func (l *loader) resolvePaths(c *Config) {
 	c.Dir = l.absDir()
 	c.DataDir = resolvePath(c.Dir, c.DataDir)
+	for _, t := range []*TLS{&c.TLS, &c.Admin.TLS} {
+		t.CertFile = resolvePath(c.Dir, t.CertFile)
+		t.KeyFile = resolvePath(c.Dir, t.KeyFile)
+		t.ClientCAFile = resolvePath(c.Dir, t.ClientCAFile)
+	}
 	if c.Store.Driver == "sqlite" && c.Store.DSN != "" {
 		c.Store.DSN = Secret(resolvePath(c.Dir, c.Store.DSN.Value()))
 	}
@@ -191,8 +197,13 @@ func (l *loader) validate(c *Config) {
 	l.validateBreaker("delivery.breaker", c.Delivery.Breaker, nil)
 	l.positive("customer_settings.refresh", c.CustomerSettings.Refresh)
 
+	l.validateTLS("tls", c.TLS, false)
+	for _, e := range c.PlaintextListeners() {
+		l.warnf(e.Key, "%s", e.Message) // `gateway validate` turns these into errors
+	}
 	// admin
 	if c.Admin.Listen != "" {
+		l.validateTLS("admin.tls", c.Admin.TLS, true)
 		if l.checkListen("admin.listen", c.Admin.Listen, false) && !isLoopback(c.Admin.Listen) && c.Admin.Token == "" {
 			l.errorf("admin.token", false, "required when admin.listen (%s) is not a loopback address", c.Admin.Listen)
 		}
@@ -647,5 +658,63 @@ func sortedKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// validateTLS checks one listener's tls block and the files it names:
+// readable, PEM, key matching certificate, not expired (an error) and not
+// ending within tlscert.ExpiryWarning (a warning).
+func (l *loader) validateTLS(key string, t TLS, admin bool) {
+	if _, err := tlscert.ParseVersion(t.MinVersion); err != nil {
+		l.errorf(key+".min_version", true, "%v", err)
+	}
+	if t.ClientCAFile != "" && !admin {
+		l.errorf(key+".client_ca_file", false, "only admin.tls takes client certificates; webhooks authenticate with CorrigoPro's token")
+	}
+	switch {
+	case t.CertFile == "" && t.KeyFile == "":
+		if t.ClientCAFile != "" && admin {
+			l.errorf(key+".client_ca_file", false, "needs %s.cert_file and %s.key_file: client certificates are only asked for over TLS", key, key)
+		}
+		return
+	case t.CertFile == "":
+		l.errorf(key+".cert_file", false, "required with %s.key_file", key)
+		return
+	case t.KeyFile == "":
+		l.errorf(key+".key_file", false, "required with %s.cert_file", key)
+		return
+	}
+	if t.TerminatedByProxy {
+		l.errorf(key+".terminated_by_proxy", true, "contradicts %s.cert_file: either the gateway serves TLS or a proxy in front does", key)
+	}
+	warn, err := tlscert.Check(t.CertFile, t.KeyFile, time.Now())
+	if err != nil {
+		l.errorf(key+".cert_file", false, "%v", err)
+	} else if warn != "" {
+		l.warnf(key+".cert_file", "%s", warn)
+	}
+	if t.ClientCAFile != "" {
+		if _, err := tlscert.LoadCAs(t.ClientCAFile); err != nil {
+			l.errorf(key+".client_ca_file", false, "%v", err)
+		}
+	}
+}
+
+// PlaintextListeners names each listener that takes connections from
+// other machines without TLS and without the config saying a proxy in
+// front terminates it, with how to fix it. `gateway validate` refuses
+// them; `gateway run` warns (Load's warnings).
+func (c *Config) PlaintextListeners() []ErrorEntry {
+	var out []ErrorEntry
+	check := func(listenKey, addr, tlsKey string, t TLS) {
+		if addr == "" || isLoopback(addr) || t.Enabled() || t.TerminatedByProxy {
+			return
+		}
+		out = append(out, ErrorEntry{Key: tlsKey, Message: fmt.Sprintf(
+			"%s (%s) is not a loopback address and has no TLS: set %s.cert_file and %s.key_file (docs/tls.md), "+
+				"or %s.terminated_by_proxy: true if a reverse proxy in front of it terminates TLS", listenKey, addr, tlsKey, tlsKey, tlsKey)})
+	}
+	check("listen", c.Listen, "tls", c.TLS)
+	check("admin.listen", c.Admin.Listen, "admin.tls", c.Admin.TLS)
 	return out
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -49,7 +48,7 @@ func (g *Gateway) buildAdmin() {
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      5 * time.Minute, // bulk reprocess of 10000 dead letters
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		ErrorLog:          g.serverErrorLog("admin.listen"), // tls.go: handshake errors bounded
 	}
 }
 
@@ -60,10 +59,12 @@ func (g *Gateway) serveAdmin() (func(), error) {
 		return func() {}, nil
 	}
 	ln := g.adminLn // bound by New
-	g.log.Info("admin listening", "addr", ln.Addr().String(), "ui", "http://"+ln.Addr().String()+"/ui/",
-		"metrics", "http://"+ln.Addr().String()+"/metrics", "token_required", g.cfg.Admin.Token.Value() != "")
+	base := scheme(g.adminTLS) + "://" + ln.Addr().String()
+	g.log.Info("admin listening", "addr", ln.Addr().String(), "ui", base+"/ui/",
+		"metrics", base+"/metrics", "token_required", g.cfg.Admin.Token.Value() != "",
+		"tls", g.adminTLS != nil, "client_cert_required", g.adminTLS != nil && g.cfg.Admin.TLS.ClientCAFile != "")
 	go func() {
-		if err := g.adminSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(g.adminSrv, g, g.adminTLS, true); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error("admin listener failed", "err", err)
 		}
 	}()

@@ -123,6 +123,7 @@ type Gateway struct {
 	metrics           *metrics.Metrics
 	adminSrv          *http.Server
 	adminLn           net.Listener
+	tls, adminTLS     *listenerTLS // tls.go; nil without TLS
 	closeFns          []func()
 	rl                reloader // reload.go
 
@@ -163,6 +164,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	// Listeners first: a taken port fails the start before a plugin runs
 	// or anything is announced (listen.go).
 	if err := g.bindListeners(); err != nil {
+		return nil, err
+	}
+	if err := g.setupTLS(); err != nil { // tls.go
 		return nil, err
 	}
 	if err := g.setupTracing(ctx); err != nil { // tracing.go
@@ -312,7 +316,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		ErrorLog:          g.serverErrorLog("listen"), // tls.go: handshake errors bounded
 	}
 	g.buildAdmin()
 	return g, nil
@@ -455,6 +459,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.running = true
 	g.mu.Unlock()
 	g.logStart(addr)
+	tlsCtx, stopTLSWatch := context.WithCancel(ctx)
+	defer stopTLSWatch()
+	g.watchTLS(tlsCtx)
 	stopAdmin, err := g.serveAdmin()
 	if err != nil {
 		g.closeAll()
@@ -463,7 +470,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() {
-		if err := g.srv.Serve(g.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(g.srv, g, g.tls, false); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			serveErr <- err
 		}
 		close(serveErr)
@@ -578,14 +585,14 @@ func (g *Gateway) flushOutbox() {
 }
 
 func (g *Gateway) logStart(addr net.Addr) {
-	g.log.Info("gateway listening", "addr", addr.String(), "config", g.cfg.Path, "config_version", g.cfg.Version)
+	g.log.Info("gateway listening", "addr", addr.String(), "tls", g.tls != nil, "config", g.cfg.Path, "config_version", g.cfg.Version)
 	for _, name := range accountNames(g.cfg) {
 		a := g.cfg.Corrigo.Accounts[name]
 		attrs := []any{"account", name, "api", g.clients[name].BaseURL()}
 		if a.Webhook.Disabled {
 			attrs = append(attrs, "webhook", "disabled")
 		} else {
-			attrs = append(attrs, "webhook", "http://"+addr.String()+a.Webhook.Path)
+			attrs = append(attrs, "webhook", scheme(g.tls)+"://"+addr.String()+a.Webhook.Path)
 		}
 		if a.Polling.Enabled {
 			attrs = append(attrs, "polling", a.Polling.Interval.String(), "lookback", a.Polling.Lookback.String())

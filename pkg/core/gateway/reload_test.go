@@ -302,3 +302,14 @@ func TestReloadWebhookCertificate(t *testing.T) {
 	}
 	w.waitFor("accepted after the certificate came back", func() bool { return w.status(id) == corrigo.StatusAccepted })
 }
+
+// TestDiffConfigTLSNeedsRestart: other certificate files or TLS settings
+// need a restart (the pair behind the same files reloads by itself).
+func TestDiffConfigTLSNeedsRestart(t *testing.T) {
+	a := &config.Config{TLS: config.TLS{CertFile: "/a.crt", KeyFile: "/a.key"}}
+	b := &config.Config{TLS: config.TLS{CertFile: "/b.crt", KeyFile: "/a.key"}, Admin: config.Admin{TLS: config.TLS{ClientCAFile: "/ca.pem"}}}
+	changed, restart := diffConfig(a, b)
+	if !slices.Equal(restart, changed) || len(restart) != 2 {
+		t.Fatalf("changed = %v, restart = %v; want both TLS keys to need a restart", changed, restart)
+	}
+}
