@@ -365,28 +365,6 @@ func (d *Dispatcher) drain(inflight int, done chan struct{}, cancel context.Canc
 	return nil
 }
 
-// record is the decision JSON stored with each event.
-type record struct {
-	Skipped string       `json:"skipped,omitempty"`
-	Rules   []ruleRecord `json:"rules"`
-	Stopped bool         `json:"stopped,omitempty"`
-}
-
-type ruleRecord struct {
-	Rule    string          `json:"rule"`
-	Plugin  string          `json:"plugin,omitempty"`
-	Shadow  bool            `json:"shadow,omitempty"`
-	Actions int             `json:"actions"`
-	Refused []refusedAction `json:"refused,omitempty"`
-	Millis  float64         `json:"plugin_ms,omitempty"`
-}
-
-type refusedAction struct {
-	Index  int    `json:"index"`
-	Kind   string `json:"kind"`
-	Reason string `json:"reason"`
-}
-
 // handle processes one claimed event to a final outcome or a retry.
 func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 	// The stored trace context makes this span a child of the webhook's;
@@ -485,8 +463,7 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 		kinds = append(kinds, a.Kind)
 	}
 	if out.Status == store.EventDone && log.Enabled(ctx, slog.LevelInfo) {
-		var rec record
-		_ = json.Unmarshal(out.Decision, &rec)
+		rec, _ := store.DecodeDecision(out.Decision)
 		rules := make([]string, 0, len(rec.Rules))
 		for _, r := range rec.Rules {
 			rules = append(rules, r.Rule)
@@ -547,7 +524,7 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 			d.count(func(s *Stats) { s.Duplicates++ })
 			log.Info("skipping duplicate NewWorkOrder", "reason", dup)
 			trace.SpanFromContext(ctx).SetAttributes(tracectx.Skipped.String(dup))
-			b, _ := json.Marshal(record{Skipped: dup, Rules: []ruleRecord{}})
+			b, _ := store.Decision{Skipped: dup}.Encode()
 			return store.Outcome{Status: store.EventDone, Decision: b}, Retry, nil
 		}
 	}
@@ -575,12 +552,12 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 		}
 		span.SetAttributes(tracectx.RulesMatched.StringSlice(names), tracectx.ConfigVersion.String(dec.ConfigVersion))
 	}
-	rec := record{Rules: make([]ruleRecord, 0, len(dec.Matched)), Stopped: dec.Stopped}
+	rec := store.Decision{Rules: make([]store.RuleDecision, 0, len(dec.Matched)), Stopped: dec.Stopped}
 	var actions []store.OutboxAction
 	for _, m := range dec.Matched {
 		if m.Plugin == "" {
 			// A stop rule without a plugin: the event goes nowhere else.
-			rec.Rules = append(rec.Rules, ruleRecord{Rule: m.Rule})
+			rec.Rules = append(rec.Rules, store.RuleDecision{Rule: m.Rule})
 			continue
 		}
 		pev := pluginapi.Event{
@@ -595,10 +572,10 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 		}
 		start := time.Now()
 		acts, tp, err := d.callPlugin(ctx, m.Plugin, m.Rule, m.Shadow, pev)
-		rr := ruleRecord{Rule: m.Rule, Plugin: m.Plugin, Shadow: m.Shadow, Millis: float64(time.Since(start).Microseconds()) / 1000}
+		rr := store.RuleDecision{Rule: m.Rule, Plugin: m.Plugin, Shadow: m.Shadow, Millis: float64(time.Since(start).Microseconds()) / 1000}
 		if err != nil {
 			rec.Rules = append(rec.Rules, rr)
-			b, _ := json.Marshal(rec)
+			b, _ := rec.Encode()
 			return store.Outcome{Decision: b, ConfigVersion: dec.ConfigVersion}, d.o.Classify(err),
 				fmt.Errorf("rule %q: plugin %q: %w", m.Rule, m.Plugin, err)
 		}
@@ -607,13 +584,13 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 				a.WorkOrderID = ev.WorkOrderID
 			}
 			if verr := a.Validate(); verr != nil {
-				rr.Refused = append(rr.Refused, refusedAction{Index: i, Kind: string(a.Kind), Reason: verr.Error()})
+				rr.Refused = append(rr.Refused, store.RefusedAction{Index: i, Kind: string(a.Kind), Reason: verr.Error()})
 				log.Warn("plugin returned an invalid action; not sending it", "rule", m.Rule, "plugin", m.Plugin, "index", i, "err", verr)
 				continue
 			}
 			payload, err := json.Marshal(a)
 			if err != nil {
-				rr.Refused = append(rr.Refused, refusedAction{Index: i, Kind: string(a.Kind), Reason: err.Error()})
+				rr.Refused = append(rr.Refused, store.RefusedAction{Index: i, Kind: string(a.Kind), Reason: err.Error()})
 				continue
 			}
 			status := store.ActionPending
@@ -637,7 +614,7 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 		}
 		rec.Rules = append(rec.Rules, rr)
 	}
-	b, err := json.Marshal(rec)
+	b, err := rec.Encode()
 	if err != nil {
 		return store.Outcome{}, Dead, fmt.Errorf("encode decision: %w", err)
 	}
@@ -661,7 +638,7 @@ func (d *Dispatcher) processInbound(ctx context.Context, ev *store.Event) (store
 	if err != nil {
 		return store.Outcome{}, d.o.Classify(err), fmt.Errorf("plugin %q: %w", ev.Plugin, err)
 	}
-	rr := ruleRecord{Rule: "inbound", Plugin: ev.Plugin}
+	rr := store.RuleDecision{Rule: "inbound", Plugin: ev.Plugin}
 	var actions []store.OutboxAction
 	for i, a := range acts {
 		if a.WorkOrderID == 0 {
@@ -672,7 +649,7 @@ func (d *Dispatcher) processInbound(ctx context.Context, ev *store.Event) (store
 			if verr != nil {
 				reason = verr.Error()
 			}
-			rr.Refused = append(rr.Refused, refusedAction{Index: i, Kind: string(a.Kind), Reason: reason})
+			rr.Refused = append(rr.Refused, store.RefusedAction{Index: i, Kind: string(a.Kind), Reason: reason})
 			continue
 		}
 		payload, _ := json.Marshal(a)
@@ -684,7 +661,7 @@ func (d *Dispatcher) processInbound(ctx context.Context, ev *store.Event) (store
 		})
 		rr.Actions++
 	}
-	b, _ := json.Marshal(record{Rules: []ruleRecord{rr}})
+	b, _ := store.Decision{Rules: []store.RuleDecision{rr}}.Encode()
 	return store.Outcome{Status: store.EventDone, Decision: b, Actions: actions}, Retry, nil
 }
 

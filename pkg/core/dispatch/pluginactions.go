@@ -86,7 +86,7 @@ func (d *Dispatcher) processPluginActions(ev *store.Event) (store.Outcome, Verdi
 		return store.Outcome{}, Dead, fmt.Errorf("stored plugin actions do not decode: %w", err)
 	}
 	rule := "inbound:" + ev.Plugin
-	rr := ruleRecord{Rule: "inbound", Plugin: ev.Plugin, Shadow: body.Shadow}
+	rr := store.RuleDecision{Rule: "inbound", Plugin: ev.Plugin, Shadow: body.Shadow}
 	var actions []store.OutboxAction
 	for i, a := range body.Actions {
 		if a.WorkOrderID == 0 {
@@ -103,7 +103,7 @@ func (d *Dispatcher) processPluginActions(ev *store.Event) (store.Outcome, Verdi
 			reason = err.Error()
 		}
 		if reason != "" {
-			rr.Refused = append(rr.Refused, refusedAction{Index: i, Kind: string(a.Kind), Reason: reason})
+			rr.Refused = append(rr.Refused, store.RefusedAction{Index: i, Kind: string(a.Kind), Reason: reason})
 			d.log.Warn("stored plugin action is invalid; not sending it", "event", ev.ID, "plugin", ev.Plugin, "index", i, "err", reason)
 			continue
 		}
@@ -118,7 +118,7 @@ func (d *Dispatcher) processPluginActions(ev *store.Event) (store.Outcome, Verdi
 		})
 		rr.Actions++
 	}
-	b, err := json.Marshal(record{Rules: []ruleRecord{rr}})
+	b, err := store.Decision{Rules: []store.RuleDecision{rr}}.Encode()
 	if err != nil {
 		return store.Outcome{}, Dead, fmt.Errorf("encode decision: %w", err)
 	}

@@ -298,24 +298,12 @@ type replayer struct {
 	// replayed one at a time; mu guards against plugin callbacks.
 	mu       sync.Mutex
 	cur      *store.Event
-	rec      record
+	rec      store.Decision
 	curActs  []store.OutboxAction
 	notes    []string
 	rebuildE error // a work order could not be rebuilt
 
 	actions map[woKey][]store.OutboxAction // per page
-}
-
-// record is the decision JSON dispatch stores (dispatch.record).
-type record struct {
-	Skipped string `json:"skipped,omitempty"`
-	Rules   []struct {
-		Rule    string `json:"rule"`
-		Plugin  string `json:"plugin,omitempty"`
-		Shadow  bool   `json:"shadow,omitempty"`
-		Actions int    `json:"actions"`
-	} `json:"rules"`
-	Stopped bool `json:"stopped,omitempty"`
 }
 
 // one replays ev; false when it is not replayed (pending, inbound).
@@ -330,12 +318,10 @@ func (r *replayer) one(ctx context.Context, ev *store.Event) (*Event, bool) {
 		res.Error = err.Error()
 		return res, true
 	}
-	var rec record
-	if len(ev.Decision) > 0 {
-		if err := json.Unmarshal(ev.Decision, &rec); err != nil {
-			res.Error = fmt.Sprintf("recorded decision does not decode: %v", err)
-			return res, true
-		}
+	rec, err := store.DecodeDecision(ev.Decision)
+	if err != nil {
+		res.Error = fmt.Sprintf("recorded decision does not decode: %v", err)
+		return res, true
 	}
 	res.Recorded = recordedSide(ev, rec, acts)
 
@@ -382,7 +368,7 @@ func (r *replayer) eventActions(ctx context.Context, ev *store.Event) ([]store.O
 	return out, nil
 }
 
-func recordedSide(ev *store.Event, rec record, acts []store.OutboxAction) Side {
+func recordedSide(ev *store.Event, rec store.Decision, acts []store.OutboxAction) Side {
 	s := Side{ConfigVersion: ev.ConfigVersion, Status: string(ev.Status), Error: ev.LastError,
 		Rules: []string{}, Stopped: rec.Stopped, Skipped: rec.Skipped, Actions: []Action{}}
 	if ev.Status == store.EventDone {
@@ -399,8 +385,7 @@ func recordedSide(ev *store.Event, rec record, acts []store.OutboxAction) Side {
 }
 
 func replayedSide(out store.Outcome, verdict dispatch.Verdict, err error) Side {
-	var rec record
-	_ = json.Unmarshal(out.Decision, &rec) // absent when the rules failed
+	rec, _ := store.DecodeDecision(out.Decision) // absent when the rules failed
 	s := Side{ConfigVersion: out.ConfigVersion, Status: string(store.EventDone), Rules: []string{},
 		Stopped: rec.Stopped, Skipped: rec.Skipped, Actions: []Action{}}
 	if err != nil {
