@@ -579,37 +579,15 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 			return store.Outcome{Decision: b, ConfigVersion: dec.ConfigVersion}, d.o.Classify(err),
 				fmt.Errorf("rule %q: plugin %q: %w", m.Rule, m.Plugin, err)
 		}
+		src := actionSource{Rule: m.Rule, KeyRule: m.Rule, Plugin: m.Plugin, Shadow: m.Shadow, TraceParent: tp}
 		for i, a := range acts {
-			if a.WorkOrderID == 0 {
-				a.WorkOrderID = ev.WorkOrderID
-			}
-			if verr := a.Validate(); verr != nil {
+			oa, verr := d.outboxAction(ev, src, i, a)
+			if verr != nil {
 				rr.Refused = append(rr.Refused, store.RefusedAction{Index: i, Kind: string(a.Kind), Reason: verr.Error()})
 				log.Warn("plugin returned an invalid action; not sending it", "rule", m.Rule, "plugin", m.Plugin, "index", i, "err", verr)
 				continue
 			}
-			payload, err := json.Marshal(a)
-			if err != nil {
-				rr.Refused = append(rr.Refused, store.RefusedAction{Index: i, Kind: string(a.Kind), Reason: err.Error()})
-				continue
-			}
-			status := store.ActionPending
-			if m.Shadow {
-				status = store.ActionShadow
-			}
-			actions = append(actions, store.OutboxAction{
-				EventID:        ev.ID,
-				IdempotencyKey: IdempotencyKey(ev.Account, ev.MessageID, m.Rule, i),
-				Account:        ev.Account,
-				WorkOrderID:    a.WorkOrderID,
-				Rule:           m.Rule,
-				Plugin:         m.Plugin,
-				Kind:           string(a.Kind),
-				Payload:        payload,
-				CreatedAt:      d.o.Now().UTC(),
-				Status:         status,
-				TraceParent:    tp,
-			})
+			actions = append(actions, oa)
 			rr.Actions++
 		}
 		rec.Rules = append(rec.Rules, rr)
@@ -640,29 +618,66 @@ func (d *Dispatcher) processInbound(ctx context.Context, ev *store.Event) (store
 	}
 	rr := store.RuleDecision{Rule: "inbound", Plugin: ev.Plugin}
 	var actions []store.OutboxAction
+	src := actionSource{Rule: "inbound", KeyRule: "inbound:" + ev.Plugin, Plugin: ev.Plugin, TraceParent: tp}
 	for i, a := range acts {
-		if a.WorkOrderID == 0 {
-			a.WorkOrderID = ev.WorkOrderID
-		}
-		if verr := a.Validate(); verr != nil || a.WorkOrderID == 0 {
-			reason := "action names no work order"
-			if verr != nil {
-				reason = verr.Error()
-			}
-			rr.Refused = append(rr.Refused, store.RefusedAction{Index: i, Kind: string(a.Kind), Reason: reason})
+		oa, verr := d.outboxAction(ev, src, i, a)
+		if verr != nil {
+			rr.Refused = append(rr.Refused, store.RefusedAction{Index: i, Kind: string(a.Kind), Reason: verr.Error()})
 			continue
 		}
-		payload, _ := json.Marshal(a)
-		actions = append(actions, store.OutboxAction{
-			EventID: ev.ID, IdempotencyKey: IdempotencyKey(ev.Account, ev.MessageID, "inbound:"+ev.Plugin, i),
-			Account: ev.Account, WorkOrderID: a.WorkOrderID, Rule: "inbound", Plugin: ev.Plugin,
-			Kind: string(a.Kind), Payload: payload, CreatedAt: d.o.Now().UTC(), Status: store.ActionPending,
-			TraceParent: tp,
-		})
+		actions = append(actions, oa)
 		rr.Actions++
 	}
 	b, _ := store.Decision{Rules: []store.RuleDecision{rr}}.Encode()
 	return store.Outcome{Status: store.EventDone, Decision: b, Actions: actions}, Retry, nil
+}
+
+// actionSource is what produced a plugin's actions: the rule and plugin
+// they are recorded under, the rule their idempotency keys derive from
+// (inbound actions use "inbound:<plugin>", so two plugins' answers to one
+// event never share a key), whether they are only recorded (shadow), and
+// the trace context of the call that returned them.
+type actionSource struct {
+	Rule, KeyRule, Plugin string
+	Shadow                bool
+	TraceParent           string
+}
+
+// outboxAction is action i of a plugin's answer for ev as its outbox row.
+// An action naming no work order is for ev's. The error is why the action
+// is refused instead: it does not validate, names no work order, or does
+// not encode.
+func (d *Dispatcher) outboxAction(ev *store.Event, src actionSource, i int, a pluginapi.Action) (store.OutboxAction, error) {
+	if a.WorkOrderID == 0 {
+		a.WorkOrderID = ev.WorkOrderID
+	}
+	if err := a.Validate(); err != nil {
+		return store.OutboxAction{}, err
+	}
+	if a.WorkOrderID <= 0 {
+		return store.OutboxAction{}, errors.New("action names no work order")
+	}
+	payload, err := json.Marshal(a)
+	if err != nil {
+		return store.OutboxAction{}, err
+	}
+	status := store.ActionPending
+	if src.Shadow {
+		status = store.ActionShadow
+	}
+	return store.OutboxAction{
+		EventID:        ev.ID,
+		IdempotencyKey: IdempotencyKey(ev.Account, ev.MessageID, src.KeyRule, i),
+		Account:        ev.Account,
+		WorkOrderID:    a.WorkOrderID,
+		Rule:           src.Rule,
+		Plugin:         src.Plugin,
+		Kind:           string(a.Kind),
+		Payload:        payload,
+		CreatedAt:      d.o.Now().UTC(),
+		Status:         status,
+		TraceParent:    src.TraceParent,
+	}, nil
 }
 
 // callPlugin calls a plugin within its timeout, in a "plugin call <name>"
