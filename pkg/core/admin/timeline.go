@@ -337,7 +337,7 @@ func contains(ss []string, s string) bool {
 
 func eventEntries(e *store.Event) []TimelineEntry {
 	recv := TimelineEntry{Time: e.ReceivedAt, Type: "event", Account: e.Account, EventID: e.ID, Status: string(e.Status),
-		Summary: fmt.Sprintf("%s received via %s", orDash(e.Action), orDash(e.Source)), Severity: "info", step: stepEvent}
+		Summary: fmt.Sprintf("%s received via %s", orDash(e.Action), orDash(string(e.Source))), Severity: "info", step: stepEvent}
 	if e.MessageID != "" {
 		recv.Detail = "MessageId " + e.MessageID
 	}

@@ -375,7 +375,7 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 	if span.IsRecording() {
 		span.SetAttributes(tracectx.EventID.Int64(ev.ID), tracectx.Account.String(ev.Account), tracectx.Action.String(ev.Action),
 			tracectx.WorkOrderID.Int64(ev.WorkOrderID), tracectx.MessageID.String(ev.MessageID),
-			tracectx.EventSource.String(ev.Source), tracectx.Attempt.Int(ev.Attempts))
+			tracectx.EventSource.String(string(ev.Source)), tracectx.Attempt.Int(ev.Attempts))
 	}
 	log := d.log.With("event", ev.ID, "account", ev.Account, "work_order", ev.WorkOrderID, "action", ev.Action, "message_id", ev.MessageID)
 	if sc := span.SpanContext(); sc.IsSampled() {
@@ -507,7 +507,7 @@ func (d *Dispatcher) Decide(ctx context.Context, ev *store.Event) (store.Outcome
 // process evaluates the rules and calls the plugins. A non-nil error comes
 // with the verdict for it; out then carries what is known of the decision.
 func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Logger) (store.Outcome, Verdict, error) {
-	if ev.Source == "inbound" {
+	if ev.Source == store.SourceInbound {
 		return d.processInbound(ctx, ev)
 	}
 	n, err := corrigo.DecodeNotification(ev.Body)
@@ -563,7 +563,7 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 		pev := pluginapi.Event{
 			ID:        strconv.FormatInt(ev.ID, 10),
 			Account:   ev.Account,
-			Source:    ev.Source,
+			Source:    string(ev.Source),
 			Rule:      m.Rule,
 			Header:    n.Header,
 			WorkOrder: in.Known(),
@@ -609,7 +609,7 @@ func (d *Dispatcher) processInbound(ctx context.Context, ev *store.Event) (store
 		return d.processPluginActions(ev) // pluginactions.go: the plugin already decided
 	}
 	acts, tp, err := d.callPlugin(ctx, ev.Plugin, "inbound", false, pluginapi.Event{
-		ID: strconv.FormatInt(ev.ID, 10), Account: ev.Account, Source: ev.Source, Rule: "inbound",
+		ID: strconv.FormatInt(ev.ID, 10), Account: ev.Account, Source: string(ev.Source), Rule: "inbound",
 		Header: corrigo.Header{WorkOrderId: ev.WorkOrderID, Action: corrigo.Action(ev.Action), MessageId: ev.MessageID},
 		Body:   ev.Body,
 	})

@@ -70,7 +70,7 @@ func NewPluginActionsEvents(plugin, account, messageID string, body PluginAction
 		}
 		out = append(out, &store.Event{
 			Account: account, MessageID: id, WorkOrderID: wo, Action: ActionPluginActions,
-			ActionDate: now, ReceivedAt: now, Source: "inbound", Plugin: plugin, Body: raw,
+			ActionDate: now, ReceivedAt: now, Source: store.SourceInbound, Plugin: plugin, Body: raw,
 		})
 	}
 	return out, nil

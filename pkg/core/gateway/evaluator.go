@@ -70,7 +70,7 @@ func (e *evaluator) Evaluate(ctx context.Context, in *dispatch.Input) (dispatch.
 	if e.now != nil {
 		now = e.now(ev)
 	}
-	d, err := e.set.Evaluate(rules.NewEnv(ev.Account, ev.Source, in.Notification, wo, now))
+	d, err := e.set.Evaluate(rules.NewEnv(ev.Account, string(ev.Source), in.Notification, wo, now))
 	out := dispatch.Decision{Stopped: d.Stopped, ConfigVersion: d.ConfigVersion}
 	if err != nil {
 		var ee *rules.EvalError

@@ -308,11 +308,11 @@ type replayer struct {
 
 // one replays ev; false when it is not replayed (pending, inbound).
 func (r *replayer) one(ctx context.Context, ev *store.Event) (*Event, bool) {
-	if ev.Status == store.EventPending || ev.Source == "inbound" {
+	if ev.Status == store.EventPending || ev.Source == store.SourceInbound {
 		return nil, false
 	}
 	res := &Event{ID: ev.ID, Account: ev.Account, WorkOrderID: ev.WorkOrderID, Action: ev.Action,
-		MessageID: ev.MessageID, Source: ev.Source, ReceivedAt: ev.ReceivedAt}
+		MessageID: ev.MessageID, Source: string(ev.Source), ReceivedAt: ev.ReceivedAt}
 	acts, err := r.eventActions(ctx, ev)
 	if err != nil {
 		res.Error = err.Error()
@@ -616,7 +616,7 @@ func (r *replayer) rebuild(ctx context.Context, cur *store.Event, account string
 	var steps []step
 	for i := range evs {
 		e := &evs[i]
-		if e.Source == "inbound" || (cur != nil && e.ID != cur.ID && e.ReceivedAt.After(cur.ReceivedAt)) {
+		if e.Source == store.SourceInbound || (cur != nil && e.ID != cur.ID && e.ReceivedAt.After(cur.ReceivedAt)) {
 			continue
 		}
 		if n, err := corrigo.DecodeNotification(e.Body); err == nil {
