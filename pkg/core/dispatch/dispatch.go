@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wogate/wogate/internal/backoff"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -725,15 +726,11 @@ func (d *Dispatcher) duplicateNew(ctx context.Context, ev *store.Event) (string,
 }
 
 // backoff is the delay before attempt n+1: exponential from BackoffBase,
-// capped at BackoffMax, with ±50% jitter so retries of many events spread.
+// capped at BackoffMax, drawn from [d/2, d) so retries of many events
+// spread (the same rule as egress's for actions).
 func (d *Dispatcher) backoff(attempts int) time.Duration {
 	rp := d.retryPolicy()
-	delay := rp.BackoffBase
-	for i := 1; i < attempts && delay < rp.BackoffMax; i++ {
-		delay *= 2
-	}
-	delay = min(delay, rp.BackoffMax)
-	return time.Duration(float64(delay) * (0.5 + rand.Float64())) //nolint:gosec // G404: retry jitter, not a secret
+	return backoff.Jittered(rp.BackoffBase, rp.BackoffMax, attempts, rand.Float64()) //nolint:gosec // G404: retry jitter, not a secret
 }
 
 // IdempotencyKey derives an action's key from what produced it: the event
