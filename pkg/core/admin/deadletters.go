@@ -325,8 +325,8 @@ func (h *Handler) apiResolveOne(op resolveOp) http.HandlerFunc {
 // bulkRequest is the body of a bulk reprocess or ignore: exactly one of
 // refs and filter.
 type bulkRequest struct {
-	Refs   []string     `json:"refs"`
-	Filter *filterInput `json:"filter"`
+	Refs   []string         `json:"refs"`
+	Filter *DeadLetterQuery `json:"filter"`
 }
 
 const maxBulkBody = 1 << 20
