@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/decide"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/gateway"
 	pluginmgr "github.com/wogate/wogate/pkg/core/plugins"
@@ -181,7 +182,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	r := &replayer{src: o.Source}
-	eval, err := gateway.NewEvaluator(o.Config, func(ev *store.Event) time.Time { return handledAt(ev) })
+	eval, err := decide.NewEvaluator(o.Config, func(ev *store.Event) time.Time { return handledAt(ev) })
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +198,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err := m.Start(ctx, gateway.PluginSpecs(o.Config)); err != nil {
 			return nil, fmt.Errorf("start plugins: %w", err)
 		}
-		plugins, classify = m, gateway.ClassifyPluginError
+		plugins, classify = m, decide.ClassifyPluginError
 	}
 	r.disp, err = dispatch.New(dispatch.Options{
 		Store: history{r}, Evaluator: eval, Plugins: plugins, WorkOrders: r,
