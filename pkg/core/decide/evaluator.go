@@ -77,17 +77,19 @@ func (e *Evaluator) Evaluate(ctx context.Context, in *dispatch.Input) (dispatch.
 	}
 	d, err := e.set.Evaluate(rules.NewEnv(ev.Account, string(ev.Source), in.Notification, wo, now))
 	out := dispatch.Decision{Stopped: d.Stopped, ConfigVersion: d.ConfigVersion}
+	// With an error, Matched are the rules that matched before it: dispatch
+	// ignores them, gateway test reports them.
+	for _, m := range d.Matched {
+		out.Matched = append(out.Matched, dispatch.Match{
+			Rule: m.Rule, Plugin: m.Plugin, Index: m.Index, Shadow: m.Shadow || e.shadow[ev.Account],
+		})
+	}
 	if err != nil {
 		var ee *rules.EvalError
 		if errors.As(err, &ee) {
 			return out, dispatch.NeedsPerson(err)
 		}
 		return out, err
-	}
-	for _, m := range d.Matched {
-		out.Matched = append(out.Matched, dispatch.Match{
-			Rule: m.Rule, Plugin: m.Plugin, Index: m.Index, Shadow: m.Shadow || e.shadow[ev.Account],
-		})
 	}
 	return out, nil
 }
