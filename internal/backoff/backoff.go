@@ -1,7 +1,7 @@
-// Package backoff is the gateway's one retry-delay formula, shared by
-// dispatch (event retries), egress (action retries) and the plugin
-// supervisor (restarts), so the same delivery.backoff_* keys mean the same
-// waits for events and actions.
+// Package backoff is the gateway's one doubling-delay formula, shared by
+// dispatch (event retries), egress (action retries), the plugin supervisor
+// (restarts) and the admin login throttle (blocks), so the same
+// delivery.backoff_* keys mean the same waits for events and actions.
 package backoff
 
 import "time"
