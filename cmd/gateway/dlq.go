@@ -274,20 +274,8 @@ func (o *dlqOptions) refs(in []string) ([]string, error) {
 }
 
 func (o *dlqOptions) filter() url.Values {
-	q := url.Values{}
-	set := func(k, v string) {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	set("kind", o.kind)
-	set("status", o.status)
-	set("account", o.account)
-	set("work_order", o.workOrder)
-	set("action", o.action)
-	set("since", o.since)
-	set("limit", o.limit)
-	return q
+	return admin.DeadLetterQuery{Kind: o.kind, Status: o.status, Account: o.account, WorkOrder: o.workOrder,
+		Action: o.action, Since: o.since, Limit: o.limit}.Query()
 }
 
 // dlqClient calls the admin API.

@@ -85,7 +85,7 @@ type DeadLetterDetail struct {
 
 func eventView(e *store.Event) *EventView {
 	v := &EventView{ID: e.ID, Account: e.Account, MessageID: e.MessageID, WorkOrderID: e.WorkOrderID, Action: e.Action,
-		ActionDate: e.ActionDate, ReceivedAt: e.ReceivedAt, Source: e.Source, Plugin: e.Plugin, Status: string(e.Status),
+		ActionDate: e.ActionDate, ReceivedAt: e.ReceivedAt, Source: string(e.Source), Plugin: e.Plugin, Status: string(e.Status),
 		Attempts: e.Attempts, NextAt: e.NextAt, LastError: e.LastError, ConfigVersion: e.ConfigVersion, HandledAt: e.HandledAt}
 	if json.Valid(e.Decision) {
 		v.Decision = e.Decision
@@ -113,7 +113,7 @@ func deadLetterView(d store.DeadLetter) DeadLetterView {
 		e := d.Event
 		return DeadLetterView{Ref: ref{"event", e.ID}.String(), Kind: "event", ID: e.ID, Account: e.Account, WorkOrderID: e.WorkOrderID,
 			Action: e.Action, Status: string(e.Status), Attempts: e.Attempts, LastError: e.LastError, Time: e.ReceivedAt,
-			MessageID: e.MessageID, Source: e.Source, Plugin: e.Plugin}
+			MessageID: e.MessageID, Source: string(e.Source), Plugin: e.Plugin}
 	}
 	a := d.Action
 	return DeadLetterView{Ref: ref{"action", a.ID}.String(), Kind: "action", ID: a.ID, Account: a.Account, WorkOrderID: a.WorkOrderID,
@@ -325,8 +325,8 @@ func (h *Handler) apiResolveOne(op resolveOp) http.HandlerFunc {
 // bulkRequest is the body of a bulk reprocess or ignore: exactly one of
 // refs and filter.
 type bulkRequest struct {
-	Refs   []string     `json:"refs"`
-	Filter *filterInput `json:"filter"`
+	Refs   []string         `json:"refs"`
+	Filter *DeadLetterQuery `json:"filter"`
 }
 
 const maxBulkBody = 1 << 20

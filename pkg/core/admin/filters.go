@@ -48,9 +48,11 @@ func checkParams(q url.Values, allowed []string) error {
 	return nil
 }
 
-// filterInput is a dead letter filter as written by a user (query string,
-// bulk body, UI form).
-type filterInput struct {
+// DeadLetterQuery is a dead letter filter as written by a user (query
+// string, bulk body, UI form, `gateway dlq` flags). Query is its one
+// encoding as the parameters of GET /api/v1/deadletters, which the CLI
+// sends and the UI links to.
+type DeadLetterQuery struct {
 	Kind      string `json:"kind,omitempty"`
 	Status    string `json:"status,omitempty"`
 	Account   string `json:"account,omitempty"`
@@ -60,13 +62,13 @@ type filterInput struct {
 	Limit     string `json:"limit,omitempty"`
 }
 
-func filterInputFromQuery(q url.Values) filterInput {
-	return filterInput{Kind: q.Get("kind"), Status: q.Get("status"), Account: q.Get("account"),
+func filterInputFromQuery(q url.Values) DeadLetterQuery {
+	return DeadLetterQuery{Kind: q.Get("kind"), Status: q.Get("status"), Account: q.Get("account"),
 		WorkOrder: q.Get("work_order"), Action: q.Get("action"), Since: q.Get("since"), Limit: q.Get("limit")}
 }
 
-// query returns the filter as URL values, leaving out empty ones.
-func (f filterInput) query() url.Values {
+// Query returns the filter as URL values, leaving out empty ones.
+func (f DeadLetterQuery) Query() url.Values {
 	q := url.Values{}
 	set := func(k, v string) {
 		if v != "" {
@@ -85,7 +87,7 @@ func (f filterInput) query() url.Values {
 
 // parse checks every field and builds the store filter. maxLimit bounds
 // limit (a page, or a bulk operation).
-func (f filterInput) parse(accounts []string, now time.Time, maxLimit int) (store.DeadLetterFilter, error) {
+func (f DeadLetterQuery) parse(accounts []string, now time.Time, maxLimit int) (store.DeadLetterFilter, error) {
 	var out store.DeadLetterFilter
 	switch f.Kind {
 	case "", "event", "action":

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/wogate/wogate/internal/backoff"
 )
 
 // Wrong admin tokens are throttled per client address: a few are free
@@ -102,11 +104,7 @@ func (t *loginThrottle) failed(r *http.Request) {
 	rec.failures++
 	rec.last = now
 	if over := rec.failures - throttleFree; over > 0 {
-		d := throttleFirst
-		for i := 1; i < over && d < throttleMaxBlock; i++ {
-			d *= 2
-		}
-		rec.blockedUntil = now.Add(min(d, throttleMaxBlock))
+		rec.blockedUntil = now.Add(backoff.Exponential(throttleFirst, throttleMaxBlock, over))
 	}
 }
 

@@ -125,24 +125,6 @@ type Timeline struct {
 	LogTruncated bool `json:"log_truncated,omitempty"`
 }
 
-// decisionRecord mirrors the decision dispatch stores with each event.
-type decisionRecord struct {
-	Skipped string `json:"skipped"`
-	Rules   []struct {
-		Rule    string  `json:"rule"`
-		Plugin  string  `json:"plugin"`
-		Shadow  bool    `json:"shadow"`
-		Actions int     `json:"actions"`
-		Millis  float64 `json:"plugin_ms"`
-		Refused []struct {
-			Index  int    `json:"index"`
-			Kind   string `json:"kind"`
-			Reason string `json:"reason"`
-		} `json:"refused"`
-	} `json:"rules"`
-	Stopped bool `json:"stopped"`
-}
-
 // timelineLogLimit bounds the log entries of one timeline.
 const timelineLogLimit = 500
 
@@ -355,7 +337,7 @@ func contains(ss []string, s string) bool {
 
 func eventEntries(e *store.Event) []TimelineEntry {
 	recv := TimelineEntry{Time: e.ReceivedAt, Type: "event", Account: e.Account, EventID: e.ID, Status: string(e.Status),
-		Summary: fmt.Sprintf("%s received via %s", orDash(e.Action), orDash(e.Source)), Severity: "info", step: stepEvent}
+		Summary: fmt.Sprintf("%s received via %s", orDash(e.Action), orDash(string(e.Source))), Severity: "info", step: stepEvent}
 	if e.MessageID != "" {
 		recv.Detail = "MessageId " + e.MessageID
 	}
@@ -367,8 +349,7 @@ func eventEntries(e *store.Event) []TimelineEntry {
 	if at.IsZero() {
 		at = e.ReceivedAt
 	}
-	var rec decisionRecord
-	if len(e.Decision) > 0 && json.Unmarshal(e.Decision, &rec) == nil {
+	if rec, err := store.DecodeDecision(e.Decision); len(e.Decision) > 0 && err == nil {
 		d := TimelineEntry{Time: at, Type: "decision", Account: e.Account, EventID: e.ID, Severity: "info", step: stepDecision}
 		var names []string
 		for _, r := range rec.Rules {

@@ -305,7 +305,7 @@ func (h *Handler) uiLog(w http.ResponseWriter, r *http.Request) {
 
 type deadLettersData struct {
 	Q        url.Values
-	Filter   filterInput
+	Filter   DeadLetterQuery
 	Accounts []string
 	Items    []DeadLetterView
 	Limit    int
@@ -386,7 +386,7 @@ func (h *Handler) uiDeadLetter(w http.ResponseWriter, r *http.Request) {
 // ("op" = "reprocess-all" / "ignore-all", filter in f_* fields).
 func (h *Handler) uiAct(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
-	filter := filterInput{Kind: form.Get("f_kind"), Status: form.Get("f_status"), Account: form.Get("f_account"),
+	filter := DeadLetterQuery{Kind: form.Get("f_kind"), Status: form.Get("f_status"), Account: form.Get("f_account"),
 		WorkOrder: form.Get("f_work_order"), Action: form.Get("f_action"), Since: form.Get("f_since"), Limit: form.Get("f_limit")}
 	var op resolveOp
 	var refs []ref
@@ -445,7 +445,7 @@ func (h *Handler) uiAct(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	q := filter.query()
+	q := filter.Query()
 	q.Set("done", string(op))
 	q.Set("ok", strconv.Itoa(res.Succeeded))
 	q.Set("failed", strconv.Itoa(res.Failed))

@@ -163,7 +163,7 @@ func workOrderView(s *store.WorkOrderSummary) WorkOrderView {
 	last := s.Recent[0]
 	v := WorkOrderView{Account: s.Account, WorkOrderID: s.WorkOrderID, Number: s.Number, Customer: s.Customer,
 		Events: s.Events, Actions: s.Actions, FirstSeen: s.FirstSeen, DeadLetters: s.DeadLetters,
-		LastEvent: EventBrief{ID: last.ID, Action: last.Action, Source: last.Source, ReceivedAt: last.ReceivedAt,
+		LastEvent: EventBrief{ID: last.ID, Action: last.Action, Source: string(last.Source), ReceivedAt: last.ReceivedAt,
 			Status: string(last.Status), LastError: last.LastError}}
 	for _, e := range s.Recent {
 		switch e.Status {

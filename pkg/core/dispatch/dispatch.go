@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wogate/wogate/internal/backoff"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -365,28 +366,6 @@ func (d *Dispatcher) drain(inflight int, done chan struct{}, cancel context.Canc
 	return nil
 }
 
-// record is the decision JSON stored with each event.
-type record struct {
-	Skipped string       `json:"skipped,omitempty"`
-	Rules   []ruleRecord `json:"rules"`
-	Stopped bool         `json:"stopped,omitempty"`
-}
-
-type ruleRecord struct {
-	Rule    string          `json:"rule"`
-	Plugin  string          `json:"plugin,omitempty"`
-	Shadow  bool            `json:"shadow,omitempty"`
-	Actions int             `json:"actions"`
-	Refused []refusedAction `json:"refused,omitempty"`
-	Millis  float64         `json:"plugin_ms,omitempty"`
-}
-
-type refusedAction struct {
-	Index  int    `json:"index"`
-	Kind   string `json:"kind"`
-	Reason string `json:"reason"`
-}
-
 // handle processes one claimed event to a final outcome or a retry.
 func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 	// The stored trace context makes this span a child of the webhook's;
@@ -397,7 +376,7 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 	if span.IsRecording() {
 		span.SetAttributes(tracectx.EventID.Int64(ev.ID), tracectx.Account.String(ev.Account), tracectx.Action.String(ev.Action),
 			tracectx.WorkOrderID.Int64(ev.WorkOrderID), tracectx.MessageID.String(ev.MessageID),
-			tracectx.EventSource.String(ev.Source), tracectx.Attempt.Int(ev.Attempts))
+			tracectx.EventSource.String(string(ev.Source)), tracectx.Attempt.Int(ev.Attempts))
 	}
 	log := d.log.With("event", ev.ID, "account", ev.Account, "work_order", ev.WorkOrderID, "action", ev.Action, "message_id", ev.MessageID)
 	if sc := span.SpanContext(); sc.IsSampled() {
@@ -485,8 +464,7 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 		kinds = append(kinds, a.Kind)
 	}
 	if out.Status == store.EventDone && log.Enabled(ctx, slog.LevelInfo) {
-		var rec record
-		_ = json.Unmarshal(out.Decision, &rec)
+		rec, _ := store.DecodeDecision(out.Decision)
 		rules := make([]string, 0, len(rec.Rules))
 		for _, r := range rec.Rules {
 			rules = append(rules, r.Rule)
@@ -530,7 +508,7 @@ func (d *Dispatcher) Decide(ctx context.Context, ev *store.Event) (store.Outcome
 // process evaluates the rules and calls the plugins. A non-nil error comes
 // with the verdict for it; out then carries what is known of the decision.
 func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Logger) (store.Outcome, Verdict, error) {
-	if ev.Source == "inbound" {
+	if ev.Source == store.SourceInbound {
 		return d.processInbound(ctx, ev)
 	}
 	n, err := corrigo.DecodeNotification(ev.Body)
@@ -547,7 +525,7 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 			d.count(func(s *Stats) { s.Duplicates++ })
 			log.Info("skipping duplicate NewWorkOrder", "reason", dup)
 			trace.SpanFromContext(ctx).SetAttributes(tracectx.Skipped.String(dup))
-			b, _ := json.Marshal(record{Skipped: dup, Rules: []ruleRecord{}})
+			b, _ := store.Decision{Skipped: dup}.Encode()
 			return store.Outcome{Status: store.EventDone, Decision: b}, Retry, nil
 		}
 	}
@@ -575,18 +553,18 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 		}
 		span.SetAttributes(tracectx.RulesMatched.StringSlice(names), tracectx.ConfigVersion.String(dec.ConfigVersion))
 	}
-	rec := record{Rules: make([]ruleRecord, 0, len(dec.Matched)), Stopped: dec.Stopped}
+	rec := store.Decision{Rules: make([]store.RuleDecision, 0, len(dec.Matched)), Stopped: dec.Stopped}
 	var actions []store.OutboxAction
 	for _, m := range dec.Matched {
 		if m.Plugin == "" {
 			// A stop rule without a plugin: the event goes nowhere else.
-			rec.Rules = append(rec.Rules, ruleRecord{Rule: m.Rule})
+			rec.Rules = append(rec.Rules, store.RuleDecision{Rule: m.Rule})
 			continue
 		}
 		pev := pluginapi.Event{
 			ID:        strconv.FormatInt(ev.ID, 10),
 			Account:   ev.Account,
-			Source:    ev.Source,
+			Source:    string(ev.Source),
 			Rule:      m.Rule,
 			Header:    n.Header,
 			WorkOrder: in.Known(),
@@ -595,49 +573,27 @@ func (d *Dispatcher) process(ctx context.Context, ev *store.Event, log *slog.Log
 		}
 		start := time.Now()
 		acts, tp, err := d.callPlugin(ctx, m.Plugin, m.Rule, m.Shadow, pev)
-		rr := ruleRecord{Rule: m.Rule, Plugin: m.Plugin, Shadow: m.Shadow, Millis: float64(time.Since(start).Microseconds()) / 1000}
+		rr := store.RuleDecision{Rule: m.Rule, Plugin: m.Plugin, Shadow: m.Shadow, Millis: float64(time.Since(start).Microseconds()) / 1000}
 		if err != nil {
 			rec.Rules = append(rec.Rules, rr)
-			b, _ := json.Marshal(rec)
+			b, _ := rec.Encode()
 			return store.Outcome{Decision: b, ConfigVersion: dec.ConfigVersion}, d.o.Classify(err),
 				fmt.Errorf("rule %q: plugin %q: %w", m.Rule, m.Plugin, err)
 		}
+		src := actionSource{Rule: m.Rule, KeyRule: m.Rule, Plugin: m.Plugin, Shadow: m.Shadow, TraceParent: tp}
 		for i, a := range acts {
-			if a.WorkOrderID == 0 {
-				a.WorkOrderID = ev.WorkOrderID
-			}
-			if verr := a.Validate(); verr != nil {
-				rr.Refused = append(rr.Refused, refusedAction{Index: i, Kind: string(a.Kind), Reason: verr.Error()})
+			oa, verr := d.outboxAction(ev, src, i, a)
+			if verr != nil {
+				rr.Refused = append(rr.Refused, store.RefusedAction{Index: i, Kind: string(a.Kind), Reason: verr.Error()})
 				log.Warn("plugin returned an invalid action; not sending it", "rule", m.Rule, "plugin", m.Plugin, "index", i, "err", verr)
 				continue
 			}
-			payload, err := json.Marshal(a)
-			if err != nil {
-				rr.Refused = append(rr.Refused, refusedAction{Index: i, Kind: string(a.Kind), Reason: err.Error()})
-				continue
-			}
-			status := store.ActionPending
-			if m.Shadow {
-				status = store.ActionShadow
-			}
-			actions = append(actions, store.OutboxAction{
-				EventID:        ev.ID,
-				IdempotencyKey: IdempotencyKey(ev.Account, ev.MessageID, m.Rule, i),
-				Account:        ev.Account,
-				WorkOrderID:    a.WorkOrderID,
-				Rule:           m.Rule,
-				Plugin:         m.Plugin,
-				Kind:           string(a.Kind),
-				Payload:        payload,
-				CreatedAt:      d.o.Now().UTC(),
-				Status:         status,
-				TraceParent:    tp,
-			})
+			actions = append(actions, oa)
 			rr.Actions++
 		}
 		rec.Rules = append(rec.Rules, rr)
 	}
-	b, err := json.Marshal(rec)
+	b, err := rec.Encode()
 	if err != nil {
 		return store.Outcome{}, Dead, fmt.Errorf("encode decision: %w", err)
 	}
@@ -654,38 +610,75 @@ func (d *Dispatcher) processInbound(ctx context.Context, ev *store.Event) (store
 		return d.processPluginActions(ev) // pluginactions.go: the plugin already decided
 	}
 	acts, tp, err := d.callPlugin(ctx, ev.Plugin, "inbound", false, pluginapi.Event{
-		ID: strconv.FormatInt(ev.ID, 10), Account: ev.Account, Source: ev.Source, Rule: "inbound",
+		ID: strconv.FormatInt(ev.ID, 10), Account: ev.Account, Source: string(ev.Source), Rule: "inbound",
 		Header: corrigo.Header{WorkOrderId: ev.WorkOrderID, Action: corrigo.Action(ev.Action), MessageId: ev.MessageID},
 		Body:   ev.Body,
 	})
 	if err != nil {
 		return store.Outcome{}, d.o.Classify(err), fmt.Errorf("plugin %q: %w", ev.Plugin, err)
 	}
-	rr := ruleRecord{Rule: "inbound", Plugin: ev.Plugin}
+	rr := store.RuleDecision{Rule: "inbound", Plugin: ev.Plugin}
 	var actions []store.OutboxAction
+	src := actionSource{Rule: "inbound", KeyRule: "inbound:" + ev.Plugin, Plugin: ev.Plugin, TraceParent: tp}
 	for i, a := range acts {
-		if a.WorkOrderID == 0 {
-			a.WorkOrderID = ev.WorkOrderID
-		}
-		if verr := a.Validate(); verr != nil || a.WorkOrderID == 0 {
-			reason := "action names no work order"
-			if verr != nil {
-				reason = verr.Error()
-			}
-			rr.Refused = append(rr.Refused, refusedAction{Index: i, Kind: string(a.Kind), Reason: reason})
+		oa, verr := d.outboxAction(ev, src, i, a)
+		if verr != nil {
+			rr.Refused = append(rr.Refused, store.RefusedAction{Index: i, Kind: string(a.Kind), Reason: verr.Error()})
 			continue
 		}
-		payload, _ := json.Marshal(a)
-		actions = append(actions, store.OutboxAction{
-			EventID: ev.ID, IdempotencyKey: IdempotencyKey(ev.Account, ev.MessageID, "inbound:"+ev.Plugin, i),
-			Account: ev.Account, WorkOrderID: a.WorkOrderID, Rule: "inbound", Plugin: ev.Plugin,
-			Kind: string(a.Kind), Payload: payload, CreatedAt: d.o.Now().UTC(), Status: store.ActionPending,
-			TraceParent: tp,
-		})
+		actions = append(actions, oa)
 		rr.Actions++
 	}
-	b, _ := json.Marshal(record{Rules: []ruleRecord{rr}})
+	b, _ := store.Decision{Rules: []store.RuleDecision{rr}}.Encode()
 	return store.Outcome{Status: store.EventDone, Decision: b, Actions: actions}, Retry, nil
+}
+
+// actionSource is what produced a plugin's actions: the rule and plugin
+// they are recorded under, the rule their idempotency keys derive from
+// (inbound actions use "inbound:<plugin>", so two plugins' answers to one
+// event never share a key), whether they are only recorded (shadow), and
+// the trace context of the call that returned them.
+type actionSource struct {
+	Rule, KeyRule, Plugin string
+	Shadow                bool
+	TraceParent           string
+}
+
+// outboxAction is action i of a plugin's answer for ev as its outbox row.
+// An action naming no work order is for ev's. The error is why the action
+// is refused instead: it does not validate, names no work order, or does
+// not encode.
+func (d *Dispatcher) outboxAction(ev *store.Event, src actionSource, i int, a pluginapi.Action) (store.OutboxAction, error) {
+	if a.WorkOrderID == 0 {
+		a.WorkOrderID = ev.WorkOrderID
+	}
+	if err := a.Validate(); err != nil {
+		return store.OutboxAction{}, err
+	}
+	if a.WorkOrderID <= 0 {
+		return store.OutboxAction{}, errors.New("action names no work order")
+	}
+	payload, err := json.Marshal(a)
+	if err != nil {
+		return store.OutboxAction{}, err
+	}
+	status := store.ActionPending
+	if src.Shadow {
+		status = store.ActionShadow
+	}
+	return store.OutboxAction{
+		EventID:        ev.ID,
+		IdempotencyKey: IdempotencyKey(ev.Account, ev.MessageID, src.KeyRule, i),
+		Account:        ev.Account,
+		WorkOrderID:    a.WorkOrderID,
+		Rule:           src.Rule,
+		Plugin:         src.Plugin,
+		Kind:           string(a.Kind),
+		Payload:        payload,
+		CreatedAt:      d.o.Now().UTC(),
+		Status:         status,
+		TraceParent:    src.TraceParent,
+	}, nil
 }
 
 // callPlugin calls a plugin within its timeout, in a "plugin call <name>"
@@ -733,15 +726,11 @@ func (d *Dispatcher) duplicateNew(ctx context.Context, ev *store.Event) (string,
 }
 
 // backoff is the delay before attempt n+1: exponential from BackoffBase,
-// capped at BackoffMax, with ±50% jitter so retries of many events spread.
+// capped at BackoffMax, drawn from [d/2, d) so retries of many events
+// spread (the same rule as egress's for actions).
 func (d *Dispatcher) backoff(attempts int) time.Duration {
 	rp := d.retryPolicy()
-	delay := rp.BackoffBase
-	for i := 1; i < attempts && delay < rp.BackoffMax; i++ {
-		delay *= 2
-	}
-	delay = min(delay, rp.BackoffMax)
-	return time.Duration(float64(delay) * (0.5 + rand.Float64())) //nolint:gosec // G404: retry jitter, not a secret
+	return backoff.Jittered(rp.BackoffBase, rp.BackoffMax, attempts, rand.Float64()) //nolint:gosec // G404: retry jitter, not a secret
 }
 
 // IdempotencyKey derives an action's key from what produced it: the event

@@ -70,7 +70,7 @@ func NewPluginActionsEvents(plugin, account, messageID string, body PluginAction
 		}
 		out = append(out, &store.Event{
 			Account: account, MessageID: id, WorkOrderID: wo, Action: ActionPluginActions,
-			ActionDate: now, ReceivedAt: now, Source: "inbound", Plugin: plugin, Body: raw,
+			ActionDate: now, ReceivedAt: now, Source: store.SourceInbound, Plugin: plugin, Body: raw,
 		})
 	}
 	return out, nil
@@ -85,40 +85,20 @@ func (d *Dispatcher) processPluginActions(ev *store.Event) (store.Outcome, Verdi
 	if err := json.Unmarshal(ev.Body, &body); err != nil {
 		return store.Outcome{}, Dead, fmt.Errorf("stored plugin actions do not decode: %w", err)
 	}
-	rule := "inbound:" + ev.Plugin
-	rr := ruleRecord{Rule: "inbound", Plugin: ev.Plugin, Shadow: body.Shadow}
+	rr := store.RuleDecision{Rule: "inbound", Plugin: ev.Plugin, Shadow: body.Shadow}
+	src := actionSource{Rule: "inbound", KeyRule: "inbound:" + ev.Plugin, Plugin: ev.Plugin, Shadow: body.Shadow}
 	var actions []store.OutboxAction
 	for i, a := range body.Actions {
-		if a.WorkOrderID == 0 {
-			a.WorkOrderID = ev.WorkOrderID
-		}
-		reason := ""
-		if err := a.Validate(); err != nil {
-			reason = err.Error()
-		} else if a.WorkOrderID <= 0 {
-			reason = "action names no work order"
-		}
-		payload, err := json.Marshal(a)
-		if err != nil && reason == "" {
-			reason = err.Error()
-		}
-		if reason != "" {
-			rr.Refused = append(rr.Refused, refusedAction{Index: i, Kind: string(a.Kind), Reason: reason})
-			d.log.Warn("stored plugin action is invalid; not sending it", "event", ev.ID, "plugin", ev.Plugin, "index", i, "err", reason)
+		oa, err := d.outboxAction(ev, src, i, a)
+		if err != nil {
+			rr.Refused = append(rr.Refused, store.RefusedAction{Index: i, Kind: string(a.Kind), Reason: err.Error()})
+			d.log.Warn("stored plugin action is invalid; not sending it", "event", ev.ID, "plugin", ev.Plugin, "index", i, "err", err.Error())
 			continue
 		}
-		st := store.ActionPending
-		if body.Shadow {
-			st = store.ActionShadow
-		}
-		actions = append(actions, store.OutboxAction{
-			EventID: ev.ID, IdempotencyKey: IdempotencyKey(ev.Account, ev.MessageID, rule, i),
-			Account: ev.Account, WorkOrderID: a.WorkOrderID, Rule: "inbound", Plugin: ev.Plugin,
-			Kind: string(a.Kind), Payload: payload, CreatedAt: d.o.Now().UTC(), Status: st,
-		})
+		actions = append(actions, oa)
 		rr.Actions++
 	}
-	b, err := json.Marshal(record{Rules: []ruleRecord{rr}})
+	b, err := store.Decision{Rules: []store.RuleDecision{rr}}.Encode()
 	if err != nil {
 		return store.Outcome{}, Dead, fmt.Errorf("encode decision: %w", err)
 	}

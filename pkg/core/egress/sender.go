@@ -17,6 +17,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wogate/wogate/internal/backoff"
 	"github.com/wogate/wogate/internal/retryafter"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -496,24 +497,7 @@ func MessageID(prefix, idempotencyKey string) string {
 // one outage spread out while the delay still grows.
 func (s *Sender) Backoff(attempt int) time.Duration {
 	rp := s.retryPolicy()
-	return backoff(rp.InitialBackoff, rp.MaxBackoff, attempt, s.opts.Jitter())
-}
-
-func backoff(initial, max time.Duration, attempt int, jitter float64) time.Duration {
-	if attempt < 1 {
-		attempt = 1
-	}
-	d := float64(initial) * math.Pow(2, float64(attempt-1))
-	if d > float64(max) || math.IsInf(d, 0) {
-		d = float64(max)
-	}
-	if jitter < 0 {
-		jitter = 0
-	}
-	if jitter >= 1 {
-		jitter = 0.999999
-	}
-	return time.Duration(d/2 + jitter*d/2)
+	return backoff.Jittered(rp.InitialBackoff, rp.MaxBackoff, attempt, s.opts.Jitter())
 }
 
 // attempt is the number of this attempt. The store's ClaimActions

@@ -31,6 +31,7 @@ import (
 
 	"github.com/wogate/wogate/pkg/core/commlog"
 	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/decide"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/egress"
 	"github.com/wogate/wogate/pkg/core/ingest"
@@ -256,7 +257,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if err := g.plugins.Start(ctx, pluginSpecs(cfg)); err != nil {
 		return nil, fmt.Errorf("start plugins: %w", err)
 	}
-	eval, err := newEvaluator(cfg)
+	eval, err := decide.NewEvaluator(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +268,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		Workers: opts.Workers, Lease: cfg.Delivery.EventLease,
 		MaxAttempts: cfg.Delivery.MaxAttempts, BackoffBase: cfg.Delivery.BackoffInitial, BackoffMax: cfg.Delivery.BackoffMax,
 		RetryAfterMax: retryAfterMax(cfg.Delivery.RetryAfterMax), OutageWait: g.sender.OutageWait,
-		DrainTimeout: opts.ShutdownTimeout, Classify: classifyPluginError,
+		DrainTimeout: opts.ShutdownTimeout, Classify: decide.ClassifyPluginError,
 		Observe:  g.sender.Guard().ObserveNotification,
 		OnOutbox: g.worker.Kick,
 		Logger:   g.log,

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/decide"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/egress"
 	"github.com/wogate/wogate/pkg/core/ingest"
@@ -84,7 +85,7 @@ type reloader struct {
 // once per event, so an event is evaluated entirely under one config
 // version even when a reload swaps the rules meanwhile.
 type liveEvaluator struct {
-	p atomic.Pointer[evaluator]
+	p atomic.Pointer[decide.Evaluator]
 }
 
 // Evaluate implements dispatch.Evaluator.
@@ -103,7 +104,7 @@ func (s *hookSlot) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.Load(
 
 // initReload records the config and evaluator New built, and registers
 // the reload metrics.
-func (g *Gateway) initReload(cfg *config.Config, eval *evaluator, intake *actionIntake) {
+func (g *Gateway) initReload(cfg *config.Config, eval *decide.Evaluator, intake *actionIntake) {
 	g.rl.live.Store(cfg)
 	g.rl.eval.p.Store(eval)
 	g.rl.intake = intake
@@ -174,7 +175,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (res ReloadRe
 	if len(restart) > 0 {
 		return res, &RestartRequiredError{Keys: restart}
 	}
-	eval, err := newEvaluator(next)
+	eval, err := decide.NewEvaluator(next, nil)
 	if err != nil {
 		return res, err
 	}
@@ -210,7 +211,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (res ReloadRe
 	if err != nil {
 		return res, fmt.Errorf("plugins: %w", err)
 	}
-	res.Rules = eval.set.Len()
+	res.Rules = eval.Rules()
 	return res, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"github.com/wogate/wogate/pkg/core/config"
-	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/store/postgres"
@@ -14,8 +13,9 @@ import (
 )
 
 // The parts of the runtime `gateway replay` (pkg/core/replay) assembles on
-// its own: the same rules, plugin specs, plugin host and error
-// classification as a running gateway, around a store opened read-only.
+// its own: the same plugin specs and plugin host as a running gateway,
+// around a store opened read-only. (The rules evaluator and the plugin
+// error classification are pkg/core/decide's.)
 
 // OpenStoreReadOnly opens the configured store for reading only: SQLite
 // through query-only connections, without migrating (the file must exist
@@ -46,10 +46,6 @@ func OpenStoreReadOnly(ctx context.Context, cfg *config.Config, schema string) (
 
 // PluginSpecs are the plugins cfg configures, as the gateway starts them.
 func PluginSpecs(cfg *config.Config) []plugins.Spec { return pluginSpecs(cfg) }
-
-// ClassifyPluginError is the gateway's verdict on a failed plugin call
-// (dispatch.Options.Classify).
-func ClassifyPluginError(err error) dispatch.Verdict { return classifyPluginError(err) }
 
 // NewPluginHost is the host services plugins call back into, as the
 // gateway builds them, over the given work order reader, customer settings

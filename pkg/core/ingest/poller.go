@@ -172,7 +172,7 @@ func (p *Poller) storeBatch(ctx context.Context, ids []int64, now time.Time) (in
 	}
 	stored := 0
 	for i := range wos {
-		ev, err := PolledEvent(p.opts.Account, &wos[i], "poll", now)
+		ev, err := PolledEvent(p.opts.Account, &wos[i], store.SourcePoll, now)
 		if err != nil {
 			return stored, err
 		}
@@ -193,8 +193,8 @@ func (p *Poller) storeBatch(ctx context.Context, ids []int64, now time.Time) (in
 // PolledEvent builds the synthetic NewWorkOrder event of a work order found
 // by polling or reconciliation. Its body is a real notification, so the
 // dispatcher and plugins cannot tell it from a webhook but by Source.
-func PolledEvent(account string, wo *corrigo.WorkOrder, source string, now time.Time) (*store.Event, error) {
-	msgID := source + "-" + account + "-" + strconv.FormatInt(wo.WorkOrderId, 10)
+func PolledEvent(account string, wo *corrigo.WorkOrder, source store.Source, now time.Time) (*store.Event, error) {
+	msgID := string(source) + "-" + account + "-" + strconv.FormatInt(wo.WorkOrderId, 10)
 	actionDate := wo.Created
 	if actionDate.IsZero() {
 		actionDate = corrigo.NewTime(now)
@@ -202,7 +202,7 @@ func PolledEvent(account string, wo *corrigo.WorkOrder, source string, now time.
 	body, err := corrigo.NewNotification(corrigo.Header{
 		WorkOrderId: wo.WorkOrderId,
 		BranchId:    wo.BranchId,
-		Sender:      &corrigo.Sender{Name: "wogate " + source, Type: "Gateway"},
+		Sender:      &corrigo.Sender{Name: "wogate " + string(source), Type: "Gateway"},
 		ActionDate:  actionDate,
 		ApiVersion:  "1.1",
 		MessageId:   msgID,

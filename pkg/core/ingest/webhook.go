@@ -296,7 +296,7 @@ func (h *Webhook) serve(ctx context.Context, span trace.Span, w *statusWriter, r
 		Action:      string(n.Header.Action),
 		ActionDate:  n.Header.ActionDate.Time,
 		ReceivedAt:  start.UTC(),
-		Source:      "webhook",
+		Source:      store.SourceWebhook,
 		Body:        n.Raw,
 		Status:      store.EventPending,
 		TraceParent: tracectx.Traceparent(ctx), // "" when tracing is off

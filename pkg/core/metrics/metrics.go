@@ -234,22 +234,14 @@ func (m *Metrics) hit(rule string) {
 	m.ruleHits.WithLabelValues(rule).Inc()
 }
 
-// decisionRules is the part of dispatch's decision record read here: the
-// matched rules.
-type decisionRules struct {
-	Rules []struct {
-		Rule string `json:"rule"`
-	} `json:"rules"`
-}
-
 // countDecision counts the rules a stored decision matched. Inbound events
 // record a pseudo-rule "inbound", which is not a configured rule.
 func (m *Metrics) countDecision(raw json.RawMessage) {
 	if len(raw) == 0 {
 		return
 	}
-	var d decisionRules
-	if json.Unmarshal(raw, &d) != nil {
+	d, err := store.DecodeDecision(raw)
+	if err != nil {
 		return
 	}
 	for _, r := range d.Rules {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/wogate/wogate/internal/backoff"
 	"github.com/wogate/wogate/pkg/pluginapi"
 )
 
@@ -497,7 +498,7 @@ func (i *instance) recover(p *proc, reason string) *proc {
 		i.mu.Unlock()
 		i.notify(h)
 
-		wait := backoff(i.sup, n)
+		wait := backoff.Exponential(i.sup.BackoffMin, i.sup.BackoffMax, n)
 		i.log.Warn("restarting plugin", "in", wait, "crashes", n)
 		select {
 		case <-i.stop:
@@ -585,16 +586,6 @@ func (i *instance) liftQuarantine(ctx context.Context) error {
 	i.log.Info("plugin restarted after quarantine", "pid", p.pid)
 	go i.supervise(p, done) //nolint:gosec // G118: the supervisor outlives the call that started it; Close stops it
 	return nil
-}
-
-// backoff is BackoffMin doubled for each crash after the first, capped at
-// BackoffMax.
-func backoff(s Supervisor, crashes int) time.Duration {
-	d := s.BackoffMin
-	for k := 1; k < crashes && d < s.BackoffMax; k++ {
-		d *= 2
-	}
-	return min(d, s.BackoffMax)
 }
 
 // shutdown stops supervision and the process. It waits (bounded by ctx)

@@ -31,7 +31,7 @@ import (
 )
 
 // Source is the Source of the events reconciliation stores.
-const Source = "reconcile"
+const Source = store.SourceReconcile
 
 // API is the part of *corrigo.Client reconciliation uses.
 type API interface {
@@ -537,7 +537,7 @@ func statusAfter(k pluginapi.ActionKind) corrigo.Status {
 // work order, status and LastUpdate always give the same id, so a gap
 // found by several rounds (or replicas) is stored once.
 func MessageID(account string, workOrderID int64, status corrigo.Status, lastUpdate time.Time) string {
-	return Source + "-" + account + "-" + strconv.FormatInt(workOrderID, 10) + "-" + string(status) + "-" +
+	return string(Source) + "-" + account + "-" + strconv.FormatInt(workOrderID, 10) + "-" + string(status) + "-" +
 		strconv.FormatInt(lastUpdate.UTC().UnixMicro(), 10)
 }
 

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/decide"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/gateway"
 	pluginmgr "github.com/wogate/wogate/pkg/core/plugins"
@@ -181,7 +182,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	r := &replayer{src: o.Source}
-	eval, err := gateway.NewEvaluator(o.Config, func(ev *store.Event) time.Time { return handledAt(ev) })
+	eval, err := decide.NewEvaluator(o.Config, func(ev *store.Event) time.Time { return handledAt(ev) })
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +198,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err := m.Start(ctx, gateway.PluginSpecs(o.Config)); err != nil {
 			return nil, fmt.Errorf("start plugins: %w", err)
 		}
-		plugins, classify = m, gateway.ClassifyPluginError
+		plugins, classify = m, decide.ClassifyPluginError
 	}
 	r.disp, err = dispatch.New(dispatch.Options{
 		Store: history{r}, Evaluator: eval, Plugins: plugins, WorkOrders: r,
@@ -298,7 +299,7 @@ type replayer struct {
 	// replayed one at a time; mu guards against plugin callbacks.
 	mu       sync.Mutex
 	cur      *store.Event
-	rec      record
+	rec      store.Decision
 	curActs  []store.OutboxAction
 	notes    []string
 	rebuildE error // a work order could not be rebuilt
@@ -306,36 +307,22 @@ type replayer struct {
 	actions map[woKey][]store.OutboxAction // per page
 }
 
-// record is the decision JSON dispatch stores (dispatch.record).
-type record struct {
-	Skipped string `json:"skipped,omitempty"`
-	Rules   []struct {
-		Rule    string `json:"rule"`
-		Plugin  string `json:"plugin,omitempty"`
-		Shadow  bool   `json:"shadow,omitempty"`
-		Actions int    `json:"actions"`
-	} `json:"rules"`
-	Stopped bool `json:"stopped,omitempty"`
-}
-
 // one replays ev; false when it is not replayed (pending, inbound).
 func (r *replayer) one(ctx context.Context, ev *store.Event) (*Event, bool) {
-	if ev.Status == store.EventPending || ev.Source == "inbound" {
+	if ev.Status == store.EventPending || ev.Source == store.SourceInbound {
 		return nil, false
 	}
 	res := &Event{ID: ev.ID, Account: ev.Account, WorkOrderID: ev.WorkOrderID, Action: ev.Action,
-		MessageID: ev.MessageID, Source: ev.Source, ReceivedAt: ev.ReceivedAt}
+		MessageID: ev.MessageID, Source: string(ev.Source), ReceivedAt: ev.ReceivedAt}
 	acts, err := r.eventActions(ctx, ev)
 	if err != nil {
 		res.Error = err.Error()
 		return res, true
 	}
-	var rec record
-	if len(ev.Decision) > 0 {
-		if err := json.Unmarshal(ev.Decision, &rec); err != nil {
-			res.Error = fmt.Sprintf("recorded decision does not decode: %v", err)
-			return res, true
-		}
+	rec, err := store.DecodeDecision(ev.Decision)
+	if err != nil {
+		res.Error = fmt.Sprintf("recorded decision does not decode: %v", err)
+		return res, true
 	}
 	res.Recorded = recordedSide(ev, rec, acts)
 
@@ -382,7 +369,7 @@ func (r *replayer) eventActions(ctx context.Context, ev *store.Event) ([]store.O
 	return out, nil
 }
 
-func recordedSide(ev *store.Event, rec record, acts []store.OutboxAction) Side {
+func recordedSide(ev *store.Event, rec store.Decision, acts []store.OutboxAction) Side {
 	s := Side{ConfigVersion: ev.ConfigVersion, Status: string(ev.Status), Error: ev.LastError,
 		Rules: []string{}, Stopped: rec.Stopped, Skipped: rec.Skipped, Actions: []Action{}}
 	if ev.Status == store.EventDone {
@@ -399,8 +386,7 @@ func recordedSide(ev *store.Event, rec record, acts []store.OutboxAction) Side {
 }
 
 func replayedSide(out store.Outcome, verdict dispatch.Verdict, err error) Side {
-	var rec record
-	_ = json.Unmarshal(out.Decision, &rec) // absent when the rules failed
+	rec, _ := store.DecodeDecision(out.Decision) // absent when the rules failed
 	s := Side{ConfigVersion: out.ConfigVersion, Status: string(store.EventDone), Rules: []string{},
 		Stopped: rec.Stopped, Skipped: rec.Skipped, Actions: []Action{}}
 	if err != nil {
@@ -631,7 +617,7 @@ func (r *replayer) rebuild(ctx context.Context, cur *store.Event, account string
 	var steps []step
 	for i := range evs {
 		e := &evs[i]
-		if e.Source == "inbound" || (cur != nil && e.ID != cur.ID && e.ReceivedAt.After(cur.ReceivedAt)) {
+		if e.Source == store.SourceInbound || (cur != nil && e.ID != cur.ID && e.ReceivedAt.After(cur.ReceivedAt)) {
 			continue
 		}
 		if n, err := corrigo.DecodeNotification(e.Body); err == nil {

@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/decide"
 	"github.com/wogate/wogate/pkg/core/dispatch"
-	"github.com/wogate/wogate/pkg/core/gateway"
 	"github.com/wogate/wogate/pkg/core/replay"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/store/postgres"
@@ -99,12 +99,12 @@ func recordStore(t *testing.T, cfg *config.Config, open opener) {
 	ctx := context.Background()
 	st := open(t, false)
 	defer func() { _ = st.Close() }()
-	eval, err := gateway.NewEvaluator(cfg, nil)
+	eval, err := decide.NewEvaluator(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d, err := dispatch.New(dispatch.Options{Store: st, Evaluator: eval, Plugins: &erp{}, WorkOrders: liveCorrigo{},
-		Classify: gateway.ClassifyPluginError, PollInterval: 5 * time.Millisecond})
+		Classify: decide.ClassifyPluginError, PollInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,14 +9,14 @@
 // to CorrigoPro and which the action guard would refuse.
 //
 // Cases run through the same code the gateway runs, not a re-implementation:
-// the configuration is loaded by pkg/core/config, the rules are compiled by
-// pkg/core/rules and evaluated against the environment rules.NewEnv builds
-// (with the work order fetched only when a rule for the event's action reads
-// it, as the gateway's evaluator does), actions are checked with
-// pluginapi.Action.Validate as the dispatcher does, and the status and
-// completion rules are those of egress.Guard. Only the outside world is
-// replaced: plugins answer what the case mocks, and CorrigoPro's work order
-// and customer settings are what the case gives.
+// the configuration is loaded by pkg/core/config, and the event is decided by
+// dispatch.Decide (as gateway replay decides recorded events) with the
+// gateway's evaluator and plugin error verdicts (pkg/core/decide): the same
+// rule evaluation, work order fetched only when a rule for the event's
+// action reads it, action validation and idempotency as a running gateway.
+// The status and completion rules are those of egress.Guard. Only the
+// outside world is replaced: plugins answer what the case mocks, and
+// CorrigoPro's work order and customer settings are what the case gives.
 //
 // The file format is documented in docs/integrators.md.
 package ruletest

@@ -2,17 +2,22 @@ package ruletest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/decide"
+	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/egress"
 	"github.com/wogate/wogate/pkg/core/rules"
+	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
 )
@@ -232,79 +237,74 @@ func (r *Runner) execute(ctx context.Context, c *Case) (*Outcome, []string, erro
 	}
 	state := currentWorkOrder(c)
 
-	// The work order the rules see, chosen as the gateway's evaluator does:
-	// a NewWorkOrder's details, else fetched only when a rule that may run
-	// for this action reads it.
-	var wo *corrigo.WorkOrder
-	if p, ok := n.Payload.(corrigo.NewWorkOrderPayload); ok && p.Details.WorkOrderId != 0 {
-		d := p.Details
-		wo = &d
+	// The decision is dispatch's own (dispatch.Decide, as gateway replay
+	// runs it), over the gateway's evaluator, with the case's mocks as the
+	// plugins and the case's work order as what CorrigoPro returns.
+	evr := &recordingEvaluator{}
+	eval, err := decide.ForSet(r.set, r.cfg, func(*store.Event) time.Time { return now })
+	if err != nil {
+		return nil, notes, err
 	}
-	if wo == nil && r.set.NeedsWorkOrder(action) {
-		if c.WorkOrder == nil {
-			return nil, notes, setupf("a rule for %s events reads the work order, so the gateway would fetch work order %d from CorrigoPro; give the case a workOrder: (what that fetch returns)", action, n.Header.WorkOrderId)
-		}
-		wo = cloneWorkOrder(state)
+	evr.inner = eval
+	mocks := &mockPlugins{c: c}
+	disp, err := dispatch.New(dispatch.Options{
+		Store: noHistory{}, Evaluator: evr, Plugins: mocks, WorkOrders: caseWorkOrders{c: c, state: state},
+		Classify: decide.ClassifyPluginError, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: func() time.Time { return now },
+	})
+	if err != nil {
+		return nil, notes, err
 	}
-	env := rules.NewEnv(c.Account, c.Source, n, wo, now)
-	dec, err := r.set.Evaluate(env)
+	ev := &store.Event{ID: 1, Account: c.Account, MessageID: n.Header.MessageId, WorkOrderID: n.Header.WorkOrderId,
+		Action: action, ActionDate: n.Header.ActionDate.Time, ReceivedAt: now, Source: store.Source(c.Source), Body: c.Body}
+	decided, verdict, err := disp.Decide(ctx, ev)
+	notes = append(notes, mocks.notes...)
+	dec := evr.dec
 	out := &Outcome{Rules: []string{}, Actions: []Action{}, Refused: []Refusal{}, Outcome: OutcomeDone}
 	for _, m := range dec.Matched {
 		out.Rules = append(out.Rules, m.Rule)
 	}
 	out.Stopped = dec.Stopped
 	if err != nil {
-		var ee *rules.EvalError
-		if errors.As(err, &ee) {
-			out.Outcome, out.Error = OutcomePark, "evaluate rules: "+err.Error()
-			return out, notes, nil
+		var se *errSetup
+		switch {
+		case errors.As(err, &se):
+			// A rule needs the work order the case does not give.
+			return nil, notes, se
+		case evr.err != nil && verdict != dispatch.Park:
+			return nil, notes, err
 		}
-		return nil, notes, fmt.Errorf("evaluate rules: %w", err)
+		// The dispatcher stores nothing for an event that failed: earlier
+		// rules' actions are dropped with it, and the event is parked,
+		// retried or dead as the rules' or the plugin's error says.
+		out.Outcome, out.Error = outcomeOf(verdict), err.Error()
+		return out, notes, nil
 	}
 
-	accountShadow := r.cfg.Corrigo.Accounts[c.Account].Shadow
 	type pending struct {
 		m rules.Match
 		a pluginapi.Action
 	}
 	var queue []pending
-	for _, m := range dec.Matched {
-		if m.Plugin == "" {
+	rec, err := store.DecodeDecision(decided.Decision)
+	if err != nil {
+		return nil, notes, fmt.Errorf("decision: %w", err)
+	}
+	for _, rr := range rec.Rules {
+		for _, x := range rr.Refused {
+			out.Refused = append(out.Refused, Refusal{Rule: rr.Rule, Plugin: rr.Plugin, Kind: x.Kind, Stage: "validate", Reason: x.Reason})
+		}
+	}
+	for _, oa := range decided.Actions {
+		var a pluginapi.Action
+		if err := json.Unmarshal(oa.Payload, &a); err != nil {
+			return nil, notes, fmt.Errorf("action payload: %w", err)
+		}
+		if oa.Status == store.ActionShadow {
+			out.Actions = append(out.Actions, Action{Rule: oa.Rule, Plugin: oa.Plugin, Shadow: true, Action: a})
 			continue
 		}
-		mock, ok := c.Mocks[m.Plugin]
-		if !ok {
-			notes = append(notes, fmt.Sprintf("rule %q matched; plugin %q has no mock in this case, so it answered no actions", m.Rule, m.Plugin))
-			continue
-		}
-		if mock.Error != "" {
-			// The dispatcher stores nothing for an event whose plugin call
-			// failed: earlier rules' actions are dropped with it, and the
-			// event is retried or dead as the plugin's error says.
-			perr := &pluginapi.Error{Message: mock.Error, Retryable: mock.Retryable}
-			out.Outcome = OutcomeDead
-			if perr.Retryable {
-				out.Outcome = OutcomeRetry
-			}
-			out.Error = fmt.Sprintf("rule %q: plugin %q: %v", m.Rule, m.Plugin, perr)
-			out.Actions, out.Refused = []Action{}, []Refusal{}
-			return out, notes, nil
-		}
-		shadow := m.Shadow || accountShadow
-		for _, a := range mock.Actions {
-			if a.WorkOrderID == 0 {
-				a.WorkOrderID = n.Header.WorkOrderId
-			}
-			if verr := a.Validate(); verr != nil {
-				out.Refused = append(out.Refused, Refusal{Rule: m.Rule, Plugin: m.Plugin, Kind: string(a.Kind), Stage: "validate", Reason: verr.Error()})
-				continue
-			}
-			if shadow {
-				out.Actions = append(out.Actions, Action{Rule: m.Rule, Plugin: m.Plugin, Shadow: true, Action: a})
-				continue
-			}
-			queue = append(queue, pending{m, a})
-		}
+		queue = append(queue, pending{rules.Match{Rule: oa.Rule, Plugin: oa.Plugin}, a})
 	}
 
 	// The guard, in the order egress sends: each sent action moves the
@@ -345,6 +345,86 @@ func (r *Runner) execute(ctx context.Context, c *Case) (*Outcome, []string, erro
 		applySent(fetch.state, a)
 	}
 	return out, notes, nil
+}
+
+// outcomeOf names the verdict on an event that failed.
+func outcomeOf(v dispatch.Verdict) string {
+	switch v {
+	case dispatch.Park:
+		return OutcomePark
+	case dispatch.Dead:
+		return OutcomeDead
+	}
+	return OutcomeRetry
+}
+
+// recordingEvaluator keeps what the gateway's evaluator decided, also for
+// an event whose rules failed (dispatch's outcome then has no decision):
+// the rules that matched count for coverage.
+type recordingEvaluator struct {
+	inner dispatch.Evaluator
+	dec   dispatch.Decision
+	err   error
+}
+
+func (e *recordingEvaluator) Evaluate(ctx context.Context, in *dispatch.Input) (dispatch.Decision, error) {
+	e.dec, e.err = e.inner.Evaluate(ctx, in)
+	return e.dec, e.err
+}
+
+// mockPlugins answers plugin calls with the case's mocks.
+type mockPlugins struct {
+	c     *Case
+	notes []string
+}
+
+func (p *mockPlugins) HandleEvent(ctx context.Context, plugin string, ev pluginapi.Event) ([]pluginapi.Action, error) {
+	mock, ok := p.c.Mocks[plugin]
+	if !ok {
+		p.notes = append(p.notes, fmt.Sprintf("rule %q matched; plugin %q has no mock in this case, so it answered no actions", ev.Rule, plugin))
+		return nil, nil
+	}
+	if mock.Error != "" {
+		return nil, &pluginapi.Error{Message: mock.Error, Retryable: mock.Retryable}
+	}
+	return slices.Clone(mock.Actions), nil
+}
+
+// caseWorkOrders is CorrigoPro's answer when a rule needs the work order:
+// the case's, moved on by the event; without one the case cannot run.
+type caseWorkOrders struct {
+	c     *Case
+	state *corrigo.WorkOrder
+}
+
+func (w caseWorkOrders) GetWorkOrder(ctx context.Context, account string, id int64) (*corrigo.WorkOrder, error) {
+	if w.c.WorkOrder == nil {
+		return nil, setupf("a rule for %s events reads the work order, so the gateway would fetch work order %d from CorrigoPro; give the case a workOrder: (what that fetch returns)", w.c.Event.Header.Action, id)
+	}
+	return cloneWorkOrder(w.state), nil
+}
+
+// noHistory is the store a case's event is decided against: the event is
+// the work order's first, so a NewWorkOrder is never a duplicate. Decide
+// calls nothing else.
+type noHistory struct{}
+
+var errNotStored = errors.New("gateway test stores nothing")
+
+func (noHistory) EventsForWorkOrder(context.Context, string, int64) ([]store.Event, error) {
+	return nil, nil
+}
+func (noHistory) ClaimEvents(context.Context, string, time.Duration, int) ([]store.Event, error) {
+	return nil, errNotStored
+}
+func (noHistory) CompleteEvent(context.Context, int64, string, store.Outcome) error {
+	return errNotStored
+}
+func (noHistory) RetryEvent(context.Context, int64, string, time.Time, string) error {
+	return errNotStored
+}
+func (noHistory) DeferEvent(context.Context, int64, string, time.Time, string, int) error {
+	return errNotStored
 }
 
 // fakeCorrigo answers the guard's questions from the case.

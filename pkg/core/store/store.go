@@ -45,6 +45,16 @@ const (
 	EventIgnored EventStatus = "ignored" // a dead letter an operator chose to ignore
 )
 
+// Source is how an event arrived.
+type Source string
+
+const (
+	SourceWebhook   Source = "webhook"   // a CorrigoPro notification
+	SourcePoll      Source = "poll"      // a new work order the poller found
+	SourceReconcile Source = "reconcile" // a gap the reconciler filled
+	SourceInbound   Source = "inbound"   // addressed to a plugin (its own system's call, or actions it submitted)
+)
+
 // Event is one inbound event: a webhook notification, a polled or
 // reconciled work order, or an inbound call forwarded to a plugin.
 //
@@ -58,7 +68,7 @@ type Event struct {
 	Action      string
 	ActionDate  time.Time // CorrigoPro's ActionDate; zero if unknown
 	ReceivedAt  time.Time
-	Source      string // webhook, poll, reconcile, inbound
+	Source      Source
 	Plugin      string // for inbound events: the plugin they are addressed to
 	Body        json.RawMessage
 	// TraceParent is the W3C trace context (a traceparent header value) of

@@ -50,19 +50,11 @@ func body(wo int64, action, msg string) json.RawMessage {
 }
 
 func decision(rules ...string) json.RawMessage {
-	type rr struct {
-		Rule    string  `json:"rule"`
-		Plugin  string  `json:"plugin,omitempty"`
-		Actions int     `json:"actions"`
-		Millis  float64 `json:"plugin_ms,omitempty"`
-	}
-	rec := struct {
-		Rules []rr `json:"rules"`
-	}{Rules: []rr{}}
+	var rec store.Decision
 	for _, r := range rules {
-		rec.Rules = append(rec.Rules, rr{Rule: r, Plugin: "erp", Actions: 2, Millis: 3.25})
+		rec.Rules = append(rec.Rules, store.RuleDecision{Rule: r, Plugin: "erp", Actions: 2, Millis: 3.25})
 	}
-	b, _ := json.Marshal(rec)
+	b, _ := rec.Encode()
 	return b
 }
 

@@ -36,7 +36,7 @@ type eventRow struct {
 func newEventRow(e *store.Event, now time.Time) eventRow {
 	return eventRow{
 		account: clean(e.Account), messageID: clean(e.MessageID), action: clean(e.Action),
-		source: clean(e.Source), plugin: clean(e.Plugin), status: string(e.Status), lastError: clean(e.LastError),
+		source: clean(string(e.Source)), plugin: clean(e.Plugin), status: string(e.Status), lastError: clean(e.LastError),
 		workOrderID: e.WorkOrderID,
 		actionDate:  e.ActionDate, receivedAt: e.ReceivedAt, nextAt: e.NextAt, handledAt: e.HandledAt, updatedAt: now,
 		body: blob(e.Body), traceParent: nullText(e.TraceParent),

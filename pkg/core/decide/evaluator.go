@@ -1,4 +1,13 @@
-package gateway
+// Package decide is what the running gateway, gateway replay and gateway
+// test share to decide an event as the gateway does: the rules evaluator
+// dispatch calls (dispatch.Evaluator over a compiled rules.Set) and the
+// verdict on a failed plugin call (dispatch.Options.Classify). With both
+// in one place, the three callers run one decision loop, dispatch's, and
+// a rule test cannot pass on a path production does not take.
+//
+// decide never calls a plugin, reads the store or talks to CorrigoPro:
+// the callers give dispatch those.
+package decide
 
 import (
 	"context"
@@ -13,11 +22,11 @@ import (
 	"github.com/wogate/wogate/pkg/corrigo"
 )
 
-// evaluator adapts the compiled rule set to dispatch.Evaluator: it builds
+// Evaluator adapts the compiled rule set to dispatch.Evaluator: it builds
 // the rules' environment from the event, fetches the work order only when
 // a rule that may run for the event's action reads it, and applies the
 // account's shadow mode.
-type evaluator struct {
+type Evaluator struct {
 	set    *rules.Set
 	shadow map[string]bool // accounts in shadow mode
 	// now is the time rules see for an event; nil: the wall clock.
@@ -28,21 +37,17 @@ type evaluator struct {
 // the gateway runs them. now, when not nil, is the time the rules see for
 // an event (gateway replay: when the event was handled); nil means the
 // wall clock, as at run time.
-func NewEvaluator(cfg *config.Config, now func(*store.Event) time.Time) (dispatch.Evaluator, error) {
-	e, err := newEvaluator(cfg)
-	if err != nil {
-		return nil, err
-	}
-	e.now = now
-	return e, nil
-}
-
-func newEvaluator(cfg *config.Config) (*evaluator, error) {
+func NewEvaluator(cfg *config.Config, now func(*store.Event) time.Time) (*Evaluator, error) {
 	set, err := rules.CompileConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("compile rules: %w", err)
 	}
-	e := &evaluator{set: set, shadow: map[string]bool{}}
+	return ForSet(set, cfg, now)
+}
+
+// ForSet is NewEvaluator for rules compiled from cfg already.
+func ForSet(set *rules.Set, cfg *config.Config, now func(*store.Event) time.Time) (*Evaluator, error) {
+	e := &Evaluator{set: set, shadow: map[string]bool{}, now: now}
 	for name, a := range cfg.Corrigo.Accounts {
 		e.shadow[name] = a.Shadow
 	}
@@ -57,7 +62,7 @@ func newEvaluator(cfg *config.Config) (*evaluator, error) {
 }
 
 // Evaluate implements dispatch.Evaluator.
-func (e *evaluator) Evaluate(ctx context.Context, in *dispatch.Input) (dispatch.Decision, error) {
+func (e *Evaluator) Evaluate(ctx context.Context, in *dispatch.Input) (dispatch.Decision, error) {
 	ev := in.Event
 	wo := in.Known()
 	if wo == nil && e.set.NeedsWorkOrder(ev.Action) {
@@ -70,8 +75,15 @@ func (e *evaluator) Evaluate(ctx context.Context, in *dispatch.Input) (dispatch.
 	if e.now != nil {
 		now = e.now(ev)
 	}
-	d, err := e.set.Evaluate(rules.NewEnv(ev.Account, ev.Source, in.Notification, wo, now))
+	d, err := e.set.Evaluate(rules.NewEnv(ev.Account, string(ev.Source), in.Notification, wo, now))
 	out := dispatch.Decision{Stopped: d.Stopped, ConfigVersion: d.ConfigVersion}
+	// With an error, Matched are the rules that matched before it: dispatch
+	// ignores them, gateway test reports them.
+	for _, m := range d.Matched {
+		out.Matched = append(out.Matched, dispatch.Match{
+			Rule: m.Rule, Plugin: m.Plugin, Index: m.Index, Shadow: m.Shadow || e.shadow[ev.Account],
+		})
+	}
 	if err != nil {
 		var ee *rules.EvalError
 		if errors.As(err, &ee) {
@@ -79,13 +91,11 @@ func (e *evaluator) Evaluate(ctx context.Context, in *dispatch.Input) (dispatch.
 		}
 		return out, err
 	}
-	for _, m := range d.Matched {
-		out.Matched = append(out.Matched, dispatch.Match{
-			Rule: m.Rule, Plugin: m.Plugin, Index: m.Index, Shadow: m.Shadow || e.shadow[ev.Account],
-		})
-	}
 	return out, nil
 }
+
+// Rules is how many rules the evaluator runs.
+func (e *Evaluator) Rules() int { return e.set.Len() }
 
 // timeZero lets rules.Evaluate use the current time.
 var timeZero = corrigo.Time{}.Time
