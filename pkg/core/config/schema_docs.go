@@ -58,7 +58,7 @@ var fieldDocs = map[string]string{
 	"Delivery.BackoffInitial":     "BackoffInitial is the first retry delay. Default 1s.",
 	"Delivery.BackoffMax":         "BackoffMax caps the retry delay. Default 5m.",
 	"Delivery.Breaker":            "Breaker configures the circuit breaker each account's CorrigoPro calls go through; corrigo.accounts.<name>.breaker overrides it per account.",
-	"Delivery.EventLease":         "EventLease is how long a worker owns a claimed event before another may take it over; it must outlast the slowest plugin call. Default 2m.",
+	"Delivery.EventLease":         "EventLease is how long a claimed event or action stays a worker's without a renewal. Live workers renew the leases of their work every third of it, so a plugin call or a send may take its own timeout; a process that dies gives its work up within one lease (on SQLite at once: the next gateway takes its leases back at start). Default 15s.",
 	"Delivery.MaxAttempts":        "MaxAttempts before an event or action becomes a dead letter. Default 10.",
 	"Delivery.RetryAfterMax":      "RetryAfterMax caps the Retry-After CorrigoPro sends with a 429 or 503: the account makes no calls for that long (at most this), and the action's next try waits at least that long. 0s ignores Retry-After. Default 10m.",
 	"GroupCommit":                 "GroupCommit batches concurrent store writes (webhook ingest under load) into one transaction: fewer fsyncs, higher throughput.",
