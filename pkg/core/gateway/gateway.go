@@ -240,7 +240,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	g.worker = egress.NewWorker(g.st, g.sender, egress.WorkerOptions{
 		Concurrency: opts.EgressConcurrency, Logger: g.log.With("component", "egress"),
 		PollInterval: 500 * time.Millisecond, StopTimeout: opts.ShutdownTimeout,
-		Lease: cfg.Delivery.EventLease, // renewed while a send runs (egress.WorkerOptions.Lease); a killed process's sends are retaken after it
+		Lease:  cfg.Delivery.EventLease, // renewed while a send runs (egress.WorkerOptions.Lease); a killed process's sends are retaken after it
 		Tracer: g.tracer,
 	})
 
