@@ -37,6 +37,9 @@ const (
 	ActPause       = "Pause"
 	ActCheckOut    = "CheckOut"
 	ActIVRCheckOut = "IvrCheckOut"
+	// ActSubmitInvoice submits the invoice in Desktop: the only way to
+	// accept a prebilled work order (API.md §4.2).
+	ActSubmitInvoice = "SubmitInvoice"
 )
 
 // CustomerActions and DesktopActions list the action names Act accepts.
@@ -44,7 +47,7 @@ var (
 	CustomerActions = []string{ActPutOnHold, ActRecall, ActReopen, ActNteChange, ActSlaChange, ActQuoteRequest,
 		ActQuoteApprove, ActQuoteReject, ActInvoiceStatus, ActMessage, ActAttachmentAdd, ActAttachmentRemove,
 		ActAppointmentChange, ActVerify}
-	DesktopActions = []string{ActAccept, ActReject, ActCheckIn, ActPause, ActCheckOut, ActIVRCheckOut}
+	DesktopActions = []string{ActAccept, ActReject, ActCheckIn, ActPause, ActCheckOut, ActIVRCheckOut, ActSubmitInvoice}
 )
 
 // Action is a customer or Desktop action on a work order (control API
@@ -69,6 +72,7 @@ type Action struct {
 	RepairInfo   *corrigo.RepairInfo   `json:",omitempty"`
 	CustomFields []corrigo.CustomField `json:",omitempty"`
 	Sender       *corrigo.Sender       `json:",omitempty"` // who did it (default: site contact / Jon Snow)
+	SubmitAnyway bool                  `json:",omitempty"` // SubmitInvoice: override a tax mismatch (3056)
 }
 
 // ActionResult is what an action did.
@@ -124,6 +128,8 @@ func (s *Sandbox) Act(id int64, a Action) (ActionResult, error) {
 			return wfCheckOut(s, rec, w, req, ch)
 		case ActIVRCheckOut:
 			return wfIVRCheckOut(s, rec, w, req, ch)
+		case ActSubmitInvoice:
+			return s.submitInvoice(rec, w, a.SubmitAnyway, ch)
 		case ActPutOnHold:
 			if e := guard(w, "putOnHold", corrigo.StatusNew, corrigo.StatusAccepted, corrigo.StatusCheckedIn, corrigo.StatusPaused); e != nil {
 				return e

@@ -135,6 +135,11 @@ func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request, routes map[st
 			entry.Customer = rec.customer.Name
 		}
 	}
+	if code == corrigo.CodeUnauthorized {
+		// CorrigoPro's usage log leaves out requests with an invalid
+		// Authorization (API.md §3.5).
+		return
+	}
 	s.usage.add(entry)
 }
 
@@ -613,8 +618,9 @@ func hNote(c *call) (any, *apiError) {
 	ch := &change{actor: ActorProvider, op: "note", msgID: c.msgID}
 	now := corrigo.NewTime(c.s.now())
 	if _, e := c.s.apply(req.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
-		if w.Status == corrigo.StatusRecalled {
-			return errRecalled(w.WorkOrderId)
+		// Rejected is terminal: "you can do nothing with it" (API.md §4.2).
+		if e := notTerminal(w, "note"); e != nil {
+			return e
 		}
 		w.InternalNote = req.InternalNote
 		rec.notes = append(rec.notes, corrigo.NoteHistoryEntry{InternalNote: req.InternalNote, PerformedBy: req.PerformedBy, Created: now})

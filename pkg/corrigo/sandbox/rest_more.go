@@ -72,8 +72,9 @@ func hUpdateInvoice(c *call) (any, *apiError) {
 	var out corrigo.Invoice
 	ch := &change{actor: ActorProvider, op: "invoiceUpdate", msgID: c.msgID}
 	_, e := c.s.apply(in.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
-		if w.Status == corrigo.StatusRecalled {
-			return errRecalled(w.WorkOrderId)
+		// Rejected is terminal: "you can do nothing with it" (API.md §4.2).
+		if e := notTerminal(w, "invoiceUpdate"); e != nil {
+			return e
 		}
 		inv := cloneInvoice(rec.invoice)
 		if inv.Status != corrigo.InvoiceDraft && inv.Status != corrigo.InvoiceDisputed {
@@ -167,42 +168,58 @@ func hSubmitInvoice(c *call) (any, *apiError) {
 	c.woID = req.WorkOrderId
 	ch := &change{actor: ActorProvider, op: "invoiceSubmit", msgID: c.msgID}
 	_, e := c.s.apply(req.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
-		if w.Status == corrigo.StatusRecalled {
-			return errRecalled(w.WorkOrderId)
-		}
-		inv := cloneInvoice(rec.invoice)
-		if inv.Status != corrigo.InvoiceDraft && inv.Status != corrigo.InvoiceDisputed {
-			return errCode(corrigo.CodeInvoiceStatus, "Invoice of work order %d is %s and cannot be submitted", w.WorkOrderId, inv.Status)
-		}
-		completed := w.Status == corrigo.StatusCheckedOut || w.Status == corrigo.StatusVerified
-		prebilled := w.IsPreBilled && w.Status != corrigo.StatusRejected
-		if !completed && !prebilled {
-			return errCode(corrigo.CodeNotCompleted, "Work order %d is %s: it must be completed or checked out before invoicing", w.WorkOrderId, w.Status)
-		}
-		if v := c.s.invoiceContentProblems(rec, inv); len(v) > 0 {
-			e := errCode(corrigo.CodeInvoiceContent, "Invoice content is invalid: %s", v[0].Message)
-			e.Validation = v
-			return e
-		}
-		if rec.customer.Settings.TaxValidation && !req.SubmitAnyway {
-			subtotal, tax := recomputeInvoice(&inv)
-			want := round2((subtotal - inv.DiscountAmount) * rec.customer.TaxRate)
-			if math.Abs(want-tax) > 0.01 {
-				return errCode(corrigo.CodeTaxMismatch, "Tax amount %.2f does not match the customer's calculation %.2f; resubmit with SubmitAnyway to override", tax, want)
-			}
-		}
-		inv.Status = corrigo.InvoicePendingVerification
-		rec.invoice = inv
-		if w.IsPreBilled && w.Status == corrigo.StatusNew {
-			// A prebilled work order is accepted by submitting its invoice.
-			w.Status = corrigo.StatusAccepted
-		}
-		return nil
+		return c.s.submitInvoice(rec, w, req.SubmitAnyway, ch)
 	})
 	if e != nil {
 		return nil, e
 	}
 	return c.env(), nil
+}
+
+// submitInvoice applies CorrigoPro's invoice submission rules (API.md
+// §1.6, §4.2). Through the API (ch.actor Provider) the work order must be
+// completed, prebilled or not: "the only way to accept a prebilled work
+// order is to submit an invoice via CorrigoPro Desktop" [C]. From Desktop
+// (the SubmitInvoice action), a prebilled New work order's invoice may be
+// submitted and the work order becomes Accepted, with the Accepted
+// notification.
+func (s *Sandbox) submitInvoice(rec *record, w *corrigo.WorkOrder, submitAnyway bool, ch *change) *apiError {
+	if e := notTerminal(w, "invoiceSubmit"); e != nil {
+		return e
+	}
+	inv := cloneInvoice(rec.invoice)
+	if inv.Status != corrigo.InvoiceDraft && inv.Status != corrigo.InvoiceDisputed {
+		return errCode(corrigo.CodeInvoiceStatus, "Invoice of work order %d is %s and cannot be submitted", w.WorkOrderId, inv.Status)
+	}
+	completed := w.Status == corrigo.StatusCheckedOut || w.Status == corrigo.StatusVerified
+	prebilledDesktop := ch.actor == ActorDesktop && w.IsPreBilled && w.Status == corrigo.StatusNew
+	if !completed && !prebilledDesktop {
+		msg := "Work order %d is %s: it must be completed or checked out before invoicing"
+		if w.IsPreBilled && w.Status == corrigo.StatusNew {
+			msg += "; a prebilled work order's invoice is submitted in CorrigoPro Desktop"
+		}
+		return errCode(corrigo.CodeNotCompleted, msg, w.WorkOrderId, w.Status)
+	}
+	if v := s.invoiceContentProblems(rec, inv); len(v) > 0 {
+		e := errCode(corrigo.CodeInvoiceContent, "Invoice content is invalid: %s", v[0].Message)
+		e.Validation = v
+		return e
+	}
+	if rec.customer.Settings.TaxValidation && !submitAnyway {
+		subtotal, tax := recomputeInvoice(&inv)
+		want := round2((subtotal - inv.DiscountAmount) * rec.customer.TaxRate)
+		if math.Abs(want-tax) > 0.01 {
+			return errCode(corrigo.CodeTaxMismatch, "Tax amount %.2f does not match the customer's calculation %.2f; resubmit with SubmitAnyway to override", tax, want)
+		}
+	}
+	inv.Status = corrigo.InvoicePendingVerification
+	rec.invoice = inv
+	if prebilledDesktop {
+		// Submitting a prebilled work order's invoice in Desktop accepts it.
+		w.Status = corrigo.StatusAccepted
+		ch.emit(w, corrigo.AcceptedPayload{StatusChange: corrigo.StatusChange{Status: w.Status, Comment: ch.comment}})
+	}
+	return nil
 }
 
 func hPriceList(c *call) (any, *apiError) {
