@@ -72,6 +72,7 @@ var controlEndpoints = []string{
 	"POST /_sandbox/workorders {Count, Spec}",
 	"GET  /_sandbox/workorders/{id}",
 	"POST /_sandbox/workorders/{id}/actions {Action, ...}",
+	"POST /_sandbox/emulate {Action, WorkOrderId, BranchId}",
 	"GET  /_sandbox/usage-log?direction=&workOrderId=&messageId=&action=&path=&status=&since=&afterSeq=&limit=",
 	"GET  /_sandbox/notifications?state=&workOrderId=&action=&limit=",
 	"POST /_sandbox/notifications/reprocess {Ids}",
@@ -166,6 +167,22 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeControl(w, http.StatusOK, map[string]any{"Entries": s.Usage(f)})
+
+	case head == "emulate" && method == http.MethodPost:
+		var req EmulateRequest
+		if err := decodeControl(r, &req); err != nil {
+			controlError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		res, err := s.Emulate(req)
+		switch {
+		case errors.Is(err, ErrNoWorkOrder):
+			controlError(w, http.StatusNotFound, "%v", err)
+		case err != nil:
+			controlError(w, http.StatusBadRequest, "%v", err)
+		default:
+			writeControl(w, http.StatusOK, res)
+		}
 
 	case head == "workorders" && len(parts) == 1:
 		s.controlWorkOrders(w, r)

@@ -15,6 +15,7 @@ const (
 	ActorDesktop  = "CorrigoPro" // the provider through Desktop, mobile apps or IVR
 	ActorCustomer = "Customer"
 	ActorSystem   = "System"
+	ActorEmulator = "Emulator" // a sample sent by POST /_sandbox/emulate; nothing changed
 )
 
 // HistoryEntry is one change applied to a work order. Every accepted
@@ -56,6 +57,7 @@ type record struct {
 	equipment   []corrigo.Equipment
 	available   []corrigo.Equipment
 	completion  completionInfo
+	ism         ismStatus
 }
 
 // file is an attachment's content, served by its download URL.

@@ -43,8 +43,10 @@ type Notification struct {
 	LastError       string    `json:",omitempty"`
 	// Injected is "duplicate" or "redelivery" for copies made by fault
 	// injection or by Redeliver; CopyOf names the original.
-	Injected string          `json:",omitempty"`
-	CopyOf   int64           `json:",omitempty"`
+	Injected string `json:",omitempty"`
+	CopyOf   int64  `json:",omitempty"`
+	// Emulated marks a sample sent by Emulate (POST /_sandbox/emulate).
+	Emulated bool            `json:",omitempty"`
 	Body     json.RawMessage `json:",omitempty"`
 }
 
