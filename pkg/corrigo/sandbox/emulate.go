@@ -181,12 +181,12 @@ func (s *Sandbox) samplePayload(action corrigo.Action, rec *record, w *corrigo.W
 	if info.Comment == "" {
 		info.Comment = "Replaced the failed part and tested the unit."
 	}
-	if info.RepairInfo == nil && len(rec.customer.Settings.RepairCodes) > 0 {
-		rc := rec.customer.Settings.RepairCodes[0]
+	if info.RepairInfo == nil && len(rec.customer.settings().RepairCodes) > 0 {
+		rc := rec.customer.settings().RepairCodes[0]
 		info.RepairInfo = &corrigo.RepairInfo{CodeId: rc.CodeId, Code: rc.Code}
 	}
 	if len(info.CustomFields) == 0 {
-		for _, f := range rec.customer.Settings.CustomFields {
+		for _, f := range rec.customer.settings().CustomFields {
 			v := "1"
 			if len(f.Values) > 0 {
 				v = f.Values[0]
@@ -287,7 +287,7 @@ func (s *Sandbox) samplePayload(action corrigo.Action, rec *record, w *corrigo.W
 		return corrigo.AppointmentInfoChangedPayload{Appointment: a}
 	case corrigo.ActionAdditionalFieldDescriptorUpdate:
 		return corrigo.AdditionalFieldDescriptorUpdatedPayload{Fields: map[string]json.RawMessage{
-			"AdditionalFields": mustJSON(descriptorsOf(rec.customer.Settings.CustomFields)),
+			"AdditionalFields": mustJSON(descriptorsOf(rec.customer.settings().CustomFields)),
 		}}
 	case corrigo.ActionIsmStatusChanged:
 		st := rec.ism

@@ -335,7 +335,7 @@ func hCustomerSettings(c *call) (any, *apiError) {
 	if cu == nil {
 		return nil, errCode(corrigo.CodeEntityNotFound, "Customer %d not found", id)
 	}
-	return corrigo.CustomerSettingsResponse{Settings: cu.Settings, Envelope: c.env()}, nil
+	return corrigo.CustomerSettingsResponse{Settings: cu.settings(), Envelope: c.env()}, nil
 }
 
 func inRange(t corrigo.Time, r *corrigo.DateRange) bool {
@@ -527,7 +527,7 @@ func quoteSubmit(rec *record, w *corrigo.WorkOrder, req *corrigo.QuoteSubmitRequ
 		return errRecalled(w.WorkOrderId)
 	case w.Status == corrigo.StatusRejected:
 		return errCode(corrigo.CodeQuoteNotAllowed, "A quote cannot be submitted for rejected work order %d", w.WorkOrderId)
-	case !rec.customer.Settings.QuoteSubmitAllowed:
+	case !rec.customer.settings().QuoteSubmitAllowed:
 		return errCode(corrigo.CodeQuoteNotAllowed, "Customer %s does not allow quote submission", rec.customer.Name)
 	case w.Nte != nil && w.Nte.Quote != nil && (w.Nte.Quote.QuoteStatus == corrigo.QuoteSubmitted || w.Nte.Quote.QuoteStatus == corrigo.QuoteApproved):
 		return errCode(corrigo.CodeQuoteNotAllowed, "A quote was already submitted for work order %d; the customer must reject it before a new one", w.WorkOrderId)
@@ -670,8 +670,15 @@ func hAdditionalFieldHistory(c *call) (any, *apiError) {
 }
 
 func hIsmSettings(c *call) (any, *apiError) {
-	if _, e := c.woParam(); e != nil {
+	rec, e := c.woParam()
+	if e != nil {
 		return nil, e
 	}
-	return map[string]any{"IsmSettings": nil, "MessageId": c.msgID}, nil
+	rec.mu.Lock()
+	ism := rec.ism
+	rec.mu.Unlock()
+	if ism.Status == "" {
+		return map[string]any{"IsmSettings": nil, "MessageId": c.msgID}, nil
+	}
+	return map[string]any{"IsmSettings": ism, "MessageId": c.msgID}, nil
 }

@@ -205,7 +205,7 @@ func (s *Sandbox) submitInvoice(rec *record, w *corrigo.WorkOrder, submitAnyway 
 		e.Validation = v
 		return e
 	}
-	if rec.customer.Settings.TaxValidation && !submitAnyway {
+	if rec.customer.settings().TaxValidation && !submitAnyway {
 		subtotal, tax := recomputeInvoice(&inv)
 		want := round2((subtotal - inv.DiscountAmount) * rec.customer.TaxRate)
 		if math.Abs(want-tax) > 0.01 {
@@ -621,6 +621,9 @@ func hUpdateStep(c *call) (any, *apiError) {
 		i := slices.IndexFunc(p.Steps, func(x corrigo.StepDescriptor) bool { return x.Id == req.Step.Id })
 		if i < 0 {
 			return errCode(corrigo.CodeEntityNotFound, "Step %d not found in procedure %d", req.Step.Id, req.ProcedureId)
+		}
+		if e := procedureNotNA(p); e != nil {
+			return e
 		}
 		if e := setStep(&p.Steps[i], req.Step); e != nil {
 			return e

@@ -367,7 +367,7 @@ func (s *Sandbox) Customers() []CustomerInfo {
 	out := make([]CustomerInfo, 0, len(s.customers))
 	for _, c := range s.customers {
 		out = append(out, CustomerInfo{Customer: c.Customer, Prefix: c.Prefix, Currency: c.Currency, TaxRate: c.TaxRate,
-			CompositeTax: c.CompositeTax, Settings: c.Settings, PriceList: c.PriceList})
+			CompositeTax: c.CompositeTax, Settings: c.settings(), PriceList: c.PriceList})
 	}
 	return out
 }
