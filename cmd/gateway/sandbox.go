@@ -169,7 +169,7 @@ func runSandbox(ctx context.Context, args []string) int {
 	opts := sandbox.Options{
 		Clients:            map[string]string{*clientID: *clientSecret},
 		WebhookURL:         *webhookURL,
-		WebhookRetry:       *retry,
+		NoWebhookRetry:     !*retry,
 		WebhookMaxAttempts: *maxAttempts,
 		WebhookConcurrency: *concurrency,
 		TimeScale:          *timeScale,

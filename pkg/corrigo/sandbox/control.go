@@ -76,6 +76,7 @@ var controlEndpoints = []string{
 	"GET  /_sandbox/usage-log?direction=&workOrderId=&messageId=&action=&path=&status=&since=&afterSeq=&limit=",
 	"GET  /_sandbox/notifications?state=&workOrderId=&action=&limit=",
 	"POST /_sandbox/notifications/reprocess {Ids}",
+	"POST /_sandbox/notifications/ignore {Ids}",
 	"POST /_sandbox/notifications/{id}/redeliver {Delay}",
 	"GET  /_sandbox/webhook",
 	"PUT  /_sandbox/webhook {Url}",
@@ -250,7 +251,7 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeControl(w, http.StatusOK, map[string]any{
-			"Url": s.WebhookURL(), "Retry": s.opts.WebhookRetry, "MaxAttempts": s.opts.WebhookMaxAttempts,
+			"Url": s.WebhookURL(), "Retry": !s.opts.NoWebhookRetry, "MaxAttempts": s.opts.WebhookMaxAttempts,
 			"Concurrency": s.opts.WebhookConcurrency, "TimeScale": s.opts.TimeScale, "RetrySchedule": durations(s.opts.RetrySchedule),
 		})
 
@@ -441,6 +442,17 @@ func (s *Sandbox) controlNotifications(w http.ResponseWriter, r *http.Request, p
 			return
 		}
 		writeControl(w, http.StatusOK, map[string]int{"Requeued": s.Reprocess(body.Ids...)})
+	case len(parts) == 2 && strings.EqualFold(parts[1], "ignore") && r.Method == http.MethodPost:
+		var body struct{ Ids []int64 }
+		if err := decodeControl(r, &body); err != nil {
+			controlError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		ids := s.Ignore(body.Ids...)
+		if ids == nil {
+			ids = []int64{}
+		}
+		writeControl(w, http.StatusOK, map[string]any{"Ignored": len(ids), "Ids": ids})
 	case len(parts) == 3 && strings.EqualFold(parts[2], "redeliver") && r.Method == http.MethodPost:
 		id, err := strconv.ParseInt(parts[1], 10, 64)
 		if err != nil {

@@ -21,7 +21,7 @@ import (
 // and a sample of a real work order carries its state.
 func TestEmulateEveryNotificationType(t *testing.T) {
 	rc := newReceiver(t, nil)
-	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url, WebhookRetry: true})
+	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url})
 	v, err := corrigo.NewVerifier(sb.CertificatePEM(), corrigo.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 // refuses what breaks a business rule with 3000.
 func TestLifecycleNotifications(t *testing.T) {
 	rc := newReceiver(t, nil)
-	sb, c := start(t, sandbox.Options{WebhookURL: rc.url, WebhookRetry: true, WebhookConcurrency: 1})
+	sb, c := start(t, sandbox.Options{WebhookURL: rc.url, WebhookConcurrency: 1})
 	ctx := context.Background()
 	H, B, N := sandbox.CustomerHarbor, sandbox.CustomerBluebird, sandbox.CustomerNorthwind
 	proc := func(id int64) corrigo.Procedure {
