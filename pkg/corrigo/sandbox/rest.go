@@ -73,6 +73,8 @@ func (s *Sandbox) apiRoutes() map[string]route {
 		"GET attachments":                      g(hListAttachments),
 		"POST attachments":                     {handler: hUploadAttachment, multipart: true},
 		"GET attachments/downloadurl":          g(hDownloadURL),
+		"PUT attachments":                      j(hUpdateAttachment),
+		"DELETE attachments":                   j(hDeleteAttachment),
 		"GET associates":                       g(hAssociates),
 		"PUT bulk/accept":                      j(bulkActionHandler("accept", wfAccept)),
 		"PUT bulk/reject":                      j(bulkActionHandler("reject", wfReject)),
@@ -85,6 +87,8 @@ func (s *Sandbox) apiRoutes() map[string]route {
 		"GET equipment/available":              g(hAvailableEquipment),
 		"POST equipment":                       j(hAddEquipment),
 		"GET equipment/history":                g(hEquipmentHistory),
+		"PUT equipment":                        j(hUpdateEquipment),
+		"DELETE equipment":                     j(hDeleteEquipment),
 		"GET health":                           g(hHealth),
 		"GET heartbeat":                        g(hHealth),
 	}

@@ -714,3 +714,147 @@ func hAddEquipment(c *call) (any, *apiError) {
 	}
 	return c.env(), nil
 }
+
+// hUpdateAttachment: PUT api/attachments [I]. CorrigoPro documents that
+// attachments cannot be modified (API.md §1.5 [C]): a business-rule
+// refusal (3000) once the attachment is found.
+func hUpdateAttachment(c *call) (any, *apiError) {
+	var req corrigo.AttachmentUpdateRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	if e := requireWO(req.WorkOrderId); e != nil {
+		return nil, e
+	}
+	c.woID = req.WorkOrderId
+	if strings.TrimSpace(req.AttachmentId) == "" {
+		return nil, errValidation(verr("AttachmentId", vRequired, "AttachmentId is required"))
+	}
+	ch := &change{actor: ActorProvider, op: "attachmentUpdate", msgID: c.msgID}
+	_, e := c.s.apply(req.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
+		if e := notTerminal(w, "attachment"); e != nil {
+			return e
+		}
+		if !slices.ContainsFunc(rec.attachments, func(a corrigo.Attachment) bool { return a.AttachmentId == req.AttachmentId }) {
+			return errCode(corrigo.CodeEntityNotFound, "Attachment %q not found on work order %d", req.AttachmentId, w.WorkOrderId)
+		}
+		return errBusinessRule("Attachments cannot be modified; delete attachment %s and upload a new one", req.AttachmentId)
+	})
+	return nil, e
+}
+
+// hDeleteAttachment: DELETE api/attachments [I]. Like uploads, not for a
+// Rejected (3001) or Recalled (3005) work order. API calls send no
+// notification (API.md §3.1).
+func hDeleteAttachment(c *call) (any, *apiError) {
+	var req corrigo.AttachmentDeleteRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	if e := requireWO(req.WorkOrderId); e != nil {
+		return nil, e
+	}
+	c.woID = req.WorkOrderId
+	if strings.TrimSpace(req.AttachmentId) == "" {
+		return nil, errValidation(verr("AttachmentId", vRequired, "AttachmentId is required"))
+	}
+	ch := &change{actor: ActorProvider, op: "attachmentDelete", msgID: c.msgID, comment: req.AttachmentId}
+	if _, e := c.s.apply(req.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
+		if e := notTerminal(w, "attachment"); e != nil {
+			return e
+		}
+		i := slices.IndexFunc(rec.attachments, func(a corrigo.Attachment) bool { return a.AttachmentId == req.AttachmentId })
+		if i < 0 {
+			return errCode(corrigo.CodeEntityNotFound, "Attachment %q not found on work order %d", req.AttachmentId, w.WorkOrderId)
+		}
+		rec.attachments = slices.Delete(slices.Clone(rec.attachments), i, i+1)
+		return nil
+	}); e != nil {
+		return nil, e
+	}
+	c.s.mu.Lock()
+	delete(c.s.files, req.AttachmentId)
+	c.s.mu.Unlock()
+	return c.env(), nil
+}
+
+func equipmentIndex(rec *record, id int64) int {
+	return slices.IndexFunc(rec.equipment, func(x corrigo.Equipment) bool { return x.Id == id })
+}
+
+// hUpdateEquipment: PUT api/equipment [I]: Equipment.Id names equipment on
+// the work order; Name, Model, SerialNumber and Comment given replace the
+// stored ones (Type and the asset stay).
+func hUpdateEquipment(c *call) (any, *apiError) {
+	var req corrigo.EquipmentRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	if e := requireWO(req.WorkOrderId); e != nil {
+		return nil, e
+	}
+	c.woID = req.WorkOrderId
+	eq := req.Equipment
+	if eq.Id <= 0 {
+		return nil, errValidation(verr("Equipment.Id", vRequired, "Equipment.Id is required"))
+	}
+	ch := &change{actor: ActorProvider, op: "equipmentUpdate", msgID: c.msgID, comment: strconv.FormatInt(eq.Id, 10)}
+	if _, e := c.s.apply(req.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
+		if e := notTerminal(w, "equipment"); e != nil {
+			return e
+		}
+		i := equipmentIndex(rec, eq.Id)
+		if i < 0 {
+			return errCode(corrigo.CodeEntityNotFound, "Equipment %d not found on work order %d", eq.Id, w.WorkOrderId)
+		}
+		cur := rec.equipment[i]
+		if eq.Name != "" {
+			cur.Name = eq.Name
+		}
+		if eq.Model != "" {
+			cur.Model = eq.Model
+		}
+		if eq.SerialNumber != "" {
+			cur.SerialNumber = eq.SerialNumber
+		}
+		if eq.Comment != "" {
+			cur.Comment = eq.Comment
+		}
+		rec.equipment = slices.Clone(rec.equipment)
+		rec.equipment[i] = cur
+		return nil
+	}); e != nil {
+		return nil, e
+	}
+	return c.env(), nil
+}
+
+// hDeleteEquipment: DELETE api/equipment [I], Equipment.Id.
+func hDeleteEquipment(c *call) (any, *apiError) {
+	var req corrigo.EquipmentRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	if e := requireWO(req.WorkOrderId); e != nil {
+		return nil, e
+	}
+	c.woID = req.WorkOrderId
+	if req.Equipment.Id <= 0 {
+		return nil, errValidation(verr("Equipment.Id", vRequired, "Equipment.Id is required"))
+	}
+	ch := &change{actor: ActorProvider, op: "equipmentDelete", msgID: c.msgID, comment: strconv.FormatInt(req.Equipment.Id, 10)}
+	if _, e := c.s.apply(req.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
+		if e := notTerminal(w, "equipment"); e != nil {
+			return e
+		}
+		i := equipmentIndex(rec, req.Equipment.Id)
+		if i < 0 {
+			return errCode(corrigo.CodeEntityNotFound, "Equipment %d not found on work order %d", req.Equipment.Id, w.WorkOrderId)
+		}
+		rec.equipment = slices.Delete(slices.Clone(rec.equipment), i, i+1)
+		return nil
+	}); e != nil {
+		return nil, e
+	}
+	return c.env(), nil
+}
