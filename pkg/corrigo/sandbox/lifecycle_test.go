@@ -1,8 +1,12 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,13 +216,10 @@ func TestLifecycleNotifications(t *testing.T) {
 			}
 			idle(t, sb)
 			before := len(rc.deliveries())
-			res, err := sb.Act(id, tc.act(id))
-			if tc.code != 0 {
-				if !isActionError(err, tc.code) {
-					t.Fatalf("got %v, want code %d", err, tc.code)
-				}
-			} else if err != nil {
-				t.Fatal(err)
+			// Through the control API, as a test or demo drives it.
+			res, code := actHTTP(t, sb, id, tc.act(id))
+			if code != tc.code {
+				t.Fatalf("code %d, want %d", code, tc.code)
 			}
 			idle(t, sb)
 			got := rc.deliveries()[before:]
@@ -244,4 +245,39 @@ func TestLifecycleNotifications(t *testing.T) {
 	wantErr(t, c.UpdateProcedureStep(ctx, corrigo.StepUpdateRequest{WorkOrderId: id, ProcedureId: p.Id, Step: corrigo.Step{Id: p.Steps[0].Id, Status: "Done"}}), corrigo.CodeBusinessRule)
 	act(id, sandbox.Action{Action: "MarkProcedureNa", ProcedureId: p.Id, IsMarkedNa: false})
 	wantErr(t, c.UpdateProcedureStep(ctx, corrigo.StepUpdateRequest{WorkOrderId: id, ProcedureId: p.Id, Step: corrigo.Step{Id: p.Steps[0].Id, Status: "Done"}}), 0)
+}
+
+// actHTTP posts a to POST /_sandbox/workorders/{id}/actions and returns the
+// result, or the CorrigoPro code of a refusal.
+func actHTTP(t *testing.T, sb *sandbox.Sandbox, id int64, a sandbox.Action) (sandbox.ActionResult, int) {
+	t.Helper()
+	b, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, sb.ControlURL()+"workorders/"+strconv.FormatInt(id, 10)+"/actions", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+			Code  int
+		}
+		if err := json.Unmarshal(body, &e); err != nil || e.Code == 0 || e.Error == "" {
+			t.Fatalf("HTTP %d without error and code: %s", resp.StatusCode, body)
+		}
+		return sandbox.ActionResult{}, e.Code
+	}
+	var res sandbox.ActionResult
+	if err := json.Unmarshal(body, &res); err != nil {
+		t.Fatalf("answer %s: %v", body, err)
+	}
+	return res, 0
 }
