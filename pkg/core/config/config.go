@@ -41,7 +41,7 @@ const (
 	DefaultMaxAttempts         = 10
 	DefaultBackoffInitial      = time.Second
 	DefaultBackoffMax          = 5 * time.Minute
-	DefaultEventLease          = 2 * time.Minute
+	DefaultEventLease          = 10 * time.Second
 	DefaultRetryAfterMax       = 10 * time.Minute
 	DefaultBreakerFailures     = 5
 	DefaultBreakerOpenTimeout  = 30 * time.Second
@@ -449,9 +449,11 @@ type Delivery struct {
 	BackoffInitial time.Duration `koanf:"backoff_initial" json:"backoff_initial"`
 	// BackoffMax caps the retry delay. Default 5m.
 	BackoffMax time.Duration `koanf:"backoff_max" json:"backoff_max"`
-	// EventLease is how long a worker owns a claimed event before another
-	// may take it over; it must outlast the slowest plugin call.
-	// Default 2m.
+	// EventLease is how long a claimed event or action stays a worker's
+	// without a renewal. Live workers renew the leases of their work every
+	// third of it, so a plugin call or a send may take its own timeout;
+	// a process that dies gives its work up within one lease (on SQLite
+	// at once: the next gateway takes its leases back at start). Default 10s.
 	EventLease time.Duration `koanf:"event_lease" json:"event_lease"`
 	// RetryAfterMax caps the Retry-After CorrigoPro sends with a 429 or
 	// 503: the account makes no calls for that long (at most this), and
@@ -503,6 +505,10 @@ type Admin struct {
 	// TLS serves the admin listener over HTTPS, optionally requiring
 	// client certificates (docs/tls.md).
 	TLS TLS `koanf:"tls" json:"tls"`
+	// Pprof serves Go's runtime profiles (CPU, heap, goroutines, execution
+	// trace) under /debug/pprof/ on the admin listener, behind admin.token,
+	// which it requires. Off by default: a heap profile can hold secrets.
+	Pprof bool `koanf:"pprof" json:"pprof,omitempty"`
 }
 
 // TLS configures HTTPS on one listener. The files are PEM; relative paths
