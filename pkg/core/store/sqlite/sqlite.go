@@ -345,21 +345,45 @@ func (s *Store) checkpointer() {
 	t := time.NewTicker(s.opts.CheckpointInterval)
 	defer t.Stop()
 	var last int64 = -1
+	truncated := false
 	for {
 		select {
 		case <-s.closing:
 			return
 		case <-t.C:
 		}
-		if c := s.stats.commits.Load(); c != last {
-			last = c
-			// Errors are transient (SQLITE_BUSY while another process
-			// checkpoints); the next tick tries again, and the final
-			// Close checkpoints everything anyway.
-			_, _ = s.cpdb.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		// Errors are transient (SQLITE_BUSY while another process
+		// checkpoints); the next tick tries again, and the final Close
+		// checkpoints everything anyway.
+		c := s.stats.commits.Load()
+		switch {
+		case c != last:
+			last, truncated = c, false
+			var busy, logFrames, done int64
+			err := s.cpdb.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
+			if err == nil && logFrames >= walRestartFrames {
+				// Under continuous traffic a PASSIVE checkpoint copies the
+				// WAL but the writer never starts it over while readers
+				// lag, so it grows without bound (1.4 GB in issue 13's
+				// soak). RESTART waits for the readers and makes the next
+				// commit write from the WAL's start; journal_size_limit
+				// then cuts the file back to 64 MiB.
+				_, _ = s.cpdb.ExecContext(context.Background(), "PRAGMA wal_checkpoint(RESTART)")
+			}
+		case !truncated:
+			// Idle since the last tick: empty the WAL file, so a quiet
+			// gateway keeps its data in the database file alone.
+			if _, err := s.cpdb.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)"); err == nil {
+				truncated = true
+			}
 		}
 	}
 }
+
+// walRestartFrames is the WAL length (in pages) above which the
+// checkpointer restarts the WAL: 16384 pages of 4 KiB are 64 MiB, the
+// journal_size_limit the writer connection sets.
+const walRestartFrames = 16384
 
 // fileURI makes an SQLite URI of an absolute path, escaping the characters
 // URIs give meaning to.
