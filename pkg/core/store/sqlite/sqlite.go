@@ -254,7 +254,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return fail(fmt.Errorf("open sqlite store %s: readers: %w", abs, err))
 	}
 	if opts.CheckpointInterval > 0 {
-		s.cpdb, err = sql.Open("sqlite", fileURI(abs)+"?"+busy+"&_pragma=synchronous("+opts.Synchronous+")")
+		// A short busy timeout: a RESTART or TRUNCATE checkpoint holds
+		// new writers back while it waits for readers, so it gives up
+		// after 200 ms and tries again at a later tick rather than stall
+		// ingest for the full busy_timeout.
+		s.cpdb, err = sql.Open("sqlite", fileURI(abs)+"?_pragma=busy_timeout(200)&_pragma=synchronous("+opts.Synchronous+")")
 		if err != nil {
 			_ = s.rdb.Close()
 			_ = s.wdb.Close()
