@@ -168,7 +168,10 @@ func FuzzInboundRequest(f *testing.F) {
 		}
 		rec, called, inserted := send()
 		if !authed {
-			if rec.Code != 401 && rec.Code != 403 && rec.Code != 404 {
+			// An HMAC is checked over the body, so a body over the limit is
+			// refused (413) before it is.
+			tooBig := name == "hmac" && len(body) > 4096 && rec.Code == http.StatusRequestEntityTooLarge
+			if rec.Code != 401 && rec.Code != 403 && rec.Code != 404 && !tooBig {
 				t.Fatalf("%s without its credential: %d %s", name, rec.Code, rec.Body)
 			}
 			if called != 0 || inserted != 0 {
