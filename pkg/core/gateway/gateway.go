@@ -176,6 +176,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.st, err = openStore(ctx, cfg, opts); err != nil {
 		return nil, err
 	}
+	if t, ok := g.st.(interface{ TookOverLeases() (int64, int64) }); ok {
+		if ev, ac := t.TookOverLeases(); ev+ac > 0 {
+			g.log.Info("took over the leases a previous gateway left on this store; its work starts again now",
+				"events", ev, "actions", ac)
+		}
+	}
 	if opts.WrapStore != nil {
 		g.st = opts.WrapStore(g.st)
 	}
@@ -234,7 +240,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	g.worker = egress.NewWorker(g.st, g.sender, egress.WorkerOptions{
 		Concurrency: opts.EgressConcurrency, Logger: g.log.With("component", "egress"),
 		PollInterval: 500 * time.Millisecond, StopTimeout: opts.ShutdownTimeout,
-		Lease: cfg.Delivery.EventLease, SendTimeout: cfg.Delivery.EventLease / 2, // a killed process's sends are retaken after event_lease
+		Lease:  cfg.Delivery.EventLease, // renewed while a send runs (egress.WorkerOptions.Lease); a killed process's sends are retaken after it
 		Tracer: g.tracer,
 	})
 
@@ -676,8 +682,11 @@ func openStore(ctx context.Context, cfg *config.Config, opts Options) (store.Sto
 		if path == "" {
 			path = filepath.Join(cfg.DataDir, config.DefaultSQLiteFile)
 		}
+		// Exclusive: one gateway per SQLite file, and the leases a killed
+		// predecessor left are taken back at once (sqlite.Options).
 		st, err := sqlite.Open(ctx, path, sqlite.Options{MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait,
-			Synchronous: opts.SQLiteSynchronous, QuickCheck: cfg.Store.SQLite.QuickCheck, QuickCheckBudget: cfg.Store.SQLite.QuickCheckBudget})
+			Synchronous: opts.SQLiteSynchronous, Exclusive: true,
+			QuickCheck: cfg.Store.SQLite.QuickCheck, QuickCheckBudget: cfg.Store.SQLite.QuickCheckBudget})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
