@@ -51,25 +51,25 @@ const (
 	DefaultOverloadMaxStore       = int64(8 << 30)
 	DefaultOverloadRetryAfter     = 30 * time.Second
 	DefaultOverloadSampleInterval = time.Second
-	DefaultRetryAfterMax       = 10 * time.Minute
-	DefaultBreakerFailures     = 5
-	DefaultBreakerOpenTimeout  = 30 * time.Second
-	DefaultBreakerHalfOpen     = 1
-	DefaultCustomerRefresh     = 15 * time.Minute
-	DefaultAdminListen         = "127.0.0.1:8081"
-	DefaultSandboxListen       = "127.0.0.1:8090"
-	DefaultSandboxTimeScale    = 1.0
-	DefaultSandboxClientID     = "wogate-sandbox"
-	DefaultSandboxClientSecret = "wogate-sandbox-secret" //nolint:gosec // G101: the embedded sandbox's public test secret
-	DefaultLogLevel            = "info"
-	DefaultLogFormat           = "json"
-	DefaultTracingExporter     = "none"
-	DefaultTracingSampleRatio  = 1.0
-	DefaultTracingServiceName  = "wogate"
-	DefaultRetentionEvents     = 30 * 24 * time.Hour
-	DefaultRetentionLog        = 7 * 24 * time.Hour
-	DefaultEnvPrefix           = "WOGATE_"
-	DefaultEnvNestingSeparator = "__"
+	DefaultRetryAfterMax          = 10 * time.Minute
+	DefaultBreakerFailures        = 5
+	DefaultBreakerOpenTimeout     = 30 * time.Second
+	DefaultBreakerHalfOpen        = 1
+	DefaultCustomerRefresh        = 15 * time.Minute
+	DefaultAdminListen            = "127.0.0.1:8081"
+	DefaultSandboxListen          = "127.0.0.1:8090"
+	DefaultSandboxTimeScale       = 1.0
+	DefaultSandboxClientID        = "wogate-sandbox"
+	DefaultSandboxClientSecret    = "wogate-sandbox-secret" //nolint:gosec // G101: the embedded sandbox's public test secret
+	DefaultLogLevel               = "info"
+	DefaultLogFormat              = "json"
+	DefaultTracingExporter        = "none"
+	DefaultTracingSampleRatio     = 1.0
+	DefaultTracingServiceName     = "wogate"
+	DefaultRetentionEvents        = 30 * 24 * time.Hour
+	DefaultRetentionLog           = 7 * 24 * time.Hour
+	DefaultEnvPrefix              = "WOGATE_"
+	DefaultEnvNestingSeparator    = "__"
 )
 
 // Plugin supervisor defaults (plugins.<name>.supervisor); the same as
