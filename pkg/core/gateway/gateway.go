@@ -37,6 +37,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/ingest"
 	"github.com/wogate/wogate/pkg/core/metrics"
 	"github.com/wogate/wogate/pkg/core/netallow"
+	"github.com/wogate/wogate/pkg/core/overload"
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/ratelog"
 	"github.com/wogate/wogate/pkg/core/store"
@@ -104,6 +105,7 @@ type Gateway struct {
 	log  *slog.Logger
 
 	st        store.Store
+	shed      *overload.Shedder // load shedding (overload.go)
 	clog      *commlog.Writer
 	clients   map[string]*corrigo.Client
 	sender    *egress.Sender
@@ -176,6 +178,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.st, err = openStore(ctx, cfg, opts); err != nil {
 		return nil, err
 	}
+	g.shed = g.newShedder(g.st, sqliteDir(cfg)) // overload.go; before the store is decorated
 	if t, ok := g.st.(interface{ TookOverLeases() (int64, int64) }); ok {
 		if ev, ac := t.TookOverLeases(); ev+ac > 0 {
 			g.log.Info("took over the leases a previous gateway left on this store; its work starts again now",
@@ -198,6 +201,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	g.clog = commlog.New(g.st, commlog.Options{Logger: g.log,
 		Directory: commlog.NewDirectory(commlog.DirectoryOptions{Lookup: workOrderInfo(g.st)})})
 	g.metrics.SetCommLogStats(g.clog.Stats)
+	g.metrics.SetOverloadSource(g.shed.State)
 	g.onClose(g.clog.Close)
 
 	names := accountNames(cfg)
@@ -379,6 +383,7 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 		OnStored:   func(*store.Event) { g.disp.Wake() },
 		OnExchange: g.clog.Add,
 		Tracer:     g.tracer,
+		Shed:       g.shed.Shedding,
 	})
 }
 
@@ -494,6 +499,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		pollWG.Go(func() { _ = p.Run(ingestCtx) })
 	}
 	pollWG.Go(func() { g.runMaintenance(ingestCtx) }) // reconciliation and retention (reconcile_wiring.go)
+	pollWG.Go(func() { g.shed.Run(ingestCtx) })       // load shedding (overload.go)
 	dispWG.Go(func() {
 		if err := g.disp.Run(dispCtx); err != nil {
 			g.log.Error("dispatcher stopped", "err", err)
@@ -637,6 +643,7 @@ func (g *Gateway) problems(ctx context.Context) []string {
 	} else if p := g.health.writeProblem(ctx); p != "" {
 		problems = append(problems, p)
 	}
+	problems = append(problems, g.overloadProblems()...)
 	return append(problems, pluginProblems(g.plugins)...)
 }
 
