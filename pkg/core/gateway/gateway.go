@@ -692,15 +692,36 @@ func openStore(ctx context.Context, cfg *config.Config, opts Options) (store.Sto
 		// Exclusive: one gateway per SQLite file, and the leases a killed
 		// predecessor left are taken back at once (sqlite.Options).
 		st, err := sqlite.Open(ctx, path, sqlite.Options{MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait,
-			Synchronous: opts.SQLiteSynchronous, Exclusive: true})
+			Synchronous: opts.SQLiteSynchronous, Exclusive: true,
+			QuickCheck: cfg.Store.SQLite.QuickCheck, QuickCheckBudget: cfg.Store.SQLite.QuickCheckBudget})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
+		logOpenCheck(opts.Logger, st.Path(), st.OpenCheck())
 		return st, nil
 	case "postgres":
 		return openPostgres(ctx, cfg, opts)
 	}
 	return nil, fmt.Errorf("open store: unknown driver %q", cfg.Store.Driver)
+}
+
+// logOpenCheck says what the SQLite store's open-time quick_check did: a
+// check abandoned for its budget is a warning (the file was not checked in
+// full), one that ran is an info line with its duration.
+func logOpenCheck(log *slog.Logger, path string, oc sqlite.OpenCheck) {
+	if log == nil {
+		return
+	}
+	switch {
+	case oc.Mode == sqlite.QuickCheckOff:
+		log.Info("store quick_check is off (store.sqlite.quick_check)", "path", path)
+	case !oc.Complete:
+		log.Warn("store quick_check did not finish within its budget and was abandoned; the file is served unchecked. "+
+			"Run `gateway store check` during a quiet hour, or set store.sqlite.quick_check: always (or a larger quick_check_budget)",
+			"path", path, "bytes", oc.Bytes, "budget", oc.Budget)
+	default:
+		log.Info("store quick_check ok", "path", path, "bytes", oc.Bytes, "duration", oc.Duration.Round(time.Millisecond))
+	}
 }
 
 func pluginSpecs(cfg *config.Config) []plugins.Spec {

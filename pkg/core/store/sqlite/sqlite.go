@@ -68,6 +68,16 @@ type Options struct {
 	// migrations; the schema must already be at this binary's version.
 	// Every write returns store.ErrReadOnly.
 	ReadOnly bool
+	// QuickCheck is what Open checks of the file before serving from it:
+	// QuickCheckAuto (default) runs SQLite's quick_check under
+	// QuickCheckBudget, QuickCheckAlways runs it to the end, QuickCheckOff
+	// skips it. Damage found fails Open with a *CorruptError (check.go).
+	// A read-only store is not checked (gateway replay, next to a running
+	// gateway that checked it).
+	QuickCheck string
+	// QuickCheckBudget bounds quick_check in auto mode. Default
+	// DefaultQuickCheckBudget.
+	QuickCheckBudget time.Duration
 	// Exclusive makes this Store the file's only writer (`gateway run`):
 	// Open takes an advisory lock on "<path>.lock" (flock, held until
 	// Close or the process's death) and fails if another process holds
@@ -106,6 +116,17 @@ func (o *Options) defaults() error {
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = 250 * time.Millisecond
 	}
+	switch strings.ToLower(o.QuickCheck) {
+	case "":
+		o.QuickCheck = QuickCheckAuto
+	case QuickCheckAuto, QuickCheckAlways, QuickCheckOff:
+		o.QuickCheck = strings.ToLower(o.QuickCheck)
+	default:
+		return fmt.Errorf("sqlite quick_check %q: want auto, always or off", o.QuickCheck)
+	}
+	if o.QuickCheckBudget <= 0 {
+		o.QuickCheckBudget = DefaultQuickCheckBudget
+	}
 	return nil
 }
 
@@ -132,6 +153,7 @@ type Store struct {
 	cpDone     chan struct{}
 
 	stats writerStats
+	check OpenCheck // what Open checked (check.go)
 
 	// unlock releases the lock file of Options.Exclusive; nil without it.
 	unlock func()
@@ -216,16 +238,23 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.wdb.SetConnMaxIdleTime(0)
 	if err := s.wdb.PingContext(ctx); err != nil {
 		_ = s.wdb.Close()
-		return fail(fmt.Errorf("open sqlite store %s: %w", abs, err))
+		return fail(openErr(abs, err))
 	}
 	var mode string
 	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
 		_ = s.wdb.Close()
+		if corruptCode(err) {
+			return fail(openErr(abs, err))
+		}
 		return fail(fmt.Errorf("open sqlite store %s: journal mode is %q, want wal (%w)", abs, mode, err))
+	}
+	if err := s.openCheck(ctx); err != nil {
+		_ = s.wdb.Close()
+		return fail(openErr(abs, err))
 	}
 	if err := migrate(ctx, s.wdb); err != nil {
 		_ = s.wdb.Close()
-		return fail(fmt.Errorf("open sqlite store %s: %w", abs, err))
+		return fail(openErr(abs, err))
 	}
 	s.insertEvent, err = s.wdb.PrepareContext(ctx, insertEventSQL)
 	if err == nil {
@@ -281,6 +310,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // TookOverLeases says how many event and action leases Open released
 // because their owners were dead (Options.Exclusive).
 func (s *Store) TookOverLeases() (events, actions int64) { return s.tookOver[0], s.tookOver[1] }
+
+// openErr wraps an error of Open. SQLite reporting the file damaged or not
+// a database (before quick_check, or where it missed it) becomes a
+// *CorruptError, whose message says what to do.
+func openErr(abs string, err error) error {
+	var ce *CorruptError
+	if !errors.As(err, &ce) && corruptCode(err) {
+		err = &CorruptError{Path: abs, Result: CheckResult{Check: "open", Problems: []string{err.Error()}}}
+	}
+	return fmt.Errorf("open sqlite store %s: %w", abs, err)
+}
 
 // openReadOnly opens only the reader pool (query_only connections, as the
 // gateway's own readers) of an existing, fully migrated store.
