@@ -119,6 +119,7 @@ type Gateway struct {
 	// inboundRejections bounds the inbound handler's failure lines.
 	inboundRejections *ratelog.Limiter
 	stats             *ingest.Stats
+	sigs              *signatureTracker // signatures.go
 	srv               *http.Server
 	ln                net.Listener
 	metrics           *metrics.Metrics
@@ -184,6 +185,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	g.st = g.health
 	g.metrics.SetBacklogSource(g.st)
 	g.metrics.SetWebhookStats(g.stats.Snapshot)
+	g.sigs = newSignatureTracker(g.log, g.metrics.WebhookSignatureVerified)
 	g.onClose(func() {
 		if cerr := g.st.Close(); cerr != nil {
 			g.log.Warn("close store", "err", cerr)
@@ -352,6 +354,7 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 	if err != nil {
 		return nil, fmt.Errorf("account %s: webhook allowed_sources: %w", name, err)
 	}
+	g.sigs.configure(name, v)
 	proxies, err := netallow.Parse(cfg.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("trusted_proxies: %w", err)
@@ -367,7 +370,7 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 		}
 	}
 	return ingest.NewWebhook(ingest.WebhookOptions{
-		Account: name, Verify: newCachedVerifier(v).Check, Store: g.st, SourceAllowed: source,
+		Account: name, Verify: newCachedVerifier(v, g.sigs.observer(name)).Check, Store: g.st, SourceAllowed: source,
 		ExplainRejections: a.Webhook.ExplainRejections,
 		MaxBodyBytes:      a.Webhook.MaxBodyBytes, Logger: g.log, Stats: g.stats,
 		OnStored:   func(*store.Event) { g.disp.Wake() },
