@@ -328,23 +328,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 // webhook builds one account's endpoint with its certificate's verifier,
 // its pinned claims and its source allowlist.
 func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*ingest.Webhook, error) {
-	vo := corrigo.VerifyOptions{Audience: a.Webhook.Audience, ClockSkew: a.Webhook.ClockSkew, Names: a.Webhook.Names}
-	if a.Webhook.RefuseAccessTokens {
-		vo.RefuseNames = clientIDs(cfg)
-	}
-	for _, h := range a.Webhook.Hashes {
-		hash, err := corrigo.ParseHash(h)
-		if err != nil {
-			return nil, fmt.Errorf("account %s: webhook hashes: %w", name, err)
-		}
-		vo.Hashes = append(vo.Hashes, hash)
-	}
-	for _, s := range a.Webhook.SignedBytes {
-		sb, err := corrigo.ParseSignedBytes(s)
-		if err != nil {
-			return nil, fmt.Errorf("account %s: webhook signed_bytes: %w", name, err)
-		}
-		vo.SignedBytes = append(vo.SignedBytes, sb)
+	vo, err := WebhookVerifyOptions(cfg, name, a)
+	if err != nil {
+		return nil, err
 	}
 	v, err := corrigo.NewVerifier([]byte(a.Webhook.Certificate.Value()), vo)
 	if err != nil {
@@ -377,6 +363,31 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 		OnExchange: g.clog.Add,
 		Tracer:     g.tracer,
 	})
+}
+
+// WebhookVerifyOptions are the verifier options of account name's webhook
+// as the gateway builds them (gateway token inspect checks tokens with the
+// same ones).
+func WebhookVerifyOptions(cfg *config.Config, name string, a config.Account) (corrigo.VerifyOptions, error) {
+	vo := corrigo.VerifyOptions{Audience: a.Webhook.Audience, ClockSkew: a.Webhook.ClockSkew, Names: a.Webhook.Names}
+	if a.Webhook.RefuseAccessTokens {
+		vo.RefuseNames = clientIDs(cfg)
+	}
+	for _, h := range a.Webhook.Hashes {
+		hash, err := corrigo.ParseHash(h)
+		if err != nil {
+			return vo, fmt.Errorf("account %s: webhook hashes: %w", name, err)
+		}
+		vo.Hashes = append(vo.Hashes, hash)
+	}
+	for _, s := range a.Webhook.SignedBytes {
+		sb, err := corrigo.ParseSignedBytes(s)
+		if err != nil {
+			return vo, fmt.Errorf("account %s: webhook signed_bytes: %w", name, err)
+		}
+		vo.SignedBytes = append(vo.SignedBytes, sb)
+	}
+	return vo, nil
 }
 
 // clientIDs are the OAuth client ids the gateway's accounts (and the
