@@ -3,6 +3,7 @@ package egress
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -549,8 +550,15 @@ func (g *Guard) fetchSettings(ctx context.Context, k settingsKey, f *settingsFli
 		case corrigo.ClassTransient, corrigo.ClassAuth, corrigo.ClassCanceled:
 			err = fmt.Errorf("get customer %d settings: %w", k.customer, err)
 		default:
-			g.opts.Logger.Warn("customer settings unavailable; completion requirements will not be checked",
-				"account", k.account, "customer", k.customer, "err", err)
+			if errors.Is(err, corrigo.ErrUnexpectedShape) {
+				// The inferred wrapper key is wrong: say it loudly, the
+				// checks are off until the client is fixed.
+				g.opts.Logger.Error("customer settings answer lacks the inferred Settings key; completion requirements are NOT checked for this customer (see the communication log entry and docs/corrigo-client.md)",
+					"account", k.account, "customer", k.customer, "err", err)
+			} else {
+				g.opts.Logger.Warn("customer settings unavailable; completion requirements will not be checked",
+					"account", k.account, "customer", k.customer, "err", err)
+			}
 			cs, err = nil, nil
 		}
 	}

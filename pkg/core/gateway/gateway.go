@@ -206,7 +206,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			Region: a.Region, BaseURL: a.BaseURL, OAuthURL: a.OAuthURL,
 			ClientID: a.ClientID, ClientSecret: a.ClientSecret.Value(),
 			MessageIDPrefix: a.MessageIDPrefix, HTTPClient: httpClient, RateLimiter: rateLimiter(a.RateLimit),
-			Observer: g.metrics.ObserveExchanges(name, exchangeObserver(g.clog, name)),
+			Observer:     g.metrics.ObserveExchanges(name, exchangeObserver(g.clog, name)),
+			AcceptAny2xx: cfg.Corrigo.AcceptAny2xx, // strict.go in pkg/corrigo
 		})
 		if err != nil {
 			return nil, fmt.Errorf("account %s: corrigo client: %w", name, err)
