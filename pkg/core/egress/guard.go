@@ -723,7 +723,14 @@ func settingsRule(act pluginapi.Action, snap snapshot, cs *corrigo.CustomerSetti
 	ri := act.RepairInfo
 	hasRepair := ri != nil && (ri.CodeId != 0 || ri.Code != "")
 	if cs.RepairInfoRequired && !hasRepair {
-		missing = append(missing, "RepairInfo")
+		if ri != nil && (ri.CategoryId != 0 || ri.Category != "") {
+			// A category alone is not repair information: the code
+			// (CodeId or Code) is what the customer's list holds [I], and
+			// CorrigoPro documents no category requirement (API.md §2).
+			missing = append(missing, "RepairInfo with a repair code (a category alone does not identify one)")
+		} else {
+			missing = append(missing, "RepairInfo")
+		}
 	}
 	if hasRepair && len(cs.RepairCodes) > 0 && !slices.ContainsFunc(cs.RepairCodes, func(rc corrigo.RepairCodeSetting) bool {
 		return (ri.CodeId != 0 && rc.CodeId == ri.CodeId) || (ri.CodeId == 0 && ri.Code != "" && rc.Code == ri.Code)

@@ -168,3 +168,31 @@ func TestDescriptorUpdateInvalidatesSettings(t *testing.T) {
 		t.Errorf("cached %d, %d left after an account-wide invalidation", cached, left)
 	}
 }
+
+// TestRepairCategoryAloneIsNotRepairInfo: a check-out for a customer that
+// requires repair information, naming only a repair category, is refused
+// with a reason that says the code is missing, and the sandbox rejects it
+// as well.
+func TestRepairCategoryAloneIsNotRepairInfo(t *testing.T) {
+	sb, c := startSandbox(t)
+	s := NewSender(map[string]API{"main": c}, Options{Logger: quiet})
+	ctx := context.Background()
+	act := withValue(t, c, 0, "Technician")
+	act.RepairInfo = &corrigo.RepairInfo{CategoryId: 7, Category: "Electrical"}
+	for _, target := range []string{"guard", "sandbox"} {
+		wo, err := sb.CreateWorkOrder(sandbox.WorkOrderSpec{CustomerId: sandbox.CustomerHarbor, Type: corrigo.TypeRequest,
+			Status: corrigo.StatusCheckedIn, Silent: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		act.WorkOrderID = wo.WorkOrderId
+		if target == "guard" {
+			refusal, err := s.Guard().Check(ctx, "main", act)
+			if err != nil || !strings.Contains(refusal, "requires RepairInfo with a repair code (a category alone does not identify one)") {
+				t.Fatalf("guard: %q %v", refusal, err)
+			}
+		} else if err := call(ctx, c, act); err == nil {
+			t.Fatal("the sandbox took a check-out with only a repair category")
+		}
+	}
+}
