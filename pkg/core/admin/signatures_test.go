@@ -61,6 +61,11 @@ func TestWebhookSignaturesInStatus(t *testing.T) {
 	if err := sch.Validate(inst); err != nil {
 		t.Errorf("status does not match the document: %v", err)
 	}
+	r = e.do(t, "GET", "/ui/health", testToken, "")
+	if body := string(r.body); r.status != 200 || !strings.Contains(body, `id="signatures-table"`) ||
+		!strings.Contains(body, "SHA-1/decoded") || !strings.Contains(body, "none yet") || !strings.Contains(body, "(was SHA-256/decoded)") {
+		t.Fatalf("health page: %d\n%s", r.status, body)
+	}
 	// A runtime that reports no signatures shows none.
 	if r := newEnv(t).do(t, "GET", "/api/v1/status", testToken, ""); strings.Contains(string(r.body), "webhook_signatures") {
 		t.Errorf("status without a signature reporter: %s", r.body)
