@@ -132,6 +132,11 @@ func tokenInspect(c *command, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	var capture []byte
 	if len(pos) == 0 || pos[0] == "-" {
+		if f, ok := stdin.(*os.File); ok {
+			if fi, serr := f.Stat(); serr == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				fmt.Fprintln(stderr, "gateway token inspect: reading the capture from standard input; paste it, then press Ctrl-D")
+			}
+		}
 		capture, err = io.ReadAll(io.LimitReader(stdin, 1<<20+1))
 	} else {
 		capture, err = os.ReadFile(pos[0])
