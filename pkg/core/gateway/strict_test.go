@@ -97,3 +97,25 @@ func TestUnexpectedAnswersReachTheCommunicationLog(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomFieldChangeDropsCachedSettings: the customer changes a custom
+// field in CorrigoPro (the sandbox's CustomFieldChange), CorrigoPro sends
+// AdditionalFieldDescriptorUpdated, and the gateway's guard drops that
+// customer's cached settings when it handles the event.
+func TestCustomFieldChangeDropsCachedSettings(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	wo, err := w.sb.CreateWorkOrder(sandbox.WorkOrderSpec{Type: corrigo.TypeRequest, CustomerId: sandbox.CustomerHarbor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("accepted", func() bool { return w.status(wo.WorkOrderId) == corrigo.StatusAccepted })
+	required := true
+	if _, err := w.sb.Act(wo.WorkOrderId, sandbox.Action{Action: sandbox.ActCustomFieldChange, CustomFieldId: 502, IsRequired: &required}); err != nil {
+		t.Fatal(err)
+	}
+	want := `"msg":"a custom field configuration changed; customer settings will be fetched again"`
+	w.waitFor("the guard drops the settings", func() bool { return strings.Contains(w.logs.String(), want) })
+	if !strings.Contains(w.logs.String(), `"customer":90256`) {
+		t.Errorf("the invalidation does not name customer 90256:\n%s", w.logs.String())
+	}
+}

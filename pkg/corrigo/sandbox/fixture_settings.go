@@ -13,41 +13,20 @@ import (
 // (AdditionalFieldDescriptorUpdated is the gateway's hint). Tests of
 // caches that must notice a change use it.
 func (s *Sandbox) UpdateCustomerSettings(customerID int, edit func(*corrigo.CustomerSettings)) error {
-	s.mu.Lock()
-	old := s.custByID[customerID]
-	if old == nil {
-		s.mu.Unlock()
+	c := s.customer(customerID)
+	if c == nil {
 		return fmt.Errorf("sandbox: no customer %d", customerID)
 	}
-	// A fresh definition: handlers that read the old one without the lock
-	// keep a consistent copy.
-	def := *old
-	def.Settings.RepairCodes = slices.Clone(old.Settings.RepairCodes)
-	def.Settings.CustomFields = slices.Clone(old.Settings.CustomFields)
-	for i := range def.Settings.CustomFields {
-		def.Settings.CustomFields[i].Values = slices.Clone(def.Settings.CustomFields[i].Values)
+	// settings() hands out slices that are never modified in place: edit
+	// a deep copy and replace the whole value.
+	st := c.settings()
+	st.RepairCodes = slices.Clone(st.RepairCodes)
+	st.CustomFields = slices.Clone(st.CustomFields)
+	for i := range st.CustomFields {
+		st.CustomFields[i].Values = slices.Clone(st.CustomFields[i].Values)
 	}
-	edit(&def.Settings)
-	def.Settings.CustomerId = customerID
-	s.custByID[customerID] = &def
-	for i, c := range s.customers {
-		if c == old {
-			s.customers[i] = &def
-		}
-	}
-	recs := make([]*record, 0, len(s.wos))
-	for _, r := range s.wos {
-		recs = append(recs, r)
-	}
-	s.mu.Unlock()
-	// Work orders read their customer under their own lock (never while
-	// s.mu is held here, so no lock order is imposed).
-	for _, r := range recs {
-		r.mu.Lock()
-		if r.customer == old {
-			r.customer = &def
-		}
-		r.mu.Unlock()
-	}
+	edit(&st)
+	st.CustomerId = customerID
+	c.setSettings(st)
 	return nil
 }
