@@ -19,7 +19,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/wogate/wogate/internal/testplugin"
-	"github.com/wogate/wogate/pkg/pluginapi"
+	pluginhost "github.com/wogate/wogate/pkg/pluginapi/host"
 )
 
 // A plugin built with Serve exits when its host dies, although this host
@@ -111,8 +111,8 @@ func TestHelperHost(t *testing.T) {
 	}
 	args := strings.Split(spec, "\x1f")
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  pluginapi.Handshake,
-		VersionedPlugins: pluginapi.VersionedPlugins(0),
+		HandshakeConfig:  pluginhost.Handshake,
+		VersionedPlugins: pluginhost.VersionedPlugins(0),
 		Cmd:              exec.CommandContext(context.Background(), args[0], args[1:]...), //nolint:gosec // G204: the test's plugin
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -122,7 +122,7 @@ func TestHelperHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := pluginapi.Dispense(cp)
+	r, err := pluginhost.Dispense(cp)
 	if err != nil {
 		t.Fatal(err)
 	}
