@@ -13,9 +13,9 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/wogate/wogate/internal/pluginpb"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi/internal/convert"
+	"github.com/wogate/wogate/pkg/pluginapi/internal/pluginpb"
 	"github.com/wogate/wogate/pkg/pluginapi/internal/wire"
 )
 

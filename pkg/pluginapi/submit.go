@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/wogate/wogate/internal/pluginpb"
+	"github.com/wogate/wogate/pkg/pluginapi/internal/pluginpb"
 )
 
 // The SDK's host (plugin side) offers SubmitActions; the host server
