@@ -21,7 +21,8 @@
 //     InboundRequest and InboundResponse.
 //   - Info and its Schema of Fields (FieldType: TypeString, TypeInt, ...):
 //     the config keys the SDK checks before Configure.
-//   - ConfigError and ConfigErrors: config problems, naming the key.
+//   - Config (from ParseConfig): typed access to the validated config,
+//     with ConfigError and ConfigErrors naming the key at fault.
 //   - Event (with its *corrigo.WorkOrder) in, Action of an ActionKind
 //     (KindAccept, KindNote, ...) out; AllKinds lists them.
 //   - Error and its constructors RetryLater, RetryAfter, Permanent and
@@ -39,4 +40,10 @@
 // Package pluginapi/host is the gateway's side of the protocol (the
 // go-plugin handshake, plugin sets, dispensing a plugin): plugin authors
 // do not need it.
+//
+// The SDK is its own Go module, github.com/wogate/wogate/pkg/pluginapi,
+// versioned apart from the gateway (tags pkg/pluginapi/vX.Y.Z); a plugin
+// depends on it with
+//
+//	go get github.com/wogate/wogate/pkg/pluginapi@latest
 package pluginapi
