@@ -392,6 +392,25 @@ func (m *Manager) Inspect(ctx context.Context, spec Spec) (pluginapi.RemoteInfo,
 	return p.info, ces, nil
 }
 
+// Describe launches the plugin of spec, asks for its description and
+// stops it, without configuring it (for `gateway plugins describe`).
+// protocol is the plugin protocol version the launch negotiated.
+func (m *Manager) Describe(ctx context.Context, spec Spec) (info pluginapi.RemoteInfo, protocol int, err error) {
+	s, err := normalize(spec)
+	if err != nil {
+		return pluginapi.RemoteInfo{}, 0, err
+	}
+	inst := m.newInstance(s)
+	ctx, cancel := context.WithTimeout(ctx, m.startTimeout)
+	defer cancel()
+	p, err := inst.launch(ctx, launchInspect)
+	if err != nil {
+		return pluginapi.RemoteInfo{}, 0, err
+	}
+	defer inst.stopProc(p)
+	return p.info, p.protocol, nil
+}
+
 // Validate launches the plugin of spec, validates spec.Config and stops
 // the plugin (for `gateway validate`).
 func (m *Manager) Validate(ctx context.Context, spec Spec) ([]pluginapi.ConfigError, error) {
