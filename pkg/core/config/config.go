@@ -41,26 +41,33 @@ const (
 	DefaultMaxAttempts         = 10
 	DefaultBackoffInitial      = time.Second
 	DefaultBackoffMax          = 5 * time.Minute
-	DefaultEventLease          = 2 * time.Minute
-	DefaultRetryAfterMax       = 10 * time.Minute
-	DefaultBreakerFailures     = 5
-	DefaultBreakerOpenTimeout  = 30 * time.Second
-	DefaultBreakerHalfOpen     = 1
-	DefaultCustomerRefresh     = 15 * time.Minute
-	DefaultAdminListen         = "127.0.0.1:8081"
-	DefaultSandboxListen       = "127.0.0.1:8090"
-	DefaultSandboxTimeScale    = 1.0
-	DefaultSandboxClientID     = "wogate-sandbox"
-	DefaultSandboxClientSecret = "wogate-sandbox-secret" //nolint:gosec // G101: the embedded sandbox's public test secret
-	DefaultLogLevel            = "info"
-	DefaultLogFormat           = "json"
-	DefaultTracingExporter     = "none"
-	DefaultTracingSampleRatio  = 1.0
-	DefaultTracingServiceName  = "wogate"
-	DefaultRetentionEvents     = 30 * 24 * time.Hour
-	DefaultRetentionLog        = 7 * 24 * time.Hour
-	DefaultEnvPrefix           = "WOGATE_"
-	DefaultEnvNestingSeparator = "__"
+	DefaultEventLease          = 10 * time.Second
+	// Overload limits (Overload).
+	DefaultOverloadMaxPending     = 50000
+	DefaultOverloadMaxOldest      = time.Hour
+	DefaultOverloadMinFreeDisk    = int64(512 << 20)
+	DefaultOverloadMaxStore       = int64(8 << 30)
+	DefaultOverloadRetryAfter     = 30 * time.Second
+	DefaultOverloadSampleInterval = time.Second
+	DefaultRetryAfterMax          = 10 * time.Minute
+	DefaultBreakerFailures        = 5
+	DefaultBreakerOpenTimeout     = 30 * time.Second
+	DefaultBreakerHalfOpen        = 1
+	DefaultCustomerRefresh        = 15 * time.Minute
+	DefaultAdminListen            = "127.0.0.1:8081"
+	DefaultSandboxListen          = "127.0.0.1:8090"
+	DefaultSandboxTimeScale       = 1.0
+	DefaultSandboxClientID        = "wogate-sandbox"
+	DefaultSandboxClientSecret    = "wogate-sandbox-secret" //nolint:gosec // G101: the embedded sandbox's public test secret
+	DefaultLogLevel               = "info"
+	DefaultLogFormat              = "json"
+	DefaultTracingExporter        = "none"
+	DefaultTracingSampleRatio     = 1.0
+	DefaultTracingServiceName     = "wogate"
+	DefaultRetentionEvents        = 30 * 24 * time.Hour
+	DefaultRetentionLog           = 7 * 24 * time.Hour
+	DefaultEnvPrefix              = "WOGATE_"
+	DefaultEnvNestingSeparator    = "__"
 )
 
 // Plugin supervisor defaults (plugins.<name>.supervisor); the same as
@@ -108,6 +115,10 @@ type Config struct {
 	// Tracing exports OpenTelemetry traces that follow each work order
 	// from webhook to plugin to CorrigoPro call. Off by default.
 	Tracing Tracing `koanf:"tracing" json:"tracing"`
+	// Overload sets the limits above which webhooks are refused with 503
+	// and Retry-After (CorrigoPro retries them) instead of growing the
+	// backlog without bound.
+	Overload Overload `koanf:"overload" json:"overload"`
 	// TrustedProxies are the CIDR prefixes of reverse proxies in front of
 	// the public listener. Only a connection from one of them has its
 	// X-Forwarded-For read (webhook allowed_sources); anyone else's header
@@ -449,9 +460,11 @@ type Delivery struct {
 	BackoffInitial time.Duration `koanf:"backoff_initial" json:"backoff_initial"`
 	// BackoffMax caps the retry delay. Default 5m.
 	BackoffMax time.Duration `koanf:"backoff_max" json:"backoff_max"`
-	// EventLease is how long a worker owns a claimed event before another
-	// may take it over; it must outlast the slowest plugin call.
-	// Default 2m.
+	// EventLease is how long a claimed event or action stays a worker's
+	// without a renewal. Live workers renew the leases of their work every
+	// third of it, so a plugin call or a send may take its own timeout;
+	// a process that dies gives its work up within one lease (on SQLite
+	// at once: the next gateway takes its leases back at start). Default 10s.
 	EventLease time.Duration `koanf:"event_lease" json:"event_lease"`
 	// RetryAfterMax caps the Retry-After CorrigoPro sends with a 429 or
 	// 503: the account makes no calls for that long (at most this), and
@@ -503,6 +516,10 @@ type Admin struct {
 	// TLS serves the admin listener over HTTPS, optionally requiring
 	// client certificates (docs/tls.md).
 	TLS TLS `koanf:"tls" json:"tls"`
+	// Pprof serves Go's runtime profiles (CPU, heap, goroutines, execution
+	// trace) under /debug/pprof/ on the admin listener, behind admin.token,
+	// which it requires. Off by default: a heap profile can hold secrets.
+	Pprof bool `koanf:"pprof" json:"pprof,omitempty"`
 }
 
 // TLS configures HTTPS on one listener. The files are PEM; relative paths
@@ -592,6 +609,30 @@ type Retention struct {
 	Events time.Duration `koanf:"events" json:"events"`
 	// Log is how long the communication log is kept. Default 168h.
 	Log time.Duration `koanf:"log" json:"log"`
+}
+
+// Overload holds the load-shedding limits (docs/operations.md,
+// "Overload"). A limit of 0 is no limit. The gateway starts shedding when
+// a sample reaches a limit and stops when every sampled value is back
+// under 90% of its limit (for free disk: above 110%), so it does not
+// flap at the edge.
+type Overload struct {
+	// MaxPendingEvents is the most events waiting for dispatch. Default 50000.
+	MaxPendingEvents int `koanf:"max_pending_events" json:"max_pending_events"`
+	// MaxOldestPending is the greatest age of the oldest pending event.
+	// Default 1h.
+	MaxOldestPending time.Duration `koanf:"max_oldest_pending" json:"max_oldest_pending"`
+	// MinFreeDiskBytes is the least free space on the data_dir file
+	// system (SQLite). Default 536870912 (512 MiB).
+	MinFreeDiskBytes int64 `koanf:"min_free_disk_bytes" json:"min_free_disk_bytes"`
+	// MaxStoreBytes is the largest the SQLite store (database and WAL)
+	// may grow, or the PostgreSQL database. Default 8589934592 (8 GiB).
+	MaxStoreBytes int64 `koanf:"max_store_bytes" json:"max_store_bytes"`
+	// RetryAfter is the Retry-After a refused webhook gets. Default 30s.
+	RetryAfter time.Duration `koanf:"retry_after" json:"retry_after"`
+	// SampleInterval is how often the backlog, disk and store size are
+	// read. Default 1s.
+	SampleInterval time.Duration `koanf:"sample_interval" json:"sample_interval"`
 }
 
 // UsesSandbox reports whether any account uses the embedded sandbox, in

@@ -382,7 +382,7 @@ func TestDefaults(t *testing.T) {
 		{"polling.lookback", acc.Polling.Lookback, 15 * time.Minute},
 		{"reconcile.interval", acc.Reconcile.Interval, time.Hour},
 		{"delivery.max_attempts", cfg.Delivery.MaxAttempts, 10},
-		{"delivery.event_lease", cfg.Delivery.EventLease, 2 * time.Minute},
+		{"delivery.event_lease", cfg.Delivery.EventLease, 10 * time.Second},
 		{"delivery.retry_after_max", cfg.Delivery.RetryAfterMax, 10 * time.Minute},
 		{"account rate_limit", acc.RateLimit, config.RateLimit{}},
 		{"delivery.breaker.consecutive_failures", cfg.Delivery.Breaker.ConsecutiveFailures, 5},
@@ -1184,6 +1184,32 @@ func TestAdminTokenLength(t *testing.T) {
 		_, err := config.Parse("admin.yaml", []byte(y), env())
 		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "admin.token: must be at least 16 characters")) {
 			t.Errorf("token of %d characters: %v", len(tc.token), err)
+		}
+	}
+}
+
+// TestAdminPprofNeedsToken: profiles show the gateway's memory, so
+// admin.pprof is refused without admin.token, on loopback too.
+func TestAdminPprofNeedsToken(t *testing.T) {
+	for _, tc := range []struct {
+		admin string
+		ok    bool
+	}{
+		{"{pprof: true}", false},
+		{"{pprof: true, token: a-long-admin-token-0123456789}", true},
+		{"{pprof: false}", true},
+	} {
+		y := "corrigo: {accounts: {main: {sandbox: true}}}\nadmin: " + tc.admin + "\n"
+		cfg, err := config.Parse("admin.yaml", []byte(y), env())
+		if (err == nil) != tc.ok {
+			t.Errorf("admin %s: err %v, want ok=%v", tc.admin, err, tc.ok)
+			continue
+		}
+		if err != nil && !strings.Contains(err.Error(), "admin.yaml:2:") || err != nil && !strings.Contains(err.Error(), "admin.pprof: needs admin.token") {
+			t.Errorf("admin %s: error does not name the file, line and key: %v", tc.admin, err)
+		}
+		if err == nil && cfg.Admin.Pprof != strings.Contains(tc.admin, "true") {
+			t.Errorf("admin %s: Pprof = %v", tc.admin, cfg.Admin.Pprof)
 		}
 	}
 }

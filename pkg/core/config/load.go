@@ -598,6 +598,14 @@ func applyDefaults(raw map[string]any) {
 		set(r, "events", DefaultRetentionEvents)
 		set(r, "log", DefaultRetentionLog)
 	}
+	if o := sub(raw, "overload"); o != nil {
+		set(o, "max_pending_events", DefaultOverloadMaxPending)
+		set(o, "max_oldest_pending", DefaultOverloadMaxOldest)
+		set(o, "min_free_disk_bytes", DefaultOverloadMinFreeDisk)
+		set(o, "max_store_bytes", DefaultOverloadMaxStore)
+		set(o, "retry_after", DefaultOverloadRetryAfter)
+		set(o, "sample_interval", DefaultOverloadSampleInterval)
+	}
 	if t := sub(raw, "tracing"); t != nil {
 		set(t, "exporter", DefaultTracingExporter)
 		set(t, "sample_ratio", DefaultTracingSampleRatio)

@@ -193,6 +193,19 @@ func (l *loader) validate(c *Config) {
 		l.errorf("delivery.backoff_max", true, "must not be less than backoff_initial (%s)", c.Delivery.BackoffInitial)
 	}
 	l.positive("delivery.event_lease", c.Delivery.EventLease)
+	// overload
+	if c.Overload.MaxPendingEvents < 0 {
+		l.errorf("overload.max_pending_events", true, "must be ≥ 0 (0: no limit)")
+	}
+	if c.Overload.MinFreeDiskBytes < 0 {
+		l.errorf("overload.min_free_disk_bytes", true, "must be ≥ 0 (0: no check)")
+	}
+	if c.Overload.MaxStoreBytes < 0 {
+		l.errorf("overload.max_store_bytes", true, "must be ≥ 0 (0: no limit)")
+	}
+	l.nonNegative("overload.max_oldest_pending", c.Overload.MaxOldestPending)
+	l.positive("overload.retry_after", c.Overload.RetryAfter)
+	l.positive("overload.sample_interval", c.Overload.SampleInterval)
 	l.nonNegative("delivery.retry_after_max", c.Delivery.RetryAfterMax)
 	l.validateBreaker("delivery.breaker", c.Delivery.Breaker, nil)
 	l.positive("customer_settings.refresh", c.CustomerSettings.Refresh)
@@ -209,6 +222,9 @@ func (l *loader) validate(c *Config) {
 		}
 		if c.Admin.Token != "" && len(c.Admin.Token.Value()) < MinAdminTokenLen {
 			l.errorf("admin.token", false, "must be at least %d characters (e.g. openssl rand -hex 32)", MinAdminTokenLen)
+		}
+		if c.Admin.Pprof && c.Admin.Token == "" {
+			l.errorf("admin.pprof", false, "needs admin.token: profiles show what the gateway holds in memory, secrets included; set admin.token (at least %d characters, e.g. openssl rand -hex 32) or turn admin.pprof off", MinAdminTokenLen)
 		}
 		if c.Admin.Listen == c.Listen {
 			l.errorf("admin.listen", true, "must differ from listen (%s)", c.Listen)

@@ -37,6 +37,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/ingest"
 	"github.com/wogate/wogate/pkg/core/metrics"
 	"github.com/wogate/wogate/pkg/core/netallow"
+	"github.com/wogate/wogate/pkg/core/overload"
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/ratelog"
 	"github.com/wogate/wogate/pkg/core/store"
@@ -104,6 +105,7 @@ type Gateway struct {
 	log  *slog.Logger
 
 	st        store.Store
+	shed      *overload.Shedder // load shedding (overload.go)
 	clog      *commlog.Writer
 	clients   map[string]*corrigo.Client
 	sender    *egress.Sender
@@ -176,6 +178,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.st, err = openStore(ctx, cfg, opts); err != nil {
 		return nil, err
 	}
+	g.shed = g.newShedder(g.st, sqliteDir(cfg)) // overload.go; before the store is decorated
+	if t, ok := g.st.(interface{ TookOverLeases() (int64, int64) }); ok {
+		if ev, ac := t.TookOverLeases(); ev+ac > 0 {
+			g.log.Info("took over the leases a previous gateway left on this store; its work starts again now",
+				"events", ev, "actions", ac)
+		}
+	}
 	if opts.WrapStore != nil {
 		g.st = opts.WrapStore(g.st)
 	}
@@ -192,6 +201,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	g.clog = commlog.New(g.st, commlog.Options{Logger: g.log,
 		Directory: commlog.NewDirectory(commlog.DirectoryOptions{Lookup: workOrderInfo(g.st)})})
 	g.metrics.SetCommLogStats(g.clog.Stats)
+	g.metrics.SetOverloadSource(g.shed.State)
 	g.onClose(g.clog.Close)
 
 	names := accountNames(cfg)
@@ -234,7 +244,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	g.worker = egress.NewWorker(g.st, g.sender, egress.WorkerOptions{
 		Concurrency: opts.EgressConcurrency, Logger: g.log.With("component", "egress"),
 		PollInterval: 500 * time.Millisecond, StopTimeout: opts.ShutdownTimeout,
-		Lease: cfg.Delivery.EventLease, SendTimeout: cfg.Delivery.EventLease / 2, // a killed process's sends are retaken after event_lease
+		Lease:  cfg.Delivery.EventLease, // renewed while a send runs (egress.WorkerOptions.Lease); a killed process's sends are retaken after it
 		Tracer: g.tracer,
 	})
 
@@ -373,6 +383,7 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 		OnStored:   func(*store.Event) { g.disp.Wake() },
 		OnExchange: g.clog.Add,
 		Tracer:     g.tracer,
+		Shed:       g.shed.Shedding,
 	})
 }
 
@@ -488,6 +499,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		pollWG.Go(func() { _ = p.Run(ingestCtx) })
 	}
 	pollWG.Go(func() { g.runMaintenance(ingestCtx) }) // reconciliation and retention (reconcile_wiring.go)
+	pollWG.Go(func() { g.shed.Run(ingestCtx) })       // load shedding (overload.go)
 	dispWG.Go(func() {
 		if err := g.disp.Run(dispCtx); err != nil {
 			g.log.Error("dispatcher stopped", "err", err)
@@ -631,6 +643,7 @@ func (g *Gateway) problems(ctx context.Context) []string {
 	} else if p := g.health.writeProblem(ctx); p != "" {
 		problems = append(problems, p)
 	}
+	problems = append(problems, g.overloadProblems()...)
 	return append(problems, pluginProblems(g.plugins)...)
 }
 
@@ -676,8 +689,10 @@ func openStore(ctx context.Context, cfg *config.Config, opts Options) (store.Sto
 		if path == "" {
 			path = filepath.Join(cfg.DataDir, config.DefaultSQLiteFile)
 		}
+		// Exclusive: one gateway per SQLite file, and the leases a killed
+		// predecessor left are taken back at once (sqlite.Options).
 		st, err := sqlite.Open(ctx, path, sqlite.Options{MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait,
-			Synchronous: opts.SQLiteSynchronous})
+			Synchronous: opts.SQLiteSynchronous, Exclusive: true})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
