@@ -41,3 +41,27 @@ func TestScaffoldedGoPluginAcceptsAWorkOrder(t *testing.T) {
 	id := e.create(sandbox.WorkOrderSpec{})
 	e.waitFor("work order accepted by the scaffolded plugin", 30*time.Second, func() bool { return e.status(id) == corrigo.StatusAccepted })
 }
+
+// The same for a Python plugin from `gateway plugin new --lang python`,
+// as generated, under Debian's interpreter.
+func TestScaffoldedPythonPluginAcceptsAWorkOrder(t *testing.T) {
+	python := pythonWithSDKDeps(t)
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(file))
+	dir := filepath.Join(t.TempDir(), "acme-py")
+	gen := exec.CommandContext(t.Context(), gatewayBin, "plugin", "new", "acme-py", "--lang", "python", "--dir", dir, "--sdk-dir", filepath.Join(root, "sdk", "python"))
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("gateway plugin new: %v\n%s", err, out)
+	}
+	unit := exec.CommandContext(t.Context(), python, "-m", "unittest", "discover", "-s", ".")
+	unit.Dir = dir
+	unit.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	if out, err := unit.CombinedOutput(); err != nil {
+		t.Fatalf("the generated tests: %v\n%s", err, out)
+	}
+	ex := startPython(t, python, filepath.Join(dir, "main.py"), `comment: "Scaffolded and on its way"`, 4)
+	wo := ex.createWorkOrder("LOW")
+	ex.waitFor("work order accepted by the scaffolded Python plugin", 30*time.Second, func() bool {
+		return ex.status(wo.WorkOrderId) == corrigo.StatusAccepted
+	})
+}

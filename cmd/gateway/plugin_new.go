@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/template"
 )
@@ -29,21 +30,26 @@ const scaffoldSDKVersion = "v0.0.0-00010101000000-000000000000"
 var pluginCmd = &command{
 	name:     "plugin",
 	summary:  "scaffold a new plugin project",
-	synopsis: "plugin new NAME [--lang go] [--dir DIR] [--module PATH] [--sdk-dir DIR]",
+	synopsis: "plugin new NAME [--lang go|python] [--dir DIR] [--module PATH] [--sdk-dir DIR]",
 	doc:      "Creates the files of a new plugin project.",
 	example:  "gateway plugin new acme-erp --dir ./acme-erp",
 	subs: []*command{{
 		name: "plugin new", summary: "create a plugin project that builds, passes its tests and accepts new work orders",
-		synopsis: "plugin new NAME [--lang go] [--dir DIR] [--module PATH] [--sdk-dir DIR]",
+		synopsis: "plugin new NAME [--lang go|python] [--dir DIR] [--module PATH] [--sdk-dir DIR]",
 		doc: `Writes a plugin project named NAME into DIR (default ./NAME, which must
 not exist or be empty): a plugin that accepts every new work order with a
 configured comment, its test (pkg/pluginapi/plugintest) and a README with
 the gateway config to run it.
 
---lang go (the only language so far) writes go.mod, main.go and
-main_test.go; --module sets the Go module path (default example.com/NAME).
---sdk-dir points the project at a local checkout's pkg/pluginapi with a
-replace, for building before an SDK release is tagged or without network.
+--lang go (the default) writes go.mod, main.go and main_test.go;
+--module sets the Go module path (default example.com/NAME). --sdk-dir
+points the project at a local checkout's pkg/pluginapi with a replace,
+for building before an SDK release is tagged or without network.
+
+--lang python writes main.py (what the gateway runs, with the
+interpreter as command), plugin.py and test_plugin.py; --sdk-dir names
+the checkout's sdk/python directory, written into main.py and the test
+(WOGATE_PYTHON_SDK overrides it at run time).
 
 Exit codes: 0 written; 1 the files could not be written; 2 usage.`,
 		example: `gateway plugin new acme-erp
@@ -55,10 +61,10 @@ gateway plugin new acme-erp --dir /tmp/acme-erp --sdk-dir ~/src/wogate/pkg/plugi
 type pluginNewOptions struct{ lang, dir, module, sdkDir string }
 
 func pluginNewFlags(fs *flag.FlagSet, o *pluginNewOptions) {
-	fs.StringVar(&o.lang, "lang", "go", "the plugin's language: go")
+	fs.StringVar(&o.lang, "lang", "go", "the plugin's language: go or python")
 	fs.StringVar(&o.dir, "dir", "", "directory to create (default ./NAME)")
 	fs.StringVar(&o.module, "module", "", "Go module path (default example.com/NAME)")
-	fs.StringVar(&o.sdkDir, "sdk-dir", "", "local pkg/pluginapi directory to build against (a replace in go.mod)")
+	fs.StringVar(&o.sdkDir, "sdk-dir", "", "the SDK in a local wogate checkout: pkg/pluginapi (go, a replace in go.mod) or sdk/python (python)")
 }
 
 func init() {
@@ -81,15 +87,19 @@ func pluginMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		if !pluginNameRE.MatchString(pos[0]) {
 			return exitCode(usageError(cmd, stderr, "NAME %q must be lower-case letters, digits and dashes, starting with a letter", pos[0]))
 		}
-		if o.lang != "go" {
-			return exitCode(usageError(cmd, stderr, "--lang must be go"))
+		if o.lang != "go" && o.lang != "python" {
+			return exitCode(usageError(cmd, stderr, "--lang must be go or python"))
 		}
 		dir, err := scaffoldPlugin(pos[0], o)
 		if err != nil {
 			fmt.Fprintf(stderr, "gateway plugin new: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "wrote plugin %s in %s\nnext: cd %s && go mod tidy && go test ./... && go build -o %s .\n", pos[0], dir, dir, pos[0])
+		next := fmt.Sprintf("cd %s && go mod tidy && go test ./... && go build -o %s .", dir, pos[0])
+		if o.lang == "python" {
+			next = fmt.Sprintf("cd %s && /usr/bin/python3 -m unittest discover -s .", dir)
+		}
+		fmt.Fprintf(stdout, "wrote plugin %s in %s\nnext: %s\n", pos[0], dir, next)
 		return 0
 	})
 }
@@ -107,7 +117,7 @@ func scaffoldPlugin(name string, o pluginNewOptions) (string, error) {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
-	data := struct{ Name, Module, SDKVersion, SDKDir, CorrigoDir string }{Name: name, Module: o.module, SDKVersion: scaffoldSDKVersion}
+	data := struct{ Name, Module, SDKVersion, SDKDir, CorrigoDir, PySDKDir string }{Name: name, Module: o.module, SDKVersion: scaffoldSDKVersion, PySDKDir: `""`}
 	if data.Module == "" {
 		data.Module = "example.com/" + name
 	}
@@ -116,10 +126,17 @@ func scaffoldPlugin(name string, o pluginNewOptions) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if _, err := os.Stat(filepath.Join(abs, "go.mod")); err != nil {
-			return "", fmt.Errorf("--sdk-dir %s: no go.mod there (want the pkg/pluginapi directory of a wogate checkout)", o.sdkDir)
+		if o.lang == "python" {
+			if _, err := os.Stat(filepath.Join(abs, "wogate_plugin", "__init__.py")); err != nil {
+				return "", fmt.Errorf("--sdk-dir %s: no wogate_plugin there (want the sdk/python directory of a wogate checkout)", o.sdkDir)
+			}
+			data.PySDKDir = strconv.Quote(abs) // a valid Python string literal for a path
+		} else {
+			if _, err := os.Stat(filepath.Join(abs, "go.mod")); err != nil {
+				return "", fmt.Errorf("--sdk-dir %s: no go.mod there (want the pkg/pluginapi directory of a wogate checkout)", o.sdkDir)
+			}
+			data.SDKDir, data.CorrigoDir = abs, filepath.Join(filepath.Dir(abs), "corrigo")
 		}
-		data.SDKDir, data.CorrigoDir = abs, filepath.Join(filepath.Dir(abs), "corrigo")
 	}
 	root := "scaffold/" + o.lang
 	if err := os.MkdirAll(dir, 0o755); err != nil {
