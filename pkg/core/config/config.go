@@ -29,6 +29,8 @@ const (
 	DefaultSQLiteFile          = "wogate.db" // inside data_dir
 	DefaultGroupCommitMaxBatch = 256
 	DefaultGroupCommitMaxWait  = 2 * time.Millisecond
+	DefaultSQLiteQuickCheck    = "auto"
+	DefaultSQLiteQuickBudget   = 10 * time.Second
 	DefaultWebhookPathPrefix   = "/webhooks/corrigo/" // + account name
 	DefaultWebhookClockSkew    = 5 * time.Minute
 	DefaultWebhookMaxBodyBytes = 4 << 20
@@ -162,6 +164,22 @@ type StoreConfig struct {
 	DSN Secret `koanf:"dsn" json:"dsn"`
 	// GroupCommit batches concurrent writes into one transaction.
 	GroupCommit GroupCommit `koanf:"group_commit" json:"group_commit"`
+	// SQLite tunes the sqlite driver.
+	SQLite SQLiteConfig `koanf:"sqlite" json:"sqlite"`
+}
+
+// SQLiteConfig tunes the embedded SQLite store.
+type SQLiteConfig struct {
+	// QuickCheck is what the gateway checks of the SQLite file at start,
+	// before serving from it: "auto" runs SQLite's quick_check under
+	// quick_check_budget (a check that runs out of budget is abandoned
+	// with a warning and the gateway starts), "always" runs it to the end
+	// however long it takes, "off" skips it. Damage found stops the
+	// gateway with a message saying what to do. Default auto.
+	QuickCheck string `koanf:"quick_check" json:"quick_check"`
+	// QuickCheckBudget bounds quick_check in auto mode. Default 10s
+	// (quick_check reads about 1 GB in 20s; docs/storage.md).
+	QuickCheckBudget time.Duration `koanf:"quick_check_budget" json:"quick_check_budget"`
 }
 
 // GroupCommit batches concurrent store writes (webhook ingest under load)
@@ -180,6 +198,11 @@ type CorrigoConfig struct {
 	// in logs and metrics, and in WOGATE_CORRIGO__ACCOUNTS__<NAME>__*
 	// overrides; it must match [a-z0-9][a-z0-9_-]*. At least one.
 	Accounts map[string]Account `koanf:"accounts" json:"accounts"`
+	// AcceptAny2xx takes every 2xx answer from CorrigoPro as success.
+	// Default false: CorrigoPro's documentation says every answer other
+	// than 200 is an error, so a 201 or 204 fails the call visibly (an
+	// action is parked, since it may have taken effect). Needs a restart.
+	AcceptAny2xx bool `koanf:"accept_any_2xx" json:"accept_any_2xx,omitempty"`
 }
 
 // Account is one CorrigoPro account (one client id, one region).
@@ -244,7 +267,9 @@ type Webhook struct {
 	Certificate Secret `koanf:"certificate" json:"certificate,omitempty"`
 	// Disabled turns the endpoint off (polling only).
 	Disabled bool `koanf:"disabled" json:"disabled,omitempty"`
-	// Audience, when set, must equal the token's audience claim.
+	// Audience is the audience claim a token must carry; empty means
+	// CorrigoProDirect (the check is never off by omission), "-" turns
+	// the check off.
 	Audience string `koanf:"audience" json:"audience,omitempty"`
 	// ClockSkew tolerates clock differences when checking a token's
 	// issued and expiry times. Default 5m.

@@ -521,6 +521,10 @@ func applyDefaults(raw map[string]any) {
 			set(gc, "max_batch", DefaultGroupCommitMaxBatch)
 			set(gc, "max_wait", DefaultGroupCommitMaxWait)
 		}
+		if sq := sub(st, "sqlite"); sq != nil {
+			set(sq, "quick_check", DefaultSQLiteQuickCheck)
+			set(sq, "quick_check_budget", DefaultSQLiteQuickBudget)
+		}
 	}
 	if c := sub(raw, "corrigo"); c != nil {
 		if accs := sub(c, "accounts"); accs != nil {

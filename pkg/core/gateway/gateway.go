@@ -121,6 +121,7 @@ type Gateway struct {
 	// inboundRejections bounds the inbound handler's failure lines.
 	inboundRejections *ratelog.Limiter
 	stats             *ingest.Stats
+	sigs              *signatureTracker // signatures.go
 	srv               *http.Server
 	ln                net.Listener
 	metrics           *metrics.Metrics
@@ -193,6 +194,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	g.st = g.health
 	g.metrics.SetBacklogSource(g.st)
 	g.metrics.SetWebhookStats(g.stats.Snapshot)
+	g.sigs = newSignatureTracker(g.log, g.metrics.WebhookSignatureVerified)
 	g.onClose(func() {
 		if cerr := g.st.Close(); cerr != nil {
 			g.log.Warn("close store", "err", cerr)
@@ -214,7 +216,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			Region: a.Region, BaseURL: a.BaseURL, OAuthURL: a.OAuthURL,
 			ClientID: a.ClientID, ClientSecret: a.ClientSecret.Value(),
 			MessageIDPrefix: a.MessageIDPrefix, HTTPClient: httpClient, RateLimiter: rateLimiter(a.RateLimit),
-			Observer: g.metrics.ObserveExchanges(name, exchangeObserver(g.clog, name)),
+			Observer:     g.metrics.ObserveExchanges(name, exchangeObserver(g.clog, name)),
+			AcceptAny2xx: cfg.Corrigo.AcceptAny2xx, // strict.go in pkg/corrigo
 		})
 		if err != nil {
 			return nil, fmt.Errorf("account %s: corrigo client: %w", name, err)
@@ -336,23 +339,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 // webhook builds one account's endpoint with its certificate's verifier,
 // its pinned claims and its source allowlist.
 func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*ingest.Webhook, error) {
-	vo := corrigo.VerifyOptions{Audience: a.Webhook.Audience, ClockSkew: a.Webhook.ClockSkew, Names: a.Webhook.Names}
-	if a.Webhook.RefuseAccessTokens {
-		vo.RefuseNames = clientIDs(cfg)
-	}
-	for _, h := range a.Webhook.Hashes {
-		hash, err := corrigo.ParseHash(h)
-		if err != nil {
-			return nil, fmt.Errorf("account %s: webhook hashes: %w", name, err)
-		}
-		vo.Hashes = append(vo.Hashes, hash)
-	}
-	for _, s := range a.Webhook.SignedBytes {
-		sb, err := corrigo.ParseSignedBytes(s)
-		if err != nil {
-			return nil, fmt.Errorf("account %s: webhook signed_bytes: %w", name, err)
-		}
-		vo.SignedBytes = append(vo.SignedBytes, sb)
+	vo, err := WebhookVerifyOptions(cfg, name, a)
+	if err != nil {
+		return nil, err
 	}
 	v, err := corrigo.NewVerifier([]byte(a.Webhook.Certificate.Value()), vo)
 	if err != nil {
@@ -362,6 +351,7 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 	if err != nil {
 		return nil, fmt.Errorf("account %s: webhook allowed_sources: %w", name, err)
 	}
+	g.sigs.configure(name, v)
 	proxies, err := netallow.Parse(cfg.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("trusted_proxies: %w", err)
@@ -377,7 +367,7 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 		}
 	}
 	return ingest.NewWebhook(ingest.WebhookOptions{
-		Account: name, Verify: newCachedVerifier(v).Check, Store: g.st, SourceAllowed: source,
+		Account: name, Verify: newCachedVerifier(v, g.sigs.observer(name)).Check, Store: g.st, SourceAllowed: source,
 		ExplainRejections: a.Webhook.ExplainRejections,
 		MaxBodyBytes:      a.Webhook.MaxBodyBytes, Logger: g.log, Stats: g.stats,
 		OnStored:   func(*store.Event) { g.disp.Wake() },
@@ -385,6 +375,31 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 		Tracer:     g.tracer,
 		Shed:       g.shed.Shedding,
 	})
+}
+
+// WebhookVerifyOptions are the verifier options of account name's webhook
+// as the gateway builds them (gateway token inspect checks tokens with the
+// same ones).
+func WebhookVerifyOptions(cfg *config.Config, name string, a config.Account) (corrigo.VerifyOptions, error) {
+	vo := corrigo.VerifyOptions{Audience: a.Webhook.Audience, ClockSkew: a.Webhook.ClockSkew, Names: a.Webhook.Names}
+	if a.Webhook.RefuseAccessTokens {
+		vo.RefuseNames = clientIDs(cfg)
+	}
+	for _, h := range a.Webhook.Hashes {
+		hash, err := corrigo.ParseHash(h)
+		if err != nil {
+			return vo, fmt.Errorf("account %s: webhook hashes: %w", name, err)
+		}
+		vo.Hashes = append(vo.Hashes, hash)
+	}
+	for _, s := range a.Webhook.SignedBytes {
+		sb, err := corrigo.ParseSignedBytes(s)
+		if err != nil {
+			return vo, fmt.Errorf("account %s: webhook signed_bytes: %w", name, err)
+		}
+		vo.SignedBytes = append(vo.SignedBytes, sb)
+	}
+	return vo, nil
 }
 
 // clientIDs are the OAuth client ids the gateway's accounts (and the
@@ -692,15 +707,36 @@ func openStore(ctx context.Context, cfg *config.Config, opts Options) (store.Sto
 		// Exclusive: one gateway per SQLite file, and the leases a killed
 		// predecessor left are taken back at once (sqlite.Options).
 		st, err := sqlite.Open(ctx, path, sqlite.Options{MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait,
-			Synchronous: opts.SQLiteSynchronous, Exclusive: true})
+			Synchronous: opts.SQLiteSynchronous, Exclusive: true,
+			QuickCheck: cfg.Store.SQLite.QuickCheck, QuickCheckBudget: cfg.Store.SQLite.QuickCheckBudget})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
+		logOpenCheck(opts.Logger, st.Path(), st.OpenCheck())
 		return st, nil
 	case "postgres":
 		return openPostgres(ctx, cfg, opts)
 	}
 	return nil, fmt.Errorf("open store: unknown driver %q", cfg.Store.Driver)
+}
+
+// logOpenCheck says what the SQLite store's open-time quick_check did: a
+// check abandoned for its budget is a warning (the file was not checked in
+// full), one that ran is an info line with its duration.
+func logOpenCheck(log *slog.Logger, path string, oc sqlite.OpenCheck) {
+	if log == nil {
+		return
+	}
+	switch {
+	case oc.Mode == sqlite.QuickCheckOff:
+		log.Info("store quick_check is off (store.sqlite.quick_check)", "path", path)
+	case !oc.Complete:
+		log.Warn("store quick_check did not finish within its budget and was abandoned; the file is served unchecked. "+
+			"Run `gateway store check` during a quiet hour, or set store.sqlite.quick_check: always (or a larger quick_check_budget)",
+			"path", path, "bytes", oc.Bytes, "budget", oc.Budget)
+	default:
+		log.Info("store quick_check ok", "path", path, "bytes", oc.Bytes, "duration", oc.Duration.Round(time.Millisecond))
+	}
 }
 
 func pluginSpecs(cfg *config.Config) []plugins.Spec {

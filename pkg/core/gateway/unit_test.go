@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ func TestCachedVerifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newCachedVerifier(v)
+	var seen []string
+	c := newCachedVerifier(v, func(combo string, key int) { seen = append(seen, fmt.Sprintf("%s#%d", combo, key)) })
 	c.now = func() time.Time { return now }
 	for range 3 {
 		if reason, err := c.Check(good); err != nil {
@@ -35,6 +37,10 @@ func TestCachedVerifier(t *testing.T) {
 	}
 	if len(c.ok) != 1 {
 		t.Errorf("cache holds %d tokens, want 1", len(c.ok))
+	}
+	// Every accepted token, cached or not, reports how it verified.
+	if strings.Join(seen, " ") != "SHA-256/decoded#0 SHA-256/decoded#0 SHA-256/decoded#0" {
+		t.Errorf("reported %q", seen)
 	}
 	// A forged token is checked every time and never cached.
 	otherKey, _, _ := corrigo.GenerateCertificate("mallory", time.Hour)
@@ -55,6 +61,9 @@ func TestCachedVerifier(t *testing.T) {
 	}
 	if len(c.ok) != 0 {
 		t.Errorf("expired token still cached")
+	}
+	if len(seen) != 3 {
+		t.Errorf("refused tokens were reported as verified: %q", seen)
 	}
 }
 
@@ -77,7 +86,7 @@ func TestCachedVerifierKeepsTokensWithinTheSkew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newCachedVerifier(v)
+	c := newCachedVerifier(v, nil)
 	cacheNow := verifierNow
 	c.now = func() time.Time { return cacheNow }
 	if reason, err := c.Check(tok); err != nil {
