@@ -115,3 +115,41 @@ func TestConfigWrongShapes(t *testing.T) {
 		t.Fatal("nil config")
 	}
 }
+
+// FuzzConfig reads every key of an arbitrary JSON config with every
+// getter, nested objects and lists included: no panic, and every problem
+// names a key path that starts with a key of the config.
+func FuzzConfig(f *testing.F) {
+	f.Add([]byte(`{"a": "x", "n": 3, "d": "30s", "l": ["p", "q"], "m": {"k": 1}, "o": [{"u": 5}, "s"]}`))
+	f.Add([]byte(`{"n": 1e300, "b": "maybe", "d": 12, "l": [1], "m": [], "o": {"x": {"y": null}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m map[string]any
+		if json.Unmarshal(data, &m) != nil {
+			return
+		}
+		var walk func(c *Config, depth int)
+		walk = func(c *Config, depth int) {
+			for _, k := range c.Keys() {
+				_, _, _, _ = c.String(k), c.Int(k), c.Float(k), c.Bool(k)
+				_, _, _ = c.Duration(k), c.StringList(k), c.StringMap(k)
+				if depth < 4 {
+					walk(c.Object(k), depth+1)
+					for _, item := range c.ObjectList(k) {
+						walk(item, depth+1)
+					}
+				}
+			}
+		}
+		c := ParseConfig(m)
+		walk(c, 0)
+		for _, e := range c.Errors() {
+			head := e.Key
+			if i := strings.IndexAny(head, ".["); i >= 0 {
+				head = head[:i]
+			}
+			if _, ok := m[head]; !ok && !strings.Contains(e.Key, ".") {
+				t.Fatalf("problem %v names no key of the config", e)
+			}
+		}
+	})
+}
