@@ -23,27 +23,28 @@ import (
 // values; an explicit value is validated as written (an explicit `0s` for
 // an interval is an error, not "use the default").
 const (
-	DefaultListen              = "127.0.0.1:8080"
-	DefaultDataDir             = "./data"
-	DefaultStoreDriver         = "sqlite"
-	DefaultSQLiteFile          = "wogate.db" // inside data_dir
-	DefaultGroupCommitMaxBatch = 256
-	DefaultGroupCommitMaxWait  = 2 * time.Millisecond
-	DefaultSQLiteQuickCheck    = "auto"
-	DefaultSQLiteQuickBudget   = 10 * time.Second
-	DefaultWebhookPathPrefix   = "/webhooks/corrigo/" // + account name
-	DefaultWebhookClockSkew    = 5 * time.Minute
-	DefaultWebhookMaxBodyBytes = 4 << 20
-	DefaultPollingInterval     = time.Minute
-	DefaultPollingLookback     = 15 * time.Minute
-	DefaultReconcileInterval   = time.Hour
-	DefaultReconcileWindow     = 24 * time.Hour
-	DefaultPluginTimeout       = 10 * time.Second
-	DefaultPluginConcurrency   = 8
-	DefaultMaxAttempts         = 10
-	DefaultBackoffInitial      = time.Second
-	DefaultBackoffMax          = 5 * time.Minute
-	DefaultEventLease          = 10 * time.Second
+	DefaultListen               = "127.0.0.1:8080"
+	DefaultDataDir              = "./data"
+	DefaultStoreDriver          = "sqlite"
+	DefaultSQLiteFile           = "wogate.db" // inside data_dir
+	DefaultGroupCommitMaxBatch  = 256
+	DefaultGroupCommitMaxWait   = 2 * time.Millisecond
+	DefaultSQLiteQuickCheck     = "auto"
+	DefaultSQLiteQuickBudget    = 10 * time.Second
+	DefaultWebhookPathPrefix    = "/webhooks/corrigo/" // + account name
+	DefaultWebhookClockSkew     = 5 * time.Minute
+	DefaultWebhookMaxBodyBytes  = 4 << 20
+	DefaultPollingInterval      = time.Minute
+	DefaultPollingLookback      = 15 * time.Minute
+	DefaultReconcileInterval    = time.Hour
+	DefaultReconcileWindow      = 24 * time.Hour
+	DefaultPluginTimeout        = 10 * time.Second
+	DefaultPluginConcurrency    = 8
+	DefaultMaxAttempts          = 10
+	DefaultBackoffInitial       = time.Second
+	DefaultBackoffMax           = 5 * time.Minute
+	DefaultEventLease           = 10 * time.Second
+	DefaultGuardCacheWorkOrders = 10000
 	// Overload limits (Overload).
 	DefaultOverloadMaxPending     = 50000
 	DefaultOverloadMaxOldest      = time.Hour
@@ -496,6 +497,10 @@ type Delivery struct {
 	// the action's next try waits at least that long. 0s ignores
 	// Retry-After. Default 10m.
 	RetryAfterMax time.Duration `koanf:"retry_after_max" json:"retry_after_max"`
+	// GuardCacheWorkOrders bounds how many work orders' statuses the
+	// action guard keeps from notifications and fetches (about 0.8 KB
+	// each); one evicted costs a GET when it is needed. Default 10000.
+	GuardCacheWorkOrders int `koanf:"guard_cache_work_orders" json:"guard_cache_work_orders"`
 	// Breaker configures the circuit breaker each account's CorrigoPro
 	// calls go through; corrigo.accounts.<name>.breaker overrides it per
 	// account.

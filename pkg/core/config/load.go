@@ -575,6 +575,7 @@ func applyDefaults(raw map[string]any) {
 		set(d, "backoff_max", DefaultBackoffMax)
 		set(d, "event_lease", DefaultEventLease)
 		set(d, "retry_after_max", DefaultRetryAfterMax)
+		set(d, "guard_cache_work_orders", DefaultGuardCacheWorkOrders)
 		if b := sub(d, "breaker"); b != nil {
 			set(b, "consecutive_failures", DefaultBreakerFailures)
 			set(b, "open_timeout", DefaultBreakerOpenTimeout)
