@@ -561,7 +561,7 @@ func TestInboundAuth(t *testing.T) {
 	policies := map[string]config.PluginInbound{
 		"erp":  {Token: tok},
 		"hook": {HMACSecret: sec, HMACHeader: "X-Signature"},
-		"both": {Token: tok, HMACSecret: sec, HMACHeader: config.DefaultInboundHMACHeader},
+		"both": {Token: tok, HMACSecret: sec, HMACHeader: config.DefaultPlugin.Inbound.HMACHeader},
 		"csv":  {},
 		"lo":   {AllowUnauthenticatedOnLoopback: true},
 	}
@@ -597,10 +597,10 @@ func TestInboundAuth(t *testing.T) {
 		{name: "hmac of another body", plugin: "hook", hdr: map[string]string{"X-Signature": hmacHex(sec, body+" ")}, want: 401, wantErr: "X-Signature"},
 		{name: "hmac under another secret", plugin: "hook", hdr: map[string]string{"X-Signature": hmacHex("other-secret-0123456", body)}, want: 401},
 		{name: "hmac not hex", plugin: "hook", hdr: map[string]string{"X-Signature": "zz"}, want: 401},
-		{name: "hmac in the wrong header", plugin: "hook", hdr: map[string]string{config.DefaultInboundHMACHeader: good}, want: 401},
+		{name: "hmac in the wrong header", plugin: "hook", hdr: map[string]string{config.DefaultPlugin.Inbound.HMACHeader: good}, want: 401},
 		{name: "both: token only", plugin: "both", hdr: map[string]string{TokenHeader: tok}, want: 401},
-		{name: "both: hmac only", plugin: "both", hdr: map[string]string{config.DefaultInboundHMACHeader: good}, want: 401},
-		{name: "both", plugin: "both", hdr: map[string]string{TokenHeader: tok, config.DefaultInboundHMACHeader: good}, want: 200},
+		{name: "both: hmac only", plugin: "both", hdr: map[string]string{config.DefaultPlugin.Inbound.HMACHeader: good}, want: 401},
+		{name: "both", plugin: "both", hdr: map[string]string{TokenHeader: tok, config.DefaultPlugin.Inbound.HMACHeader: good}, want: 200},
 		{name: "no credential configured: no route", plugin: "csv", want: 404, wantErr: "has no inbound route"},
 		{name: "no credential configured, token sent", plugin: "csv", hdr: map[string]string{TokenHeader: tok}, want: 404},
 		{name: "unknown plugin", plugin: "nope", want: 404, wantErr: "no plugin"},

@@ -62,8 +62,8 @@ func TestCachedVerifier(t *testing.T) {
 // plugin's supervisor block reaches its Spec.
 func TestPluginSpecsCarrySupervisor(t *testing.T) {
 	d := plugins.DefaultSupervisor
-	if d.MaxCrashes != config.DefaultSupervisorMaxCrashes || d.CrashWindow != config.DefaultSupervisorWindow ||
-		d.BackoffMin != config.DefaultSupervisorBackoffInitial || d.BackoffMax != config.DefaultSupervisorBackoffMax {
+	if d.MaxCrashes != config.DefaultPlugin.Supervisor.MaxCrashes || d.CrashWindow != config.DefaultPlugin.Supervisor.Window ||
+		d.BackoffMin != config.DefaultPlugin.Supervisor.BackoffInitial || d.BackoffMax != config.DefaultPlugin.Supervisor.BackoffMax {
 		t.Errorf("plugins.DefaultSupervisor %+v differs from the config defaults", d)
 	}
 	cfg := &config.Config{Plugins: map[string]config.Plugin{
