@@ -49,6 +49,9 @@ func (d *Dispatcher) fillRetry(p RetryPolicy) *RetryPolicy {
 	return &p
 }
 
+// RetryPolicy returns the retry policy in force.
+func (d *Dispatcher) RetryPolicy() RetryPolicy { return d.retryPolicy() }
+
 func (d *Dispatcher) retryPolicy() RetryPolicy {
 	if p := d.retry.Load(); p != nil {
 		return *p

@@ -27,6 +27,9 @@ func normalizeRetry(p RetryPolicy) *RetryPolicy {
 	return &RetryPolicy{InitialBackoff: o.InitialBackoff, MaxBackoff: o.MaxBackoff, MaxAttempts: o.MaxAttempts, RetryAfterMax: o.RetryAfterMax}
 }
 
+// RetryPolicy returns the retry policy in force.
+func (s *Sender) RetryPolicy() RetryPolicy { return s.retryPolicy() }
+
 func (s *Sender) retryPolicy() RetryPolicy {
 	if p := s.retry.Load(); p != nil {
 		return *p
