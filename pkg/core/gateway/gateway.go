@@ -126,7 +126,8 @@ type Gateway struct {
 	adminLn           net.Listener
 	tls, adminTLS     *listenerTLS // tls.go; nil without TLS
 	closeFns          []func()
-	rl                reloader // reload.go
+	rl                reloader       // reload.go
+	silences          silenceReports // reconcile_wiring.go
 
 	tracer         trace.Tracer
 	tracerProvider trace.TracerProvider

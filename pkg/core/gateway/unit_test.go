@@ -8,6 +8,7 @@ import (
 
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/plugins"
+	"github.com/wogate/wogate/pkg/core/reconcile"
 	"github.com/wogate/wogate/pkg/corrigo"
 )
 
@@ -117,5 +118,29 @@ func TestHostServicesChecksArguments(t *testing.T) {
 	}
 	if v, ok, err := h.KVGet(ctx, "erp", "wo/1"); err != nil || !ok || string(v) != "job-9" {
 		t.Fatalf("KVGet = %q %v %v", v, ok, err)
+	}
+}
+
+// Each gateway keeps its own silence reports, the last per account, until
+// its maintenance loops stop.
+func TestWebhookSilencePerGateway(t *testing.T) {
+	var a, b Gateway
+	a.silences.put(reconcile.Silence{Account: "main", Silent: true})
+	a.silences.put(reconcile.Silence{Account: "main", Silent: false})
+	a.silences.put(reconcile.Silence{Account: "other", Silent: true})
+	got := a.WebhookSilence()
+	if len(got) != 2 || got["main"].Silent || !got["other"].Silent {
+		t.Fatalf("a: %+v", got)
+	}
+	got["main"] = reconcile.Silence{Account: "main", Silent: true}
+	if a.WebhookSilence()["main"].Silent {
+		t.Fatal("the returned map is the gateway's own")
+	}
+	if len(b.WebhookSilence()) != 0 {
+		t.Fatalf("b sees a's reports: %+v", b.WebhookSilence())
+	}
+	a.silences.clear()
+	if len(a.WebhookSilence()) != 0 {
+		t.Fatal("reports kept after the loops stopped")
 	}
 }
