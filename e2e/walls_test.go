@@ -70,6 +70,9 @@ func TestImportWalls(t *testing.T) {
 		{"./pkg/core/egress", []string{"pkg/core/ingest", "pkg/core/dispatch", "pkg/core/plugins", "pkg/core/rules", "pkg/core/decide", "pkg/core/gateway"}},
 		{"./pkg/core/decide", []string{"pkg/core/gateway", "pkg/core/ingest", "pkg/core/egress"}},
 		{"./pkg/core/ruletest", []string{"pkg/core/gateway"}},
+		{"./pkg/core/replay", []string{"pkg/core/gateway"}},
+		{"./pkg/core/assemble", []string{"pkg/core/gateway", "pkg/core/ingest", "pkg/core/dispatch", "pkg/core/egress",
+			"pkg/core/rules", "pkg/core/decide", "pkg/core/replay", "pkg/core/ruletest"}},
 	}
 	for _, w := range deps {
 		for pkg := range list(w.from, true) {
@@ -102,10 +105,11 @@ func TestImportWalls(t *testing.T) {
 		"pkg/core/ingest":         {"pkg/core/gateway"},
 		"pkg/core/dispatch":       {"pkg/core/gateway", "pkg/core/decide", "pkg/core/replay", "pkg/core/ruletest"},
 		"pkg/core/egress":         {"pkg/core/gateway", "pkg/core/ruletest", "pkg/core/admin", "pkg/core/metrics"},
-		"pkg/core/plugins":        {"pkg/core/gateway", "pkg/core/decide", "pkg/core/replay", "pkg/core/admin", "pkg/core/metrics"},
+		"pkg/core/plugins":        {"pkg/core/gateway", "pkg/core/assemble", "pkg/core/decide", "pkg/core/replay", "pkg/core/admin", "pkg/core/metrics"},
 		"pkg/core/store/sqlite":   {"pkg/core/gateway"},
 		"pkg/core/store/postgres": {"pkg/core/gateway"},
-		"pkg/core/gateway":        {"pkg/core/replay"},
+		"pkg/core/gateway":        {},
+		"pkg/core/assemble":       {"pkg/core/gateway", "pkg/core/replay"},
 		"pkg/core/replay":         {},
 		"pkg/core/ruletest":       {"pkg/core/replay"},
 	}

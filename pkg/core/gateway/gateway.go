@@ -29,6 +29,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/commlog"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/decide"
@@ -241,11 +242,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 
 	// Plugins, then rules: a rule naming a plugin that failed to start is
 	// caught here rather than at the first event.
-	host := &hostServices{accounts: map[string]bool{}, reader: g.sender, settings: g.sender.Guard(), kv: g.st}
-	for _, n := range names {
-		host.accounts[n] = true
-	}
-	host.intake = newIntake(cfg, g.st, g.log) // inbound.go
+	intake := newIntake(cfg, g.st, g.log) // inbound.go
+	host := assemble.NewHost(cfg, assemble.HostOptions{Reader: g.sender, Settings: g.sender.Guard(), KV: g.st, Actions: intake})
 	g.plugins = plugins.NewManager(host, g.log.With("component", "plugins"))
 	g.metrics.SetPluginSource(g.plugins)
 	g.onClose(func() {
@@ -255,14 +253,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			g.log.Warn("stop plugins", "err", err)
 		}
 	})
-	if err := g.plugins.Start(ctx, pluginSpecs(cfg)); err != nil {
+	if err := g.plugins.Start(ctx, assemble.PluginSpecs(cfg)); err != nil {
 		return nil, fmt.Errorf("start plugins: %w", err)
 	}
 	eval, err := decide.NewEvaluator(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	g.initReload(cfg, eval, host.intake)
+	g.initReload(cfg, eval, intake)
 
 	g.disp, err = dispatch.New(dispatch.Options{
 		Store: g.st, Evaluator: &g.rl.eval, Plugins: g.metrics.InstrumentPlugins(g.plugins), WorkOrders: g.sender,
@@ -305,7 +303,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			g.pollers = append(g.pollers, p)
 		}
 	}
-	g.routeInbound(mux.ServeMux, host.intake) // inbound.go: /plugins/{name}/inbound
+	g.routeInbound(mux.ServeMux, intake) // inbound.go: /plugins/{name}/inbound
 	g.routes = append(g.routes, inboundPatterns...)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -687,22 +685,6 @@ func openStore(ctx context.Context, cfg *config.Config, opts Options) (store.Sto
 		return openPostgres(ctx, cfg, opts)
 	}
 	return nil, fmt.Errorf("open store: unknown driver %q", cfg.Store.Driver)
-}
-
-func pluginSpecs(cfg *config.Config) []plugins.Spec {
-	var specs []plugins.Spec
-	for _, name := range sortedKeys(cfg.Plugins) {
-		p := cfg.Plugins[name]
-		var env []string
-		for _, k := range sortedKeys(p.Env) {
-			env = append(env, k+"="+p.Env[k].Value())
-		}
-		specs = append(specs, plugins.Spec{Name: name, Command: p.Command, Args: p.Args, Env: env, Dir: cfg.Dir, Config: p.Config,
-			Timeout: p.Timeout, Concurrency: p.Concurrency, SHA256: p.SHA256,
-			Supervisor: plugins.Supervisor{MaxCrashes: p.Supervisor.MaxCrashes, CrashWindow: p.Supervisor.Window,
-				BackoffMin: p.Supervisor.BackoffInitial, BackoffMax: p.Supervisor.BackoffMax}})
-	}
-	return specs
 }
 
 func accountNames(cfg *config.Config) []string { return sortedKeys(cfg.Corrigo.Accounts) }

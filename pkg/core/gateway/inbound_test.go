@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/plugins"
@@ -35,7 +36,7 @@ type intakeWorld struct {
 	t    *testing.T
 	st   *sqlite.Store
 	in   *actionIntake
-	hs   *hostServices
+	hs   *assemble.Host
 	logs *lockedBuffer
 }
 
@@ -81,10 +82,11 @@ func newIntakeWorld(t *testing.T, accounts map[string]bool) *intakeWorld {
 		<-done
 		_ = st.Close()
 	})
-	hs := &hostServices{accounts: map[string]bool{}, intake: in}
+	cfg := &config.Config{Corrigo: config.CorrigoConfig{Accounts: map[string]config.Account{}}}
 	for a := range accounts {
-		hs.accounts[a] = true
+		cfg.Corrigo.Accounts[a] = config.Account{}
 	}
+	hs := assemble.NewHost(cfg, assemble.HostOptions{Actions: in})
 	return &intakeWorld{t: t, st: st, in: in, hs: hs, logs: logs}
 }
 
@@ -269,13 +271,6 @@ func TestSubmitActionsStoreDownIsRetryable(t *testing.T) {
 	var pe *pluginapi.Error
 	if !errors.As(err, &pe) || !pe.Retryable {
 		t.Fatalf("got %v, want a retryable error", err)
-	}
-}
-
-func TestSubmitActionsWithoutIntake(t *testing.T) {
-	err := (&hostServices{}).SubmitActions(context.Background(), "csv", "acme", "k", []pluginapi.Action{{Kind: pluginapi.KindCheckIn, WorkOrderID: 1}})
-	if !errors.Is(err, errors.ErrUnsupported) {
-		t.Fatalf("got %v", err)
 	}
 }
 

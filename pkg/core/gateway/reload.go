@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/decide"
 	"github.com/wogate/wogate/pkg/core/dispatch"
@@ -182,7 +183,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (res ReloadRe
 			swaps = append(swaps, swap)
 		}
 	}
-	res.Plugins, err = g.plugins.Reconfigure(ctx, pluginSpecs(next), func() {
+	res.Plugins, err = g.plugins.Reconfigure(ctx, assemble.PluginSpecs(next), func() {
 		// Every component swaps here, together with the plugins, so an
 		// event evaluated from here on sees the new rules and the new
 		// plugin instances.

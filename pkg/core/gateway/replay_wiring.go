@@ -6,16 +6,14 @@ import (
 	"path/filepath"
 
 	"github.com/wogate/wogate/pkg/core/config"
-	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/store/postgres"
 	"github.com/wogate/wogate/pkg/core/store/sqlite"
 )
 
-// The parts of the runtime `gateway replay` (pkg/core/replay) assembles on
-// its own: the same plugin specs and plugin host as a running gateway,
-// around a store opened read-only. (The rules evaluator and the plugin
-// error classification are pkg/core/decide's.)
+// The store `gateway replay` (pkg/core/replay) reads, opened read-only.
+// (The plugin specs and host are pkg/core/assemble's, the rules evaluator
+// and the plugin error classification pkg/core/decide's.)
 
 // OpenStoreReadOnly opens the configured store for reading only: SQLite
 // through query-only connections, without migrating (the file must exist
@@ -42,18 +40,4 @@ func OpenStoreReadOnly(ctx context.Context, cfg *config.Config, schema string) (
 		return st, nil
 	}
 	return nil, fmt.Errorf("open store: unknown driver %q", cfg.Store.Driver)
-}
-
-// PluginSpecs are the plugins cfg configures, as the gateway starts them.
-func PluginSpecs(cfg *config.Config) []plugins.Spec { return pluginSpecs(cfg) }
-
-// NewPluginHost is the host services plugins call back into, as the
-// gateway builds them, over the given work order reader, customer settings
-// and key-value store.
-func NewPluginHost(cfg *config.Config, reader CorrigoReader, settings SettingsReader, kv KV) plugins.HostServices {
-	h := &hostServices{accounts: map[string]bool{}, reader: reader, settings: settings, kv: kv}
-	for _, n := range accountNames(cfg) {
-		h.accounts[n] = true
-	}
-	return h
 }
