@@ -21,7 +21,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -41,7 +40,6 @@ import (
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/ratelog"
 	"github.com/wogate/wogate/pkg/core/store"
-	"github.com/wogate/wogate/pkg/core/store/sqlite"
 	"github.com/wogate/wogate/pkg/corrigo"
 )
 
@@ -138,11 +136,10 @@ type Gateway struct {
 	running bool
 }
 
-// New builds the runtime described by cfg: it opens the store (running
-// migrations), builds a client and a webhook verifier per account, starts
-// the plugins, compiles the rules, and prepares ingest, dispatch and
-// egress. Nothing is served until Run. On error everything already started
-// is stopped again.
+// New builds the runtime described by cfg, in the order of the package
+// doc: listeners, store, communication log, clients, egress, plugins,
+// rules, dispatch, ingest, admin. Nothing is served until Run. On error
+// everything already started is stopped again.
 func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -175,33 +172,74 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if err := g.setupTracing(ctx); err != nil { // tracing.go
 		return nil, err
 	}
-	if g.st, err = openStore(ctx, cfg, opts); err != nil {
+	if err := g.openStore(ctx); err != nil {
 		return nil, err
 	}
-	if opts.WrapStore != nil {
-		g.st = opts.WrapStore(g.st)
+	g.openCommLog()
+	if err := g.buildClients(); err != nil {
+		return nil, err
 	}
-	g.st = g.metrics.WrapStore(g.st)
-	g.health = newHealthStore(g.st) // storehealth.go: readiness sees failed writes
+	g.buildEgress()
+	// Plugins, then rules: a rule naming a plugin that failed to start is
+	// caught here rather than at the first event.
+	intake, err := g.startPlugins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	eval, err := decide.NewEvaluator(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	g.initReload(cfg, eval, intake) // reload.go
+	if err := g.buildDispatcher(); err != nil {
+		return nil, err
+	}
+	if err := g.buildIngest(intake); err != nil {
+		return nil, err
+	}
+	g.buildAdmin() // admin.go
+	return g, nil
+}
+
+// openStore opens the configured store (running migrations) and
+// decorates it as every stage sees it: Options.WrapStore, the store
+// metrics, and the write health readiness watches (storehealth.go). The
+// store closes with the gateway.
+func (g *Gateway) openStore(ctx context.Context) error {
+	st, err := assemble.OpenStore(ctx, g.cfg, assemble.StoreOptions{
+		SQLiteSynchronous: g.opts.SQLiteSynchronous, PostgresSchema: g.opts.PostgresSchema,
+	})
+	if err != nil {
+		return err
+	}
+	if g.opts.WrapStore != nil {
+		st = g.opts.WrapStore(st)
+	}
+	g.health = newHealthStore(g.metrics.WrapStore(st))
 	g.st = g.health
 	g.metrics.SetBacklogSource(g.st)
-	g.metrics.SetWebhookStats(g.stats.Snapshot)
 	g.onClose(func() {
 		if cerr := g.st.Close(); cerr != nil {
 			g.log.Warn("close store", "err", cerr)
 		}
 	})
+	return nil
+}
+
+// openCommLog starts the communication log writer over the store.
+func (g *Gateway) openCommLog() {
 	g.clog = commlog.New(g.st, commlog.Options{Logger: g.log,
 		Directory: commlog.NewDirectory(commlog.DirectoryOptions{Lookup: workOrderInfo(g.st)})})
 	g.metrics.SetCommLogStats(g.clog.Stats)
 	g.onClose(g.clog.Close)
+}
 
-	names := accountNames(cfg)
-	apis := map[string]egress.API{}
-	prefixes := map[string]string{} // the sender derives actions' MessageIds itself
+// buildClients builds one CorrigoPro client per account, on one pooled
+// transport, feeding the communication log and the metrics.
+func (g *Gateway) buildClients() error {
 	httpClient := g.corrigoHTTPClient()
-	for _, name := range names {
-		a := cfg.Corrigo.Accounts[name]
+	for _, name := range accountNames(g.cfg) {
+		a := g.cfg.Corrigo.Accounts[name]
 		c, err := corrigo.NewClient(corrigo.Config{
 			Region: a.Region, BaseURL: a.BaseURL, OAuthURL: a.OAuthURL,
 			ClientID: a.ClientID, ClientSecret: a.ClientSecret.Value(),
@@ -209,11 +247,22 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			Observer: g.metrics.ObserveExchanges(name, exchangeObserver(g.clog, name)),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("account %s: corrigo client: %w", name, err)
+			return fmt.Errorf("account %s: corrigo client: %w", name, err)
 		}
 		g.clients[name] = c
+	}
+	return nil
+}
+
+// buildEgress builds the sender (guard, breakers, retries) over the
+// clients and the worker that feeds it from the outbox.
+func (g *Gateway) buildEgress() {
+	cfg, opts := g.cfg, g.opts
+	apis := map[string]egress.API{}
+	prefixes := map[string]string{} // the sender derives actions' MessageIds itself
+	for name, c := range g.clients {
 		apis[name] = c
-		prefixes[name] = a.MessageIDPrefix
+		prefixes[name] = cfg.Corrigo.Accounts[name].MessageIDPrefix
 	}
 	backoff := cfg.Delivery.BackoffInitial
 	if opts.EgressBackoff > 0 {
@@ -239,29 +288,35 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		Lease: cfg.Delivery.EventLease, SendTimeout: cfg.Delivery.EventLease / 2, // a killed process's sends are retaken after event_lease
 		Tracer: g.tracer,
 	})
+}
 
-	// Plugins, then rules: a rule naming a plugin that failed to start is
-	// caught here rather than at the first event.
-	intake := newIntake(cfg, g.st, g.log) // inbound.go
-	host := assemble.NewHost(cfg, assemble.HostOptions{Reader: g.sender, Settings: g.sender.Guard(), KV: g.st, Actions: intake})
+// startPlugins starts every configured plugin (launched, described, its
+// config validated and applied) with the host services they call back
+// into: work orders and customer settings through the sender, the
+// store's key-value space, and the intake for the actions they submit on
+// their own, which it returns.
+func (g *Gateway) startPlugins(ctx context.Context) (*actionIntake, error) {
+	intake := newIntake(g.cfg, g.st, g.log) // inbound.go
+	host := assemble.NewHost(g.cfg, assemble.HostOptions{Reader: g.sender, Settings: g.sender.Guard(), KV: g.st, Actions: intake})
 	g.plugins = plugins.NewManager(host, g.log.With("component", "plugins"))
 	g.metrics.SetPluginSource(g.plugins)
 	g.onClose(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), g.opts.ShutdownTimeout)
 		defer cancel()
 		if err := g.plugins.Close(ctx); err != nil {
 			g.log.Warn("stop plugins", "err", err)
 		}
 	})
-	if err := g.plugins.Start(ctx, assemble.PluginSpecs(cfg)); err != nil {
+	if err := g.plugins.Start(ctx, assemble.PluginSpecs(g.cfg)); err != nil {
 		return nil, fmt.Errorf("start plugins: %w", err)
 	}
-	eval, err := decide.NewEvaluator(cfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	g.initReload(cfg, eval, intake)
+	return intake, nil
+}
 
+// buildDispatcher builds the dispatcher over the live rules (reload.go),
+// the instrumented plugins and the sender's work order reads.
+func (g *Gateway) buildDispatcher() (err error) {
+	cfg, opts := g.cfg, g.opts
 	g.disp, err = dispatch.New(dispatch.Options{
 		Store: g.st, Evaluator: &g.rl.eval, Plugins: g.metrics.InstrumentPlugins(g.plugins), WorkOrders: g.sender,
 		Workers: opts.Workers, Lease: cfg.Delivery.EventLease,
@@ -273,18 +328,22 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		Logger:   g.log,
 		Tracer:   g.tracer,
 	})
-	if err != nil {
-		return nil, err
-	}
+	return err
+}
 
+// buildIngest builds the public listener's server: each account's webhook
+// endpoint (one verifier per certificate) and poller, the plugins'
+// inbound routes and the health endpoints.
+func (g *Gateway) buildIngest(intake *actionIntake) error {
+	g.metrics.SetWebhookStats(g.stats.Snapshot)
 	mux := &routeMux{ServeMux: http.NewServeMux(), routes: &g.routes}
 	wake := func(*store.Event) { g.disp.Wake() }
-	for _, name := range names {
-		a := cfg.Corrigo.Accounts[name]
+	for _, name := range accountNames(g.cfg) {
+		a := g.cfg.Corrigo.Accounts[name]
 		if !a.Webhook.Disabled {
-			h, err := g.webhook(cfg, name, a)
+			h, err := g.webhook(g.cfg, name, a)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			slot := &hookSlot{}
 			slot.h.Store(h)
@@ -298,7 +357,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 				OnStored: wake, Logger: g.log,
 			})
 			if err != nil {
-				return nil, err
+				return err
 			}
 			g.pollers = append(g.pollers, p)
 		}
@@ -318,8 +377,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          g.serverErrorLog("listen"), // tls.go: handshake errors bounded
 	}
-	g.buildAdmin()
-	return g, nil
+	return nil
 }
 
 // webhook builds one account's endpoint with its certificate's verifier,
@@ -664,27 +722,6 @@ func (g *Gateway) closeAll() {
 	for i := len(fns) - 1; i >= 0; i-- {
 		fns[i]()
 	}
-}
-
-// openStore opens the configured store. PostgreSQL is opened by the
-// postgres package when it is configured.
-func openStore(ctx context.Context, cfg *config.Config, opts Options) (store.Store, error) {
-	switch cfg.Store.Driver {
-	case "", "sqlite":
-		path := cfg.Store.DSN.Value()
-		if path == "" {
-			path = filepath.Join(cfg.DataDir, config.DefaultSQLiteFile)
-		}
-		st, err := sqlite.Open(ctx, path, sqlite.Options{MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait,
-			Synchronous: opts.SQLiteSynchronous})
-		if err != nil {
-			return nil, fmt.Errorf("open store: %w", err)
-		}
-		return st, nil
-	case "postgres":
-		return openPostgres(ctx, cfg, opts)
-	}
-	return nil, fmt.Errorf("open store: unknown driver %q", cfg.Store.Driver)
 }
 
 func accountNames(cfg *config.Config) []string { return sortedKeys(cfg.Corrigo.Accounts) }

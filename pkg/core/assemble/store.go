@@ -1,0 +1,64 @@
+package assemble
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/wogate/wogate/pkg/core/config"
+	"github.com/wogate/wogate/pkg/core/store"
+	"github.com/wogate/wogate/pkg/core/store/postgres"
+	"github.com/wogate/wogate/pkg/core/store/sqlite"
+)
+
+// StoreOptions tune OpenStore beyond the configuration.
+type StoreOptions struct {
+	// ReadOnly opens the store for reading only: SQLite through
+	// query-only connections, without migrating (the file must exist and
+	// be at this version's schema), which is safe next to a running
+	// gateway; PostgreSQL with read-only transactions. Every write fails
+	// with store.ErrReadOnly (SQLite) or a server error (PostgreSQL).
+	ReadOnly bool
+	// SQLiteSynchronous overrides the SQLite store's synchronous setting
+	// (FULL by default).
+	SQLiteSynchronous string
+	// PostgresSchema puts the PostgreSQL store's tables in this schema;
+	// default the search_path.
+	PostgresSchema string
+}
+
+// OpenStore opens the store cfg configures (store.driver): the SQLite
+// file (store.dsn, default data_dir/wogate.db) or the PostgreSQL database
+// several gateway replicas share (leases keep them apart). Read-write, it
+// runs the migrations and commits concurrent writes in groups
+// (store.group_commit).
+func OpenStore(ctx context.Context, cfg *config.Config, o StoreOptions) (store.Store, error) {
+	var (
+		st  store.Store
+		err error
+	)
+	switch cfg.Store.Driver {
+	case "", "sqlite":
+		path := cfg.Store.DSN.Value()
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, config.DefaultSQLiteFile)
+		}
+		so := sqlite.Options{MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait, Synchronous: o.SQLiteSynchronous}
+		if o.ReadOnly {
+			so = sqlite.Options{ReadOnly: true}
+		}
+		st, err = sqlite.Open(ctx, path, so)
+	case "postgres":
+		po := postgres.Options{Schema: o.PostgresSchema, MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait}
+		if o.ReadOnly {
+			po = postgres.Options{Schema: o.PostgresSchema, ReadOnly: true, MaxConns: 4}
+		}
+		st, err = postgres.Open(ctx, cfg.Store.DSN.Value(), po)
+	default:
+		return nil, fmt.Errorf("open store: unknown driver %q", cfg.Store.Driver)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
