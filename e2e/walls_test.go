@@ -13,7 +13,8 @@ import (
 // states it: the client and the plugin SDK stand alone, pkg/core never
 // imports the sandbox, nothing imports cmd/, the stages import only the
 // store and leaf helpers from pkg/core, only the packages the doc names
-// import a stage, the plugin host, a store implementation or gateway.
+// import a stage, the plugin host, a store implementation, gateway or
+// assemble (what gateway and replay share).
 // Test files are outside the walls (go list's Imports leave them out).
 func TestImportWalls(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)

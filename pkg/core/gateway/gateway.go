@@ -1,16 +1,20 @@
-// Package gateway wires the gateway's stages into one runtime: config →
-// store → CorrigoPro clients → token verifiers → plugins → rules → ingest
-// (webhooks, pollers) → dispatch → egress, plus the communication log and
-// the health endpoints. It owns their lifecycle: New builds everything and
-// fails early with a clear error; Run serves until its context ends and
-// then shuts down in the order that loses nothing (stop accepting, stop
-// claiming, let in-flight work finish within a deadline, stop plugins,
-// close the store).
+// Package gateway wires the gateway's stages into one runtime and owns
+// their lifecycle. New builds, in this order, and fails early with a
+// clear error: the listeners, the store (pkg/core/assemble opens it; here
+// it is decorated with metrics and write health), the communication log,
+// one CorrigoPro client per account, egress (sender and worker), the
+// plugins with their host services (pkg/core/assemble), the rules
+// (pkg/core/decide), dispatch, ingest (webhook endpoints with their
+// token verifiers, pollers, the plugins' inbound routes) and the admin
+// listener. Run serves until its context ends and then shuts down in the
+// order that loses nothing (stop accepting, stop claiming, let in-flight
+// work finish within a deadline, stop plugins, close the store). Reload
+// applies a new configuration through each component's reloader.
 //
 // The stages never call each other directly: ingest writes events to the
 // store, dispatch turns them into outbox actions, egress sends those. The
 // gateway only connects wake-up signals between them so an event does not
-// wait for a poll interval.
+// wait for a poll interval. Nothing outside cmd/ imports this package.
 package gateway
 
 import (
