@@ -161,10 +161,19 @@ image:
 # rule → plugin → action recorded by the sandbox). Set WOGATE_TEST_POSTGRES
 # to include PostgreSQL; WOGATE_BENCH_TRACE=1 prints progress and store
 # call timings.
-.PHONY: bench-gateway
+.PHONY: bench-gateway bench-procs
 bench-gateway:
 	$(GO) test ./bench -run '^$$' -bench 'Ingest' -benchtime 20000x
 	$(GO) test ./bench -run '^$$' -bench 'EndToEnd' -benchtime 5000x
+
+# The gateway as it is deployed: `gateway run` and its plugin, a load
+# generator and a stand-in CorrigoPro, each its own process; CPU per event
+# and peak RSS per process (docs/performance.md, "Separate processes").
+# Compare two builds round by round: make bench-procs PROCBENCH_ARGS='-gateway /tmp/gw-old -vs /tmp/gw-new -rounds 5'
+PROCBENCH_ARGS ?= -events 20000 -rounds 3
+bench-procs: build
+	$(GO) build -o $(BIN)/procbench ./bench/procbench
+	./$(BIN)/procbench -gateway $(BIN)/gateway $(PROCBENCH_ARGS)
 
 # The crash test of docs/reliability.md at full size: 5000 webhooks with
 # duplicates and out-of-order redeliveries, 12 SIGKILLs of `gateway run`,

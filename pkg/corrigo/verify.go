@@ -250,6 +250,11 @@ type VerifyResult struct {
 	Gzipped bool
 	// Issued (zero when absent) and Expires are the ticket's instants.
 	Issued, Expires time.Time
+	// AcceptedUntil is the first instant this Verifier refuses the token
+	// as expired: Expires plus the clock skew it tolerates. A cache of
+	// verified tokens keeps one until then, not until Expires, or a token
+	// in its last minutes would pay the full check on every request.
+	AcceptedUntil time.Time
 }
 
 // Combination names the verified scheme, e.g. "SHA-256/decoded".
@@ -423,6 +428,7 @@ func (v *Verifier) checkTicket(t *Ticket, res *VerifyResult) error {
 		return &VerifyError{Reason: ReasonMissingExpiry, Err: err}
 	}
 	res.Expires = exp
+	res.AcceptedUntil = exp.Add(v.skew)
 	if !exp.After(now.Add(-v.skew)) {
 		return verr(ReasonExpired, "expired at %s, now %s (clock skew %s)",
 			exp.Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.skew)

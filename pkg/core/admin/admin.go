@@ -111,6 +111,9 @@ type Options struct {
 	// admin.allowed_hosts. Requests for other hosts get 421 (DNS
 	// rebinding), except health checks and metrics.
 	AllowedHosts []string
+	// Pprof serves Go's runtime profiles under /debug/pprof/ behind the
+	// bearer token (config admin.pprof; pprof.go). Off by default.
+	Pprof bool
 	// SessionTTL is how long a UI login lasts; default 12h.
 	SessionTTL time.Duration
 	Logger     *slog.Logger
@@ -210,6 +213,9 @@ func (h *Handler) routes() {
 	api("GET /api/v1/openapi.json", h.apiOpenAPI)
 	api("POST /api/v1/sessions/revoke", h.apiRevokeSessions)
 	m.Handle("/api/", h.apiAuth(http.HandlerFunc(h.apiNotFound)))
+	if h.o.Pprof {
+		h.pprofRoutes(m)
+	}
 
 	h.uiRoutes()
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {

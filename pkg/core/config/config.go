@@ -525,6 +525,10 @@ type Admin struct {
 	// TLS serves the admin listener over HTTPS, optionally requiring
 	// client certificates (docs/tls.md).
 	TLS TLS `koanf:"tls" json:"tls"`
+	// Pprof serves Go's runtime profiles (CPU, heap, goroutines, execution
+	// trace) under /debug/pprof/ on the admin listener, behind admin.token,
+	// which it requires. Off by default: a heap profile can hold secrets.
+	Pprof bool `koanf:"pprof" json:"pprof,omitempty"`
 }
 
 // TLS configures HTTPS on one listener. The files are PEM; relative paths

@@ -1238,3 +1238,29 @@ func TestDefaultsAreTheDefaultStructs(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminPprofNeedsToken: profiles show the gateway's memory, so
+// admin.pprof is refused without admin.token, on loopback too.
+func TestAdminPprofNeedsToken(t *testing.T) {
+	for _, tc := range []struct {
+		admin string
+		ok    bool
+	}{
+		{"{pprof: true}", false},
+		{"{pprof: true, token: a-long-admin-token-0123456789}", true},
+		{"{pprof: false}", true},
+	} {
+		y := "corrigo: {accounts: {main: {sandbox: true}}}\nadmin: " + tc.admin + "\n"
+		cfg, err := config.Parse("admin.yaml", []byte(y), env())
+		if (err == nil) != tc.ok {
+			t.Errorf("admin %s: err %v, want ok=%v", tc.admin, err, tc.ok)
+			continue
+		}
+		if err != nil && !strings.Contains(err.Error(), "admin.yaml:2:") || err != nil && !strings.Contains(err.Error(), "admin.pprof: needs admin.token") {
+			t.Errorf("admin %s: error does not name the file, line and key: %v", tc.admin, err)
+		}
+		if err == nil && cfg.Admin.Pprof != strings.Contains(tc.admin, "true") {
+			t.Errorf("admin %s: Pprof = %v", tc.admin, cfg.Admin.Pprof)
+		}
+	}
+}

@@ -23,6 +23,7 @@ var fieldDocs = map[string]string{
 	"Admin":                       "Admin is the operators' listener.",
 	"Admin.AllowedHosts":          "AllowedHosts are the host names (or addresses) operators use to reach the admin listener, besides localhost, 127.0.0.1, ::1 and the host of Listen. A request whose Host header names anything else gets 421 (DNS rebinding), except /healthz, /readyz and /metrics.",
 	"Admin.Listen":                "Listen is the admin address; \"\" turns the admin listener off. Default 127.0.0.1:8081.",
+	"Admin.Pprof":                 "Pprof serves Go's runtime profiles (CPU, heap, goroutines, execution trace) under /debug/pprof/ on the admin listener, behind admin.token, which it requires. Off by default: a heap profile can hold secrets.",
 	"Admin.TLS":                   "TLS serves the admin listener over HTTPS, optionally requiring client certificates (docs/tls.md).",
 	"Admin.Token":                 "Token is the bearer token the admin UI and API require. Required when Listen is not a loopback address; at least MinAdminTokenLen characters.",
 	"Breaker":                     "Breaker configures a per-account circuit breaker around CorrigoPro calls (see docs/delivery.md). Only transient, authentication and token failures count; validation and business-rule answers do not.",

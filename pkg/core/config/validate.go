@@ -210,6 +210,9 @@ func (l *loader) validate(c *Config) {
 		if c.Admin.Token != "" && len(c.Admin.Token.Value()) < MinAdminTokenLen {
 			l.errorf("admin.token", false, "must be at least %d characters (e.g. openssl rand -hex 32)", MinAdminTokenLen)
 		}
+		if c.Admin.Pprof && c.Admin.Token == "" {
+			l.errorf("admin.pprof", false, "needs admin.token: profiles show what the gateway holds in memory, secrets included; set admin.token (at least %d characters, e.g. openssl rand -hex 32) or turn admin.pprof off", MinAdminTokenLen)
+		}
 		if c.Admin.Listen == c.Listen {
 			l.errorf("admin.listen", true, "must differ from listen (%s)", c.Listen)
 		}

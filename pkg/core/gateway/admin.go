@@ -40,6 +40,7 @@ func (g *Gateway) buildAdmin() {
 		Problems:     g.problems, // the details the public /readyz leaves out
 		Token:        g.cfg.Admin.Token.Value(),
 		Metrics:      g.metrics.Handler(),
+		Pprof:        g.cfg.Admin.Pprof,
 		Logger:       g.log,
 	})
 	g.adminSrv = &http.Server{

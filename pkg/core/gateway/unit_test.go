@@ -55,6 +55,44 @@ func TestCachedVerifier(t *testing.T) {
 	}
 }
 
+// A token past its .expires but within the clock skew is accepted, and is
+// cached like any other: it used to be verified in full on every request
+// of its last minutes (issue 13).
+func TestCachedVerifierKeepsTokensWithinTheSkew(t *testing.T) {
+	key, certPEM, err := corrigo.GenerateCertificate("test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := time.Now()
+	tok, err := corrigo.NewTokenIssuer(key, corrigo.IssuerOptions{Now: func() time.Time { return issued }}).Issue("CorrigoPro", "", 20*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := issued.Add(20 * time.Minute)
+	verifierNow := expires.Add(time.Minute) // inside the 2-minute skew
+	v, err := corrigo.NewVerifier(certPEM, corrigo.VerifyOptions{Now: func() time.Time { return verifierNow }, ClockSkew: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCachedVerifier(v)
+	cacheNow := verifierNow
+	c.now = func() time.Time { return cacheNow }
+	if reason, err := c.Check(tok); err != nil {
+		t.Fatalf("token within the skew refused: %s %v", reason, err)
+	}
+	// The verifier would refuse it now; only a cache hit still accepts it.
+	verifierNow = expires.Add(time.Hour)
+	cacheNow = expires.Add(2*time.Minute - time.Second)
+	if reason, err := c.Check(tok); err != nil {
+		t.Fatalf("token within the skew was not cached: %s %v", reason, err)
+	}
+	// From expiry + skew on, the cache lets go and the verifier refuses.
+	cacheNow = expires.Add(2 * time.Minute)
+	if _, err := c.Check(tok); err == nil {
+		t.Fatal("token accepted from the cache past expiry + skew")
+	}
+}
+
 // Each gateway keeps its own silence reports, the last per account, until
 // its maintenance loops stop.
 func TestWebhookSilencePerGateway(t *testing.T) {

@@ -7,7 +7,8 @@ import (
 	"github.com/wogate/wogate/pkg/corrigo"
 )
 
-// cachedVerifier remembers tokens that verified until they expire.
+// cachedVerifier remembers tokens that verified for as long as the
+// verifier would accept them (their expiry plus the clock skew).
 // CorrigoPro signs a webhook token once and sends it with every
 // notification for its 20-minute life, so checking the RSA signature of
 // the same string again buys nothing; a token that did not verify is never
@@ -46,12 +47,12 @@ func (c *cachedVerifier) Check(token string) (string, error) {
 		}
 		return string(corrigo.ReasonOf(err)), err
 	}
-	if !res.Expires.IsZero() {
+	if !res.AcceptedUntil.IsZero() {
 		c.mu.Lock()
 		if len(c.ok) >= maxCachedTokens {
 			clear(c.ok)
 		}
-		c.ok[token] = res.Expires
+		c.ok[token] = res.AcceptedUntil
 		c.mu.Unlock()
 	}
 	return "", nil
