@@ -25,6 +25,10 @@ type StoreOptions struct {
 	// PostgresSchema puts the PostgreSQL store's tables in this schema;
 	// default the search_path.
 	PostgresSchema string
+	// Exclusive opens a read-write SQLite store for one gateway alone: a
+	// second process on the same file is refused, and the leases a killed
+	// predecessor left are taken back at once (sqlite.Options.Exclusive).
+	Exclusive bool
 }
 
 // OpenStore opens the store cfg configures (store.driver): the SQLite
@@ -43,7 +47,8 @@ func OpenStore(ctx context.Context, cfg *config.Config, o StoreOptions) (store.S
 		if path == "" {
 			path = filepath.Join(cfg.DataDir, config.DefaultSQLiteFile)
 		}
-		so := sqlite.Options{MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait, Synchronous: o.SQLiteSynchronous}
+		so := sqlite.Options{MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait, Synchronous: o.SQLiteSynchronous,
+			Exclusive: o.Exclusive}
 		if o.ReadOnly {
 			so = sqlite.Options{ReadOnly: true}
 		}

@@ -46,7 +46,7 @@ var DefaultConfig = Config{
 		MaxAttempts:    10,
 		BackoffInitial: time.Second,
 		BackoffMax:     5 * time.Minute,
-		EventLease:     2 * time.Minute,
+		EventLease:     10 * time.Second,
 		RetryAfterMax:  10 * time.Minute,
 		Breaker:        Breaker{ConsecutiveFailures: 5, OpenTimeout: 30 * time.Second, HalfOpenRequests: 1},
 	},
@@ -61,6 +61,14 @@ var DefaultConfig = Config{
 	Log:       Log{Level: "info", Format: "json"},
 	Retention: Retention{Events: 30 * 24 * time.Hour, Log: 7 * 24 * time.Hour},
 	Tracing:   Tracing{Exporter: "none", SampleRatio: 1.0, ServiceName: "wogate"},
+	Overload: Overload{
+		MaxPendingEvents: 50000,
+		MaxOldestPending: time.Hour,
+		MinFreeDiskBytes: 512 << 20,
+		MaxStoreBytes:    8 << 30,
+		RetryAfter:       30 * time.Second,
+		SampleInterval:   time.Second,
+	},
 }
 
 // DefaultAccount holds the defaults of each corrigo.accounts.<name>
@@ -133,6 +141,10 @@ type Config struct {
 	// Tracing exports OpenTelemetry traces that follow each work order
 	// from webhook to plugin to CorrigoPro call. Off by default.
 	Tracing Tracing `koanf:"tracing" json:"tracing"`
+	// Overload sets the limits above which webhooks are refused with 503
+	// and Retry-After (CorrigoPro retries them) instead of growing the
+	// backlog without bound.
+	Overload Overload `koanf:"overload" json:"overload"`
 	// TrustedProxies are the CIDR prefixes of reverse proxies in front of
 	// the public listener. Only a connection from one of them has its
 	// X-Forwarded-For read (webhook allowed_sources); anyone else's header
@@ -471,9 +483,11 @@ type Delivery struct {
 	BackoffInitial time.Duration `koanf:"backoff_initial" json:"backoff_initial"`
 	// BackoffMax caps the retry delay. Default 5m.
 	BackoffMax time.Duration `koanf:"backoff_max" json:"backoff_max"`
-	// EventLease is how long a worker owns a claimed event before another
-	// may take it over; it must outlast the slowest plugin call.
-	// Default 2m.
+	// EventLease is how long a claimed event or action stays a worker's
+	// without a renewal. Live workers renew the leases of their work every
+	// third of it, so a plugin call or a send may take its own timeout;
+	// a process that dies gives its work up within one lease (on SQLite
+	// at once: the next gateway takes its leases back at start). Default 10s.
 	EventLease time.Duration `koanf:"event_lease" json:"event_lease"`
 	// RetryAfterMax caps the Retry-After CorrigoPro sends with a 429 or
 	// 503: the account makes no calls for that long (at most this), and
@@ -618,6 +632,30 @@ type Retention struct {
 	Events time.Duration `koanf:"events" json:"events"`
 	// Log is how long the communication log is kept. Default 168h.
 	Log time.Duration `koanf:"log" json:"log"`
+}
+
+// Overload holds the load-shedding limits (docs/operations.md,
+// "Overload"). A limit of 0 is no limit. The gateway starts shedding when
+// a sample reaches a limit and stops when every sampled value is back
+// under 90% of its limit (for free disk: above 110%), so it does not
+// flap at the edge.
+type Overload struct {
+	// MaxPendingEvents is the most events waiting for dispatch. Default 50000.
+	MaxPendingEvents int `koanf:"max_pending_events" json:"max_pending_events"`
+	// MaxOldestPending is the greatest age of the oldest pending event.
+	// Default 1h.
+	MaxOldestPending time.Duration `koanf:"max_oldest_pending" json:"max_oldest_pending"`
+	// MinFreeDiskBytes is the least free space on the data_dir file
+	// system (SQLite). Default 536870912 (512 MiB).
+	MinFreeDiskBytes int64 `koanf:"min_free_disk_bytes" json:"min_free_disk_bytes"`
+	// MaxStoreBytes is the largest the SQLite store (database and WAL)
+	// may grow, or the PostgreSQL database. Default 8589934592 (8 GiB).
+	MaxStoreBytes int64 `koanf:"max_store_bytes" json:"max_store_bytes"`
+	// RetryAfter is the Retry-After a refused webhook gets. Default 30s.
+	RetryAfter time.Duration `koanf:"retry_after" json:"retry_after"`
+	// SampleInterval is how often the backlog, disk and store size are
+	// read. Default 1s.
+	SampleInterval time.Duration `koanf:"sample_interval" json:"sample_interval"`
 }
 
 // UsesSandbox reports whether any account uses the embedded sandbox, in

@@ -382,7 +382,7 @@ func TestDefaults(t *testing.T) {
 		{"polling.lookback", acc.Polling.Lookback, 15 * time.Minute},
 		{"reconcile.interval", acc.Reconcile.Interval, time.Hour},
 		{"delivery.max_attempts", cfg.Delivery.MaxAttempts, 10},
-		{"delivery.event_lease", cfg.Delivery.EventLease, 2 * time.Minute},
+		{"delivery.event_lease", cfg.Delivery.EventLease, 10 * time.Second},
 		{"delivery.retry_after_max", cfg.Delivery.RetryAfterMax, 10 * time.Minute},
 		{"account rate_limit", acc.RateLimit, config.RateLimit{}},
 		{"delivery.breaker.consecutive_failures", cfg.Delivery.Breaker.ConsecutiveFailures, 5},

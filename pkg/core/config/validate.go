@@ -193,6 +193,19 @@ func (l *loader) validate(c *Config) {
 		l.errorf("delivery.backoff_max", true, "must not be less than backoff_initial (%s)", c.Delivery.BackoffInitial)
 	}
 	l.positive("delivery.event_lease", c.Delivery.EventLease)
+	// overload
+	if c.Overload.MaxPendingEvents < 0 {
+		l.errorf("overload.max_pending_events", true, "must be ≥ 0 (0: no limit)")
+	}
+	if c.Overload.MinFreeDiskBytes < 0 {
+		l.errorf("overload.min_free_disk_bytes", true, "must be ≥ 0 (0: no check)")
+	}
+	if c.Overload.MaxStoreBytes < 0 {
+		l.errorf("overload.max_store_bytes", true, "must be ≥ 0 (0: no limit)")
+	}
+	l.nonNegative("overload.max_oldest_pending", c.Overload.MaxOldestPending)
+	l.positive("overload.retry_after", c.Overload.RetryAfter)
+	l.positive("overload.sample_interval", c.Overload.SampleInterval)
 	l.nonNegative("delivery.retry_after_max", c.Delivery.RetryAfterMax)
 	l.validateBreaker("delivery.breaker", c.Delivery.Breaker, nil)
 	l.positive("customer_settings.refresh", c.CustomerSettings.Refresh)

@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wogate/wogate/internal/backoff"
+	"github.com/wogate/wogate/internal/leasekeep"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -151,8 +152,11 @@ type Options struct {
 	Owner string
 	// Workers bounds concurrent events; default 32.
 	Workers int
-	// Lease is how long a claimed event is ours; it must outlast the
-	// slowest plugin call. Default 2 minutes.
+	// Lease is how long a claimed event is ours without a renewal. While
+	// an event is handled its lease is renewed every third of Lease (when
+	// the Store can: RenewEventLeases), so a plugin call may take its whole
+	// PluginTimeout and a dead process's events are claimed again within
+	// one Lease. Default 10s.
 	Lease time.Duration
 	// PluginTimeout bounds one plugin call; default 30s.
 	PluginTimeout time.Duration
@@ -210,6 +214,9 @@ type Dispatcher struct {
 	wake chan struct{}
 	// retry, once set by SetRetryPolicy, overrides the retry fields of o.
 	retry atomic.Pointer[RetryPolicy]
+	// keep renews the leases of the events in flight; nil when the Store
+	// cannot renew.
+	keep *leasekeep.Keeper
 	// stats
 	mu    sync.Mutex
 	stats Stats
@@ -236,7 +243,7 @@ func New(o Options) (*Dispatcher, error) {
 	if o.Workers <= 0 {
 		o.Workers = 32
 	}
-	def(&o.Lease, 2*time.Minute)
+	def(&o.Lease, 10*time.Second)
 	def(&o.PluginTimeout, 30*time.Second)
 	def(&o.PollInterval, 500*time.Millisecond)
 	def(&o.BackoffBase, time.Second)
@@ -261,7 +268,20 @@ func New(o Options) (*Dispatcher, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Dispatcher{o: o, log: log.With("component", "dispatch"), wake: make(chan struct{}, 1)}, nil
+	d := &Dispatcher{o: o, log: log.With("component", "dispatch"), wake: make(chan struct{}, 1)}
+	if r, ok := o.Store.(leaseRenewer); ok {
+		d.keep = leasekeep.New(o.Lease, func(ctx context.Context, ids []int64) (int, error) {
+			return r.RenewEventLeases(ctx, o.Owner, o.Lease, ids)
+		}, d.log)
+	}
+	return d, nil
+}
+
+// leaseRenewer is the part of store.Store that renews event leases. A
+// Store without it (replay's and rule tests' histories, which never claim)
+// gets no heartbeat: its leases simply run out.
+type leaseRenewer interface {
+	RenewEventLeases(ctx context.Context, owner string, lease time.Duration, ids []int64) (int, error)
 }
 
 // Wake tells the dispatcher new events may be waiting. It never blocks.
@@ -290,6 +310,9 @@ func (d *Dispatcher) count(f func(*Stats)) {
 func (d *Dispatcher) Run(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	// Leases are renewed until the last in-flight event is done or
+	// abandoned (drain), not only until ctx ends.
+	go d.keep.Run(workCtx)
 	done := make(chan struct{}, d.o.Workers)
 	inflight := 0
 	timer := time.NewTimer(0)
@@ -368,6 +391,13 @@ func (d *Dispatcher) drain(inflight int, done chan struct{}, cancel context.Canc
 
 // handle processes one claimed event to a final outcome or a retry.
 func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
+	// The lease is renewed while the event is handled; if it can no longer
+	// be (the store is unreachable), ctx ends and the event is abandoned
+	// before its lease can lapse and another worker take it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hold := d.keep.Hold(ev.ID, cancel)
+	defer hold.Release()
 	// The stored trace context makes this span a child of the webhook's;
 	// without one (polling, reconciliation, tracing off when it arrived)
 	// it starts a new trace.
@@ -445,13 +475,15 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 			}
 		}
 	}
-	if err := d.o.Store.CompleteEvent(ctx, ev.ID, d.o.Owner, out); err != nil {
+	if err := d.completeEvent(ctx, ev.ID, out, log); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			log.Warn("lease lost before the outcome was stored; another worker has the event")
 			return
 		}
 		if ctx.Err() == nil {
 			log.Error("store outcome failed; the event will be retried after its lease", "err", err)
+		} else {
+			log.Warn("store outcome failed until the lease could no longer be renewed; the event will be handled again", "err", err)
 		}
 		return
 	}
@@ -706,6 +738,32 @@ func (d *Dispatcher) callPlugin(ctx context.Context, plugin, rule string, shadow
 		span.SetAttributes(tracectx.ActionsCount.Int(len(acts)))
 	}
 	return acts, tracectx.Traceparent(ctx), nil
+}
+
+// completeEvent stores an outcome. A failed write (a dropped PostgreSQL
+// connection, a busy SQLite file) is retried, with backoff, for as long
+// as the event's lease is renewed — the pool reconnects meanwhile — so
+// the plugin's work is not thrown away and its lane does not stall for a
+// lease; ctx ends when the lease can no longer be renewed, or at the
+// drain deadline. A lost lease, an invalid outcome and a closed store are
+// not retried.
+func (d *Dispatcher) completeEvent(ctx context.Context, id int64, out store.Outcome, log *slog.Logger) error {
+	wait := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		err := d.o.Store.CompleteEvent(ctx, id, d.o.Owner, out)
+		if err == nil || errors.Is(err, store.ErrLeaseLost) || errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrClosed) || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("store outcome failed; retrying while the lease holds", "try", try, "next", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // duplicateNew reports why a NewWorkOrder event is a duplicate: the same

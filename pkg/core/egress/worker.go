@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wogate/wogate/internal/leasekeep"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -29,9 +30,13 @@ type WorkerOptions struct {
 	// Concurrency bounds the sends in flight. Default 32. Actions of one
 	// work order never run concurrently (the store hands out one per lane).
 	Concurrency int
-	// Lease is how long a claimed action stays ours. If the process dies,
-	// the action is claimed again after it. Default 2m, and at least twice
-	// SendTimeout so a slow send cannot outlive its lease.
+	// Lease is how long a claimed action stays ours without a renewal. A
+	// send in flight has its lease renewed every third of Lease (when the
+	// store can: store.Store.RenewActionLeases), so it may take its whole
+	// SendTimeout, and if the process dies the action is claimed again
+	// within one Lease. A send whose lease can no longer be renewed is
+	// cancelled before the lease can lapse (internal/leasekeep), so no
+	// send outlives its lease. Default 10s.
 	Lease time.Duration
 	// SendTimeout bounds one Send (guard lookups and the call). Default 60s.
 	SendTimeout time.Duration
@@ -64,10 +69,7 @@ func (o WorkerOptions) withDefaults() WorkerOptions {
 		o.SendTimeout = 60 * time.Second
 	}
 	if o.Lease <= 0 {
-		o.Lease = 2 * time.Minute
-	}
-	if o.Lease < 2*o.SendTimeout {
-		o.Lease = 2 * o.SendTimeout
+		o.Lease = 10 * time.Second
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
@@ -96,16 +98,21 @@ type Worker struct {
 	kick  chan struct{}
 	freed chan struct{}
 	due   dueTimes // when the retries this worker scheduled come due
+	keep  *leasekeep.Keeper
 }
 
 // NewWorker returns a worker; call Run to start it.
 func NewWorker(st store.Store, s *Sender, opts WorkerOptions) *Worker {
+	opts = opts.withDefaults()
 	return &Worker{
 		st:    st,
 		s:     s,
-		opts:  opts.withDefaults(),
+		opts:  opts,
 		kick:  make(chan struct{}, 1),
 		freed: make(chan struct{}, 1),
+		keep: leasekeep.New(opts.Lease, func(ctx context.Context, ids []int64) (int, error) {
+			return st.RenewActionLeases(ctx, opts.Owner, opts.Lease, ids)
+		}, opts.Logger.With("component", "egress")),
 	}
 }
 
@@ -137,6 +144,8 @@ func signal(c chan struct{}) {
 func (w *Worker) Run(ctx context.Context) error {
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
+	// Leases of sends in flight are renewed until the last one is done.
+	go w.keep.Run(sendCtx)
 	var wg sync.WaitGroup
 	var inflight int
 	var mu sync.Mutex
@@ -220,6 +229,9 @@ func (w *Worker) handle(sendCtx context.Context, a store.OutboxAction) {
 			tracectx.Plugin.String(a.Plugin), tracectx.Attempt.Int(a.Attempts))
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.opts.SendTimeout)
+	defer cancel()
+	hold := w.keep.Hold(a.ID, cancel)
+	defer hold.Release()
 	r := w.s.Send(ctx, a)
 	cancel()
 	if span.IsRecording() {
@@ -244,29 +256,56 @@ func (w *Worker) handle(sendCtx context.Context, a store.OutboxAction) {
 		// Shut down mid-send: leave the lease to expire.
 		return
 	}
+	select {
+	case <-hold.Lapsed():
+		// Cancelled because the lease could no longer be renewed: the
+		// action may be another worker's by now, so nothing is recorded;
+		// whoever claims it next runs the resend check.
+		w.opts.Logger.Warn("egress: send stopped, its lease could no longer be renewed", "action", a.ID, "result", r.Reason)
+		return
+	default:
+	}
 	// Record the result even while stopping: a send that happened must not
 	// be repeated for want of a row update.
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(sendCtx), 10*time.Second)
 	defer scancel()
-	var err error
 	if r.Retry {
 		// The loop re-arms its timer for it: a finished send signals freed.
 		w.due.add(time.Now().Add(r.RetryAfter))
 	}
-	switch {
-	case r.Retry && r.NotCounted:
-		// Not a real try: give the claim's attempt back, but keep a count
-		// of at least 1 when the action's call went out, so the next claim
-		// still runs the resend check.
-		floor := 0
-		if r.Reached {
-			floor = 1
+	record := func() error {
+		switch {
+		case r.Retry && r.NotCounted:
+			// Not a real try: give the claim's attempt back, but keep a
+			// count of at least 1 when the action's call went out, so the
+			// next claim still runs the resend check.
+			floor := 0
+			if r.Reached {
+				floor = 1
+			}
+			return w.st.DeferAction(sctx, a.ID, w.opts.Owner, time.Now().Add(r.RetryAfter), r.Reason, floor)
+		case r.Retry:
+			return w.st.RetryAction(sctx, a.ID, w.opts.Owner, time.Now().Add(r.RetryAfter), r.Reason)
+		default:
+			return w.st.FinishAction(sctx, a.ID, w.opts.Owner, r.Status, r.Reason)
 		}
-		err = w.st.DeferAction(sctx, a.ID, w.opts.Owner, time.Now().Add(r.RetryAfter), r.Reason, floor)
-	case r.Retry:
-		err = w.st.RetryAction(sctx, a.ID, w.opts.Owner, time.Now().Add(r.RetryAfter), r.Reason)
-	default:
-		err = w.st.FinishAction(sctx, a.ID, w.opts.Owner, r.Status, r.Reason)
+	}
+	// A failed write is retried while the lease is renewed (the store
+	// reconnects meanwhile): a send that happened and is not recorded is
+	// sent again by the next claimer, after a check.
+	err := record()
+	for wait := 100 * time.Millisecond; err != nil && retryableRecord(err); wait = min(2*wait, 2*time.Second) {
+		w.opts.Logger.Warn("egress: record action result failed; retrying while the lease holds", "action", a.ID, "next", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-hold.Lapsed():
+		case <-sctx.Done():
+		case <-t.C:
+			err = record()
+			continue
+		}
+		t.Stop()
+		break
 	}
 	switch {
 	case err == nil:
@@ -276,6 +315,14 @@ func (w *Worker) handle(sendCtx context.Context, a store.OutboxAction) {
 	default:
 		w.opts.Logger.Error("egress: record action result", "action", a.ID, "status", r.Status, "retry", r.Retry, "err", err)
 	}
+}
+
+// retryableRecord says whether a failed result write may succeed if tried
+// again: not when the lease is gone, the write is invalid or the store is
+// closed.
+func retryableRecord(err error) bool {
+	return !errors.Is(err, store.ErrLeaseLost) && !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrClosed) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // dueTimes keeps the earliest times at which retries scheduled by this

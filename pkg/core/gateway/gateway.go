@@ -210,11 +210,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 // metrics, and the write health readiness watches (storehealth.go). The
 // store closes with the gateway.
 func (g *Gateway) openStore(ctx context.Context) error {
+	// Exclusive: one gateway per SQLite file, and the leases a killed
+	// predecessor left are taken back at once (sqlite.Options).
 	st, err := assemble.OpenStore(ctx, g.cfg, assemble.StoreOptions{
-		SQLiteSynchronous: g.opts.SQLiteSynchronous, PostgresSchema: g.opts.PostgresSchema,
+		SQLiteSynchronous: g.opts.SQLiteSynchronous, PostgresSchema: g.opts.PostgresSchema, Exclusive: true,
 	})
 	if err != nil {
 		return err
+	}
+	if t, ok := st.(interface{ TookOverLeases() (int64, int64) }); ok {
+		if ev, ac := t.TookOverLeases(); ev+ac > 0 {
+			g.log.Info("took over the leases a previous gateway left on this store; its work starts again now",
+				"events", ev, "actions", ac)
+		}
 	}
 	if g.opts.WrapStore != nil {
 		st = g.opts.WrapStore(st)
@@ -289,7 +297,7 @@ func (g *Gateway) buildEgress() {
 	g.worker = egress.NewWorker(g.st, g.sender, egress.WorkerOptions{
 		Concurrency: opts.EgressConcurrency, Logger: g.log.With("component", "egress"),
 		PollInterval: 500 * time.Millisecond, StopTimeout: opts.ShutdownTimeout,
-		Lease: cfg.Delivery.EventLease, SendTimeout: cfg.Delivery.EventLease / 2, // a killed process's sends are retaken after event_lease
+		Lease:  cfg.Delivery.EventLease, // renewed while a send runs (egress.WorkerOptions.Lease); a killed process's sends are retaken after it
 		Tracer: g.tracer,
 	})
 }

@@ -276,6 +276,13 @@ type Store interface {
 	// longer holds the lease (another worker reclaimed it after it expired;
 	// an expired lease nobody reclaimed still counts as held).
 	CompleteEvent(ctx context.Context, id int64, owner string, out Outcome) error
+	// RenewEventLeases extends to now+lease the leases owner still holds
+	// among the events ids: the heartbeat of a live owner, so leases can
+	// be short and a dead owner's work is taken over within one lease
+	// without cutting short a slow plugin call. Events another owner has
+	// claimed, or that are no longer pending, are left alone; it returns
+	// how many were renewed.
+	RenewEventLeases(ctx context.Context, owner string, lease time.Duration, ids []int64) (int, error)
 	// RetryEvent releases the lease and schedules another attempt.
 	RetryEvent(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
 	// DeferEvent is RetryEvent for an attempt that must not count (it
@@ -291,6 +298,8 @@ type Store interface {
 	// FinishAction sets a final status (sent, refused, dead, parked);
 	// sent sets SentAt. ErrLeaseLost as for CompleteEvent.
 	FinishAction(ctx context.Context, id int64, owner string, status ActionStatus, lastErr string) error
+	// RenewActionLeases is RenewEventLeases for outbox actions.
+	RenewActionLeases(ctx context.Context, owner string, lease time.Duration, ids []int64) (int, error)
 	// RetryAction releases the lease and schedules another attempt.
 	RetryAction(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
 	// DeferAction is RetryAction for a claim that was not a real try (the

@@ -68,6 +68,15 @@ type Options struct {
 	// migrations; the schema must already be at this binary's version.
 	// Every write returns store.ErrReadOnly.
 	ReadOnly bool
+	// Exclusive makes this Store the file's only writer (`gateway run`):
+	// Open takes an advisory lock on "<path>.lock" (flock, held until
+	// Close or the process's death) and fails if another process holds
+	// it; then, since no live process can hold a lease, it releases every
+	// lease earlier processes left, so work a killed gateway had claimed
+	// starts again at once. Without Exclusive (tests, tools) leases are
+	// left to expire. On platforms without flock the lock and the take-over
+	// are skipped.
+	Exclusive bool
 }
 
 func (o *Options) defaults() error {
@@ -123,9 +132,18 @@ type Store struct {
 	cpDone     chan struct{}
 
 	stats writerStats
+
+	// unlock releases the lock file of Options.Exclusive; nil without it.
+	unlock func()
+	// tookOver counts the events' and actions' leases Open released.
+	tookOver [2]int64
 }
 
 var _ store.Store = (*Store)(nil)
+
+// ErrLocked is returned by Open with Options.Exclusive when another
+// process holds the store.
+var ErrLocked = errors.New("sqlite store is in use")
 
 // Open opens (creating if needed) the database file at path, applies pending
 // migrations and starts the writer. The parent directory is created.
@@ -153,6 +171,21 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
+	if opts.Exclusive {
+		// Before anything touches the file: a second gateway on the same
+		// store must fail here, not after migrating or taking leases.
+		unlock, err := lockFile(abs + ".lock")
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+		}
+		s.unlock = unlock // nil where there is no flock
+	}
+	fail := func(err error) (*Store, error) {
+		if s.unlock != nil {
+			s.unlock()
+		}
+		return nil, err
+	}
 	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", opts.BusyTimeout.Milliseconds())
 	// The writer: WAL, the chosen synchronous level, foreign keys, and
 	// BEGIN IMMEDIATE so a transaction takes the write lock up front
@@ -175,7 +208,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.wdb, err = sql.Open("sqlite", wdsn)
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+		return fail(fmt.Errorf("open sqlite store %s: %w", abs, err))
 	}
 	s.wdb.SetMaxOpenConns(1)
 	s.wdb.SetMaxIdleConns(1)
@@ -183,16 +216,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.wdb.SetConnMaxIdleTime(0)
 	if err := s.wdb.PingContext(ctx); err != nil {
 		_ = s.wdb.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+		return fail(fmt.Errorf("open sqlite store %s: %w", abs, err))
 	}
 	var mode string
 	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
 		_ = s.wdb.Close()
-		return nil, fmt.Errorf("open sqlite store %s: journal mode is %q, want wal (%w)", abs, mode, err)
+		return fail(fmt.Errorf("open sqlite store %s: journal mode is %q, want wal (%w)", abs, mode, err))
 	}
 	if err := migrate(ctx, s.wdb); err != nil {
 		_ = s.wdb.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+		return fail(fmt.Errorf("open sqlite store %s: %w", abs, err))
 	}
 	s.insertEvent, err = s.wdb.PrepareContext(ctx, insertEventSQL)
 	if err == nil {
@@ -200,40 +233,50 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if err != nil {
 		_ = s.wdb.Close()
-		return nil, fmt.Errorf("open sqlite store %s: prepare: %w", abs, err)
+		return fail(fmt.Errorf("open sqlite store %s: prepare: %w", abs, err))
 	}
 	rdsn := fileURI(abs) + "?" + busy + "&_pragma=query_only(1)"
 	s.rdb, err = sql.Open("sqlite", rdsn)
 	if err != nil {
 		_ = s.wdb.Close()
-		return nil, fmt.Errorf("open sqlite store %s: readers: %w", abs, err)
+		return fail(fmt.Errorf("open sqlite store %s: readers: %w", abs, err))
 	}
 	s.rdb.SetMaxOpenConns(opts.Readers)
 	s.rdb.SetMaxIdleConns(opts.Readers)
 	if err := s.rdb.PingContext(ctx); err != nil {
 		_ = s.rdb.Close()
 		_ = s.wdb.Close()
-		return nil, fmt.Errorf("open sqlite store %s: readers: %w", abs, err)
+		return fail(fmt.Errorf("open sqlite store %s: readers: %w", abs, err))
 	}
 	if err := s.prepareReads(ctx); err != nil {
 		_ = s.rdb.Close()
 		_ = s.wdb.Close()
-		return nil, fmt.Errorf("open sqlite store %s: readers: %w", abs, err)
+		return fail(fmt.Errorf("open sqlite store %s: readers: %w", abs, err))
 	}
 	if opts.CheckpointInterval > 0 {
 		s.cpdb, err = sql.Open("sqlite", fileURI(abs)+"?"+busy+"&_pragma=synchronous("+opts.Synchronous+")")
 		if err != nil {
 			_ = s.rdb.Close()
 			_ = s.wdb.Close()
-			return nil, fmt.Errorf("open sqlite store %s: checkpointer: %w", abs, err)
+			return fail(fmt.Errorf("open sqlite store %s: checkpointer: %w", abs, err))
 		}
 		s.cpdb.SetMaxOpenConns(1)
 		s.cpDone = make(chan struct{})
 		go s.checkpointer() //nolint:gosec // G118: the checkpointer lives as long as the store; Close stops it
 	}
 	go s.run()
+	if s.unlock != nil {
+		if s.tookOver[0], s.tookOver[1], err = s.takeOverLeases(ctx); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("open sqlite store %s: take over leases: %w", abs, err)
+		}
+	}
 	return s, nil
 }
+
+// TookOverLeases says how many event and action leases Open released
+// because their owners were dead (Options.Exclusive).
+func (s *Store) TookOverLeases() (events, actions int64) { return s.tookOver[0], s.tookOver[1] }
 
 // openReadOnly opens only the reader pool (query_only connections, as the
 // gateway's own readers) of an existing, fully migrated store.
@@ -350,6 +393,9 @@ func (s *Store) Close() error {
 		errs = append(errs, s.rdb.Close())
 		if s.wdb != nil {
 			errs = append(errs, s.wdb.Close())
+		}
+		if s.unlock != nil {
+			s.unlock() // after the last write: the next gateway may take over
 		}
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("close sqlite store: %w", err)

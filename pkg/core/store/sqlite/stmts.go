@@ -30,12 +30,19 @@ const (
 			updated_at = ? WHERE id = ?`
 	deferActionSQL = `UPDATE actions SET next_at = ?, last_error = ?, attempts = MAX(attempts - 1, ?), lease_owner = '',
 			lease_until = 0, updated_at = ? WHERE id = ?`
+	// The ids of a renewal come as one JSON array, so the statement is
+	// prepared once whatever their number.
+	renewEventLeasesSQL = `UPDATE events SET lease_until = ?1
+			WHERE id IN (SELECT value FROM json_each(?2)) AND lease_owner = ?3 AND status = 'pending'`
+	renewActionLeasesSQL = `UPDATE actions SET lease_until = ?1
+			WHERE id IN (SELECT value FROM json_each(?2)) AND lease_owner = ?3 AND status = 'pending'`
 )
 
 var hotSQL = []string{
 	claimEventsSQL, claimActionsSQL, insertActionSQL,
 	leaseHeldEventsSQL, leaseHeldActionsSQL,
 	completeEventSQL, retryEventSQL, deferEventSQL, finishActionSQL, retryActionSQL, deferActionSQL,
+	renewEventLeasesSQL, renewActionLeasesSQL,
 }
 
 // prepareHot prepares hotSQL on the writer connection.

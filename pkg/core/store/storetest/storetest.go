@@ -81,6 +81,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"TraceContext", testTraceContext},
 		{"ClaimActionsOrder", testClaimActions},
 		{"ActionLeases", testActionLeases},
+		{"RenewEventLeases", testRenewEventLeases},
+		{"RenewActionLeases", testRenewActionLeases},
 		{"DeferAction", testDeferAction},
 		{"DeferEvent", testDeferEvent},
 		{"DeadLetterEvents", testDeadLetterEvents},
