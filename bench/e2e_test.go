@@ -58,7 +58,7 @@ func BenchmarkEndToEndPaced(b *testing.B) {
 
 func benchEndToEnd(b *testing.B, synchronous, pgDSN string, rate int) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sb, err := sandbox.New(sandbox.Options{WebhookConcurrency: 64, WebhookRetry: true, TimeScale: 0.001,
+	sb, err := sandbox.New(sandbox.Options{WebhookConcurrency: 64, TimeScale: 0.001,
 		UsageLogSize: 1000, NotificationKeep: 1000, Logger: quiet})
 	if err != nil {
 		b.Fatal(err)

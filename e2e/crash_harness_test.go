@@ -260,7 +260,6 @@ func newCrashWorld(t *testing.T, p crashParams) *crashWorld {
 	t.Helper()
 	total := p.WorkOrders * p.Steps
 	sb, err := sandbox.New(sandbox.Options{
-		WebhookRetry: true,
 		// CorrigoPro's 5-minute first retry becomes 30 ms.
 		TimeScale:          0.0001,
 		Seed:               int64(p.Seed%1e9) + 1,

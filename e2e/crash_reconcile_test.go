@@ -24,7 +24,7 @@ func TestLostWebhooksAreReconciled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: skipped in -short")
 	}
-	sb, err := sandbox.New(sandbox.Options{Seed: 11, Faults: sandbox.Faults{WebhookFailRate: 1}})
+	sb, err := sandbox.New(sandbox.Options{Seed: 11, Faults: sandbox.Faults{WebhookFailRate: 1}, NoWebhookRetry: true})
 	if err != nil {
 		t.Fatal(err)
 	}

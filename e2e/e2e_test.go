@@ -87,7 +87,7 @@ func (s *syncBuffer) String() string {
 // newEnv starts a sandbox with a fast retry queue (5 minutes become 30 ms).
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{WebhookRetry: true, TimeScale: 0.0001, Seed: 7})
+	sb, err := sandbox.New(sandbox.Options{TimeScale: 0.0001, Seed: 7})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func (r *recorded) writeConfig(t *testing.T, name, rules string) string {
 // run.
 func record(t *testing.T) *recorded {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{WebhookRetry: true, TimeScale: 0.0001})
+	sb, err := sandbox.New(sandbox.Options{TimeScale: 0.0001})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -250,7 +250,6 @@ func startSandbox(cfg *config.Config, log *slog.Logger, ln net.Listener) (*sandb
 	sc := cfg.Sandbox
 	sb, err := sandbox.New(sandbox.Options{
 		Clients:         map[string]string{sc.ClientID: sc.ClientSecret.Value()},
-		WebhookRetry:    true,
 		TimeScale:       sc.TimeScale,
 		AutoCreateEvery: sc.AutoCreate,
 		HTTPClient:      sandboxWebhookClient(cfg), // https to a TLS listener

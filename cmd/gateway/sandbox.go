@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -53,7 +55,7 @@ func (o *sandboxOptions) define(fs *flag.FlagSet) {
 var sandboxCmd = &command{
 	name:     "sandbox",
 	summary:  "run the CorrigoPro Direct sandbox (OAuth, REST API, webhooks, control API)",
-	synopsis: "sandbox [--listen ADDR] [--webhook-url URL] [flags]",
+	synopsis: "sandbox [--listen ADDR] [--webhook-url URL] [flags]\nsandbox emulate ACTION [--work-order N]",
 	doc: `Runs the CorrigoPro emulator on its own until SIGINT or SIGTERM: OAuth
 client credentials, the REST API with CorrigoPro's status rules, signed
 webhook notifications with CorrigoPro's retry queue, a usage log, and a
@@ -65,13 +67,89 @@ gateway sandbox --listen 127.0.0.1:8089 --webhook-url http://127.0.0.1:8080/webh
 	flags: func(fs *flag.FlagSet) { new(sandboxOptions).define(fs) },
 }
 
+var sandboxEmulateCmd = &command{
+	name:     "sandbox emulate",
+	summary:  "send a sample notification of any type from a running sandbox",
+	synopsis: "sandbox emulate ACTION [--work-order N] [--branch N] [--sandbox URL]",
+	doc: `Asks a running sandbox (POST /_sandbox/emulate) to send a correctly
+signed sample notification of ACTION, one of CorrigoPro's 26 notification
+types (NewWorkOrder, CheckedIn, ProcedureMarked, IsmStatusChanged, ...), to
+its webhook URL, like CorrigoPro Desktop's Event Notification Emulator.
+With --work-order the sample is built from that work order's real state;
+nothing on the work order changes. Without it the work order id is 42, as
+in CorrigoPro's emulator. Prints the notification id and MessageId.`,
+	example: `gateway sandbox emulate ProcedureMarked --work-order 10005
+gateway sandbox emulate NewWorkOrder --branch 500479 --sandbox http://127.0.0.1:8089`,
+	flags: func(fs *flag.FlagSet) { new(sandboxEmulateOptions).define(fs) },
+}
+
+type sandboxEmulateOptions struct {
+	url               string
+	workOrder, branch int64
+}
+
+func (o *sandboxEmulateOptions) define(fs *flag.FlagSet) {
+	fs.StringVar(&o.url, "sandbox", "http://127.0.0.1:8089", "base `URL` of the running sandbox")
+	fs.Int64Var(&o.workOrder, "work-order", 0, "build the sample from this work order's state (`ID`)")
+	fs.Int64Var(&o.branch, "branch", 0, "branch `ID` of a sample without a work order (default: the first branch)")
+}
+
 func init() {
 	sandboxCmd.run = runSandbox
+	sandboxEmulateCmd.run = runSandboxEmulate
+	sandboxCmd.subs = []*command{sandboxEmulateCmd}
 	registerCommand(sandboxCmd)
+}
+
+// runSandboxEmulate asks a running sandbox for a sample notification.
+func runSandboxEmulate(ctx context.Context, args []string) int {
+	var o sandboxEmulateOptions
+	pos, err := sandboxEmulateCmd.parse(args, os.Stdout, os.Stderr, o.define)
+	if err != nil {
+		return exitCode(err)
+	}
+	if len(pos) != 1 {
+		return exitCode(usageError(sandboxEmulateCmd, os.Stderr, "want one ACTION, got %q", pos))
+	}
+	body, _ := json.Marshal(sandbox.EmulateRequest{Action: pos[0], WorkOrderId: o.workOrder, BranchId: o.branch})
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(o.url, "/")+"/_sandbox/emulate", bytes.NewReader(body))
+	if err != nil {
+		return exitCode(usageError(sandboxEmulateCmd, os.Stderr, "--sandbox: %v", err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gateway sandbox emulate: %v\n", err)
+		return 1
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		fmt.Fprintf(os.Stderr, "gateway sandbox emulate: HTTP %d: %s\n", resp.StatusCode, e.Error)
+		return 1
+	}
+	var res sandbox.EmulateResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		fmt.Fprintf(os.Stderr, "gateway sandbox emulate: answer: %v\n", err)
+		return 1
+	}
+	fmt.Printf("notification %d %s queued: work order %d, branch %d, MessageId %s\n", res.NotificationId, res.Action, res.WorkOrderId, res.BranchId, res.MessageId)
+	return 0
 }
 
 // runSandbox starts the emulator and serves until ctx is cancelled.
 func runSandbox(ctx context.Context, args []string) int {
+	if len(args) > 0 {
+		if sub := sandboxCmd.sub(args[0]); sub != nil {
+			return sub.run(ctx, args[1:])
+		}
+	}
 	var o sandboxOptions
 	pos, err := sandboxCmd.parse(args, os.Stdout, os.Stderr, o.define)
 	if err != nil {
@@ -91,7 +169,7 @@ func runSandbox(ctx context.Context, args []string) int {
 	opts := sandbox.Options{
 		Clients:            map[string]string{*clientID: *clientSecret},
 		WebhookURL:         *webhookURL,
-		WebhookRetry:       *retry,
+		NoWebhookRetry:     !*retry,
 		WebhookMaxAttempts: *maxAttempts,
 		WebhookConcurrency: *concurrency,
 		TimeScale:          *timeScale,

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +66,32 @@ func TestSandboxCommand(t *testing.T) {
 	wos, err := c.SearchWorkOrders(ctx, corrigo.SearchParameters{})
 	if err != nil || len(wos) != 3 {
 		t.Fatalf("search: %d %v", len(wos), err)
+	}
+	// gateway sandbox emulate talks to the running sandbox.
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"ProcedureMarked", "--sandbox", base, "--work-order", strconv.FormatInt(wos[0].WorkOrderId, 10)}, 0},
+		{[]string{"isMStatusChanged", "--sandbox", base}, 0},
+		{[]string{"NoSuchAction", "--sandbox", base}, 1},
+		{[]string{"Accepted", "--sandbox", base, "--work-order", "1"}, 1},
+		{[]string{"--sandbox", base}, 2},
+	} {
+		if got := runSandbox(ctx, append([]string{"emulate"}, tc.args...)); got != tc.code {
+			t.Errorf("sandbox emulate %v: exit %d, want %d", tc.args, got, tc.code)
+		}
+	}
+	resp, err := testhttp.Get(t.Context(), base+"/_sandbox/notifications")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ns struct{ Notifications []sandbox.Notification }
+	err = json.NewDecoder(resp.Body).Decode(&ns)
+	_ = resp.Body.Close()
+	if err != nil || len(ns.Notifications) != 2 || ns.Notifications[0].Action != corrigo.ActionProcedureMarked ||
+		ns.Notifications[0].WorkOrderId != wos[0].WorkOrderId || ns.Notifications[1].WorkOrderId != sandbox.EmulatedWorkOrderId {
+		t.Fatalf("notifications after emulate: %+v %v", ns.Notifications, err)
 	}
 	out, err := os.ReadFile(certOut)
 	if err != nil || !bytes.Equal(out, certPEM) {

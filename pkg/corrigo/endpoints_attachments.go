@@ -171,3 +171,37 @@ func (c *Client) PostMessage(ctx context.Context, req PostMessageRequest) error 
 	req.MessageId = c.messageID(ctx, req.MessageId)
 	return c.sendJSON(ctx, http.MethodPost, "api/messages", req, req.MessageId, req.WorkOrderId, nil)
 }
+
+// AttachmentUpdateRequest is the body of PUT api/attachments [I: Celigo
+// lists "update attachment"; the verb, path and fields are inferred].
+// CorrigoPro documents that attachments cannot be modified [C], so expect
+// a refusal; delete the attachment and upload a new one instead.
+type AttachmentUpdateRequest struct {
+	WorkOrderId       int64
+	AttachmentId      string
+	Name              string `json:",omitempty"`
+	MessageVisibility string `json:",omitempty"`
+	Envelope
+}
+
+// AttachmentDeleteRequest is the body of DELETE api/attachments [I: Celigo
+// lists "delete attachment"; the verb, path and fields are inferred].
+type AttachmentDeleteRequest struct {
+	WorkOrderId  int64
+	AttachmentId string
+	Envelope
+}
+
+// UpdateAttachment asks CorrigoPro to change an attachment's name or
+// visibility; PUT api/attachments [I]. See AttachmentUpdateRequest.
+func (c *Client) UpdateAttachment(ctx context.Context, req AttachmentUpdateRequest) error {
+	req.MessageId = c.messageID(ctx, req.MessageId)
+	return c.sendJSON(ctx, http.MethodPut, "api/attachments", req, req.MessageId, req.WorkOrderId, nil)
+}
+
+// DeleteAttachment removes an attachment from a work order; DELETE
+// api/attachments [I], with the request in a JSON body.
+func (c *Client) DeleteAttachment(ctx context.Context, req AttachmentDeleteRequest) error {
+	req.MessageId = c.messageID(ctx, req.MessageId)
+	return c.sendJSON(ctx, http.MethodDelete, "api/attachments", req, req.MessageId, req.WorkOrderId, nil)
+}

@@ -136,3 +136,26 @@ func (c *Client) IsmSettings(ctx context.Context, workOrderID int64) (json.RawMe
 func (c *Client) Health(ctx context.Context) error {
 	return c.getJSON(ctx, "api/health", url.Values{}, 0, nil)
 }
+
+// UpdateEquipment modifies equipment already on a work order (Equipment.Id
+// names it); PUT api/equipment [I: Celigo lists "modify equipment"; the
+// verb and body are inferred, the body is POST's].
+func (c *Client) UpdateEquipment(ctx context.Context, req EquipmentRequest) error {
+	req.MessageId = c.messageID(ctx, req.MessageId)
+	return c.sendJSON(ctx, http.MethodPut, "api/equipment", req, req.MessageId, req.WorkOrderId, nil)
+}
+
+// DeleteEquipment removes equipment (Equipment.Id) from a work order;
+// DELETE api/equipment [I: Celigo lists "delete equipment"], with the
+// request in a JSON body.
+func (c *Client) DeleteEquipment(ctx context.Context, req EquipmentRequest) error {
+	req.MessageId = c.messageID(ctx, req.MessageId)
+	return c.sendJSON(ctx, http.MethodDelete, "api/equipment", req, req.MessageId, req.WorkOrderId, nil)
+}
+
+// Heartbeat is the API's heartbeat health check; GET api/heartbeat [I: the
+// path is inferred from Celigo's "Get a heartbeat health check"
+// operation]. Any 2xx answer is a beat.
+func (c *Client) Heartbeat(ctx context.Context) error {
+	return c.getJSON(ctx, "api/heartbeat", url.Values{}, 0, nil)
+}

@@ -341,6 +341,43 @@ func TestEndpoints(t *testing.T) {
 			call:   func(ctx context.Context, c *Client) (result, error) { return nil, c.Health(ctx) },
 			method: "GET", path: "api/health", query: url.Values{},
 		},
+		{
+			name:   "heartbeat",
+			call:   func(ctx context.Context, c *Client) (result, error) { return nil, c.Heartbeat(ctx) },
+			method: "GET", path: "api/heartbeat", query: url.Values{},
+		},
+		{
+			name: "update attachment",
+			call: func(ctx context.Context, c *Client) (result, error) {
+				return nil, c.UpdateAttachment(ctx, AttachmentUpdateRequest{WorkOrderId: 42, AttachmentId: "a-1", MessageVisibility: "CruOnly"})
+			},
+			method: "PUT", path: "api/attachments",
+			body: map[string]any{"WorkOrderId": 42.0, "AttachmentId": "a-1", "MessageVisibility": "CruOnly"}, wantWO: 42,
+		},
+		{
+			name: "delete attachment",
+			call: func(ctx context.Context, c *Client) (result, error) {
+				return nil, c.DeleteAttachment(ctx, AttachmentDeleteRequest{WorkOrderId: 42, AttachmentId: "a-1"})
+			},
+			method: "DELETE", path: "api/attachments",
+			body: map[string]any{"WorkOrderId": 42.0, "AttachmentId": "a-1"}, wantWO: 42,
+		},
+		{
+			name: "update equipment",
+			call: func(ctx context.Context, c *Client) (result, error) {
+				return nil, c.UpdateEquipment(ctx, EquipmentRequest{WorkOrderId: 42, Equipment: Equipment{Id: 3, SerialNumber: "SN-9"}})
+			},
+			method: "PUT", path: "api/equipment",
+			body: map[string]any{"WorkOrderId": 42.0, "Equipment": map[string]any{"Id": 3.0, "SerialNumber": "SN-9"}}, wantWO: 42,
+		},
+		{
+			name: "delete equipment",
+			call: func(ctx context.Context, c *Client) (result, error) {
+				return nil, c.DeleteEquipment(ctx, EquipmentRequest{WorkOrderId: 42, Equipment: Equipment{Id: 3}})
+			},
+			method: "DELETE", path: "api/equipment",
+			body: map[string]any{"WorkOrderId": 42.0, "Equipment": map[string]any{"Id": 3.0}}, wantWO: 42,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

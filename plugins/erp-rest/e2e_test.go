@@ -132,7 +132,7 @@ func startE2E(t *testing.T, opts ...e2eOptions) *e2e {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	sb, err := sandbox.New(sandbox.Options{WebhookRetry: true, TimeScale: 0.001})
+	sb, err := sandbox.New(sandbox.Options{TimeScale: 0.001})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/ingest"
 	"github.com/wogate/wogate/pkg/core/metrics"
 	"github.com/wogate/wogate/pkg/core/netallow"
+	"github.com/wogate/wogate/pkg/core/overload"
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/ratelog"
 	"github.com/wogate/wogate/pkg/core/store"
@@ -107,6 +108,7 @@ type Gateway struct {
 	log  *slog.Logger
 
 	st        store.Store
+	shed      *overload.Shedder // load shedding (overload.go)
 	clog      *commlog.Writer
 	clients   map[string]*corrigo.Client
 	sender    *egress.Sender
@@ -218,6 +220,8 @@ func (g *Gateway) openStore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	g.shed = g.newShedder(st, sqliteDir(g.cfg)) // overload.go; before the store is decorated
+	g.metrics.SetOverloadSource(g.shed.State)
 	if t, ok := st.(interface{ TookOverLeases() (int64, int64) }); ok {
 		if ev, ac := t.TookOverLeases(); ev+ac > 0 {
 			g.log.Info("took over the leases a previous gateway left on this store; its work starts again now",
@@ -442,6 +446,7 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 		OnStored:   func(*store.Event) { g.disp.Wake() },
 		OnExchange: g.clog.Add,
 		Tracer:     g.tracer,
+		Shed:       g.shed.Shedding,
 	})
 }
 
@@ -557,6 +562,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		pollWG.Go(func() { _ = p.Run(ingestCtx) })
 	}
 	pollWG.Go(func() { g.runMaintenance(ingestCtx) }) // reconciliation and retention (reconcile_wiring.go)
+	pollWG.Go(func() { g.shed.Run(ingestCtx) })       // load shedding (overload.go)
 	dispWG.Go(func() {
 		if err := g.disp.Run(dispCtx); err != nil {
 			g.log.Error("dispatcher stopped", "err", err)
@@ -700,6 +706,7 @@ func (g *Gateway) problems(ctx context.Context) []string {
 	} else if p := g.health.writeProblem(ctx); p != "" {
 		problems = append(problems, p)
 	}
+	problems = append(problems, g.overloadProblems()...)
 	return append(problems, pluginProblems(g.plugins)...)
 }
 

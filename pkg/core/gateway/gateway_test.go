@@ -79,7 +79,7 @@ type worldOpts struct {
 
 func newWorld(t *testing.T, o worldOpts) *world {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{WebhookRetry: true, TimeScale: 0.0001})
+	sb, err := sandbox.New(sandbox.Options{TimeScale: 0.0001})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -189,6 +189,10 @@ type inboundHandler struct {
 	// and status): an unauthenticated flood must not fill the disk. nil
 	// logs every one.
 	rejections *ratelog.Limiter
+	// shed, if set, refuses authenticated requests with 503 and
+	// Retry-After while the gateway is over its load limits (overload.go):
+	// their actions would join a backlog that is already too long.
+	shed func() (time.Duration, bool)
 	// tracer starts a "plugin inbound <name>" span per request, the root
 	// of a trace that the plugin call, the stored events, dispatch and
 	// egress continue; nil: no-op.
@@ -340,6 +344,13 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ib.HMACSecret != "" && !checkHMAC(r.Header.Get(ib.HMACHeader), ib.HMACSecret.Value(), body) {
 		refuse(http.StatusUnauthorized, "missing or wrong "+ib.HMACHeader+": send the hex HMAC-SHA256 of the body under plugins."+name+".inbound.hmac_secret")
 		return
+	}
+	if h.shed != nil {
+		if wait, shed := h.shed(); shed {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Round(time.Second)/time.Second))))
+			fail(http.StatusServiceUnavailable, "overloaded: the gateway refuses requests until its backlog is back under its limits; try again later")
+			return
+		}
 	}
 	req := pluginapi.InboundRequest{Method: r.Method, Path: sub, Header: r.Header.Clone(), Query: r.URL.Query(), Body: body}
 	resp, actions, err := h.plugins.HandleInbound(r.Context(), name, req)
@@ -534,7 +545,7 @@ func (g *Gateway) routeInbound(mux *http.ServeMux, in *actionIntake) {
 		policy: func(plugin string) (config.PluginInbound, bool) {
 			p, ok := g.current().Plugins[plugin]
 			return p.Inbound, ok
-		}, tracer: g.tracer})
+		}, tracer: g.tracer, shed: g.shed.Shedding})
 }
 
 // inboundPatterns are the public listener's inbound routes.

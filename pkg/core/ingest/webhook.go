@@ -14,6 +14,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -93,6 +94,11 @@ type WebhookOptions struct {
 	// work order's trace; its context is stored with the event so dispatch
 	// continues the trace. Default tracectx.Noop().
 	Tracer trace.Tracer
+	// Shed, if set, is asked after the token verified whether the gateway
+	// is over its load limits (overload.Shedder.Shedding): the request is
+	// then refused with 503 and Retry-After before its body is read, and
+	// CorrigoPro delivers it again later.
+	Shed func() (retryAfter time.Duration, shedding bool)
 }
 
 // Webhook is the http.Handler of one account's webhook path.
@@ -173,6 +179,7 @@ const (
 	ReasonBodyRead      = "body_read"
 	ReasonBadBody       = "bad_body"
 	ReasonStoreFailed   = "store_unavailable"
+	ReasonOverloaded    = "overloaded"
 	ReasonEventTypeDiff = "event_type_mismatch" // a warning, not a rejection
 )
 
@@ -256,6 +263,14 @@ func (h *Webhook) serve(ctx context.Context, span trace.Span, w *statusWriter, r
 		}
 		h.reject(w, r, http.StatusUnauthorized, reason, "invalid webhook token", err)
 		return
+	}
+	if h.opts.Shed != nil {
+		if wait, shed := h.opts.Shed(); shed {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Round(time.Second)/time.Second))))
+			h.reject(w, r, http.StatusServiceUnavailable, ReasonOverloaded,
+				"overloaded: the gateway refuses webhooks until its backlog is back under its limits; deliver again later", nil)
+			return
+		}
 	}
 
 	buf := bufPool.Get().(*bytes.Buffer)

@@ -24,6 +24,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -35,6 +36,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wogate/wogate/pkg/core/egress"
+	"github.com/wogate/wogate/pkg/core/overload"
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/pluginapi"
@@ -90,6 +92,7 @@ type Metrics struct {
 	plugins  PluginSource
 	webhooks func() map[string]int64
 	commlog  func() (written, dropped int64)
+	overload func() overload.State
 	scrapeTO time.Duration
 }
 
@@ -201,6 +204,14 @@ func (m *Metrics) SetCommLogStats(stats func() (written, dropped int64)) {
 	m.mu.Unlock()
 }
 
+// SetOverloadSource sets where the load-shedding state comes from
+// (overload.Shedder.State).
+func (m *Metrics) SetOverloadSource(state func() overload.State) {
+	m.mu.Lock()
+	m.overload = state
+	m.mu.Unlock()
+}
+
 // ActionDone implements egress.Observer.
 func (m *Metrics) ActionDone(account string, kind pluginapi.ActionKind, outcome egress.Outcome, latency time.Duration) {
 	m.actions.WithLabelValues(account, m.kindLabels.value(string(kind)), string(outcome)).Inc()
@@ -302,7 +313,7 @@ func (b *bounded) value(v string) string {
 var webhookNonVerification = map[string]bool{
 	"accepted": true, "duplicate": true, "method_not_allowed": true, "body_too_large": true,
 	"body_read": true, "bad_body": true, "store_unavailable": true, "event_type_mismatch": true,
-	"source_not_allowed": true,
+	"source_not_allowed": true, "overloaded": true,
 }
 
 var (
@@ -334,6 +345,14 @@ var (
 		"Webhook requests by result: accepted, duplicate, or the reason they were refused.", []string{"result"}, nil)
 	descVerifyFailures = prometheus.NewDesc(Namespace+"_webhook_verification_failures_total",
 		"Webhook requests refused because their token did not verify, by reason.", []string{"reason"}, nil)
+	descShedding = prometheus.NewDesc(Namespace+"_overload_shedding",
+		"1 while webhooks are refused with 503 because a limit of the overload section is exceeded.", nil, nil)
+	descOverLimit = prometheus.NewDesc(Namespace+"_overload_limit_exceeded",
+		"1 for each overload limit exceeded at the last sample: pending_events, oldest_pending, free_disk, store_size.", []string{"limit"}, nil)
+	descFreeDisk = prometheus.NewDesc(Namespace+"_overload_free_disk_bytes",
+		"Free space on the data directory's file system at the last sample (SQLite store).", nil, nil)
+	descStoreBytes = prometheus.NewDesc(Namespace+"_overload_store_bytes",
+		"Size of the store at the last sample (SQLite: database and WAL files; PostgreSQL: the database).", nil, nil)
 	descCommLog = prometheus.NewDesc(Namespace+"_commlog_entries_total",
 		"Communication log entries by result (written, dropped when the queue was full).", []string{"result"}, nil)
 )
@@ -353,8 +372,22 @@ func (c *scrapeCollector) Describe(chan<- *prometheus.Desc) {}
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	m := c.m
 	m.mu.Lock()
-	backlog, breakers, plugs, webhooks, clog := m.backlog, m.breakers, m.plugins, m.webhooks, m.commlog
+	backlog, breakers, plugs, webhooks, clog, ovl := m.backlog, m.breakers, m.plugins, m.webhooks, m.commlog, m.overload
 	m.mu.Unlock()
+
+	if ovl != nil {
+		st := ovl()
+		ch <- prometheus.MustNewConstMetric(descShedding, prometheus.GaugeValue, boolf(st.Shedding))
+		for _, l := range []string{"pending_events", "oldest_pending", "free_disk", "store_size"} {
+			ch <- prometheus.MustNewConstMetric(descOverLimit, prometheus.GaugeValue, boolf(slices.Contains(st.Reasons, l)), l)
+		}
+		if st.Sample.FreeDiskBytes >= 0 && !st.Taken.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descFreeDisk, prometheus.GaugeValue, float64(st.Sample.FreeDiskBytes))
+		}
+		if st.Sample.StoreBytes >= 0 && !st.Taken.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descStoreBytes, prometheus.GaugeValue, float64(st.Sample.StoreBytes))
+		}
+	}
 
 	if backlog != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), m.scrapeTO)

@@ -61,7 +61,7 @@ func BenchmarkGetWorkOrders50(b *testing.B) {
 func BenchmarkWebhookDelivery(b *testing.B) {
 	var got atomic.Int64
 	rc := newReceiver(b, func(int, delivery) int { got.Add(1); return http.StatusOK })
-	sb, _ := start(b, sandbox.Options{WebhookURL: rc.url, WebhookRetry: true, WebhookConcurrency: 16, NotificationKeep: 1000, UsageLogSize: 1000})
+	sb, _ := start(b, sandbox.Options{WebhookURL: rc.url, WebhookConcurrency: 16, NotificationKeep: 1000, UsageLogSize: 1000})
 	wo, err := sb.CreateWorkOrder(sandbox.WorkOrderSpec{CustomerId: sandbox.CustomerNorthwind, Silent: true, Status: corrigo.StatusAccepted})
 	if err != nil {
 		b.Fatal(err)

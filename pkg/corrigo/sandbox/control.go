@@ -72,9 +72,11 @@ var controlEndpoints = []string{
 	"POST /_sandbox/workorders {Count, Spec}",
 	"GET  /_sandbox/workorders/{id}",
 	"POST /_sandbox/workorders/{id}/actions {Action, ...}",
+	"POST /_sandbox/emulate {Action, WorkOrderId, BranchId}",
 	"GET  /_sandbox/usage-log?direction=&workOrderId=&messageId=&action=&path=&status=&since=&afterSeq=&limit=",
 	"GET  /_sandbox/notifications?state=&workOrderId=&action=&limit=",
 	"POST /_sandbox/notifications/reprocess {Ids}",
+	"POST /_sandbox/notifications/ignore {Ids}",
 	"POST /_sandbox/notifications/{id}/redeliver {Delay}",
 	"GET  /_sandbox/webhook",
 	"PUT  /_sandbox/webhook {Url}",
@@ -167,6 +169,22 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		writeControl(w, http.StatusOK, map[string]any{"Entries": s.Usage(f)})
 
+	case head == "emulate" && method == http.MethodPost:
+		var req EmulateRequest
+		if err := decodeControl(r, &req); err != nil {
+			controlError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		res, err := s.Emulate(req)
+		switch {
+		case errors.Is(err, ErrNoWorkOrder):
+			controlError(w, http.StatusNotFound, "%v", err)
+		case err != nil:
+			controlError(w, http.StatusBadRequest, "%v", err)
+		default:
+			writeControl(w, http.StatusOK, res)
+		}
+
 	case head == "workorders" && len(parts) == 1:
 		s.controlWorkOrders(w, r)
 
@@ -233,7 +251,7 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeControl(w, http.StatusOK, map[string]any{
-			"Url": s.WebhookURL(), "Retry": s.opts.WebhookRetry, "MaxAttempts": s.opts.WebhookMaxAttempts,
+			"Url": s.WebhookURL(), "Retry": !s.opts.NoWebhookRetry, "MaxAttempts": s.opts.WebhookMaxAttempts,
 			"Concurrency": s.opts.WebhookConcurrency, "TimeScale": s.opts.TimeScale, "RetrySchedule": durations(s.opts.RetrySchedule),
 		})
 
@@ -424,6 +442,17 @@ func (s *Sandbox) controlNotifications(w http.ResponseWriter, r *http.Request, p
 			return
 		}
 		writeControl(w, http.StatusOK, map[string]int{"Requeued": s.Reprocess(body.Ids...)})
+	case len(parts) == 2 && strings.EqualFold(parts[1], "ignore") && r.Method == http.MethodPost:
+		var body struct{ Ids []int64 }
+		if err := decodeControl(r, &body); err != nil {
+			controlError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		ids := s.Ignore(body.Ids...)
+		if ids == nil {
+			ids = []int64{}
+		}
+		writeControl(w, http.StatusOK, map[string]any{"Ignored": len(ids), "Ids": ids})
 	case len(parts) == 3 && strings.EqualFold(parts[2], "redeliver") && r.Method == http.MethodPost:
 		id, err := strconv.ParseInt(parts[1], 10, 64)
 		if err != nil {

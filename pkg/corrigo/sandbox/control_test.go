@@ -304,7 +304,7 @@ func TestAutoCreate(t *testing.T) {
 // delivery at once; run with -race.
 func TestConcurrentUse(t *testing.T) {
 	rc := newReceiver(t, nil)
-	sb, c := start(t, sandbox.Options{WebhookURL: rc.url, WebhookRetry: true, SeedWorkOrders: 20})
+	sb, c := start(t, sandbox.Options{WebhookURL: rc.url, SeedWorkOrders: 20})
 	ctx := context.Background()
 	const n = 40
 	ids := make([]int64, n)

@@ -26,6 +26,17 @@ const (
 	ActAttachmentRemove  = "AttachmentRemove"
 	ActAppointmentChange = "AppointmentChange"
 	ActVerify            = "Verify"
+	// ActCheckListMigrate turns the work order's legacy checklist into a
+	// procedure (CheckListMigratedToProcedure).
+	ActCheckListMigrate = "CheckListMigrate"
+	// ActProcedureAdd adds a procedure to the work order (ProcedureUpdated).
+	ActProcedureAdd = "ProcedureAdd"
+	// ActCustomFieldChange changes the customer's configuration of a custom
+	// field (AdditionalFieldDescriptorUpdated).
+	ActCustomFieldChange = "CustomFieldChange"
+	// ActCustomerAccept is an accept by the customer on the provider's
+	// behalf (Accepted, Sender.Type Customer).
+	ActCustomerAccept = "CustomerAccept"
 )
 
 // Desktop actions: what the provider does outside the API (Desktop, mobile
@@ -37,38 +48,62 @@ const (
 	ActPause       = "Pause"
 	ActCheckOut    = "CheckOut"
 	ActIVRCheckOut = "IvrCheckOut"
+	// ActSubmitInvoice submits the invoice in Desktop: the only way to
+	// accept a prebilled work order (API.md §4.2).
+	ActSubmitInvoice = "SubmitInvoice"
+	// ActUpdateSteps updates procedure steps in the mobile app
+	// (ProcedureStepUpdated).
+	ActUpdateSteps = "UpdateSteps"
+	// ActMarkProcedureNa marks a procedure not applicable, or applicable
+	// again (ProcedureMarked).
+	ActMarkProcedureNa = "MarkProcedureNa"
+	// ActCompletionInfoChange changes the completion details of a completed
+	// work order (CompletionInfoChanged once its invoice is submitted).
+	ActCompletionInfoChange = "CompletionInfoChange"
+	// ActIsmStatusChange records an ISM status [I] (IsmStatusChanged).
+	ActIsmStatusChange = "IsmStatusChange"
 )
 
 // CustomerActions and DesktopActions list the action names Act accepts.
 var (
 	CustomerActions = []string{ActPutOnHold, ActRecall, ActReopen, ActNteChange, ActSlaChange, ActQuoteRequest,
 		ActQuoteApprove, ActQuoteReject, ActInvoiceStatus, ActMessage, ActAttachmentAdd, ActAttachmentRemove,
-		ActAppointmentChange, ActVerify}
-	DesktopActions = []string{ActAccept, ActReject, ActCheckIn, ActPause, ActCheckOut, ActIVRCheckOut}
+		ActAppointmentChange, ActVerify, ActCheckListMigrate, ActProcedureAdd, ActCustomFieldChange, ActCustomerAccept}
+	DesktopActions = []string{ActAccept, ActReject, ActCheckIn, ActPause, ActCheckOut, ActIVRCheckOut, ActSubmitInvoice,
+		ActUpdateSteps, ActMarkProcedureNa, ActCompletionInfoChange, ActIsmStatusChange}
 )
 
 // Action is a customer or Desktop action on a work order (control API
 // POST /_sandbox/workorders/{id}/actions). Only the fields the action needs
 // are read.
 type Action struct {
-	Action       string
-	Comment      string                `json:",omitempty"`
-	Amount       float64               `json:",omitempty"` // NteChange, InvoiceStatus
-	Sla          *corrigo.Sla          `json:",omitempty"` // SlaChange: fields to change
-	Appointment  *corrigo.Appointment  `json:",omitempty"` // AppointmentChange
-	Text         string                `json:",omitempty"` // Message
-	Status       string                `json:",omitempty"` // InvoiceStatus: Authorized, Paid, Disputed
-	AuthNumber   string                `json:",omitempty"`
-	CheckNumber  string                `json:",omitempty"`
-	PaidDate     corrigo.Time          `json:",omitempty"`
-	Name         string                `json:",omitempty"` // AttachmentAdd
-	MimeType     string                `json:",omitempty"`
-	Content      []byte                `json:",omitempty"` // base64 in JSON
-	AttachmentId string                `json:",omitempty"` // AttachmentRemove
-	Location     *corrigo.GeoLocation  `json:",omitempty"`
-	RepairInfo   *corrigo.RepairInfo   `json:",omitempty"`
-	CustomFields []corrigo.CustomField `json:",omitempty"`
-	Sender       *corrigo.Sender       `json:",omitempty"` // who did it (default: site contact / Jon Snow)
+	Action        string
+	Comment       string                `json:",omitempty"`
+	Amount        float64               `json:",omitempty"` // NteChange, InvoiceStatus
+	Sla           *corrigo.Sla          `json:",omitempty"` // SlaChange: fields to change
+	Appointment   *corrigo.Appointment  `json:",omitempty"` // AppointmentChange
+	Text          string                `json:",omitempty"` // Message
+	Status        string                `json:",omitempty"` // InvoiceStatus: Authorized, Paid, Disputed
+	AuthNumber    string                `json:",omitempty"`
+	CheckNumber   string                `json:",omitempty"`
+	PaidDate      corrigo.Time          `json:",omitempty"`
+	Name          string                `json:",omitempty"` // AttachmentAdd
+	MimeType      string                `json:",omitempty"`
+	Content       []byte                `json:",omitempty"` // base64 in JSON
+	AttachmentId  string                `json:",omitempty"` // AttachmentRemove
+	Location      *corrigo.GeoLocation  `json:",omitempty"`
+	RepairInfo    *corrigo.RepairInfo   `json:",omitempty"`
+	CustomFields  []corrigo.CustomField `json:",omitempty"`
+	Sender        *corrigo.Sender       `json:",omitempty"` // who did it (default: site contact / Jon Snow)
+	SubmitAnyway  bool                  `json:",omitempty"` // SubmitInvoice: override a tax mismatch (3056)
+	Procedures    []corrigo.Procedure   `json:",omitempty"` // CheckOut: step updates sent with the check-out
+	ProcedureId   int                   `json:",omitempty"` // UpdateSteps, MarkProcedureNa
+	Steps         []corrigo.Step        `json:",omitempty"` // UpdateSteps
+	IsMarkedNa    bool                  `json:",omitempty"` // MarkProcedureNa
+	CustomFieldId int                   `json:",omitempty"` // CustomFieldChange
+	Label         string                `json:",omitempty"` // CustomFieldChange: new label (empty: unchanged)
+	Values        []string              `json:",omitempty"` // CustomFieldChange: the allowed values (empty: any)
+	IsRequired    *bool                 `json:",omitempty"` // CustomFieldChange (nil: unchanged)
 }
 
 // ActionResult is what an action did.
@@ -106,7 +141,7 @@ func (s *Sandbox) Act(id int64, a Action) (ActionResult, error) {
 	fn := func(rec *record, w *corrigo.WorkOrder) *apiError {
 		req := &corrigo.CheckOutRequest{
 			ActionRequest: corrigo.ActionRequest{WorkOrderId: w.WorkOrderId, Comment: a.Comment, Location: a.Location},
-			RepairInfo:    a.RepairInfo, CustomFields: a.CustomFields,
+			RepairInfo:    a.RepairInfo, CustomFields: a.CustomFields, Procedures: a.Procedures,
 		}
 		switch name {
 		case ActAccept:
@@ -121,9 +156,32 @@ func (s *Sandbox) Act(id int64, a Action) (ActionResult, error) {
 		case ActPause:
 			return wfPause(s, rec, w, req, ch)
 		case ActCheckOut:
-			return wfCheckOut(s, rec, w, req, ch)
+			return s.desktopCheckOut(rec, w, req, ch)
+		case ActUpdateSteps:
+			return updateSteps(w, a.ProcedureId, a.Steps, ch)
+		case ActMarkProcedureNa:
+			return markProcedure(w, a.ProcedureId, a.IsMarkedNa, ch)
+		case ActCompletionInfoChange:
+			return changeCompletionInfo(rec, w, req, ch)
+		case ActIsmStatusChange:
+			return changeIsmStatus(rec, w, a.Status, a.Comment, ch)
+		case ActCheckListMigrate:
+			return s.migrateCheckList(w, ch)
+		case ActProcedureAdd:
+			return s.addProcedure(rec, w, ch)
+		case ActCustomerAccept:
+			if e := wfAccept(s, rec, w, req, ch); e != nil {
+				return e
+			}
+			if req.Comment == "" {
+				ch.notify[len(ch.notify)-1].payload = corrigo.AcceptedPayload{StatusChange: corrigo.StatusChange{Status: w.Status, Comment: "Accepted by the customer"}}
+			}
+		case ActCustomFieldChange:
+			return s.changeCustomField(rec, w, a, ch)
 		case ActIVRCheckOut:
 			return wfIVRCheckOut(s, rec, w, req, ch)
+		case ActSubmitInvoice:
+			return s.submitInvoice(rec, w, a.SubmitAnyway, ch)
 		case ActPutOnHold:
 			if e := guard(w, "putOnHold", corrigo.StatusNew, corrigo.StatusAccepted, corrigo.StatusCheckedIn, corrigo.StatusPaused); e != nil {
 				return e

@@ -253,14 +253,33 @@ func TestInvoiceRules(t *testing.T) {
 	err = submit(cont, false)
 	wantErr(t, err, corrigo.CodeInvoiceContent)
 
-	// Prebilled: submitting the invoice of a New work order accepts it.
+	// Prebilled: "the only way to accept a prebilled work order is to
+	// submit an invoice via CorrigoPro Desktop" (API.md §4.2 [C]). Through
+	// the API the work order is not completed (3051) and stays New; the
+	// Desktop submission accepts it and sends Accepted.
 	pre := mk(t, sb, sandbox.WorkOrderSpec{CustomerId: sandbox.CustomerNorthwind, PreBilled: true})
 	_, err = c.UpdateInvoice(ctx, inv(pre, lines(0, 8301)))
 	wantErr(t, err, 0)
-	wantErr(t, submit(pre, false), 0)
-	if st := status(t, sb, pre); st != corrigo.StatusAccepted {
-		t.Fatalf("prebilled after submit: %s", st)
+	wantErr(t, submit(pre, false), corrigo.CodeNotCompleted)
+	if st := status(t, sb, pre); st != corrigo.StatusNew {
+		t.Fatalf("prebilled after API submit: %s, want New", st)
 	}
+	res, err := sb.Act(pre, sandbox.Action{Action: sandbox.ActSubmitInvoice})
+	if err != nil || res.WorkOrder.Status != corrigo.StatusAccepted || len(res.NotificationIds) != 1 {
+		t.Fatalf("Desktop SubmitInvoice on a prebilled New work order: %+v %v", res, err)
+	}
+	if got, err := c.GetInvoice(ctx, pre); err != nil || got.Status != corrigo.InvoicePendingVerification {
+		t.Fatalf("prebilled invoice after Desktop submit: %+v %v", got, err)
+	}
+	if ns := sb.Notifications(sandbox.NotificationFilter{WorkOrderId: pre}); len(ns) != 1 || ns[0].Action != corrigo.ActionAccepted {
+		t.Fatalf("notifications after Desktop submit: %+v", ns)
+	}
+
+	// Rejected is terminal: the invoice can be neither edited nor submitted.
+	rej := mk(t, sb, sandbox.WorkOrderSpec{CustomerId: sandbox.CustomerNorthwind, Status: corrigo.StatusRejected})
+	_, err = c.UpdateInvoice(ctx, inv(rej, lines(0)))
+	wantErr(t, err, corrigo.CodeInvalidState)
+	wantErr(t, submit(rej, false), corrigo.CodeInvalidState)
 
 	// Recalled: 3005 on every invoice call.
 	rec := mk(t, sb, sandbox.WorkOrderSpec{CustomerId: sandbox.CustomerNorthwind, Status: corrigo.StatusRecalled})
@@ -514,7 +533,18 @@ func TestTransportRules(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			before := sb.UsageLog()
 			r := raw(t, tc.method, root+tc.path, tc.token, tc.ctype, tc.body)
+			// CorrigoPro's usage log leaves out requests with an invalid
+			// Authorization (API.md §3.5); every other call is logged.
+			after := sb.UsageLog()
+			if logged, want := len(after)-len(before), 1; tc.status == 401 {
+				if logged != 0 {
+					t.Fatalf("a %d request was written to the usage log: %+v", tc.status, after[len(after)-1])
+				}
+			} else if logged != want {
+				t.Fatalf("%d usage log entries for one call, want %d", logged, want)
+			}
 			if r.Status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.Status, tc.status, r.Body)
 			}
@@ -541,8 +571,12 @@ func TestTransportRules(t *testing.T) {
 	if n := sb.RevokeToken(tok); n != 1 {
 		t.Fatalf("revoked %d", n)
 	}
+	n := len(sb.UsageLog())
 	if r := raw(t, "GET", root+"/Direct/api/customers", tok, "", nil); r.Status != 401 || r.errBody(t).Code != corrigo.CodeUnauthorized {
 		t.Fatalf("revoked token: %d %s", r.Status, r.Body)
+	}
+	if got := len(sb.UsageLog()); got != n {
+		t.Fatalf("a revoked token's request was written to the usage log (%d entries, was %d)", got, n)
 	}
 }
 

@@ -47,6 +47,7 @@ func FuzzAPIBody(f *testing.F) {
 		"PUT workOrder/appointmentInfo", "PUT workOrder/note", "PUT workOrder/reopen", "PUT invoice", "PUT invoice/submit",
 		"POST messages", "PUT bulk/accept", "PUT bulk/reject", "PUT bulk/assign", "PUT bulk/unassign",
 		"PUT procedure/step", "POST equipment", "PUT workOrder/additionalField",
+		"PUT attachments", "DELETE attachments", "PUT equipment", "DELETE equipment",
 	}
 	seeds := []string{
 		`{"Parameters":{"Created":{"From":"2018-03-26T18:01:24.000Z","To":"2018-03-26T18:01:29.000Z"},"Statuses":["New"]},"MessageId":"m"}`,
@@ -56,6 +57,8 @@ func FuzzAPIBody(f *testing.F) {
 		`{"WorkOrderIds":[10001,10002,0,-1],"AssociateIds":[7001],"Comment":"c"}`,
 		`{"WorkOrderId":10004,"ProcedureId":300001,"Step":{"Id":5000021,"Status":"NA","Currency":"usd"}}`,
 		`{"WorkOrderId":10005,"Equipment":{"Type":"Existing","EquipmentAssetId":41101}}`,
+		`{"WorkOrderId":10005,"Equipment":{"Id":7,"SerialNumber":"x"}}`,
+		`{"WorkOrderId":10006,"AttachmentId":"00000000-0000-0000-0000-000000000000","Name":"a.jpg"}`,
 		`{"WorkOrderId":1e30}`, `[]`, `null`, `"x"`, `{"WorkOrderId":"10001"}`, `{`,
 	}
 	for i, s := range seeds {

@@ -181,7 +181,7 @@ func (s *Sandbox) checkActionDate(rec *record, d *corrigo.Time) *apiError {
 	if d == nil || d.IsZero() {
 		return nil
 	}
-	if !rec.customer.Settings.BackdatingAllowed {
+	if !rec.customer.settings().BackdatingAllowed {
 		return errValidation(verr("ActualActionDate", vNotAllowed, "the customer does not allow backdating; omit ActualActionDate"))
 	}
 	if d.After(s.now().Add(5 * 60 * 1e9)) {
@@ -276,7 +276,7 @@ func wfReopen(s *Sandbox, rec *record, w *corrigo.WorkOrder, req *corrigo.CheckO
 // ends in NeedsCompletionDetails); invalid lists values that are wrong
 // whatever the type (always 2100).
 func completionProblems(rec *record, w *corrigo.WorkOrder, info completionInfo) (missing, invalid []corrigo.ValidationError) {
-	st := rec.customer.Settings
+	st := rec.customer.settings()
 	if st.CommentRequired && strings.TrimSpace(info.Comment) == "" {
 		missing = append(missing, verr("Comment", vRequired, "the customer requires a completion comment"))
 	}

@@ -73,6 +73,8 @@ func (s *Sandbox) apiRoutes() map[string]route {
 		"GET attachments":                      g(hListAttachments),
 		"POST attachments":                     {handler: hUploadAttachment, multipart: true},
 		"GET attachments/downloadurl":          g(hDownloadURL),
+		"PUT attachments":                      j(hUpdateAttachment),
+		"DELETE attachments":                   j(hDeleteAttachment),
 		"GET associates":                       g(hAssociates),
 		"PUT bulk/accept":                      j(bulkActionHandler("accept", wfAccept)),
 		"PUT bulk/reject":                      j(bulkActionHandler("reject", wfReject)),
@@ -85,6 +87,8 @@ func (s *Sandbox) apiRoutes() map[string]route {
 		"GET equipment/available":              g(hAvailableEquipment),
 		"POST equipment":                       j(hAddEquipment),
 		"GET equipment/history":                g(hEquipmentHistory),
+		"PUT equipment":                        j(hUpdateEquipment),
+		"DELETE equipment":                     j(hDeleteEquipment),
 		"GET health":                           g(hHealth),
 		"GET heartbeat":                        g(hHealth),
 	}
@@ -134,6 +138,11 @@ func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request, routes map[st
 			entry.WorkOrderNumber = wo.WorkOrderNumber
 			entry.Customer = rec.customer.Name
 		}
+	}
+	if code == corrigo.CodeUnauthorized {
+		// CorrigoPro's usage log leaves out requests with an invalid
+		// Authorization (API.md §3.5).
+		return
 	}
 	s.usage.add(entry)
 }
@@ -330,7 +339,7 @@ func hCustomerSettings(c *call) (any, *apiError) {
 	if cu == nil {
 		return nil, errCode(corrigo.CodeEntityNotFound, "Customer %d not found", id)
 	}
-	return corrigo.CustomerSettingsResponse{Settings: cu.Settings, Envelope: c.env()}, nil
+	return corrigo.CustomerSettingsResponse{Settings: cu.settings(), Envelope: c.env()}, nil
 }
 
 func inRange(t corrigo.Time, r *corrigo.DateRange) bool {
@@ -522,7 +531,7 @@ func quoteSubmit(rec *record, w *corrigo.WorkOrder, req *corrigo.QuoteSubmitRequ
 		return errRecalled(w.WorkOrderId)
 	case w.Status == corrigo.StatusRejected:
 		return errCode(corrigo.CodeQuoteNotAllowed, "A quote cannot be submitted for rejected work order %d", w.WorkOrderId)
-	case !rec.customer.Settings.QuoteSubmitAllowed:
+	case !rec.customer.settings().QuoteSubmitAllowed:
 		return errCode(corrigo.CodeQuoteNotAllowed, "Customer %s does not allow quote submission", rec.customer.Name)
 	case w.Nte != nil && w.Nte.Quote != nil && (w.Nte.Quote.QuoteStatus == corrigo.QuoteSubmitted || w.Nte.Quote.QuoteStatus == corrigo.QuoteApproved):
 		return errCode(corrigo.CodeQuoteNotAllowed, "A quote was already submitted for work order %d; the customer must reject it before a new one", w.WorkOrderId)
@@ -613,8 +622,9 @@ func hNote(c *call) (any, *apiError) {
 	ch := &change{actor: ActorProvider, op: "note", msgID: c.msgID}
 	now := corrigo.NewTime(c.s.now())
 	if _, e := c.s.apply(req.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
-		if w.Status == corrigo.StatusRecalled {
-			return errRecalled(w.WorkOrderId)
+		// Rejected is terminal: "you can do nothing with it" (API.md §4.2).
+		if e := notTerminal(w, "note"); e != nil {
+			return e
 		}
 		w.InternalNote = req.InternalNote
 		rec.notes = append(rec.notes, corrigo.NoteHistoryEntry{InternalNote: req.InternalNote, PerformedBy: req.PerformedBy, Created: now})
@@ -664,8 +674,15 @@ func hAdditionalFieldHistory(c *call) (any, *apiError) {
 }
 
 func hIsmSettings(c *call) (any, *apiError) {
-	if _, e := c.woParam(); e != nil {
+	rec, e := c.woParam()
+	if e != nil {
 		return nil, e
 	}
-	return map[string]any{"IsmSettings": nil, "MessageId": c.msgID}, nil
+	rec.mu.Lock()
+	ism := rec.ism
+	rec.mu.Unlock()
+	if ism.Status == "" {
+		return map[string]any{"IsmSettings": nil, "MessageId": c.msgID}, nil
+	}
+	return map[string]any{"IsmSettings": ism, "MessageId": c.msgID}, nil
 }

@@ -72,8 +72,9 @@ func hUpdateInvoice(c *call) (any, *apiError) {
 	var out corrigo.Invoice
 	ch := &change{actor: ActorProvider, op: "invoiceUpdate", msgID: c.msgID}
 	_, e := c.s.apply(in.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
-		if w.Status == corrigo.StatusRecalled {
-			return errRecalled(w.WorkOrderId)
+		// Rejected is terminal: "you can do nothing with it" (API.md §4.2).
+		if e := notTerminal(w, "invoiceUpdate"); e != nil {
+			return e
 		}
 		inv := cloneInvoice(rec.invoice)
 		if inv.Status != corrigo.InvoiceDraft && inv.Status != corrigo.InvoiceDisputed {
@@ -167,42 +168,58 @@ func hSubmitInvoice(c *call) (any, *apiError) {
 	c.woID = req.WorkOrderId
 	ch := &change{actor: ActorProvider, op: "invoiceSubmit", msgID: c.msgID}
 	_, e := c.s.apply(req.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
-		if w.Status == corrigo.StatusRecalled {
-			return errRecalled(w.WorkOrderId)
-		}
-		inv := cloneInvoice(rec.invoice)
-		if inv.Status != corrigo.InvoiceDraft && inv.Status != corrigo.InvoiceDisputed {
-			return errCode(corrigo.CodeInvoiceStatus, "Invoice of work order %d is %s and cannot be submitted", w.WorkOrderId, inv.Status)
-		}
-		completed := w.Status == corrigo.StatusCheckedOut || w.Status == corrigo.StatusVerified
-		prebilled := w.IsPreBilled && w.Status != corrigo.StatusRejected
-		if !completed && !prebilled {
-			return errCode(corrigo.CodeNotCompleted, "Work order %d is %s: it must be completed or checked out before invoicing", w.WorkOrderId, w.Status)
-		}
-		if v := c.s.invoiceContentProblems(rec, inv); len(v) > 0 {
-			e := errCode(corrigo.CodeInvoiceContent, "Invoice content is invalid: %s", v[0].Message)
-			e.Validation = v
-			return e
-		}
-		if rec.customer.Settings.TaxValidation && !req.SubmitAnyway {
-			subtotal, tax := recomputeInvoice(&inv)
-			want := round2((subtotal - inv.DiscountAmount) * rec.customer.TaxRate)
-			if math.Abs(want-tax) > 0.01 {
-				return errCode(corrigo.CodeTaxMismatch, "Tax amount %.2f does not match the customer's calculation %.2f; resubmit with SubmitAnyway to override", tax, want)
-			}
-		}
-		inv.Status = corrigo.InvoicePendingVerification
-		rec.invoice = inv
-		if w.IsPreBilled && w.Status == corrigo.StatusNew {
-			// A prebilled work order is accepted by submitting its invoice.
-			w.Status = corrigo.StatusAccepted
-		}
-		return nil
+		return c.s.submitInvoice(rec, w, req.SubmitAnyway, ch)
 	})
 	if e != nil {
 		return nil, e
 	}
 	return c.env(), nil
+}
+
+// submitInvoice applies CorrigoPro's invoice submission rules (API.md
+// §1.6, §4.2). Through the API (ch.actor Provider) the work order must be
+// completed, prebilled or not: "the only way to accept a prebilled work
+// order is to submit an invoice via CorrigoPro Desktop" [C]. From Desktop
+// (the SubmitInvoice action), a prebilled New work order's invoice may be
+// submitted and the work order becomes Accepted, with the Accepted
+// notification.
+func (s *Sandbox) submitInvoice(rec *record, w *corrigo.WorkOrder, submitAnyway bool, ch *change) *apiError {
+	if e := notTerminal(w, "invoiceSubmit"); e != nil {
+		return e
+	}
+	inv := cloneInvoice(rec.invoice)
+	if inv.Status != corrigo.InvoiceDraft && inv.Status != corrigo.InvoiceDisputed {
+		return errCode(corrigo.CodeInvoiceStatus, "Invoice of work order %d is %s and cannot be submitted", w.WorkOrderId, inv.Status)
+	}
+	completed := w.Status == corrigo.StatusCheckedOut || w.Status == corrigo.StatusVerified
+	prebilledDesktop := ch.actor == ActorDesktop && w.IsPreBilled && w.Status == corrigo.StatusNew
+	if !completed && !prebilledDesktop {
+		msg := "Work order %d is %s: it must be completed or checked out before invoicing"
+		if w.IsPreBilled && w.Status == corrigo.StatusNew {
+			msg += "; a prebilled work order's invoice is submitted in CorrigoPro Desktop"
+		}
+		return errCode(corrigo.CodeNotCompleted, msg, w.WorkOrderId, w.Status)
+	}
+	if v := s.invoiceContentProblems(rec, inv); len(v) > 0 {
+		e := errCode(corrigo.CodeInvoiceContent, "Invoice content is invalid: %s", v[0].Message)
+		e.Validation = v
+		return e
+	}
+	if rec.customer.settings().TaxValidation && !submitAnyway {
+		subtotal, tax := recomputeInvoice(&inv)
+		want := round2((subtotal - inv.DiscountAmount) * rec.customer.TaxRate)
+		if math.Abs(want-tax) > 0.01 {
+			return errCode(corrigo.CodeTaxMismatch, "Tax amount %.2f does not match the customer's calculation %.2f; resubmit with SubmitAnyway to override", tax, want)
+		}
+	}
+	inv.Status = corrigo.InvoicePendingVerification
+	rec.invoice = inv
+	if prebilledDesktop {
+		// Submitting a prebilled work order's invoice in Desktop accepts it.
+		w.Status = corrigo.StatusAccepted
+		ch.emit(w, corrigo.AcceptedPayload{StatusChange: corrigo.StatusChange{Status: w.Status, Comment: ch.comment}})
+	}
+	return nil
 }
 
 func hPriceList(c *call) (any, *apiError) {
@@ -605,6 +622,9 @@ func hUpdateStep(c *call) (any, *apiError) {
 		if i < 0 {
 			return errCode(corrigo.CodeEntityNotFound, "Step %d not found in procedure %d", req.Step.Id, req.ProcedureId)
 		}
+		if e := procedureNotNA(p); e != nil {
+			return e
+		}
 		if e := setStep(&p.Steps[i], req.Step); e != nil {
 			return e
 		}
@@ -688,6 +708,150 @@ func hAddEquipment(c *call) (any, *apiError) {
 		}
 		eq.Id = c.s.nextSeq()
 		rec.equipment = append(rec.equipment, eq)
+		return nil
+	}); e != nil {
+		return nil, e
+	}
+	return c.env(), nil
+}
+
+// hUpdateAttachment: PUT api/attachments [I]. CorrigoPro documents that
+// attachments cannot be modified (API.md §1.5 [C]): a business-rule
+// refusal (3000) once the attachment is found.
+func hUpdateAttachment(c *call) (any, *apiError) {
+	var req corrigo.AttachmentUpdateRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	if e := requireWO(req.WorkOrderId); e != nil {
+		return nil, e
+	}
+	c.woID = req.WorkOrderId
+	if strings.TrimSpace(req.AttachmentId) == "" {
+		return nil, errValidation(verr("AttachmentId", vRequired, "AttachmentId is required"))
+	}
+	ch := &change{actor: ActorProvider, op: "attachmentUpdate", msgID: c.msgID}
+	_, e := c.s.apply(req.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
+		if e := notTerminal(w, "attachment"); e != nil {
+			return e
+		}
+		if !slices.ContainsFunc(rec.attachments, func(a corrigo.Attachment) bool { return a.AttachmentId == req.AttachmentId }) {
+			return errCode(corrigo.CodeEntityNotFound, "Attachment %q not found on work order %d", req.AttachmentId, w.WorkOrderId)
+		}
+		return errBusinessRule("Attachments cannot be modified; delete attachment %s and upload a new one", req.AttachmentId)
+	})
+	return nil, e
+}
+
+// hDeleteAttachment: DELETE api/attachments [I]. Like uploads, not for a
+// Rejected (3001) or Recalled (3005) work order. API calls send no
+// notification (API.md §3.1).
+func hDeleteAttachment(c *call) (any, *apiError) {
+	var req corrigo.AttachmentDeleteRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	if e := requireWO(req.WorkOrderId); e != nil {
+		return nil, e
+	}
+	c.woID = req.WorkOrderId
+	if strings.TrimSpace(req.AttachmentId) == "" {
+		return nil, errValidation(verr("AttachmentId", vRequired, "AttachmentId is required"))
+	}
+	ch := &change{actor: ActorProvider, op: "attachmentDelete", msgID: c.msgID, comment: req.AttachmentId}
+	if _, e := c.s.apply(req.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
+		if e := notTerminal(w, "attachment"); e != nil {
+			return e
+		}
+		i := slices.IndexFunc(rec.attachments, func(a corrigo.Attachment) bool { return a.AttachmentId == req.AttachmentId })
+		if i < 0 {
+			return errCode(corrigo.CodeEntityNotFound, "Attachment %q not found on work order %d", req.AttachmentId, w.WorkOrderId)
+		}
+		rec.attachments = slices.Delete(slices.Clone(rec.attachments), i, i+1)
+		return nil
+	}); e != nil {
+		return nil, e
+	}
+	c.s.mu.Lock()
+	delete(c.s.files, req.AttachmentId)
+	c.s.mu.Unlock()
+	return c.env(), nil
+}
+
+func equipmentIndex(rec *record, id int64) int {
+	return slices.IndexFunc(rec.equipment, func(x corrigo.Equipment) bool { return x.Id == id })
+}
+
+// hUpdateEquipment: PUT api/equipment [I]: Equipment.Id names equipment on
+// the work order; Name, Model, SerialNumber and Comment given replace the
+// stored ones (Type and the asset stay).
+func hUpdateEquipment(c *call) (any, *apiError) {
+	var req corrigo.EquipmentRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	if e := requireWO(req.WorkOrderId); e != nil {
+		return nil, e
+	}
+	c.woID = req.WorkOrderId
+	eq := req.Equipment
+	if eq.Id <= 0 {
+		return nil, errValidation(verr("Equipment.Id", vRequired, "Equipment.Id is required"))
+	}
+	ch := &change{actor: ActorProvider, op: "equipmentUpdate", msgID: c.msgID, comment: strconv.FormatInt(eq.Id, 10)}
+	if _, e := c.s.apply(req.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
+		if e := notTerminal(w, "equipment"); e != nil {
+			return e
+		}
+		i := equipmentIndex(rec, eq.Id)
+		if i < 0 {
+			return errCode(corrigo.CodeEntityNotFound, "Equipment %d not found on work order %d", eq.Id, w.WorkOrderId)
+		}
+		cur := rec.equipment[i]
+		if eq.Name != "" {
+			cur.Name = eq.Name
+		}
+		if eq.Model != "" {
+			cur.Model = eq.Model
+		}
+		if eq.SerialNumber != "" {
+			cur.SerialNumber = eq.SerialNumber
+		}
+		if eq.Comment != "" {
+			cur.Comment = eq.Comment
+		}
+		rec.equipment = slices.Clone(rec.equipment)
+		rec.equipment[i] = cur
+		return nil
+	}); e != nil {
+		return nil, e
+	}
+	return c.env(), nil
+}
+
+// hDeleteEquipment: DELETE api/equipment [I], Equipment.Id.
+func hDeleteEquipment(c *call) (any, *apiError) {
+	var req corrigo.EquipmentRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	if e := requireWO(req.WorkOrderId); e != nil {
+		return nil, e
+	}
+	c.woID = req.WorkOrderId
+	if req.Equipment.Id <= 0 {
+		return nil, errValidation(verr("Equipment.Id", vRequired, "Equipment.Id is required"))
+	}
+	ch := &change{actor: ActorProvider, op: "equipmentDelete", msgID: c.msgID, comment: strconv.FormatInt(req.Equipment.Id, 10)}
+	if _, e := c.s.apply(req.WorkOrderId, ch, func(rec *record, w *corrigo.WorkOrder) *apiError {
+		if e := notTerminal(w, "equipment"); e != nil {
+			return e
+		}
+		i := equipmentIndex(rec, req.Equipment.Id)
+		if i < 0 {
+			return errCode(corrigo.CodeEntityNotFound, "Equipment %d not found on work order %d", req.Equipment.Id, w.WorkOrderId)
+		}
+		rec.equipment = slices.Delete(slices.Clone(rec.equipment), i, i+1)
 		return nil
 	}); e != nil {
 		return nil, e

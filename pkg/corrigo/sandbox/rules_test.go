@@ -169,6 +169,7 @@ func TestStatusRules(t *testing.T) {
 		{"note", N, R, corrigo.StatusAccepted, false, note("gate code 1234"), 0, ""},
 		{"note empty", N, R, corrigo.StatusAccepted, false, note(" "), corrigo.CodeValidation, ""},
 		{"note Recalled", N, R, corrigo.StatusRecalled, false, note("x"), corrigo.CodeNotFoundOrRecalled, ""},
+		{"note Rejected", N, R, corrigo.StatusRejected, false, note("x"), corrigo.CodeInvalidState, ""},
 		{"message", N, R, corrigo.StatusAccepted, false, msg("ETA 2pm", ""), 0, ""},
 		{"message Rejected", N, R, corrigo.StatusRejected, false, msg("hi", "All"), corrigo.CodeInvalidState, ""},
 		{"message Recalled", N, R, corrigo.StatusRecalled, false, msg("hi", "All"), corrigo.CodeNotFoundOrRecalled, ""},

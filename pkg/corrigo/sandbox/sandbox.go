@@ -52,7 +52,7 @@ var DefaultRetrySchedule = []time.Duration{
 }
 
 // Options configure a Sandbox. The zero value works: one client
-// "sandbox"/"sandbox-secret", no webhook URL, no retries, real time.
+// "sandbox"/"sandbox-secret", no webhook URL, CorrigoPro's retry schedule, real time.
 type Options struct {
 	// Clients maps OAuth client ids to secrets. Default: DefaultClientID →
 	// DefaultClientSecret.
@@ -60,9 +60,11 @@ type Options struct {
 	// WebhookURL receives notifications. Empty: notifications are recorded
 	// (state "skipped") but not sent, as when webhooks are switched off.
 	WebhookURL string
-	// WebhookRetry turns the retry queue on. Off, a failed delivery is dead
-	// after its first attempt (still listable and reprocessable).
-	WebhookRetry bool
+	// NoWebhookRetry switches the retry queue off: a failed delivery is dead
+	// after its first attempt (still listable, reprocessable and ignorable).
+	// By default failed deliveries are retried on RetrySchedule, as
+	// CorrigoPro always does (API.md §7).
+	NoWebhookRetry bool
 	// WebhookMaxAttempts: a notification is dead after this many failed
 	// attempts. Default DefaultMaxAttempts (200, API.md §7).
 	WebhookMaxAttempts int

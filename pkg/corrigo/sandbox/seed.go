@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -17,13 +18,30 @@ import (
 // customerDef is a customer and everything the sandbox knows about it.
 type customerDef struct {
 	corrigo.Customer
-	Prefix       string // work order number prefix
+	Prefix string // work order number prefix
+	// Settings is set by the seed; afterwards it is read with settings()
+	// and replaced with setSettings() (CustomFieldChange changes it).
 	Settings     corrigo.CustomerSettings
+	smu          sync.RWMutex
 	PriceList    []corrigo.PriceListItem
 	Currency     string
 	TaxRate      float64 // expected tax on invoices when Settings.TaxValidation
 	CompositeTax bool    // more than one Tax line allowed (else 3042)
 	Sites        []siteDef
+}
+
+// settings returns the customer's settings. Slices in it are never
+// modified in place: setSettings replaces them.
+func (c *customerDef) settings() corrigo.CustomerSettings {
+	c.smu.RLock()
+	defer c.smu.RUnlock()
+	return c.Settings
+}
+
+func (c *customerDef) setSettings(st corrigo.CustomerSettings) {
+	c.smu.Lock()
+	c.Settings = st
+	c.smu.Unlock()
 }
 
 type siteDef struct {
@@ -335,6 +353,9 @@ func (s *Sandbox) buildWorkOrder(spec WorkOrderSpec, cust *customerDef, id int64
 	}
 	if typ == corrigo.TypePMRM {
 		wo.WorkDetails.Procedures = s.pmProcedures(asset)
+	} else if cust.Id == CustomerBluebird {
+		// Bluebird still uses legacy checklists on its requests.
+		wo.WorkDetails.CheckList = sampleCheckList(id)
 	}
 	rec := &record{
 		wo:       wo,

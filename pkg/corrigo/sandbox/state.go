@@ -15,6 +15,7 @@ const (
 	ActorDesktop  = "CorrigoPro" // the provider through Desktop, mobile apps or IVR
 	ActorCustomer = "Customer"
 	ActorSystem   = "System"
+	ActorEmulator = "Emulator" // a sample sent by POST /_sandbox/emulate; nothing changed
 )
 
 // HistoryEntry is one change applied to a work order. Every accepted
@@ -56,6 +57,7 @@ type record struct {
 	equipment   []corrigo.Equipment
 	available   []corrigo.Equipment
 	completion  completionInfo
+	ism         ismStatus
 }
 
 // file is an attachment's content, served by its download URL.
@@ -365,7 +367,7 @@ func (s *Sandbox) Customers() []CustomerInfo {
 	out := make([]CustomerInfo, 0, len(s.customers))
 	for _, c := range s.customers {
 		out = append(out, CustomerInfo{Customer: c.Customer, Prefix: c.Prefix, Currency: c.Currency, TaxRate: c.TaxRate,
-			CompositeTax: c.CompositeTax, Settings: c.Settings, PriceList: c.PriceList})
+			CompositeTax: c.CompositeTax, Settings: c.settings(), PriceList: c.PriceList})
 	}
 	return out
 }

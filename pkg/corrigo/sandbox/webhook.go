@@ -24,6 +24,7 @@ const (
 	StateDelivered = "delivered" // the receiver answered 2xx
 	StateDead      = "dead"      // attempts exhausted; reprocess to try again
 	StateSkipped   = "skipped"   // no webhook URL was configured
+	StateIgnored   = "ignored"   // undelivered, then ignored in the retry queue; never sent again
 )
 
 // Notification is one webhook notification and its delivery state.
@@ -43,8 +44,10 @@ type Notification struct {
 	LastError       string    `json:",omitempty"`
 	// Injected is "duplicate" or "redelivery" for copies made by fault
 	// injection or by Redeliver; CopyOf names the original.
-	Injected string          `json:",omitempty"`
-	CopyOf   int64           `json:",omitempty"`
+	Injected string `json:",omitempty"`
+	CopyOf   int64  `json:",omitempty"`
+	// Emulated marks a sample sent by Emulate (POST /_sandbox/emulate).
+	Emulated bool            `json:",omitempty"`
 	Body     json.RawMessage `json:",omitempty"`
 }
 
@@ -227,7 +230,7 @@ func (h *webhooks) markFinished(n *notifRec) {
 	if len(h.delivered) > h.s.opts.NotificationKeep {
 		drop := len(h.delivered) - h.s.opts.NotificationKeep
 		for _, id := range h.delivered[:drop] {
-			if m := h.all[id]; m != nil && (m.State == StateDelivered || m.State == StateSkipped) {
+			if m := h.all[id]; m != nil && (m.State == StateDelivered || m.State == StateSkipped || m.State == StateIgnored) {
 				delete(h.all, id)
 			}
 		}
@@ -337,7 +340,7 @@ func (h *webhooks) attempt(n *notifRec) {
 		if n.Injected == "" && s.chance(f.RedeliverRate) {
 			copies = append(copies, h.copyOf(n, "redelivery", s.scaled(time.Duration(f.RedeliverDelay))))
 		}
-	case !s.opts.WebhookRetry || n.Attempts >= s.opts.WebhookMaxAttempts:
+	case s.opts.NoWebhookRetry || n.Attempts >= s.opts.WebhookMaxAttempts:
 		n.State = StateDead
 		n.NextAttempt = time.Time{}
 	default:
@@ -480,6 +483,50 @@ func (h *webhooks) reprocess(ids []int64) int {
 	return n
 }
 
+// ignore takes undelivered notifications out of the retry queue for good:
+// dead ones, and queued ones waiting for their next attempt (CorrigoPro's
+// Retry Queue lets a Pro reprocess or ignore them). A notification being
+// sent at that moment is not ignored. No ids: every dead notification.
+// It returns the ids ignored.
+func (h *webhooks) ignore(ids []int64) []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []int64
+	drop := func(m *notifRec) {
+		if m == nil {
+			return
+		}
+		switch {
+		case m.State == StateDead:
+		case m.State == StateQueued && m.heapIdx >= 0:
+			heap.Remove(&h.delayed, m.heapIdx)
+		case m.State == StateQueued:
+			i := slices.Index(h.ready, m)
+			if i < 0 {
+				return // in flight
+			}
+			h.ready = slices.Delete(h.ready, i, i+1)
+		default:
+			return
+		}
+		m.State, m.NextAttempt, m.due = StateIgnored, time.Time{}, time.Time{}
+		h.markFinished(m)
+		out = append(out, m.Id)
+	}
+	if len(ids) == 0 {
+		for _, id := range h.order {
+			if m := h.all[id]; m != nil && m.State == StateDead {
+				drop(m)
+			}
+		}
+	} else {
+		for _, id := range ids {
+			drop(h.all[id])
+		}
+	}
+	return out
+}
+
 // redeliver sends a copy of a known notification again after delay.
 func (h *webhooks) redeliver(id int64, delay time.Duration) (int64, error) {
 	h.mu.Lock()
@@ -524,6 +571,11 @@ func (s *Sandbox) Reprocess(ids ...int64) int { return s.hooks.reprocess(ids) }
 func (s *Sandbox) Redeliver(id int64, delay time.Duration) (int64, error) {
 	return s.hooks.redeliver(id, delay)
 }
+
+// Ignore takes undelivered notifications (dead, or queued for a retry) out
+// of the retry queue for good, like the Ignore of CorrigoPro's Retry Queue;
+// no ids: every dead one. It returns the ids ignored.
+func (s *Sandbox) Ignore(ids ...int64) []int64 { return s.hooks.ignore(ids) }
 
 // PendingNotifications counts notifications not yet delivered or dead.
 func (s *Sandbox) PendingNotifications() int { return s.hooks.busy() }

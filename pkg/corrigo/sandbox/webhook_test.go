@@ -22,7 +22,7 @@ import (
 // that decodes into the action's payload.
 func TestWebhookDelivery(t *testing.T) {
 	rc := newReceiver(t, nil)
-	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url, WebhookRetry: true})
+	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url})
 	wo, err := sb.CreateWorkOrder(sandbox.WorkOrderSpec{CustomerId: sandbox.CustomerHarbor, Type: corrigo.TypePMRM})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestWebhookDelivery(t *testing.T) {
 // with the documented payload, and none for API actions.
 func TestWebhookPerAction(t *testing.T) {
 	rc := newReceiver(t, nil)
-	sb, c := start(t, sandbox.Options{WebhookURL: rc.url, WebhookRetry: true, WebhookConcurrency: 1})
+	sb, c := start(t, sandbox.Options{WebhookURL: rc.url, WebhookConcurrency: 1})
 	ctx := context.Background()
 
 	// API-initiated actions send nothing.
@@ -306,7 +306,7 @@ func TestWebhookRetrySchedule(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url, WebhookRetry: true, TimeScale: scale})
+	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url, TimeScale: scale})
 	wo, err := sb.CreateWorkOrder(sandbox.WorkOrderSpec{})
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +349,7 @@ func TestWebhookDeadAndReprocess(t *testing.T) {
 		}
 		return http.StatusServiceUnavailable
 	})
-	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url, WebhookRetry: true, WebhookMaxAttempts: 6, TimeScale: 0.00001})
+	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url, WebhookMaxAttempts: 6, TimeScale: 0.00001})
 	if _, err := sb.CreateWorkOrder(sandbox.WorkOrderSpec{}); err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestWebhookDeadAndReprocess(t *testing.T) {
 	}
 
 	// Without retries a failure is dead at once.
-	sb2, _ := start(t, sandbox.Options{WebhookURL: rc.url + "/missing-host-part", WebhookRetry: false})
+	sb2, _ := start(t, sandbox.Options{WebhookURL: rc.url + "/missing-host-part", NoWebhookRetry: true})
 	sb2.SetWebhookURL("http://127.0.0.1:1/unreachable")
 	if _, err := sb2.CreateWorkOrder(sandbox.WorkOrderSpec{}); err != nil {
 		t.Fatal(err)
@@ -384,11 +384,99 @@ func TestWebhookDeadAndReprocess(t *testing.T) {
 	}
 }
 
+// TestWebhookIgnore: the retry queue's Ignore takes dead notifications, and
+// queued ones waiting for a retry, out of the queue for good; delivered
+// ones cannot be ignored, and reprocessing skips ignored ones.
+func TestWebhookIgnore(t *testing.T) {
+	rc := newReceiver(t, func(int, delivery) int { return http.StatusInternalServerError })
+	// Retries are on by default (CorrigoPro always retries); at time scale
+	// 1 the second attempt is 5 minutes away, so a failed notification
+	// waits in the queue.
+	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url})
+	wo, err := sb.CreateWorkOrder(sandbox.WorkOrderSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first attempt", 5*time.Second, func() bool { return len(rc.deliveries()) == 1 })
+	var waiting sandbox.Notification
+	waitFor(t, "a scheduled retry", 5*time.Second, func() bool {
+		ns := sb.Notifications(sandbox.NotificationFilter{WorkOrderId: wo.WorkOrderId})
+		if len(ns) == 1 && ns[0].State == sandbox.StateQueued && !ns[0].NextAttempt.IsZero() {
+			waiting = ns[0]
+			return true
+		}
+		return false
+	})
+	if d := time.Until(waiting.NextAttempt); d < 4*time.Minute || d > 5*time.Minute {
+		t.Fatalf("next attempt in %v, want CorrigoPro's 5 minutes", d)
+	}
+	tests := []struct {
+		name    string
+		body    any
+		ignored int
+		state   string
+	}{
+		{"unknown id", map[string]any{"Ids": []int64{999999}}, 0, sandbox.StateQueued},
+		{"queued for a retry", map[string]any{"Ids": []int64{waiting.Id}}, 1, sandbox.StateIgnored},
+		{"already ignored", map[string]any{"Ids": []int64{waiting.Id}}, 0, sandbox.StateIgnored},
+	}
+	for _, tc := range tests {
+		var res struct {
+			Ignored int
+			Ids     []int64
+		}
+		if st := ctl(t, sb, "POST", "/_sandbox/notifications/ignore", tc.body, &res); st != 200 || res.Ignored != tc.ignored {
+			t.Fatalf("%s: HTTP %d %+v", tc.name, st, res)
+		}
+		if ns := sb.Notifications(sandbox.NotificationFilter{WorkOrderId: wo.WorkOrderId}); ns[0].State != tc.state {
+			t.Fatalf("%s: state %s, want %s", tc.name, ns[0].State, tc.state)
+		}
+	}
+	if n := sb.PendingNotifications(); n != 0 {
+		t.Fatalf("%d pending after ignore", n)
+	}
+	if n := sb.Reprocess(); n != 0 {
+		t.Fatalf("reprocess requeued %d ignored notifications", n)
+	}
+
+	// Dead ones: ignored all at once with an empty body; delivered ones stay.
+	rc2 := newReceiver(t, func(n int, _ delivery) int {
+		if n == 1 {
+			return http.StatusOK
+		}
+		return http.StatusInternalServerError
+	})
+	sb2, _ := start(t, sandbox.Options{WebhookURL: rc2.url, NoWebhookRetry: true, WebhookConcurrency: 1})
+	for range 3 {
+		if _, err := sb2.CreateWorkOrder(sandbox.WorkOrderSpec{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idle(t, sb2)
+	if dead := sb2.Notifications(sandbox.NotificationFilter{State: sandbox.StateDead}); len(dead) != 2 {
+		t.Fatalf("%d dead", len(dead))
+	}
+	var res struct{ Ignored int }
+	if st := ctl(t, sb2, "POST", "/_sandbox/notifications/ignore", nil, &res); st != 200 || res.Ignored != 2 {
+		t.Fatalf("ignore all dead: %d %+v", st, res)
+	}
+	delivered := sb2.Notifications(sandbox.NotificationFilter{State: sandbox.StateDelivered})
+	if len(delivered) != 1 || len(sb2.Ignore(delivered[0].Id)) != 0 {
+		t.Fatalf("a delivered notification was ignored: %+v", delivered)
+	}
+	if n := len(sb2.Notifications(sandbox.NotificationFilter{State: sandbox.StateIgnored})); n != 2 {
+		t.Fatalf("%d ignored", n)
+	}
+	if st := ctl(t, sb2, "POST", "/_sandbox/notifications/ignore", map[string]any{"Bogus": 1}, nil); st != 400 {
+		t.Fatalf("unknown field: HTTP %d", st)
+	}
+}
+
 // TestWebhookDefaultMaxAttempts runs the documented 200 attempts.
 func TestWebhookDefaultMaxAttempts(t *testing.T) {
 	rc := newReceiver(t, func(int, delivery) int { return http.StatusInternalServerError })
 	// 5+10+20+40 min + 195 h at 1e-7 is about 70 ms.
-	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url, WebhookRetry: true, TimeScale: 1e-7})
+	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url, TimeScale: 1e-7})
 	if _, err := sb.CreateWorkOrder(sandbox.WorkOrderSpec{}); err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +490,7 @@ func TestWebhookDefaultMaxAttempts(t *testing.T) {
 // TestWebhookInjection: duplicates and out-of-order redeliveries.
 func TestWebhookInjection(t *testing.T) {
 	rc := newReceiver(t, nil)
-	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url, WebhookRetry: true, WebhookConcurrency: 1,
+	sb, _ := start(t, sandbox.Options{WebhookURL: rc.url, WebhookConcurrency: 1,
 		Faults: sandbox.Faults{DuplicateRate: 1}})
 	wo, err := sb.CreateWorkOrder(sandbox.WorkOrderSpec{CustomerId: sandbox.CustomerNorthwind})
 	if err != nil {
@@ -422,7 +510,11 @@ func TestWebhookInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "first NewWorkOrder", 5*time.Second, func() bool { return len(rc.deliveries()) == 3 })
+	// The redelivery is decided after the receiver answered: wait for the
+	// copy, not only for the delivery, before the faults are cleared.
+	waitFor(t, "first NewWorkOrder and its redelivery copy", 5*time.Second, func() bool {
+		return len(rc.deliveries()) == 3 && len(sb.Notifications(sandbox.NotificationFilter{WorkOrderId: wo2.WorkOrderId})) == 2
+	})
 	if err := sb.SetFaults(sandbox.Faults{}); err != nil {
 		t.Fatal(err)
 	}

@@ -51,3 +51,13 @@ func (s *Store) renew(ctx context.Context, k laneKind, owner string, lease time.
 	})
 	return int(n), err
 }
+
+// SizeBytes is the size of the database (pg_database_size), for the
+// overload limit overload.max_store_bytes.
+func (s *Store) SizeBytes(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres size: %w", err)
+	}
+	return n, nil
+}

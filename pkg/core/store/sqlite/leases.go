@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/wogate/wogate/pkg/core/store/internal/storeutil"
@@ -65,4 +66,21 @@ func (s *Store) takeOverLeases(ctx context.Context) (events, actions int64, err 
 		return err
 	})
 	return events, actions, err
+}
+
+// SizeBytes is the size of the database file and its WAL, which is what
+// the store takes on disk (the overload limit overload.max_store_bytes).
+func (s *Store) SizeBytes(context.Context) (int64, error) {
+	var total int64
+	for _, p := range []string{s.path, s.path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			if os.IsNotExist(err) && p != s.path {
+				continue
+			}
+			return 0, fmt.Errorf("sqlite size: %w", err)
+		}
+		total += fi.Size()
+	}
+	return total, nil
 }
