@@ -14,6 +14,7 @@
 //	go build -o /tmp/gw ./cmd/gateway
 //	go run ./bench/procbench -gateway /tmp/gw -events 20000 -rounds 3
 //	go run ./bench/procbench -gateway /tmp/gw-old -vs /tmp/gw -rounds 5
+//	go run ./bench/procbench -rounds 1 -rate 400 -events 240000 -rss-every 30s   # a 10-minute soak
 //
 // The roles "standin" and "load" are the same binary started again with
 // that first argument; they are not meant to be run by hand.
@@ -203,6 +204,7 @@ func runLoad(args []string) error {
 	events := fs.Int("events", 20000, "notifications to send")
 	first := fs.Int64("first-id", 1, "first work order id")
 	conns := fs.Int("conns", 64, "concurrent connections")
+	rate := fs.Float64("rate", 0, "notifications per second (0: as fast as the gateway answers)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -233,6 +235,14 @@ func runLoad(args []string) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	res.StartNs = time.Now().UnixNano()
+	// Paced: notification i is not sent before start + i/rate, so a soak
+	// runs at a steady load below capacity instead of a burst.
+	start := time.Now()
+	pace := func(i int) {
+		if *rate > 0 {
+			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / *rate * float64(time.Second)))))
+		}
+	}
 	for range *conns {
 		wg.Go(func() {
 			for {
@@ -240,6 +250,7 @@ func runLoad(args []string) error {
 				if i >= len(bodies) {
 					return
 				}
+				pace(i)
 				req, _ := http.NewRequest(http.MethodPost, *url, bytes.NewReader(bodies[i]))
 				req.Header.Set("Authorization", auth)
 				req.Header.Set("Content-Type", "application/json")
@@ -295,6 +306,8 @@ type benchOpts struct {
 	rounds   int
 	warmup   int
 	keep     bool
+	rate     float64
+	rssEvery time.Duration
 }
 
 func runBench(args []string) error {
@@ -308,6 +321,8 @@ func runBench(args []string) error {
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds per binary")
 	fs.IntVar(&o.warmup, "warmup", 200, "notifications sent before the measured ones, per round")
 	fs.BoolVar(&o.keep, "keep", false, "keep each round's directory (config, store, logs)")
+	fs.Float64Var(&o.rate, "rate", 0, "notifications per second (0: as fast as the gateway answers); with -events = rate × seconds this is a soak")
+	fs.DurationVar(&o.rssEvery, "rss-every", 0, "print the gateway's and plugin's RSS this often during the measured part (a soak's memory curve)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -474,7 +489,7 @@ log: {level: warn}
 
 	// Warm up: OAuth token, plugin connection, prepared statements, pools.
 	if o.warmup > 0 {
-		if _, err := runLoadProc(ctx, self, dir, "warmup", webhookURL, tokenFile, o.warmup, 1_000_000_000, o.conns); err != nil {
+		if _, err := runLoadProc(ctx, self, dir, "warmup", webhookURL, tokenFile, o.warmup, 1_000_000_000, o.conns, 0); err != nil {
 			return res, err
 		}
 		if err := waitAccepted(standinAddr, int64(o.warmup), 2*time.Minute); err != nil {
@@ -487,7 +502,29 @@ log: {level: warn}
 	}
 	before := map[string]time.Duration{"gateway": cpuOf(gw.Process.Pid), "standin": cpuOf(standin.Process.Pid), "plugin": sumCPU(plugins)}
 
-	lr, err := runLoadProc(ctx, self, dir, "load", webhookURL, tokenFile, o.events, 1, o.conns)
+	stopRSS := make(chan struct{})
+	rssDone := make(chan struct{})
+	go func() {
+		defer close(rssDone)
+		if o.rssEvery <= 0 {
+			return
+		}
+		began := time.Now()
+		t := time.NewTicker(o.rssEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopRSS:
+				return
+			case <-t.C:
+				fmt.Fprintf(os.Stderr, "  %6.0fs  RSS gateway %d MiB, plugin %d MiB\n", time.Since(began).Seconds(),
+					rssKB(gw.Process.Pid)/1024, sumRSS(plugins)/1024)
+			}
+		}
+	}()
+	lr, err := runLoadProc(ctx, self, dir, "load", webhookURL, tokenFile, o.events, 1, o.conns, o.rate)
+	close(stopRSS)
+	<-rssDone
 	if err != nil {
 		return res, err
 	}
@@ -540,10 +577,11 @@ type loadRun struct {
 	cpu    time.Duration
 }
 
-func runLoadProc(ctx context.Context, self, dir, name, url, tokenFile string, events int, firstID int64, conns int) (loadRun, error) {
+func runLoadProc(ctx context.Context, self, dir, name, url, tokenFile string, events int, firstID int64, conns int, rate float64) (loadRun, error) {
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, self, "load", "-url", url, "-token-file", tokenFile,
-		"-events", strconv.Itoa(events), "-first-id", strconv.FormatInt(firstID, 10), "-conns", strconv.Itoa(conns))
+		"-events", strconv.Itoa(events), "-first-id", strconv.FormatInt(firstID, 10), "-conns", strconv.Itoa(conns),
+		"-rate", strconv.FormatFloat(rate, 'f', -1, 64))
 	cmd.Stdout = &out
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
@@ -709,7 +747,20 @@ func childPIDs(pid int) []int {
 }
 
 // hwmKB is the process's peak resident set (VmHWM) in KiB.
-func hwmKB(pid int) int64 {
+// hwmKB is a process's peak RSS, rssKB its current RSS (kB).
+func hwmKB(pid int) int64 { return statusKB(pid, "VmHWM:") }
+
+func rssKB(pid int) int64 { return statusKB(pid, "VmRSS:") }
+
+func sumRSS(pids []int) int64 {
+	var n int64
+	for _, p := range pids {
+		n += rssKB(p)
+	}
+	return n
+}
+
+func statusKB(pid int, field string) int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
@@ -717,7 +768,7 @@ func hwmKB(pid int) int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return n
 		}

@@ -215,5 +215,15 @@ func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/ui/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
 		return "/ui/"
 	}
+	// Dot segments ("/ui/../../x", or "%2e%2e", which browsers read as
+	// "..") would take the redirect off the UI.
+	p, _, _ := strings.Cut(next, "?")
+	p, _, _ = strings.Cut(p, "#")
+	for _, seg := range strings.Split(p, "/") {
+		switch strings.ReplaceAll(strings.ToLower(seg), "%2e", ".") {
+		case ".", "..":
+			return "/ui/"
+		}
+	}
 	return next
 }

@@ -3,7 +3,9 @@ package assemble
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/store"
@@ -29,6 +31,9 @@ type StoreOptions struct {
 	// second process on the same file is refused, and the leases a killed
 	// predecessor left are taken back at once (sqlite.Options.Exclusive).
 	Exclusive bool
+	// Logger, if set, is told what a read-write SQLite store's
+	// open-time quick_check did (store.sqlite.quick_check).
+	Logger *slog.Logger
 }
 
 // OpenStore opens the store cfg configures (store.driver): the SQLite
@@ -48,11 +53,18 @@ func OpenStore(ctx context.Context, cfg *config.Config, o StoreOptions) (store.S
 			path = filepath.Join(cfg.DataDir, config.DefaultSQLiteFile)
 		}
 		so := sqlite.Options{MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait, Synchronous: o.SQLiteSynchronous,
-			Exclusive: o.Exclusive}
+			Exclusive: o.Exclusive, QuickCheck: cfg.Store.SQLite.QuickCheck, QuickCheckBudget: cfg.Store.SQLite.QuickCheckBudget}
 		if o.ReadOnly {
 			so = sqlite.Options{ReadOnly: true}
 		}
-		st, err = sqlite.Open(ctx, path, so)
+		sq, serr := sqlite.Open(ctx, path, so)
+		if serr != nil {
+			return nil, fmt.Errorf("open store: %w", serr)
+		}
+		if !o.ReadOnly {
+			logOpenCheck(o.Logger, sq.Path(), sq.OpenCheck())
+		}
+		return sq, nil
 	case "postgres":
 		po := postgres.Options{Schema: o.PostgresSchema, MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait}
 		if o.ReadOnly {
@@ -66,4 +78,23 @@ func OpenStore(ctx context.Context, cfg *config.Config, o StoreOptions) (store.S
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return st, nil
+}
+
+// logOpenCheck says what the SQLite store's open-time quick_check did: a
+// check abandoned for its budget is a warning (the file was not checked in
+// full), one that ran is an info line with its duration.
+func logOpenCheck(log *slog.Logger, path string, oc sqlite.OpenCheck) {
+	if log == nil {
+		return
+	}
+	switch {
+	case oc.Mode == sqlite.QuickCheckOff:
+		log.Info("store quick_check is off (store.sqlite.quick_check)", "path", path)
+	case !oc.Complete:
+		log.Warn("store quick_check did not finish within its budget and was abandoned; the file is served unchecked. "+
+			"Run `gateway store check` during a quiet hour, or set store.sqlite.quick_check: always (or a larger quick_check_budget)",
+			"path", path, "bytes", oc.Bytes, "budget", oc.Budget)
+	default:
+		log.Info("store quick_check ok", "path", path, "bytes", oc.Bytes, "duration", oc.Duration.Round(time.Millisecond))
+	}
 }

@@ -41,6 +41,7 @@ var DefaultConfig = Config{
 	Store: StoreConfig{
 		Driver:      "sqlite",
 		GroupCommit: GroupCommit{MaxBatch: 256, MaxWait: 2 * time.Millisecond},
+		SQLite:      SQLiteConfig{QuickCheck: "auto", QuickCheckBudget: 10 * time.Second},
 	},
 	Delivery: Delivery{
 		MaxAttempts:    10,
@@ -188,6 +189,22 @@ type StoreConfig struct {
 	DSN Secret `koanf:"dsn" json:"dsn"`
 	// GroupCommit batches concurrent writes into one transaction.
 	GroupCommit GroupCommit `koanf:"group_commit" json:"group_commit"`
+	// SQLite tunes the sqlite driver.
+	SQLite SQLiteConfig `koanf:"sqlite" json:"sqlite"`
+}
+
+// SQLiteConfig tunes the embedded SQLite store.
+type SQLiteConfig struct {
+	// QuickCheck is what the gateway checks of the SQLite file at start,
+	// before serving from it: "auto" runs SQLite's quick_check under
+	// quick_check_budget (a check that runs out of budget is abandoned
+	// with a warning and the gateway starts), "always" runs it to the end
+	// however long it takes, "off" skips it. Damage found stops the
+	// gateway with a message saying what to do. Default auto.
+	QuickCheck string `koanf:"quick_check" json:"quick_check"`
+	// QuickCheckBudget bounds quick_check in auto mode. Default 10s
+	// (quick_check reads about 1 GB in 20s; docs/storage.md).
+	QuickCheckBudget time.Duration `koanf:"quick_check_budget" json:"quick_check_budget"`
 }
 
 // GroupCommit batches concurrent store writes (webhook ingest under load)

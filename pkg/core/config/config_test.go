@@ -193,6 +193,10 @@ func TestBadConfigs(t *testing.T) {
 		"top_level.bad.yaml": {
 			`top_level.bad.yaml:1:1: the top level must be a mapping`,
 		},
+		"quick_check.bad.yaml": {
+			`quick_check.bad.yaml:2:26: store.sqlite.quick_check: unknown mode "sometimes" (want auto, always or off)`,
+			`quick_check.bad.yaml:2:57: store.sqlite.quick_check_budget: must be positive (quick_check: off skips the check)`,
+		},
 		"postgres_no_dsn.bad.yaml": {
 			`postgres_no_dsn.bad.yaml:1:1: store.dsn: required for the postgres driver`,
 		},
@@ -374,6 +378,8 @@ func TestDefaults(t *testing.T) {
 		{"store.driver", cfg.Store.Driver, "sqlite"},
 		{"store.dsn", cfg.Store.DSN.Value(), filepath.Join(mustAbs(t, "testdata"), "data", "wogate.db")},
 		{"group_commit.max_batch", cfg.Store.GroupCommit.MaxBatch, config.DefaultConfig.Store.GroupCommit.MaxBatch},
+		{"store.sqlite.quick_check", cfg.Store.SQLite.QuickCheck, "auto"},
+		{"store.sqlite.quick_check_budget", cfg.Store.SQLite.QuickCheckBudget, 10 * time.Second},
 		{"webhook.path", acc.Webhook.Path, "/webhooks/corrigo/main"},
 		{"webhook.clock_skew", acc.Webhook.ClockSkew, 5 * time.Minute},
 		{"webhook.max_body_bytes", acc.Webhook.MaxBodyBytes, int64(4 << 20)},

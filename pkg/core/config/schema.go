@@ -28,11 +28,12 @@ const SchemaID = "https://wogate.dev/schema/config.schema.json"
 // schemaEnums are the closed value sets, by schema path ("*" stands for
 // a map key, "[]" for a list item).
 var schemaEnums = map[string][]string{
-	"store.driver":                         validDrivers,
-	"log.level":                            validLogLevels,
-	"log.format":                           validLogFormats,
-	"tracing.exporter":                     validExporters,
-	"corrigo.accounts.*.webhook.hashes.[]": validHashes,
+	"store.driver":                               validDrivers,
+	"store.sqlite.quick_check":                   validQuickChecks,
+	"log.level":                                  validLogLevels,
+	"log.format":                                 validLogFormats,
+	"tracing.exporter":                           validExporters,
+	"corrigo.accounts.*.webhook.hashes.[]":       validHashes,
 	"corrigo.accounts.*.webhook.signed_bytes.[]": validSignedBytes,
 }
 

@@ -216,6 +216,7 @@ func TestSchemaTestdata(t *testing.T) {
 		"supervisor.bad.yaml":            "max_crashes: minimum",
 		"rate_limit.bad.yaml":            "rate_limit.per_second: minimum: got -2, want 0",
 		"tracing_url.bad.yaml":           "tracing.sample_ratio: got string, want number",
+		"quick_check.bad.yaml":           "store.sqlite.quick_check",
 	}
 	notSchemaDetectable := map[string]string{
 		"bad_expr.bad.yaml":            "an expression error needs the expr compiler",

@@ -33,6 +33,7 @@ var (
 	validLogLevels   = []string{"debug", "info", "warn", "error"}
 	validLogFormats  = []string{"json", "text"}
 	validDrivers     = []string{"sqlite", "postgres"}
+	validQuickChecks = []string{"auto", "always", "off"}
 	validExporters   = []string{"none", "otlp-grpc", "otlp-http", "stdout"}
 )
 
@@ -178,6 +179,12 @@ func (l *loader) validate(c *Config) {
 		l.errorf("store.group_commit.max_batch", true, "must be at least 1")
 	}
 	l.nonNegative("store.group_commit.max_wait", c.Store.GroupCommit.MaxWait)
+	if !oneOf(c.Store.SQLite.QuickCheck, validQuickChecks) {
+		l.errorf("store.sqlite.quick_check", true, "unknown mode %q (want auto, always or off)", c.Store.SQLite.QuickCheck)
+	}
+	if c.Store.SQLite.QuickCheckBudget <= 0 {
+		l.errorf("store.sqlite.quick_check_budget", true, "must be positive (quick_check: off skips the check)")
+	}
 
 	l.validateAccounts(c)
 	l.validatePlugins(c)

@@ -216,6 +216,7 @@ func (g *Gateway) openStore(ctx context.Context) error {
 	// predecessor left are taken back at once (sqlite.Options).
 	st, err := assemble.OpenStore(ctx, g.cfg, assemble.StoreOptions{
 		SQLiteSynchronous: g.opts.SQLiteSynchronous, PostgresSchema: g.opts.PostgresSchema, Exclusive: true,
+		Logger: g.log,
 	})
 	if err != nil {
 		return err

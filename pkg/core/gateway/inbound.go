@@ -326,11 +326,6 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusUnauthorized, "missing or wrong inbound token: send plugins."+name+".inbound.token as Authorization: Bearer or "+TokenHeader)
 		return
 	}
-	account := strings.TrimSpace(r.Header.Get(AccountHeader))
-	if account != "" && !h.intake.known(account) {
-		fail(http.StatusBadRequest, fmt.Sprintf("%s names unknown account %q", AccountHeader, account))
-		return
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -343,6 +338,13 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if ib.HMACSecret != "" && !checkHMAC(r.Header.Get(ib.HMACHeader), ib.HMACSecret.Value(), body) {
 		refuse(http.StatusUnauthorized, "missing or wrong "+ib.HMACHeader+": send the hex HMAC-SHA256 of the body under plugins."+name+".inbound.hmac_secret")
+		return
+	}
+	// Only an authenticated caller learns which accounts exist
+	// (FuzzInboundRequest: the check ran before the HMAC's).
+	account := strings.TrimSpace(r.Header.Get(AccountHeader))
+	if account != "" && !h.intake.known(account) {
+		fail(http.StatusBadRequest, fmt.Sprintf("%s names unknown account %q", AccountHeader, account))
 		return
 	}
 	if h.shed != nil {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wogate/wogate/pkg/pluginapi"
 )
@@ -475,14 +476,36 @@ func (ib *inbox) moveOut(name, hash, sub, target string) error {
 	return syncDir(ib.cfg.Inbox)
 }
 
+// maxOutName is the longest name a file gets under processed/ or
+// rejected/: the rejected copy is written through a temporary file
+// ".tmp-<name>-<up to 10 digits>" and gets a "<name>.errors.csv" report
+// beside it, and each must fit the 255 bytes file systems allow a name.
+const maxOutName = 255 - len(".tmp-") - len("-4294967295") - len(".errors.csv")
+
 // freeName returns name if dir has no such file, else name with a piece
-// of the content hash before the extension.
+// of the content hash before the extension. A name longer than maxOutName
+// is cut (on a rune boundary) and gets the hash piece too, so a file with a
+// long name still leaves the inbox instead of failing every scan.
 func freeName(dir, name, hash string) string {
-	if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, os.ErrNotExist) {
-		return name
+	if len(name) <= maxOutName {
+		if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, os.ErrNotExist) {
+			return name
+		}
 	}
 	ext := filepath.Ext(name)
-	return strings.TrimSuffix(name, ext) + "-" + hash[:12] + ext
+	stem := strings.TrimSuffix(name, ext)
+	if len(ext) > 16 {
+		ext = ""
+		stem = name
+	}
+	if room := maxOutName - len(ext) - 13; len(stem) > room {
+		cut := room
+		for cut > 0 && !utf8.RuneStart(stem[cut]) {
+			cut--
+		}
+		stem = stem[:cut]
+	}
+	return stem + "-" + hash[:12] + ext
 }
 
 var errTooBig = errors.New("file too big")

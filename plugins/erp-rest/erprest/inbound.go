@@ -45,8 +45,8 @@ func ParseCallback(body []byte, jobIDPath, statusPath jsonPath) (*Callback, erro
 		if !ok || strings.TrimSpace(s) == "" {
 			return "", fmt.Errorf("%s at %q must be a non-empty string or number", name, p.String())
 		}
-		if len(s) > 200 {
-			return "", fmt.Errorf("%s at %q is longer than 200 bytes", name, p.String())
+		if len(s) > maxJobIDLen {
+			return "", fmt.Errorf("%s at %q is longer than %d bytes", name, p.String(), maxJobIDLen)
 		}
 		return strings.TrimSpace(s), nil
 	}

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // jsonPath is a parsed dotted path into a JSON document, such as "id",
@@ -111,9 +113,35 @@ func scalarString(v any) (string, bool) {
 	return "", false
 }
 
-// idFrom reads an id from an answer: from a header for "header:" paths,
-// else from the body.
+// maxJobIDLen bounds a job id, from the ERP's answers and from callbacks
+// alike.
+const maxJobIDLen = 200
+
+// idFrom reads a job id from an answer: from a header for "header:" paths,
+// else from the body. The id is trimmed and must be at most maxJobIDLen
+// bytes, as ParseCallback wants it: an id recorded that a callback cannot
+// name (" J-2 ", blank, 1 MB, invalid UTF-8) would leave every callback for the job
+// unmatched.
 func idFrom(resp *response, path jsonPath) (string, error) {
+	id, err := rawIDFrom(resp, path)
+	if err != nil {
+		return "", err
+	}
+	id = strings.TrimSpace(id)
+	switch {
+	case id == "":
+		return "", fmt.Errorf("the id at %q is blank", path.String())
+	case len(id) > maxJobIDLen:
+		return "", fmt.Errorf("the id at %q is longer than %d bytes", path.String(), maxJobIDLen)
+	case !utf8.ValidString(id) || strings.ContainsFunc(id, unicode.IsControl):
+		// A callback (JSON) cannot name it, and the plugin's key-value
+		// keys are UTF-8 text.
+		return "", fmt.Errorf("the id at %q is not printable UTF-8 text: %q", path.String(), truncate(id, 40))
+	}
+	return id, nil
+}
+
+func rawIDFrom(resp *response, path jsonPath) (string, error) {
 	if !path.isHeader() {
 		return extractString(resp.Body, path)
 	}

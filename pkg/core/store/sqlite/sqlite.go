@@ -68,6 +68,16 @@ type Options struct {
 	// migrations; the schema must already be at this binary's version.
 	// Every write returns store.ErrReadOnly.
 	ReadOnly bool
+	// QuickCheck is what Open checks of the file before serving from it:
+	// QuickCheckAuto (default) runs SQLite's quick_check under
+	// QuickCheckBudget, QuickCheckAlways runs it to the end, QuickCheckOff
+	// skips it. Damage found fails Open with a *CorruptError (check.go).
+	// A read-only store is not checked (gateway replay, next to a running
+	// gateway that checked it).
+	QuickCheck string
+	// QuickCheckBudget bounds quick_check in auto mode. Default
+	// DefaultQuickCheckBudget.
+	QuickCheckBudget time.Duration
 	// Exclusive makes this Store the file's only writer (`gateway run`):
 	// Open takes an advisory lock on "<path>.lock" (flock, held until
 	// Close or the process's death) and fails if another process holds
@@ -106,6 +116,17 @@ func (o *Options) defaults() error {
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = 250 * time.Millisecond
 	}
+	switch strings.ToLower(o.QuickCheck) {
+	case "":
+		o.QuickCheck = QuickCheckAuto
+	case QuickCheckAuto, QuickCheckAlways, QuickCheckOff:
+		o.QuickCheck = strings.ToLower(o.QuickCheck)
+	default:
+		return fmt.Errorf("sqlite quick_check %q: want auto, always or off", o.QuickCheck)
+	}
+	if o.QuickCheckBudget <= 0 {
+		o.QuickCheckBudget = DefaultQuickCheckBudget
+	}
 	return nil
 }
 
@@ -132,6 +153,7 @@ type Store struct {
 	cpDone     chan struct{}
 
 	stats writerStats
+	check OpenCheck // what Open checked (check.go)
 
 	// unlock releases the lock file of Options.Exclusive; nil without it.
 	unlock func()
@@ -216,16 +238,23 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.wdb.SetConnMaxIdleTime(0)
 	if err := s.wdb.PingContext(ctx); err != nil {
 		_ = s.wdb.Close()
-		return fail(fmt.Errorf("open sqlite store %s: %w", abs, err))
+		return fail(openErr(abs, err))
 	}
 	var mode string
 	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
 		_ = s.wdb.Close()
+		if corruptCode(err) {
+			return fail(openErr(abs, err))
+		}
 		return fail(fmt.Errorf("open sqlite store %s: journal mode is %q, want wal (%w)", abs, mode, err))
+	}
+	if err := s.openCheck(ctx); err != nil {
+		_ = s.wdb.Close()
+		return fail(openErr(abs, err))
 	}
 	if err := migrate(ctx, s.wdb); err != nil {
 		_ = s.wdb.Close()
-		return fail(fmt.Errorf("open sqlite store %s: %w", abs, err))
+		return fail(openErr(abs, err))
 	}
 	s.insertEvent, err = s.wdb.PrepareContext(ctx, insertEventSQL)
 	if err == nil {
@@ -254,7 +283,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return fail(fmt.Errorf("open sqlite store %s: readers: %w", abs, err))
 	}
 	if opts.CheckpointInterval > 0 {
-		s.cpdb, err = sql.Open("sqlite", fileURI(abs)+"?"+busy+"&_pragma=synchronous("+opts.Synchronous+")")
+		// A short busy timeout: a RESTART or TRUNCATE checkpoint holds
+		// new writers back while it waits for readers, so it gives up
+		// after 200 ms and tries again at a later tick rather than stall
+		// ingest for the full busy_timeout.
+		s.cpdb, err = sql.Open("sqlite", fileURI(abs)+"?_pragma=busy_timeout(200)&_pragma=synchronous("+opts.Synchronous+")")
 		if err != nil {
 			_ = s.rdb.Close()
 			_ = s.wdb.Close()
@@ -277,6 +310,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // TookOverLeases says how many event and action leases Open released
 // because their owners were dead (Options.Exclusive).
 func (s *Store) TookOverLeases() (events, actions int64) { return s.tookOver[0], s.tookOver[1] }
+
+// openErr wraps an error of Open. SQLite reporting the file damaged or not
+// a database (before quick_check, or where it missed it) becomes a
+// *CorruptError, whose message says what to do.
+func openErr(abs string, err error) error {
+	var ce *CorruptError
+	if !errors.As(err, &ce) && corruptCode(err) {
+		err = &CorruptError{Path: abs, Result: CheckResult{Check: "open", Problems: []string{err.Error()}}}
+	}
+	return fmt.Errorf("open sqlite store %s: %w", abs, err)
+}
 
 // openReadOnly opens only the reader pool (query_only connections, as the
 // gateway's own readers) of an existing, fully migrated store.
@@ -345,21 +389,45 @@ func (s *Store) checkpointer() {
 	t := time.NewTicker(s.opts.CheckpointInterval)
 	defer t.Stop()
 	var last int64 = -1
+	truncated := false
 	for {
 		select {
 		case <-s.closing:
 			return
 		case <-t.C:
 		}
-		if c := s.stats.commits.Load(); c != last {
-			last = c
-			// Errors are transient (SQLITE_BUSY while another process
-			// checkpoints); the next tick tries again, and the final
-			// Close checkpoints everything anyway.
-			_, _ = s.cpdb.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		// Errors are transient (SQLITE_BUSY while another process
+		// checkpoints); the next tick tries again, and the final Close
+		// checkpoints everything anyway.
+		c := s.stats.commits.Load()
+		switch {
+		case c != last:
+			last, truncated = c, false
+			var busy, logFrames, done int64
+			err := s.cpdb.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
+			if err == nil && logFrames >= walRestartFrames {
+				// Under continuous traffic a PASSIVE checkpoint copies the
+				// WAL but the writer never starts it over while readers
+				// lag, so it grows without bound (1.4 GB in issue 13's
+				// soak). RESTART waits for the readers and makes the next
+				// commit write from the WAL's start; journal_size_limit
+				// then cuts the file back to 64 MiB.
+				_, _ = s.cpdb.ExecContext(context.Background(), "PRAGMA wal_checkpoint(RESTART)")
+			}
+		case !truncated:
+			// Idle since the last tick: empty the WAL file, so a quiet
+			// gateway keeps its data in the database file alone.
+			if _, err := s.cpdb.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)"); err == nil {
+				truncated = true
+			}
 		}
 	}
 }
+
+// walRestartFrames is the WAL length (in pages) above which the
+// checkpointer restarts the WAL: 16384 pages of 4 KiB are 64 MiB, the
+// journal_size_limit the writer connection sets.
+const walRestartFrames = 16384
 
 // fileURI makes an SQLite URI of an absolute path, escaping the characters
 // URIs give meaning to.
