@@ -63,6 +63,10 @@ type Config struct {
 	// that would outlast the call's context fails at once with an error
 	// that matches ErrRateLimited and reports the delay (RateLimitError).
 	RateLimiter *rate.Limiter
+	// AcceptAny2xx takes every 2xx answer as success. By default only 200
+	// is: CorrigoPro's documentation says every other status is an error,
+	// so a 201 or 204 fails with an *APIError (ClassNeedsPerson) naming it.
+	AcceptAny2xx bool
 }
 
 // Exchange describes one HTTP request and its answer, for a communication
@@ -99,6 +103,8 @@ type Client struct {
 	maxUpload int64
 	maxBody   int64 // response read bound; MaxResponseBytes (tests lower it)
 	limiter   *rate.Limiter
+	// acceptAny2xx: Config.AcceptAny2xx (strict.go).
+	acceptAny2xx bool
 }
 
 // NewClient validates cfg and returns a Client. It makes no network calls.
@@ -155,6 +161,8 @@ func NewClient(cfg Config) (*Client, error) {
 		maxUpload: MaxAttachmentBytes,
 		maxBody:   MaxResponseBytes,
 		limiter:   cfg.RateLimiter,
+
+		acceptAny2xx: cfg.AcceptAny2xx,
 	}
 	c.auth = &tokenSource{
 		oauthURL:      oauth,
@@ -240,6 +248,9 @@ type call struct {
 	messageID   string
 	workOrderID int64
 	out         any // decoded from a 2xx answer when non-nil
+	// expect is the wrapper key out's answer must have, when that key is
+	// inferred [I] (strict.go); "" checks nothing.
+	expect string
 }
 
 // do sends c, retrying once with a fresh token after a 401, and decodes the
@@ -286,6 +297,9 @@ func (c *Client) do(ctx context.Context, cl call) error {
 	}
 	if status/100 != 2 {
 		return c.apiError(cl, status, body, hdr)
+	}
+	if err := c.successError(cl, status, body, hdr); err != nil {
+		return err
 	}
 	if cl.out == nil || len(bytes.TrimSpace(body)) == 0 {
 		return nil
@@ -344,6 +358,8 @@ func (c *Client) send(ctx context.Context, cl call, u string, payload []byte, ct
 		ex.Status, ex.ResponseBody, ex.Err = status, body, err
 		if err == nil && status/100 != 2 {
 			ex.Err = c.apiError(cl, status, body, hdr)
+		} else if err == nil {
+			ex.Err = c.successError(cl, status, body, hdr)
 		}
 		c.observe(ex)
 	}

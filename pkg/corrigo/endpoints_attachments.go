@@ -149,7 +149,7 @@ func (c *Client) upload(ctx context.Context, path string, a AttachmentUpload) (s
 func (c *Client) AttachmentDownloadURL(ctx context.Context, attachmentID string) (string, error) {
 	var resp DownloadURLResponse
 	q := url.Values{"attachmentId": {attachmentID}}
-	if err := c.getJSON(ctx, "api/attachments/downloadUrl", q, 0, &resp); err != nil {
+	if err := c.getWrapped(ctx, "api/attachments/downloadUrl", q, 0, "Url", &resp); err != nil {
 		return "", err
 	}
 	return resp.Url, nil

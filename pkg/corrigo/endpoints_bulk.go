@@ -12,7 +12,7 @@ import (
 func (c *Client) Associates(ctx context.Context, branchID int64) ([]Associate, error) {
 	var resp AssociatesResponse
 	q := url.Values{"branchId": {strconv.FormatInt(branchID, 10)}}
-	if err := c.getJSON(ctx, "api/associates", q, 0, &resp); err != nil {
+	if err := c.getWrapped(ctx, "api/associates", q, 0, "Associates", &resp); err != nil {
 		return nil, err
 	}
 	return resp.Associates, nil

@@ -22,7 +22,7 @@ func (c *Client) Customers(ctx context.Context) ([]Customer, error) {
 func (c *Client) CustomerSettings(ctx context.Context, customerID int) (*CustomerSettings, error) {
 	var resp CustomerSettingsResponse
 	q := url.Values{"customerId": {strconv.Itoa(customerID)}}
-	if err := c.getJSON(ctx, "api/customerSettings", q, 0, &resp); err != nil {
+	if err := c.getWrapped(ctx, "api/customerSettings", q, 0, "Settings", &resp); err != nil {
 		return nil, err
 	}
 	if resp.Settings.CustomerId == 0 {

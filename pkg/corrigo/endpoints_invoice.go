@@ -44,7 +44,7 @@ func (c *Client) SubmitInvoice(ctx context.Context, req InvoiceSubmitRequest) er
 // invoice and quote line items; GET api/invoice/pricelist.
 func (c *Client) PriceList(ctx context.Context, workOrderID int64) ([]PriceListItem, error) {
 	var resp PriceListResponse
-	if err := c.getJSON(ctx, "api/invoice/pricelist", woQuery(workOrderID), workOrderID, &resp); err != nil {
+	if err := c.getWrapped(ctx, "api/invoice/pricelist", woQuery(workOrderID), workOrderID, "PriceList", &resp); err != nil {
 		return nil, err
 	}
 	return resp.PriceList, nil

@@ -22,7 +22,7 @@ func (c *Client) ProcedureSteps(ctx context.Context, workOrderID int64, procedur
 	var resp StepsResponse
 	q := woQuery(workOrderID)
 	q.Set("procedureId", strconv.Itoa(procedureID))
-	if err := c.getJSON(ctx, "api/procedure/step", q, workOrderID, &resp); err != nil {
+	if err := c.getWrapped(ctx, "api/procedure/step", q, workOrderID, "Steps", &resp); err != nil {
 		return nil, err
 	}
 	return resp.Steps, nil

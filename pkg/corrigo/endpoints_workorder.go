@@ -21,6 +21,12 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, woID in
 	return c.do(ctx, call{method: http.MethodGet, path: path, query: q, messageID: c.messageID(ctx, ""), workOrderID: woID, out: out})
 }
 
+// getWrapped is getJSON for an answer whose wrapper key is inferred [I]:
+// a 200 answer without key fails with a *ShapeError (strict.go).
+func (c *Client) getWrapped(ctx context.Context, path string, q url.Values, woID int64, key string, out any) error {
+	return c.do(ctx, call{method: http.MethodGet, path: path, query: q, messageID: c.messageID(ctx, ""), workOrderID: woID, out: out, expect: key})
+}
+
 // sendJSON sends a PUT or POST whose body already carries mid.
 func (c *Client) sendJSON(ctx context.Context, method, path string, body any, mid string, woID int64, out any) error {
 	return c.do(ctx, call{method: method, path: path, body: body, messageID: mid, workOrderID: woID, out: out})
@@ -162,7 +168,7 @@ func (c *Client) AddNote(ctx context.Context, req NoteRequest) error {
 // api/workOrder/noteHistory.
 func (c *Client) NoteHistory(ctx context.Context, workOrderID int64) ([]NoteHistoryEntry, error) {
 	var resp NoteHistoryResponse
-	if err := c.getJSON(ctx, "api/workOrder/noteHistory", woQuery(workOrderID), workOrderID, &resp); err != nil {
+	if err := c.getWrapped(ctx, "api/workOrder/noteHistory", woQuery(workOrderID), workOrderID, "NoteHistory", &resp); err != nil {
 		return nil, err
 	}
 	return resp.NoteHistory, nil

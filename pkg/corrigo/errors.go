@@ -94,6 +94,10 @@ func ClassOf(err error) Class {
 	if errors.As(err, &te) {
 		return te.Class()
 	}
+	var se *ShapeError
+	if errors.As(err, &se) {
+		return se.Class()
+	}
 	if errors.Is(err, ErrWorkOrderNotFound) {
 		return ClassNotFound
 	}
@@ -155,6 +159,10 @@ func (e *APIError) Error() string {
 // Class classifies the error; see Class.
 func (e *APIError) Class() Class {
 	switch {
+	case e.StatusCode >= 200 && e.StatusCode < 300:
+		// A success status other than 200 (Config.AcceptAny2xx): the call
+		// may have taken effect, so it is neither retried nor dropped.
+		return ClassNeedsPerson
 	case e.StatusCode == 401 || e.Code == CodeUnauthorized:
 		return ClassAuth
 	case e.StatusCode == 429 || e.StatusCode >= 500 || e.Code == CodeInternal:

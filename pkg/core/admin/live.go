@@ -29,6 +29,46 @@ type Live struct {
 	HitsSince time.Time
 	// Reload reports the last config reload attempt; nil: not shown.
 	Reload func() ReloadInfo
+	// Signatures reports how each account's webhook tokens verify; nil:
+	// not shown.
+	Signatures func() []WebhookSignatureInfo
+}
+
+// WebhookSignatureInfo is how one account's webhook tokens verify. The
+// signature algorithm is inferred (API.md §6.2): the combination that
+// verified real tokens is the one to pin (docs/webhook-tokens.md).
+type WebhookSignatureInfo struct {
+	Account string `json:"account"`
+	// Configured lists the hash/signed-bytes combinations the verifier
+	// tries, in order ("SHA-256/decoded").
+	Configured []string `json:"configured"`
+	// Combination verified the last accepted token; empty until one did.
+	Combination string `json:"combination,omitempty"`
+	// Key is the index (PEM block order) of the certificate key that
+	// verified it; -1 until one did.
+	Key int `json:"key"`
+	// Verified counts accepted tokens since start (cached ones included).
+	Verified      int64     `json:"verified"`
+	FirstVerified time.Time `json:"first_verified,omitzero"`
+	LastVerified  time.Time `json:"last_verified,omitzero"`
+	// Changes counts how often the combination changed; Previous is the
+	// one before the last change.
+	Changes  int    `json:"changes"`
+	Previous string `json:"previous,omitempty"`
+}
+
+// SignatureReporter is a Runtime that reports webhook signature
+// combinations; the status endpoint shows them.
+type SignatureReporter interface {
+	WebhookSignatures() ([]WebhookSignatureInfo, bool)
+}
+
+// WebhookSignatures implements SignatureReporter.
+func (l *Live) WebhookSignatures() ([]WebhookSignatureInfo, bool) {
+	if l.Signatures == nil {
+		return nil, false
+	}
+	return l.Signatures(), true
 }
 
 // ReloadInfo is the outcome of the last config reload attempt.

@@ -21,7 +21,7 @@ var openAPISource []byte
 // json tags (omitempty and omitzero fields are optional, the rest
 // required).
 var openAPITypes = []any{
-	Status{}, BacklogView{}, RuleInfo{}, PluginInfo{}, BreakerInfo{}, ReloadInfo{},
+	Status{}, BacklogView{}, RuleInfo{}, PluginInfo{}, BreakerInfo{}, ReloadInfo{}, WebhookSignatureInfo{},
 	LogPage{}, WorkOrderPage{}, Timeline{}, DeadLetterView{}, DeadLetterDetail{}, BulkResult{}, apiError{},
 }
 

@@ -594,6 +594,10 @@ type Status struct {
 	// Reload is the last config reload attempt, when the runtime reports
 	// reloads (ReloadReporter).
 	Reload *ReloadInfo `json:"reload,omitempty"`
+	// WebhookSignatures says, per account with a webhook, which
+	// hash/signed-bytes combination verified its tokens
+	// (SignatureReporter).
+	WebhookSignatures []WebhookSignatureInfo `json:"webhook_signatures,omitempty"`
 }
 
 func (h *Handler) status(ctx context.Context) Status {
@@ -604,6 +608,11 @@ func (h *Handler) status(ctx context.Context) Status {
 	if rr, ok := h.rt.(ReloadReporter); ok {
 		if ri, ok := rr.LastReload(); ok {
 			s.Reload = &ri
+		}
+	}
+	if sr, ok := h.rt.(SignatureReporter); ok {
+		if sigs, ok := sr.WebhookSignatures(); ok {
+			s.WebhookSignatures = sigs
 		}
 	}
 	if err := h.st.Ping(ctx); err != nil {

@@ -223,6 +223,11 @@ type CorrigoConfig struct {
 	// in logs and metrics, and in WOGATE_CORRIGO__ACCOUNTS__<NAME>__*
 	// overrides; it must match [a-z0-9][a-z0-9_-]*. At least one.
 	Accounts map[string]Account `koanf:"accounts" json:"accounts"`
+	// AcceptAny2xx takes every 2xx answer from CorrigoPro as success.
+	// Default false: CorrigoPro's documentation says every answer other
+	// than 200 is an error, so a 201 or 204 fails the call visibly (an
+	// action is parked, since it may have taken effect). Needs a restart.
+	AcceptAny2xx bool `koanf:"accept_any_2xx" json:"accept_any_2xx,omitempty"`
 }
 
 // Account is one CorrigoPro account (one client id, one region).
@@ -287,7 +292,9 @@ type Webhook struct {
 	Certificate Secret `koanf:"certificate" json:"certificate,omitempty"`
 	// Disabled turns the endpoint off (polling only).
 	Disabled bool `koanf:"disabled" json:"disabled,omitempty"`
-	// Audience, when set, must equal the token's audience claim.
+	// Audience is the audience claim a token must carry; empty means
+	// CorrigoProDirect (the check is never off by omission), "-" turns
+	// the check off.
 	Audience string `koanf:"audience" json:"audience,omitempty"`
 	// ClockSkew tolerates clock differences when checking a token's
 	// issued and expiry times. Default 5m.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -527,6 +528,12 @@ func (s *Sender) Send(ctx context.Context, a store.OutboxAction) Result {
 			r.Reached = ts.reached.Load() && !notSent(r.Err)
 		}
 	}
+	internal := ""
+	if r.Retry && !r.NotCounted && attempt(a) >= internalNoteAfter {
+		if internal = internalErrorNote(r.Err, a.Account); internal != "" {
+			r.Reason += " — " + internal
+		}
+	}
 	if r.Retry && !r.NotCounted && r.Class != corrigo.ClassCanceled && attempt(a) >= s.retryPolicy().MaxAttempts {
 		r = Result{Status: store.ActionDead, Err: r.Err, Class: r.Class,
 			Reason: fmt.Sprintf("gave up after %d attempts: %s", attempt(a), r.Reason)}
@@ -550,6 +557,9 @@ func (s *Sender) Send(ctx context.Context, a store.OutboxAction) Result {
 			attrs("err", r.Err, "retry_after", r.RetryAfter)...)
 	case r.Retry && r.NotCounted:
 		lg.Info("action waits for CorrigoPro; the attempt is not counted", attrs("reason", r.Reason, "retry_after", r.RetryAfter)...)
+	case r.Retry && internal != "":
+		lg.Warn("CorrigoPro answered code 1000 (internal error) again; still retrying, but this is usually a configuration problem",
+			attrs("err", r.Err, "hint", internal, "retry_after", r.RetryAfter)...)
 	case r.Retry:
 		lg.Info("action will be retried", attrs("reason", r.Reason, "retry_after", r.RetryAfter)...)
 	case r.Status == store.ActionSent:
@@ -560,6 +570,25 @@ func (s *Sender) Send(ctx context.Context, a store.OutboxAction) Result {
 		lg.Warn("action not sent", attrs("status", r.Status, "reason", r.Reason)...)
 	}
 	return r
+}
+
+// internalNoteAfter is the attempt from which a code 1000 / HTTP 500 is
+// reported as a likely configuration problem: the first failures may be a
+// CorrigoPro hiccup.
+const internalNoteAfter = 2
+
+// internalErrorNote says what CorrigoPro's getting-started guide says of
+// code 1000 (HTTP 500) when err is one, else "". It is retried like any
+// transient error, because CorrigoPro does have bad minutes, but the guide
+// says it usually means the request went to the wrong region or lacked
+// its Content-Type.
+func internalErrorNote(err error, account string) string {
+	var ae *corrigo.APIError
+	if !errors.As(err, &ae) || (ae.Code != corrigo.CodeInternal && ae.StatusCode != http.StatusInternalServerError) {
+		return ""
+	}
+	return "CorrigoPro's guide says code 1000 (HTTP 500) usually means the request went to the wrong region's URL or a body-bearing call lacked \"Content-Type: application/json\"; " +
+		"it is retried, but check corrigo.accounts." + account + ".region / base_url and any proxy that rewrites headers"
 }
 
 // prepare decodes and validates the payload against the outbox row.

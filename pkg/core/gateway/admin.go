@@ -28,6 +28,7 @@ func (g *Gateway) buildAdmin() {
 			return admin.ReloadInfo{Attempts: st.Attempts, LastAttempt: st.LastAttempt, LastError: st.LastError,
 				LastSuccess: st.LastSuccess, LastVersion: st.LastVersion}
 		},
+		Signatures: g.sigs.snapshot, // signatures.go
 	}
 	hosts := append([]string{}, g.cfg.Admin.AllowedHosts...)
 	if host, _, err := net.SplitHostPort(g.cfg.Admin.Listen); err == nil && host != "" {

@@ -124,6 +124,7 @@ type Gateway struct {
 	// inboundRejections bounds the inbound handler's failure lines.
 	inboundRejections *ratelog.Limiter
 	stats             *ingest.Stats
+	sigs              *signatureTracker // signatures.go
 	srv               *http.Server
 	ln                net.Listener
 	metrics           *metrics.Metrics
@@ -261,7 +262,8 @@ func (g *Gateway) buildClients() error {
 			Region: a.Region, BaseURL: a.BaseURL, OAuthURL: a.OAuthURL,
 			ClientID: a.ClientID, ClientSecret: a.ClientSecret.Value(),
 			MessageIDPrefix: a.MessageIDPrefix, HTTPClient: httpClient, RateLimiter: rateLimiter(a.RateLimit),
-			Observer: g.metrics.ObserveExchanges(name, exchangeObserver(g.clog, name)),
+			Observer:     g.metrics.ObserveExchanges(name, exchangeObserver(g.clog, name)),
+			AcceptAny2xx: g.cfg.Corrigo.AcceptAny2xx, // strict.go in pkg/corrigo
 		})
 		if err != nil {
 			return fmt.Errorf("account %s: corrigo client: %w", name, err)
@@ -353,15 +355,17 @@ func (g *Gateway) buildDispatcher() (err error) {
 // inbound routes and the health endpoints.
 func (g *Gateway) buildIngest(intake *actionIntake) error {
 	g.metrics.SetWebhookStats(g.stats.Snapshot)
+	g.sigs = newSignatureTracker(g.log, g.metrics.WebhookSignatureVerified) // signatures.go
 	mux := &routeMux{ServeMux: http.NewServeMux(), routes: &g.routes}
 	wake := func(*store.Event) { g.disp.Wake() }
 	for _, name := range accountNames(g.cfg) {
 		a := g.cfg.Corrigo.Accounts[name]
 		if !a.Webhook.Disabled {
-			h, err := g.webhook(g.cfg, name, a)
+			h, configured, err := g.webhook(g.cfg, name, a)
 			if err != nil {
 				return err
 			}
+			configured()
 			slot := &hookSlot{}
 			slot.h.Store(h)
 			g.hooks[a.Webhook.Path] = slot
@@ -399,36 +403,22 @@ func (g *Gateway) buildIngest(intake *actionIntake) error {
 
 // webhook builds one account's endpoint with its certificate's verifier,
 // its pinned claims and its source allowlist.
-func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*ingest.Webhook, error) {
-	vo := corrigo.VerifyOptions{Audience: a.Webhook.Audience, ClockSkew: a.Webhook.ClockSkew, Names: a.Webhook.Names}
-	if a.Webhook.RefuseAccessTokens {
-		vo.RefuseNames = clientIDs(cfg)
-	}
-	for _, h := range a.Webhook.Hashes {
-		hash, err := corrigo.ParseHash(h)
-		if err != nil {
-			return nil, fmt.Errorf("account %s: webhook hashes: %w", name, err)
-		}
-		vo.Hashes = append(vo.Hashes, hash)
-	}
-	for _, s := range a.Webhook.SignedBytes {
-		sb, err := corrigo.ParseSignedBytes(s)
-		if err != nil {
-			return nil, fmt.Errorf("account %s: webhook signed_bytes: %w", name, err)
-		}
-		vo.SignedBytes = append(vo.SignedBytes, sb)
+func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (_ *ingest.Webhook, configured func(), _ error) {
+	vo, err := WebhookVerifyOptions(cfg, name, a)
+	if err != nil {
+		return nil, nil, err
 	}
 	v, err := corrigo.NewVerifier([]byte(a.Webhook.Certificate.Value()), vo)
 	if err != nil {
-		return nil, fmt.Errorf("account %s: %w", name, err)
+		return nil, nil, fmt.Errorf("account %s: %w", name, err)
 	}
 	allowed, err := netallow.Parse(a.Webhook.AllowedSources)
 	if err != nil {
-		return nil, fmt.Errorf("account %s: webhook allowed_sources: %w", name, err)
+		return nil, nil, fmt.Errorf("account %s: webhook allowed_sources: %w", name, err)
 	}
 	proxies, err := netallow.Parse(cfg.TrustedProxies)
 	if err != nil {
-		return nil, fmt.Errorf("trusted_proxies: %w", err)
+		return nil, nil, fmt.Errorf("trusted_proxies: %w", err)
 	}
 	var source func(*http.Request) (string, bool)
 	if !allowed.Empty() {
@@ -440,8 +430,8 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 			return addr.String(), allowed.Contains(addr)
 		}
 	}
-	return ingest.NewWebhook(ingest.WebhookOptions{
-		Account: name, Verify: newCachedVerifier(v).Check, Store: g.st, SourceAllowed: source,
+	h, err := ingest.NewWebhook(ingest.WebhookOptions{
+		Account: name, Verify: newCachedVerifier(v, g.sigs.observer(name)).Check, Store: g.st, SourceAllowed: source,
 		ExplainRejections: a.Webhook.ExplainRejections,
 		MaxBodyBytes:      a.Webhook.MaxBodyBytes, Logger: g.log, Stats: g.stats,
 		OnStored:   func(*store.Event) { g.disp.Wake() },
@@ -449,6 +439,35 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 		Tracer:     g.tracer,
 		Shed:       g.shed.Shedding,
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, func() { g.sigs.configure(name, v) }, nil
+}
+
+// WebhookVerifyOptions are the verifier options of account name's webhook
+// as the gateway builds them (gateway token inspect checks tokens with the
+// same ones).
+func WebhookVerifyOptions(cfg *config.Config, name string, a config.Account) (corrigo.VerifyOptions, error) {
+	vo := corrigo.VerifyOptions{Audience: a.Webhook.Audience, ClockSkew: a.Webhook.ClockSkew, Names: a.Webhook.Names}
+	if a.Webhook.RefuseAccessTokens {
+		vo.RefuseNames = clientIDs(cfg)
+	}
+	for _, h := range a.Webhook.Hashes {
+		hash, err := corrigo.ParseHash(h)
+		if err != nil {
+			return vo, fmt.Errorf("account %s: webhook hashes: %w", name, err)
+		}
+		vo.Hashes = append(vo.Hashes, hash)
+	}
+	for _, s := range a.Webhook.SignedBytes {
+		sb, err := corrigo.ParseSignedBytes(s)
+		if err != nil {
+			return vo, fmt.Errorf("account %s: webhook signed_bytes: %w", name, err)
+		}
+		vo.SignedBytes = append(vo.SignedBytes, sb)
+	}
+	return vo, nil
 }
 
 // clientIDs are the OAuth client ids the gateway's accounts (and the

@@ -75,6 +75,11 @@ type worldOpts struct {
 	tracerProvider trace.TracerProvider
 	// wrapStore is Options.WrapStore (fault injection around the real store).
 	wrapStore func(store.Store) store.Store
+	// corrigoYAML is appended inside the corrigo block (before accounts).
+	corrigoYAML string
+	// apiURL, if set, maps the sandbox to the account's base_url (a
+	// proxy in front of it); default the sandbox's own.
+	apiURL func(*sandbox.Sandbox) string
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -108,10 +113,14 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if o.postgres != "" {
 		storeYAML = "store: {driver: postgres, dsn: \"" + o.postgres + "\"}\n"
 	}
+	apiURL := sb.BaseURL()
+	if o.apiURL != nil {
+		apiURL = o.apiURL(sb)
+	}
 	yaml := fmt.Sprintf(`listen: 127.0.0.1:1
 data_dir: %s
 %scorrigo:
-  accounts:
+%s  accounts:
     main:
       base_url: %s
       oauth_url: %s
@@ -125,7 +134,7 @@ plugins:
 rules:%s
 delivery: {backoff_initial: 20ms, backoff_max: 100ms, max_attempts: 3}
 admin: {listen: ""}
-%s`, dir, storeYAML, sb.BaseURL(), sb.OAuthURL(), cert, o.webhookYAML, o.polling, o.accountYAML, testplugin.Build(t, "accept"), o.pluginConfig, o.rules, o.extraYAML)
+%s`, dir, storeYAML, o.corrigoYAML, apiURL, sb.OAuthURL(), cert, o.webhookYAML, o.polling, o.accountYAML, testplugin.Build(t, "accept"), o.pluginConfig, o.rules, o.extraYAML)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

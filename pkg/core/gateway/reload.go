@@ -338,16 +338,18 @@ func prepareRules(g *Gateway, next *config.Config, _ []string) (func(*ReloadResu
 // slots.
 func prepareWebhooks(g *Gateway, next *config.Config, changed []string) (func(*ReloadResult), error) {
 	hooks := map[string]*ingest.Webhook{}
+	var records []func() // the signature tracker learns the new verifiers' combinations (signatures.go)
 	for _, name := range accountNames(next) {
 		a := next.Corrigo.Accounts[name]
 		if a.Webhook.Disabled || !hasPrefix(changed, "corrigo.accounts."+name+".webhook") {
 			continue
 		}
-		h, err := g.webhook(next, name, a)
+		h, configured, err := g.webhook(next, name, a)
 		if err != nil {
 			return nil, err
 		}
 		hooks[a.Webhook.Path] = h
+		records = append(records, configured)
 	}
 	if len(hooks) == 0 {
 		return nil, nil
@@ -355,6 +357,9 @@ func prepareWebhooks(g *Gateway, next *config.Config, changed []string) (func(*R
 	return func(*ReloadResult) {
 		for path, h := range hooks {
 			g.hooks[path].h.Store(h)
+		}
+		for _, configured := range records {
+			configured()
 		}
 	}, nil
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +25,8 @@ func TestCachedVerifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newCachedVerifier(v)
+	var seen []string
+	c := newCachedVerifier(v, func(combo string, key int) { seen = append(seen, fmt.Sprintf("%s#%d", combo, key)) })
 	c.now = func() time.Time { return now }
 	for range 3 {
 		if reason, err := c.Check(good); err != nil {
@@ -32,6 +35,10 @@ func TestCachedVerifier(t *testing.T) {
 	}
 	if len(c.ok) != 1 {
 		t.Errorf("cache holds %d tokens, want 1", len(c.ok))
+	}
+	// Every accepted token, cached or not, reports how it verified.
+	if strings.Join(seen, " ") != "SHA-256/decoded#0 SHA-256/decoded#0 SHA-256/decoded#0" {
+		t.Errorf("reported %q", seen)
 	}
 	// A forged token is checked every time and never cached.
 	otherKey, _, _ := corrigo.GenerateCertificate("mallory", time.Hour)
@@ -52,6 +59,9 @@ func TestCachedVerifier(t *testing.T) {
 	}
 	if len(c.ok) != 0 {
 		t.Errorf("expired token still cached")
+	}
+	if len(seen) != 3 {
+		t.Errorf("refused tokens were reported as verified: %q", seen)
 	}
 }
 
@@ -74,7 +84,7 @@ func TestCachedVerifierKeepsTokensWithinTheSkew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newCachedVerifier(v)
+	c := newCachedVerifier(v, nil)
 	cacheNow := verifierNow
 	c.now = func() time.Time { return cacheNow }
 	if reason, err := c.Check(tok); err != nil {

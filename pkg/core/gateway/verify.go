@@ -16,26 +16,39 @@ import (
 type cachedVerifier struct {
 	v   *corrigo.Verifier
 	now func() time.Time
+	// verified, if set, is told the combination (and key index) of every
+	// accepted token, cached or not (signatures.go).
+	verified func(combination string, key int)
 
 	mu sync.RWMutex
-	ok map[string]time.Time // token → when to stop trusting it
+	ok map[string]cachedToken
+}
+
+// cachedToken is a token that verified: until when to trust it, and how.
+type cachedToken struct {
+	until       time.Time
+	combination string
+	key         int
 }
 
 // maxCachedTokens bounds the cache; on overflow it is emptied (valid tokens
 // are few: one live token per sender).
 const maxCachedTokens = 64
 
-func newCachedVerifier(v *corrigo.Verifier) *cachedVerifier {
-	return &cachedVerifier{v: v, now: time.Now, ok: map[string]time.Time{}}
+func newCachedVerifier(v *corrigo.Verifier, verified func(combination string, key int)) *cachedVerifier {
+	return &cachedVerifier{v: v, now: time.Now, verified: verified, ok: map[string]cachedToken{}}
 }
 
 // Check has the ingest.VerifyFunc shape.
 func (c *cachedVerifier) Check(token string) (string, error) {
 	now := c.now()
 	c.mu.RLock()
-	until, hit := c.ok[token]
+	ct, hit := c.ok[token]
 	c.mu.RUnlock()
-	if hit && now.Before(until) {
+	if hit && now.Before(ct.until) {
+		if c.verified != nil {
+			c.verified(ct.combination, ct.key)
+		}
 		return "", nil
 	}
 	res, err := c.v.VerifyToken(token)
@@ -52,8 +65,11 @@ func (c *cachedVerifier) Check(token string) (string, error) {
 		if len(c.ok) >= maxCachedTokens {
 			clear(c.ok)
 		}
-		c.ok[token] = res.AcceptedUntil
+		c.ok[token] = cachedToken{until: res.AcceptedUntil, combination: res.Combination(), key: res.Key}
 		c.mu.Unlock()
+	}
+	if c.verified != nil {
+		c.verified(res.Combination(), res.Key)
 	}
 	return "", nil
 }

@@ -76,6 +76,7 @@ type Metrics struct {
 	corrigoCalls   *prometheus.CounterVec
 	corrigoLatency *prometheus.HistogramVec
 	ruleHits       *prometheus.CounterVec
+	signatures     *prometheus.CounterVec
 
 	actionLabels *bounded
 	kindLabels   *bounded
@@ -157,9 +158,13 @@ func New(o Options) *Metrics {
 			Namespace: Namespace, Name: "rule_hits_total",
 			Help: "Events a rule matched, by rule (counted when the decision is stored).",
 		}, []string{"rule"}),
+		signatures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "webhook_signatures_verified_total",
+			Help: "Accepted webhook tokens by account and the hash/signed-bytes combination that verified them (the algorithm is inferred: pin the one counted here).",
+		}, []string{"account", "combination"}),
 	}
 	m.reg.MustRegister(m.events, m.actions, m.actionLatency, m.pluginLatency, m.breakerChanges,
-		m.tokenRefreshes, m.corrigoCalls, m.corrigoLatency, m.ruleHits, &scrapeCollector{m: m})
+		m.tokenRefreshes, m.corrigoCalls, m.corrigoLatency, m.ruleHits, m.signatures, &scrapeCollector{m: m})
 	if !o.NoRuntimeCollectors {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -187,6 +192,13 @@ func (m *Metrics) SetBreakerSource(s BreakerSource) { m.mu.Lock(); m.breakers = 
 
 // SetPluginSource sets where plugin health comes from (the plugin manager).
 func (m *Metrics) SetPluginSource(s PluginSource) { m.mu.Lock(); m.plugins = s; m.mu.Unlock() }
+
+// WebhookSignatureVerified counts one accepted webhook token of account
+// and the combination ("SHA-256/decoded") that verified it. The values
+// come from the account's configured verifier, so they are few.
+func (m *Metrics) WebhookSignatureVerified(account, combination string) {
+	m.signatures.WithLabelValues(account, combination).Inc()
+}
 
 // SetWebhookStats sets the webhook counters (ingest.Stats.Snapshot): each
 // reason's count since start.
