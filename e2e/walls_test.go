@@ -19,18 +19,22 @@ import (
 func TestImportWalls(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(file))
+	var listIn func(dir, pattern string, withDeps bool) map[string][]string
 	const mod = "github.com/wogate/wogate/"
-	// list maps each package of the module that pattern selects (with
+	// listIn maps each package of the module in dir that pattern selects that pattern selects (with
 	// -deps: and everything it imports) to its direct imports in the
 	// module, without the module prefix.
 	list := func(pattern string, withDeps bool) map[string][]string {
+		return listIn(root, pattern, withDeps)
+	}
+	listIn = func(dir, pattern string, withDeps bool) map[string][]string {
 		args := []string{"list", "-e"}
 		if withDeps {
 			args = append(args, "-deps")
 		}
 		args = append(args, "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, pattern)
 		cmd := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), args...) //nolint:staticcheck // SA1019: the toolchain that runs the test lists the packages
-		cmd.Dir = root
+		cmd.Dir = dir
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("go list %s: %v", pattern, err)
@@ -61,8 +65,6 @@ func TestImportWalls(t *testing.T) {
 		from      string // package pattern
 		forbidden []string
 	}{
-		{"./pkg/corrigo", []string{"pkg/core"}},
-		{"./pkg/pluginapi/...", []string{"pkg/core"}},
 		{"./plugins/...", []string{"pkg/core"}},
 		{"./pkg/core/...", []string{"pkg/corrigo/sandbox", "cmd"}},
 		{"./internal/...", []string{"cmd"}},
@@ -81,6 +83,23 @@ func TestImportWalls(t *testing.T) {
 				if under(pkg, bad) {
 					t.Errorf("%s depends on %s, which it must not import", w.from, pkg)
 				}
+			}
+		}
+	}
+
+	// The client and the SDK are modules of their own: they depend on
+	// nothing of the gateway's module (the SDK on the client only).
+	for _, m := range []struct{ dir, may string }{
+		{"pkg/corrigo", "pkg/corrigo"},
+		{"pkg/pluginapi", "pkg/pluginapi pkg/corrigo"},
+	} {
+		pkgs := listIn(filepath.Join(root, m.dir), "./...", true)
+		if len(pkgs) == 0 {
+			t.Fatalf("go list found no packages in module %s", m.dir)
+		}
+		for pkg := range pkgs {
+			if !slices.ContainsFunc(strings.Fields(m.may), func(p string) bool { return under(pkg, p) }) {
+				t.Errorf("module %s depends on %s; it may depend only on %s", m.dir, pkg, m.may)
 			}
 		}
 	}

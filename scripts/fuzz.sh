@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of the module for FUZZTIME each (targets are
-# discovered, not listed). Called by `make fuzz`.
+# Runs every fuzz target of each module in MODULES (directories; default
+# the gateway's, the Corrigo client's and the SDK's) for FUZZTIME each
+# (targets are discovered, not listed). Called by `make fuzz`.
 #
 # A target fails when go test finds a failing input (it writes it under
 # testdata/fuzz/<target>/ and says so) or fails in any other way, with one
@@ -14,6 +15,7 @@ set -uo pipefail
 GO=${GO:-go}
 FUZZTIME=${FUZZTIME:-6s}
 MINIMIZE=${FUZZMINIMIZETIME:-5s}
+MODULES=${MODULES:-. pkg/corrigo pkg/pluginapi}
 failed=0
 
 run_target() { # pkg target -> 0 pass, 1 failure, 2 coordinator flake
@@ -29,6 +31,9 @@ run_target() { # pkg target -> 0 pass, 1 failure, 2 coordinator flake
   return 1
 }
 
+root=$(pwd)
+for mod in $MODULES; do
+cd "$root/$mod" || exit 1
 for pkg in $("$GO" list ./...); do
   dir=$("$GO" list -f '{{.Dir}}' "$pkg")
   for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
@@ -43,5 +48,6 @@ for pkg in $("$GO" list ./...); do
       failed=1
     fi
   done
+done
 done
 exit $failed

@@ -5,12 +5,13 @@
 # proto/wogate/plugin/v1/plugin.proto). BUF is the buf command (the
 # Makefile passes `go run github.com/bufbuild/buf/cmd/buf@VERSION`).
 # AGAINST overrides what to compare with: a git ref (default: the newest
-# tag reachable from HEAD).
+# gateway tag, v*, reachable from HEAD; the SDK's pkg/pluginapi/v* and the
+# client's pkg/corrigo/v* tags are not releases of the protocol's home).
 set -eu
 BUF=${BUF:-buf}
 $BUF lint proto
 echo "buf lint: ok"
-ref=${AGAINST:-$(git describe --tags --abbrev=0 2>/dev/null || true)}
+ref=${AGAINST:-$(git describe --tags --abbrev=0 --match 'v[0-9]*' 2>/dev/null || true)}
 if [ -z "$ref" ]; then
   echo "buf breaking: no release tag yet, so no released protocol to stay compatible with (AGAINST=<ref> compares with another)"
   exit 0

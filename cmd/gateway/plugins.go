@@ -31,11 +31,12 @@ unknown, or did not start); 2 usage.`
 
 var pluginsCmd = &command{
 	name:     "plugins",
-	summary:  "list plugin health, or lift a plugin's quarantine (through the admin API)",
-	synopsis: "plugins <list|restart> [flags] [NAME]",
+	summary:  "list plugin health, lift a plugin's quarantine (admin API), or describe a plugin binary",
+	synopsis: "plugins <list|restart|describe> [flags] [NAME|PATH]",
 	doc:      pluginsDoc,
 	example: `gateway plugins list --config examples/config.yaml
-gateway plugins restart erp --admin-url http://127.0.0.1:8081`,
+gateway plugins restart erp --admin-url http://127.0.0.1:8081
+gateway plugins describe bin/erp-rest`,
 	subs: []*command{
 		{
 			name: "plugins list", summary: "state, restarts, recent crashes, pid and last error of each plugin",
@@ -53,6 +54,7 @@ gateway plugins restart erp --admin-url http://127.0.0.1:8081`,
 }
 
 func init() {
+	pluginsCmd.subs = append(pluginsCmd.subs, pluginsDescribeCmd)
 	pluginsCmd.run = runPlugins
 	registerCommand(pluginsCmd)
 }
@@ -69,6 +71,9 @@ func pluginsMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 func pluginsRun(ctx context.Context, cmd *command, args []string, stdout, stderr io.Writer) int {
 	sub := strings.TrimPrefix(cmd.name, "plugins ")
+	if sub == "describe" {
+		return pluginsDescribe(ctx, cmd, args, stdout, stderr)
+	}
 	var o dlqOptions
 	var cfgPath string
 	pos, err := cmd.parse(args, stdout, stderr, func(fs *flag.FlagSet) { adminFlags(fs, &o, &cfgPath) })

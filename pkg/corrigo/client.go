@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/wogate/wogate/internal/retryafter"
+	"github.com/wogate/wogate/pkg/corrigo/retryafter"
 )
 
 // MaxResponseBytes bounds how much of a response body the client reads. A

@@ -6,8 +6,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/wogate/wogate/internal/pluginpb"
 	"github.com/wogate/wogate/pkg/corrigo"
+	"github.com/wogate/wogate/pkg/pluginapi/internal/pluginpb"
 )
 
 // BenchmarkEventCodec is the SDK's own share of a HandleEvent round trip:

@@ -18,13 +18,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
-	"github.com/wogate/wogate/internal/testplugin"
-	"github.com/wogate/wogate/pkg/pluginapi"
+	pluginhost "github.com/wogate/wogate/pkg/pluginapi/host"
 )
 
 // A plugin built with Serve exits when its host dies, although this host
 // sets no parent-death signal: the helper host below is this test binary,
-// re-run, launching the accept test plugin with plain go-plugin and then
+// re-run, launching the idle test plugin (testdata/idle) with plain go-plugin and then
 // killed with SIGKILL.
 //
 // Two shapes, one per sign the SDK watches: the plugin as the host's
@@ -32,7 +31,7 @@ import (
 // shell that outlives the host (its parent stays; only the host's gRPC
 // connection closing tells).
 func TestServeExitsWhenHostDies(t *testing.T) {
-	bin := testplugin.Build(t, "accept")
+	bin := buildIdle(t)
 	cases := []struct {
 		name    string
 		command []string
@@ -111,8 +110,8 @@ func TestHelperHost(t *testing.T) {
 	}
 	args := strings.Split(spec, "\x1f")
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  pluginapi.Handshake,
-		VersionedPlugins: pluginapi.VersionedPlugins(0),
+		HandshakeConfig:  pluginhost.Handshake,
+		VersionedPlugins: pluginhost.VersionedPlugins(0),
 		Cmd:              exec.CommandContext(context.Background(), args[0], args[1:]...), //nolint:gosec // G204: the test's plugin
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -122,7 +121,7 @@ func TestHelperHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := pluginapi.Dispense(cp)
+	r, err := pluginhost.Dispense(cp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,4 +142,15 @@ func running(pid int) bool {
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+// buildIdle compiles testdata/idle into the test's temporary directory.
+func buildIdle(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "idle")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./testdata/idle")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./testdata/idle: %v\n%s", err, out)
+	}
+	return bin
 }

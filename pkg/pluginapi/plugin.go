@@ -1,16 +1,3 @@
-// Package pluginapi is the SDK for wogate plugins.
-//
-// A plugin is a small program that receives CorrigoPro events from the
-// gateway and answers with typed actions (accept, check in, invoice, ...).
-// It implements Plugin (and optionally InboundHandler) and calls Serve from
-// main; the gateway starts it as a child process and talks to it over
-// gRPC through hashicorp/go-plugin. Protocol types never appear in this
-// package's API: plugin authors see Go types only.
-//
-// Lifecycle: Describe → ValidateConfig → Configure → HandleEvent … → Stop.
-// The gateway may restart a crashed plugin at any time; a restarted process
-// is configured again before it receives events, so plugins keep durable
-// state in the Host's key-value store, not in memory.
 package pluginapi
 
 import (

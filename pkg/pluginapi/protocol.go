@@ -13,9 +13,10 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/wogate/wogate/internal/pluginpb"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi/internal/convert"
+	"github.com/wogate/wogate/pkg/pluginapi/internal/pluginpb"
+	"github.com/wogate/wogate/pkg/pluginapi/internal/wire"
 )
 
 // ProtocolVersion is the newest plugin protocol version this SDK speaks
@@ -27,25 +28,12 @@ const ProtocolVersion = 1
 // SDKVersion is reported by Describe; informational.
 const SDKVersion = "wogate-go-sdk/1"
 
-// DispenseName is the name the plugin is dispensed under in go-plugin.
-const DispenseName = "wogate"
-
 // DefaultMaxMessageSize bounds every gRPC message between gateway and
 // plugin, both ways (gRPC's own default is 4 MiB received, unbounded sent).
 const DefaultMaxMessageSize = 16 << 20
 
-// Handshake is the go-plugin handshake shared by the gateway and every
-// plugin. The cookie is not a secret: it only keeps a plugin binary from
-// running as a normal program and tells the gateway that a binary it
-// starts is a wogate plugin.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "WOGATE_PLUGIN_COOKIE",
-	MagicCookieValue: "4f6c2b1e-wogate-plugin-9d3a7c55",
-}
-
 // grpcPlugin is the go-plugin glue: GRPCServer runs in the plugin process,
-// GRPCClient in the host.
+// GRPCClient in the host (package host dispenses it through wire.PluginSet).
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	impl   Plugin // plugin side only
@@ -69,48 +57,17 @@ func (g *grpcPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, 
 	}, nil
 }
 
-// PluginSet is the go-plugin plugin set for protocol v1. A plugin process
-// serves impl; a host passes nil. maxMessageSize ≤ 0 means
-// DefaultMaxMessageSize. Dispensing DispenseName on the host yields a
-// Remote.
-func PluginSet(impl Plugin, maxMessageSize int) plugin.PluginSet {
-	if maxMessageSize <= 0 {
-		maxMessageSize = DefaultMaxMessageSize
-	}
-	return plugin.PluginSet{DispenseName: &grpcPlugin{impl: impl, maxMsg: maxMessageSize}}
+// pluginSet is the go-plugin plugin set for protocol v1: a plugin process
+// serves impl, a host passes nil.
+func pluginSet(impl Plugin, maxMessageSize int) plugin.PluginSet {
+	return plugin.PluginSet{wire.DispenseName: &grpcPlugin{impl: impl, maxMsg: wire.MaxMessageSize(maxMessageSize)}}
 }
 
-// VersionedPlugins returns what a host passes to go-plugin's
-// ClientConfig.VersionedPlugins: every protocol version this SDK speaks.
-func VersionedPlugins(maxMessageSize int) map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{1: PluginSet(nil, maxMessageSize)}
-}
-
-// GRPCDialOptions are the dial options a host should add to go-plugin's
-// ClientConfig.GRPCDialOptions so its message limits match the plugin's.
-func GRPCDialOptions(maxMessageSize int) []grpc.DialOption {
-	if maxMessageSize <= 0 {
-		maxMessageSize = DefaultMaxMessageSize
+func init() {
+	wire.PluginSet = func(impl any, maxMessageSize int) plugin.PluginSet {
+		p, _ := impl.(Plugin)
+		return pluginSet(p, maxMessageSize)
 	}
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize))}
-}
-
-func serverOptions(maxMsg int, opts []grpc.ServerOption) []grpc.ServerOption {
-	return append(opts, grpc.MaxRecvMsgSize(maxMsg), grpc.MaxSendMsgSize(maxMsg))
-}
-
-// Dispense gets the Remote from a started go-plugin client protocol.
-func Dispense(cp plugin.ClientProtocol) (Remote, error) {
-	raw, err := cp.Dispense(DispenseName)
-	if err != nil {
-		return nil, fmt.Errorf("dispense plugin: %w", err)
-	}
-	r, ok := raw.(Remote)
-	if !ok {
-		return nil, fmt.Errorf("dispense plugin: unexpected type %T", raw)
-	}
-	return r, nil
 }
 
 // ConfigErrors is a list of config problems reported as one error.

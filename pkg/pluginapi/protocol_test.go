@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/wogate/wogate/internal/pluginpb"
 	"github.com/wogate/wogate/pkg/corrigo"
+	"github.com/wogate/wogate/pkg/pluginapi/internal/pluginpb"
 )
 
 func fullActions() []Action {

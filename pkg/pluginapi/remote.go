@@ -16,39 +16,21 @@ import (
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/wogate/wogate/internal/pluginpb"
 	"github.com/wogate/wogate/pkg/corrigo"
+	"github.com/wogate/wogate/pkg/pluginapi/internal/pluginpb"
+	"github.com/wogate/wogate/pkg/pluginapi/internal/wire"
 )
 
-// Remote is a plugin as a host sees it: the Plugin calls over the wire,
-// with transport failures (gRPC status errors; codes.Unavailable means the
-// process is gone) kept apart from errors the plugin reports (*Error) and
-// config problems (ConfigErrors). The gateway's plugin manager and
-// plugintest use it; plugin authors do not need it.
-type Remote interface {
-	Describe(ctx context.Context) (RemoteInfo, error)
-	ValidateConfig(ctx context.Context, cfg map[string]any) ([]ConfigError, error)
-	// Configure sends the config and serves host to the plugin (once per
-	// process; later calls reuse the first host). instance is the name the
-	// plugin has in the gateway's config.
-	Configure(ctx context.Context, instance string, cfg map[string]any, host Host) error
-	HandleEvent(ctx context.Context, ev Event) ([]Action, error)
-	HandleInbound(ctx context.Context, req InboundRequest) (InboundResponse, []Action, error)
-	Stop(ctx context.Context) error
-	// Ping checks the plugin's gRPC health service.
-	Ping(ctx context.Context) error
-	// Done is closed when the plugin process has exited.
-	Done() <-chan struct{}
-}
-
-// RemoteInfo is what Describe tells a host.
+// RemoteInfo is what Describe tells a host, and what plugintest's
+// Client.Describe returns: the plugin's Info as it arrived over the wire.
 type RemoteInfo struct {
 	Info
 	HandlesInbound bool
 	SDKVersion     string
 }
 
-// remote implements Remote over a go-plugin gRPC connection.
+// remote is a plugin as a host sees it, over a go-plugin gRPC connection;
+// it implements host.Remote (package host dispenses it).
 type remote struct {
 	client pluginpb.PluginClient
 	conn   *grpc.ClientConn
@@ -59,8 +41,6 @@ type remote struct {
 	hostOnce sync.Once
 	hostID   uint32
 }
-
-var _ Remote = (*remote)(nil)
 
 func (r *remote) Done() <-chan struct{} { return r.done.Done() }
 
@@ -109,7 +89,7 @@ func (r *remote) Configure(ctx context.Context, instance string, cfg map[string]
 			// AcceptAndServe blocks until the broker closes (the plugin
 			// exits or the client is closed); one listener per process.
 			go r.broker.AcceptAndServe(r.hostID, func(opts []grpc.ServerOption) *grpc.Server {
-				s := grpc.NewServer(serverOptions(r.maxMsg, opts)...)
+				s := grpc.NewServer(wire.ServerOptions(r.maxMsg, opts)...)
 				pluginpb.RegisterHostServer(s, srv)
 				return s
 			})

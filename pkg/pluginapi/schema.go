@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wogate/wogate/internal/typo"
+	"github.com/wogate/wogate/pkg/pluginapi/internal/typo"
 )
 
 // FieldType is the type of a config value.

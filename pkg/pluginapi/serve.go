@@ -8,13 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+
+	"github.com/wogate/wogate/pkg/pluginapi/internal/wire"
 )
 
 // ServeOption tunes Serve.
@@ -78,7 +79,7 @@ func Serve(p Plugin, opts ...ServeOption) {
 	if o.maxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(o.maxProcs)
 	}
-	if os.Getenv(Handshake.MagicCookieKey) == "" && len(os.Args) > 1 {
+	if os.Getenv(wire.Handshake.MagicCookieKey) == "" && len(os.Args) > 1 {
 		if code, handled := describeCommand(p, os.Args[1], os.Stdout); handled {
 			os.Exit(code)
 		}
@@ -113,10 +114,10 @@ func Serve(p Plugin, opts ...ServeOption) {
 		}
 	}()
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{1: PluginSet(p, o.maxMsg)},
+		HandshakeConfig:  wire.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{wire.ProtocolVersion: pluginSet(p, o.maxMsg)},
 		GRPCServer: func(so []grpc.ServerOption) *grpc.Server {
-			srv := grpc.NewServer(serverOptions(o.maxMsg, append(so, w.serverOption()))...)
+			srv := grpc.NewServer(wire.ServerOptions(o.maxMsg, append(so, w.serverOption()))...)
 			srvCh <- srv
 			return srv
 		},
@@ -280,19 +281,4 @@ func hclogLevelName(l slog.Level) string {
 }
 
 // slogLevel maps a Host.Log level name to slog; unknown names are info.
-func slogLevel(level string) slog.Level {
-	switch strings.ToLower(strings.TrimSpace(level)) {
-	case "trace", "debug":
-		return slog.LevelDebug
-	case "warn", "warning":
-		return slog.LevelWarn
-	case "error", "err":
-		return slog.LevelError
-	}
-	return slog.LevelInfo
-}
-
-// SlogLevel maps a level name as used by Host.Log ("debug", "info",
-// "warn", "error"; anything else is info) to a slog.Level. Hosts use it to
-// re-log plugin lines.
-func SlogLevel(level string) slog.Level { return slogLevel(level) }
+func slogLevel(level string) slog.Level { return wire.SlogLevel(level) }

@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/wogate/wogate/internal/pluginpb"
 	"github.com/wogate/wogate/pkg/corrigo"
+	"github.com/wogate/wogate/pkg/pluginapi/internal/pluginpb"
 )
 
 // server adapts a Plugin to the Plugin gRPC service, in the plugin process.

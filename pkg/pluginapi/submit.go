@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/wogate/wogate/internal/pluginpb"
+	"github.com/wogate/wogate/pkg/pluginapi/internal/pluginpb"
 )
 
 // The SDK's host (plugin side) offers SubmitActions; the host server
@@ -62,26 +62,4 @@ func (h *hostServer) SubmitActions(ctx context.Context, req *pluginpb.SubmitActi
 		return nil, hostStatus(err)
 	}
 	return &pluginpb.SubmitActionsResponse{}, nil
-}
-
-// CheckSubmission checks a SubmitActions call the way every gateway must
-// before queueing it: a key of at most MaxSubmitKeyBytes, at most
-// MaxSubmitActions actions, each naming its work order and passing
-// Validate. The error is a non-retryable *Error naming the first problem.
-func CheckSubmission(key string, actions []Action) error {
-	if len(key) > MaxSubmitKeyBytes {
-		return &Error{Message: fmt.Sprintf("submit actions: key is %d bytes; the limit is %d", len(key), MaxSubmitKeyBytes)}
-	}
-	if len(actions) > MaxSubmitActions {
-		return &Error{Message: fmt.Sprintf("submit actions: %d actions in one call; the limit is %d", len(actions), MaxSubmitActions)}
-	}
-	for i, a := range actions {
-		if a.WorkOrderID <= 0 {
-			return &Error{Message: fmt.Sprintf("submit actions: action %d (%s) names no work order (WorkOrderID %d)", i, a.Kind, a.WorkOrderID)}
-		}
-		if err := a.Validate(); err != nil {
-			return &Error{Message: fmt.Sprintf("submit actions: action %d: %v", i, err)}
-		}
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
+	pluginhost "github.com/wogate/wogate/pkg/pluginapi/host"
 	"github.com/wogate/wogate/pkg/pluginapi/plugintest"
 )
 
@@ -75,14 +76,14 @@ func (h *queueHost) SubmitActions(_ context.Context, account, key string, action
 
 // start serves p over an in-process gRPC connection with host as the
 // gateway's Host.
-func start(t *testing.T, p pluginapi.Plugin, host pluginapi.Host) pluginapi.Remote {
+func start(t *testing.T, p pluginapi.Plugin, host pluginapi.Host) pluginhost.Remote {
 	t.Helper()
-	gc, gs := plugin.TestPluginGRPCConn(t, false, pluginapi.PluginSet(p, 0))
+	gc, gs := plugin.TestPluginGRPCConn(t, false, pluginhost.PluginSet(p, 0))
 	t.Cleanup(func() {
 		_ = gc.Conn.Close()
 		gs.Stop()
 	})
-	r, err := pluginapi.Dispense(gc)
+	r, err := pluginhost.Dispense(gc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,46 +172,5 @@ func TestSubmitActionsEmptyIsNoCall(t *testing.T) {
 	}
 	if p.got != nil || len(qh.calls) != 0 {
 		t.Fatalf("err %v, %d calls", p.got, len(qh.calls))
-	}
-}
-
-func TestCheckSubmission(t *testing.T) {
-	long := make([]byte, pluginapi.MaxSubmitKeyBytes+1)
-	for i := range long {
-		long[i] = 'k'
-	}
-	many := make([]pluginapi.Action, pluginapi.MaxSubmitActions+1)
-	for i := range many {
-		many[i] = pluginapi.Action{Kind: pluginapi.KindCheckIn, WorkOrderID: 1}
-	}
-	cases := []struct {
-		name    string
-		key     string
-		actions []pluginapi.Action
-		want    string
-	}{
-		{"ok", "k", []pluginapi.Action{{Kind: pluginapi.KindCheckIn, WorkOrderID: 1}}, ""},
-		{"empty", "", nil, ""},
-		{"no work order", "k", []pluginapi.Action{{Kind: pluginapi.KindCheckIn}}, "submit actions: action 0 (check_in) names no work order (WorkOrderID 0)"},
-		{"negative work order", "k", []pluginapi.Action{{Kind: pluginapi.KindCheckIn, WorkOrderID: 1}, {Kind: pluginapi.KindPause, WorkOrderID: -3}}, "submit actions: action 1 (pause) names no work order (WorkOrderID -3)"},
-		{"invalid", "k", []pluginapi.Action{{Kind: pluginapi.KindReject, WorkOrderID: 1}}, "submit actions: action 0: reject needs a Comment: CorrigoPro requires a reason"},
-		{"unknown kind", "k", []pluginapi.Action{{Kind: "teleport", WorkOrderID: 1}}, `submit actions: action 0: unknown action kind "teleport"`},
-		{"long key", string(long), nil, "submit actions: key is 201 bytes; the limit is 200"},
-		{"too many", "k", many, "submit actions: 101 actions in one call; the limit is 100"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := pluginapi.CheckSubmission(tc.key, tc.actions)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			var pe *pluginapi.Error
-			if !errors.As(err, &pe) || pe.Retryable || err.Error() != tc.want {
-				t.Fatalf("got %v (%T), want non-retryable %q", err, err, tc.want)
-			}
-		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/wogate/wogate/pkg/pluginapi"
+	pluginhost "github.com/wogate/wogate/pkg/pluginapi/host"
 )
 
 type future struct{}
@@ -27,8 +28,8 @@ func (future) Stop(context.Context) error { return nil }
 
 func main() {
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  pluginapi.Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{99: pluginapi.PluginSet(future{}, 0)},
+		HandshakeConfig:  pluginhost.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{99: pluginhost.PluginSet(future{}, 0)},
 		GRPCServer:       func(o []grpc.ServerOption) *grpc.Server { return grpc.NewServer(o...) },
 		Logger:           hclog.New(&hclog.LoggerOptions{JSONFormat: true, Level: hclog.Warn}),
 	})

@@ -377,10 +377,6 @@ func needsFull(k pluginapi.ActionKind) bool {
 // order or the settings could not be fetched; classify it with
 // corrigo.ClassOf). act.WorkOrderID must be set.
 func (g *Guard) Check(ctx context.Context, account string, act pluginapi.Action) (refusal string, err error) {
-	if act.Kind == pluginapi.KindNote {
-		// Notes are allowed on every work order, even Rejected or Recalled.
-		return "", nil
-	}
 	k := woKey{account, act.WorkOrderID}
 	snap, ok := g.cached(k)
 	fresh := false
@@ -410,9 +406,6 @@ type decideState struct {
 
 // CheckWith decides like Check against a work order the caller just fetched.
 func (g *Guard) CheckWith(ctx context.Context, account string, act pluginapi.Action, wo *corrigo.WorkOrder) (string, error) {
-	if act.Kind == pluginapi.KindNote {
-		return "", nil
-	}
 	return g.decide(ctx, account, act, snapshotOf(wo, g.opts.Now()), &decideState{})
 }
 
@@ -643,8 +636,11 @@ func statusRule(act pluginapi.Action, id int64, snap snapshot, o *GuardOptions) 
 	is := func(want string) string {
 		return fmt.Sprintf("CorrigoPro allows it only when the work order is %s; work order %d is %s", want, id, st)
 	}
-	if act.Kind != pluginapi.KindNote && (st == corrigo.StatusRejected || st == corrigo.StatusRecalled) {
-		return fmt.Sprintf("work order %d is %s; CorrigoPro allows nothing but notes on it", id, st)
+	// Rejected and Recalled are terminal, notes included: "you can do
+	// nothing with it" (API.md §4.2 [C]), and a recalled work order's
+	// operations answer 3005 (§5.1 [C]).
+	if st == corrigo.StatusRejected || st == corrigo.StatusRecalled {
+		return fmt.Sprintf("work order %d is %s, which is final; CorrigoPro allows nothing on it", id, st)
 	}
 	switch act.Kind {
 	case pluginapi.KindNote:

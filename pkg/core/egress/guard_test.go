@@ -49,11 +49,8 @@ func TestStatusRule(t *testing.T) {
 					want = "work order 42 is " + string(st)
 				}
 			}
-			if terminal && k != pluginapi.KindNote {
-				want = "work order 42 is " + string(st)
-			}
-			if terminal && k != pluginapi.KindNote {
-				want += "; CorrigoPro allows nothing but notes"
+			if terminal {
+				want = "work order 42 is " + string(st) + ", which is final; CorrigoPro allows nothing on it"
 			}
 			cases = append(cases, tc{kind: k, status: st, want: want})
 		}
@@ -291,9 +288,12 @@ func TestGuardFetchesUnknownAndUsesCache(t *testing.T) {
 	if n := f.woCalls.Load(); n != 1 {
 		t.Fatalf("GetWorkOrder called %d times, want 1", n)
 	}
-	// Notes never need the work order at all.
-	if r, err := g.Check(ctx, "main", pluginapi.Action{Kind: pluginapi.KindNote, WorkOrderID: 999, Text: "x"}); r != "" || err != nil {
+	// Notes need only the status (Rejected and Recalled are final).
+	if r, err := g.Check(ctx, "main", pluginapi.Action{Kind: pluginapi.KindNote, WorkOrderID: 43, Text: "x"}); r != "" || err != nil {
 		t.Fatalf("note: %q %v", r, err)
+	}
+	if n := f.woCalls.Load(); n != 1 {
+		t.Fatalf("GetWorkOrder called %d times for a note on a work order of known status, want 1", n)
 	}
 	// After the TTL the work order is fetched again.
 	clk.Add(2 * time.Minute)

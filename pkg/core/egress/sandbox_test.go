@@ -122,8 +122,6 @@ func TestGuardNeverRefusesWhatSandboxAccepts(t *testing.T) {
 	// guardLaxer: "kind/status" (every variant) → why the guard lets it
 	// through although the sandbox refuses it.
 	guardLaxer := map[string]string{
-		"note/Rejected":          "the guard allows notes on every work order; the sandbox follows API.md §4.2 [C] (Rejected is terminal: \"you can do nothing with it\", 3001)",
-		"note/Recalled":          "the guard allows notes on every work order; the sandbox answers 3005 (\"not found or recalled\", API.md §5.1 [C])",
 		"appointment/CheckedOut": "no documented rule; the sandbox assumes [I] an appointment cannot change after completion (3001)",
 		"appointment/Verified":   "no documented rule; the sandbox assumes [I] an appointment cannot change after completion (3001)",
 	}

@@ -19,9 +19,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wogate/wogate/internal/backoff"
-	"github.com/wogate/wogate/internal/retryafter"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
+	"github.com/wogate/wogate/pkg/corrigo/retryafter"
 	"github.com/wogate/wogate/pkg/pluginapi"
 )
 

@@ -93,7 +93,7 @@ func TestSendEveryKind(t *testing.T) {
 		{pluginapi.Action{Kind: pluginapi.KindQuote, LineItems: []corrigo.LineItem{{Quantity: 2, Rate: 40}, {Amount: 20}}}, corrigo.StatusAccepted, "api/workOrder/quoteSubmit", `"Amount":100`, corrigo.StatusAccepted},
 		{pluginapi.Action{Kind: pluginapi.KindInvoiceUpdate, Invoice: &corrigo.Invoice{InvoiceNumber: "INV-1", TotalAmount: 99}}, corrigo.StatusCheckedOut, "api/invoice", `"InvoiceNumber":"INV-1"`, corrigo.StatusCheckedOut},
 		{pluginapi.Action{Kind: pluginapi.KindInvoiceSubmit, SubmitAnyway: true}, corrigo.StatusCheckedOut, "api/invoice/submit", `"SubmitAnyway":true`, corrigo.StatusCheckedOut},
-		{pluginapi.Action{Kind: pluginapi.KindNote, Text: "called the tenant", PerformedBy: &corrigo.Person{Name: "Ann"}}, corrigo.StatusRecalled, "api/workOrder/note", `"InternalNote":"called the tenant"`, corrigo.StatusRecalled},
+		{pluginapi.Action{Kind: pluginapi.KindNote, Text: "called the tenant", PerformedBy: &corrigo.Person{Name: "Ann"}}, corrigo.StatusOnHold, "api/workOrder/note", `"InternalNote":"called the tenant"`, corrigo.StatusOnHold},
 		{pluginapi.Action{Kind: pluginapi.KindMessage, Text: "on our way", Visibility: "All"}, corrigo.StatusAccepted, "api/messages", `"MessageVisibility":"All"`, corrigo.StatusAccepted},
 		{pluginapi.Action{Kind: pluginapi.KindAppointment, Appointment: &corrigo.Appointment{ScheduledStart: at, Pte: "Appointment"}}, corrigo.StatusAccepted, "api/workOrder/appointmentInfo", `"Pte":"Appointment"`, corrigo.StatusAccepted},
 	}
@@ -162,7 +162,8 @@ func TestSendRefusedSendsNothing(t *testing.T) {
 	}{
 		{pluginapi.Action{Kind: pluginapi.KindAccept, WorkOrderID: 1}, "accept refused: CorrigoPro allows it only when the work order is New; work order 1 is CheckedIn"},
 		{pluginapi.Action{Kind: pluginapi.KindCheckOut, WorkOrderID: 1}, "check_out refused: customer 90256 requires RepairInfo"},
-		{pluginapi.Action{Kind: pluginapi.KindMessage, WorkOrderID: 2, Text: "hi"}, "message refused: work order 2 is Recalled; CorrigoPro allows nothing but notes on it"},
+		{pluginapi.Action{Kind: pluginapi.KindMessage, WorkOrderID: 2, Text: "hi"}, "message refused: work order 2 is Recalled, which is final; CorrigoPro allows nothing on it"},
+		{pluginapi.Action{Kind: pluginapi.KindNote, WorkOrderID: 2, Text: "hi"}, "note refused: work order 2 is Recalled, which is final; CorrigoPro allows nothing on it"},
 	}
 	for i, c := range cases {
 		r := s.Send(context.Background(), outbox(t, int64(i+1), c.act, 1))

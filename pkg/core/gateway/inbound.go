@@ -39,6 +39,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/pluginapi"
+	pluginhost "github.com/wogate/wogate/pkg/pluginapi/host"
 )
 
 // intakeStore is the part of store.Store the intake uses.
@@ -124,7 +125,7 @@ func (in *actionIntake) SubmitActions(ctx context.Context, plugin, account, key 
 		in.log.Warn("refused actions submitted by a plugin", "plugin", plugin, "account", account, "key", key, "reason", "unknown account")
 		return &pluginapi.Error{Message: fmt.Sprintf("unknown account %q", account)}
 	}
-	if err := pluginapi.CheckSubmission(key, actions); err != nil {
+	if err := pluginhost.CheckSubmission(key, actions); err != nil {
 		in.log.Warn("refused actions submitted by a plugin", "plugin", plugin, "account", account, "key", key, "reason", err.Error())
 		return err
 	}
@@ -393,7 +394,7 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var res stored
 	if len(actions) > 0 {
-		if err := pluginapi.CheckSubmission("", actions); err != nil {
+		if err := pluginhost.CheckSubmission("", actions); err != nil {
 			fail(http.StatusUnprocessableEntity, "the plugin's actions were refused: "+strings.TrimPrefix(errMessage(err), "submit actions: "),
 				"actions", kindList(actions))
 			return

@@ -10,19 +10,26 @@ import (
 )
 
 // TestOverloadShedsAndLosesNothing runs the gateway (real SQLite store,
-// the accept plugin slowed to 100 ms a call) with a tiny backlog limit
+// the accept plugin slowed to 300 ms a call) with a tiny backlog limit
 // against the sandbox, whose retry queue redelivers what is refused, as
 // CorrigoPro's does: webhooks are shed with 503 while the backlog is over
 // the limit, readiness says why, and in the end every work order is
 // accepted exactly once.
 func TestOverloadShedsAndLosesNothing(t *testing.T) {
 	w := newWorld(t, worldOpts{
-		pluginConfig: "{delay: 100ms}",
+		pluginConfig: "{delay: 300ms}",
 		extraYAML:    "overload: {max_pending_events: 4, sample_interval: 20ms, retry_after: 1s}\n",
 	})
-	const n = 30
+	// A first batch fills the backlog; the second arrives while the
+	// gateway sheds (the first may be stored whole before the first
+	// sample).
+	const first, n = 20, 30
 	ids := make([]int64, n)
-	for i := range ids {
+	for i := range first {
+		ids[i] = w.create()
+	}
+	w.waitFor("shedding", func() bool { return w.g.shed.State().Shedding })
+	for i := first; i < n; i++ {
 		ids[i] = w.create()
 	}
 	w.waitFor("webhooks shed", func() bool { return w.g.WebhookStats()["overloaded"] > 0 })

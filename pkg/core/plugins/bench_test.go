@@ -23,6 +23,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
+	pluginhost "github.com/wogate/wogate/pkg/pluginapi/host"
 	"github.com/wogate/wogate/pkg/pluginapi/plugintest"
 )
 
@@ -182,8 +183,8 @@ func BenchmarkTransportFloor(b *testing.B) {
 
 func benchTransportFloor(b *testing.B, mtls bool) {
 	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig:  pluginapi.Handshake,
-		VersionedPlugins: pluginapi.VersionedPlugins(0),
+		HandshakeConfig:  pluginhost.Handshake,
+		VersionedPlugins: pluginhost.VersionedPlugins(0),
 		Cmd:              exec.CommandContext(context.Background(), acceptBin(b)),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         mtls,
@@ -194,7 +195,7 @@ func benchTransportFloor(b *testing.B, mtls bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r, err := pluginapi.Dispense(cp)
+	r, err := pluginhost.Dispense(cp)
 	if err != nil {
 		b.Fatal(err)
 	}

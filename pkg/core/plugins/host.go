@@ -8,6 +8,7 @@ import (
 
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
+	pluginhost "github.com/wogate/wogate/pkg/pluginapi/host"
 )
 
 // Limits on what a plugin may store through the host; the KV store is for
@@ -91,7 +92,7 @@ func (h *boundHost) KVDelete(ctx context.Context, key string) error {
 }
 
 func (h *boundHost) Log(ctx context.Context, level, msg string, kv ...any) {
-	h.log.Log(ctx, pluginapi.SlogLevel(level), msg, append(kv, "via", "host")...)
+	h.log.Log(ctx, pluginhost.SlogLevel(level), msg, append(kv, "via", "host")...)
 }
 
 // IsRetryable reports whether err from HandleEvent/HandleInbound means

@@ -22,12 +22,13 @@ import (
 
 	"github.com/wogate/wogate/internal/backoff"
 	"github.com/wogate/wogate/pkg/pluginapi"
+	pluginhost "github.com/wogate/wogate/pkg/pluginapi/host"
 )
 
 // proc is one running plugin process.
 type proc struct {
 	client   *plugin.Client
-	remote   pluginapi.Remote
+	remote   pluginhost.Remote
 	info     pluginapi.RemoteInfo
 	pid      int
 	protocol int
@@ -139,8 +140,8 @@ func (i *instance) launch(ctx context.Context, mode launchMode) (*proc, error) {
 	}
 	stderr := newStderrLog(i.log)
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  pluginapi.Handshake,
-		VersionedPlugins: pluginapi.VersionedPlugins(i.m.maxMsg),
+		HandshakeConfig:  pluginhost.Handshake,
+		VersionedPlugins: pluginhost.VersionedPlugins(i.m.maxMsg),
 		Cmd:              cmd,
 		SkipHostEnv:      true,
 		SecureConfig:     secure,
@@ -151,7 +152,7 @@ func (i *instance) launch(ctx context.Context, mode launchMode) (*proc, error) {
 		Stderr:           stderr,
 		SyncStdout:       streamLog(i.log, "stdout", slog.LevelInfo),
 		SyncStderr:       streamLog(i.log, "stderr", slog.LevelWarn),
-		GRPCDialOptions:  pluginapi.GRPCDialOptions(i.m.maxMsg),
+		GRPCDialOptions:  pluginhost.GRPCDialOptions(i.m.maxMsg),
 	})
 	// Client forks the process; on Linux that must happen on a thread that
 	// lives as long as the process (see onLaunchThread).
@@ -166,7 +167,7 @@ func (i *instance) launch(ctx context.Context, mode launchMode) (*proc, error) {
 	if err != nil {
 		return fail(i.startError(cmd.Path, err, stderr.Tail()))
 	}
-	r, err := pluginapi.Dispense(cp)
+	r, err := pluginhost.Dispense(cp)
 	if err != nil {
 		return fail(fmt.Errorf("plugin %q: %w", name, err))
 	}
@@ -351,7 +352,7 @@ func (i *instance) unavailableLocked() error {
 
 // call runs f against the running process with the concurrency limit and
 // the per-call timeout, and classifies its error.
-func (i *instance) call(ctx context.Context, f func(context.Context, pluginapi.Remote) error) error {
+func (i *instance) call(ctx context.Context, f func(context.Context, pluginhost.Remote) error) error {
 	i.mu.Lock()
 	if i.retired {
 		i.mu.Unlock()

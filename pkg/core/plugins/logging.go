@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/wogate/wogate/pkg/pluginapi"
+	pluginhost "github.com/wogate/wogate/pkg/pluginapi/host"
 )
 
 // quietHCLog is the logger handed to go-plugin. It is switched off: the
@@ -141,7 +141,7 @@ func parseHCLogLine(b []byte) (hclogEntry, bool) {
 		e.message = fmt.Sprint(msg)
 	}
 	if l, ok := raw["@level"].(string); ok {
-		e.level = pluginapi.SlogLevel(l)
+		e.level = pluginhost.SlogLevel(l)
 	}
 	keys := make([]string, 0, len(raw))
 	for k := range raw {

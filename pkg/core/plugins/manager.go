@@ -25,6 +25,7 @@ import (
 	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
+	pluginhost "github.com/wogate/wogate/pkg/pluginapi/host"
 )
 
 // Errors returned by the Manager. Plugin-reported errors are returned
@@ -394,6 +395,25 @@ func (m *Manager) Inspect(ctx context.Context, spec Spec) (pluginapi.RemoteInfo,
 	return p.info, ces, nil
 }
 
+// Describe launches the plugin of spec, asks for its description and
+// stops it, without configuring it (for `gateway plugins describe`).
+// protocol is the plugin protocol version the launch negotiated.
+func (m *Manager) Describe(ctx context.Context, spec Spec) (info pluginapi.RemoteInfo, protocol int, err error) {
+	s, err := normalize(spec)
+	if err != nil {
+		return pluginapi.RemoteInfo{}, 0, err
+	}
+	inst := m.newInstance(s)
+	ctx, cancel := context.WithTimeout(ctx, m.startTimeout)
+	defer cancel()
+	p, err := inst.launch(ctx, launchInspect)
+	if err != nil {
+		return pluginapi.RemoteInfo{}, 0, err
+	}
+	defer inst.stopProc(p)
+	return p.info, p.protocol, nil
+}
+
 // Validate launches the plugin of spec, validates spec.Config and stops
 // the plugin (for `gateway validate`).
 func (m *Manager) Validate(ctx context.Context, spec Spec) ([]pluginapi.ConfigError, error) {
@@ -423,7 +443,7 @@ func (m *Manager) get(name string) (*instance, error) {
 func (m *Manager) HandleEvent(ctx context.Context, plugin string, ev pluginapi.Event) ([]pluginapi.Action, error) {
 	ctx = withTraceparent(ctx)
 	var actions []pluginapi.Action
-	err := m.callNamed(ctx, plugin, func(*instance) error { return nil }, func(ctx context.Context, r pluginapi.Remote) error {
+	err := m.callNamed(ctx, plugin, func(*instance) error { return nil }, func(ctx context.Context, r pluginhost.Remote) error {
 		var err error
 		actions, err = r.HandleEvent(ctx, ev)
 		return err
@@ -435,7 +455,7 @@ func (m *Manager) HandleEvent(ctx context.Context, plugin string, ev pluginapi.E
 // that a Reconfigure retired between the look-up and the call refuses it
 // before anything is sent, so the call is made again on the instance that
 // replaced it. check vets the instance before the call.
-func (m *Manager) callNamed(ctx context.Context, plugin string, check func(*instance) error, f func(context.Context, pluginapi.Remote) error) error {
+func (m *Manager) callNamed(ctx context.Context, plugin string, check func(*instance) error, f func(context.Context, pluginhost.Remote) error) error {
 	for {
 		inst, err := m.get(plugin)
 		if err != nil {
@@ -466,7 +486,7 @@ func (m *Manager) HandleInbound(ctx context.Context, plugin string, req pluginap
 		}
 		return nil
 	}
-	err := m.callNamed(ctx, plugin, noInbound, func(ctx context.Context, r pluginapi.Remote) error {
+	err := m.callNamed(ctx, plugin, noInbound, func(ctx context.Context, r pluginhost.Remote) error {
 		var err error
 		resp, actions, err = r.HandleInbound(ctx, req)
 		return err

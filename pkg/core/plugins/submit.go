@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/wogate/wogate/pkg/pluginapi"
+	pluginhost "github.com/wogate/wogate/pkg/pluginapi/host"
 )
 
 // ActionQueue is an optional part of HostServices: a HostServices that
@@ -17,7 +18,7 @@ import (
 // the actions are stored durably for delivery; a repeated (plugin, key) is
 // a no-op that returns nil; a *pluginapi.Error with Retryable false means
 // refused for good (unknown account, say); any other error means "try
-// again later". The actions have passed pluginapi.CheckSubmission.
+// again later". The actions have passed pluginhost.CheckSubmission.
 type ActionQueue interface {
 	SubmitActions(ctx context.Context, plugin, account, key string, actions []pluginapi.Action) error
 }
@@ -36,7 +37,7 @@ func (h *boundHost) SubmitActions(ctx context.Context, account, key string, acti
 	if len(actions) == 0 {
 		return nil
 	}
-	if err := pluginapi.CheckSubmission(key, actions); err != nil {
+	if err := pluginhost.CheckSubmission(key, actions); err != nil {
 		h.log.Warn("refused actions submitted by the plugin", "account", account, "key", key, "err", err)
 		return err
 	}

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/corrigo"
+	"github.com/wogate/wogate/pkg/corrigo/internal/testhttp"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
 )
 

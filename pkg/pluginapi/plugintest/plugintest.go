@@ -26,11 +26,12 @@ import (
 
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
+	pluginhost "github.com/wogate/wogate/pkg/pluginapi/host"
 )
 
 // Client drives a plugin through the protocol, as the gateway would.
 type Client struct {
-	remote   pluginapi.Remote
+	remote   pluginhost.Remote
 	instance string
 	// Host is the fake host the plugin's callbacks reach.
 	Host *Host
@@ -63,14 +64,14 @@ func Start(t testing.TB, p pluginapi.Plugin, opts ...Option) *Client {
 	if o.host == nil {
 		o.host = NewHost()
 	}
-	gc, gs := plugin.TestPluginGRPCConn(t, false, pluginapi.PluginSet(p, 0))
+	gc, gs := plugin.TestPluginGRPCConn(t, false, pluginhost.PluginSet(p, 0))
 	t.Cleanup(func() {
 		// Not gc.Close: it asks the server to stop itself over the
 		// controller service, which would race with gs.Stop.
 		_ = gc.Conn.Close()
 		gs.Stop()
 	})
-	r, err := pluginapi.Dispense(gc)
+	r, err := pluginhost.Dispense(gc)
 	if err != nil {
 		t.Fatalf("plugintest: %v", err)
 	}

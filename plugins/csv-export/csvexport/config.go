@@ -111,24 +111,17 @@ type Config struct {
 // parseConfig turns a schema-applied config map into a Config, collecting
 // every problem.
 func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
-	var errs []pluginapi.ConfigError
-	bad := func(key, format string, a ...any) {
-		errs = append(errs, pluginapi.ConfigError{Key: key, Message: fmt.Sprintf(format, a...)})
-	}
-	str := func(k string) string { s, _ := cfg[k].(string); return s }
-	boolean := func(k string) bool { b, _ := cfg[k].(bool); return b }
-	integer := func(k string) int64 { i, _ := cfg[k].(int64); return i }
-	dur := func(k string) time.Duration { d, _ := cfg[k].(time.Duration); return d }
+	pc := pluginapi.ParseConfig(cfg)
+	bad := pc.Fail
+	str := pc.String
 
 	c := &Config{
-		Dir: str("dir"), Header: boolean("header"), MaxBytes: integer("max_bytes"),
-		FetchWorkOrder: boolean("fetch_work_order"), EscapeFormulas: boolean("escape_formulas"),
-		Accept: boolean("accept"), AcceptComment: str("accept_comment"),
-		Inbox: str("inbox"), InboxPoll: dur("inbox_poll"), InboxSettle: dur("inbox_settle"),
-		InboxAccount: str("inbox_account"), InboxMaxBytes: integer("inbox_max_bytes"),
-	}
-	if l, ok := cfg["events"].([]string); ok {
-		c.Events = l
+		Dir: str("dir"), Header: pc.Bool("header"), MaxBytes: pc.Int64("max_bytes"),
+		FetchWorkOrder: pc.Bool("fetch_work_order"), EscapeFormulas: pc.Bool("escape_formulas"),
+		Accept: pc.Bool("accept"), AcceptComment: str("accept_comment"),
+		Inbox: str("inbox"), InboxPoll: pc.Duration("inbox_poll"), InboxSettle: pc.Duration("inbox_settle"),
+		InboxAccount: str("inbox_account"), InboxMaxBytes: pc.Int64("inbox_max_bytes"),
+		Events: pc.StringList("events"),
 	}
 	if strings.TrimSpace(c.Dir) == "" {
 		bad("dir", "must not be empty")
@@ -146,7 +139,8 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 		bad("timezone", "unknown time zone %q", str("timezone"))
 	}
 	c.Location = loc
-	cols, cerr := parseColumns(cfg["columns"])
+	columns, _ := pc.Any("columns")
+	cols, cerr := parseColumns(columns)
 	if cerr != nil {
 		bad("columns", "%v", cerr)
 	}
@@ -192,7 +186,7 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 			bad("inbox", "must not be the output directory (the plugin would read its own files)")
 		}
 	}
-	return c, errs
+	return c, pc.Errors()
 }
 
 func samePath(a, b string) bool {

@@ -2,7 +2,6 @@ package erprest
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -215,14 +214,9 @@ type AuthConfig struct {
 // parseConfig turns a schema-applied config into a Config, compiling every
 // template and collecting every problem with the key it belongs to.
 func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
-	var errs []pluginapi.ConfigError
-	bad := func(key, format string, a ...any) {
-		errs = append(errs, pluginapi.ConfigError{Key: key, Message: fmt.Sprintf(format, a...)})
-	}
-	str := func(k string) string { v, _ := cfg[k].(string); return v }
-	boolean := func(k string) bool { v, _ := cfg[k].(bool); return v }
-	integer := func(k string) int64 { v, _ := cfg[k].(int64); return v }
-	dur := func(k string) time.Duration { v, _ := cfg[k].(time.Duration); return v }
+	pc := pluginapi.ParseConfig(cfg)
+	bad := pc.Fail
+	str, boolean, integer, dur := pc.String, pc.Bool, pc.Int64, pc.Duration
 	path := func(k string) jsonPath {
 		p, err := parseJSONPath(str(k))
 		if err != nil {
@@ -251,8 +245,8 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 		return t
 	}
 	body := func(k string, env any) *bodyTemplate {
-		v, ok := cfg[k]
-		if !ok || v == nil {
+		v, ok := pc.Any(k)
+		if !ok {
 			return nil
 		}
 		t, err := compileBody(v, env)
@@ -275,7 +269,7 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 		InboundSignature: str("inbound_signature"), InboundSignatureHeader: strings.TrimSpace(str("inbound_signature_header")),
 		IgnoreUnmapped: str("unmapped_status") != "reject", InboundMaxBytes: integer("inbound_max_bytes"),
 	}
-	if h, ok := cfg["headers"].(map[string]string); ok {
+	if h := pc.StringMap("headers"); h != nil {
 		c.Headers = h
 		for k := range h {
 			if !validHeaderName(k) {
@@ -304,9 +298,7 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 		Header: strings.TrimSpace(str("auth_header")), Key: str("auth_key"), TokenURL: strings.TrimSpace(str("token_url")),
 		ClientID: str("client_id"), ClientSecret: str("client_secret"), TokenAuthInBody: str("token_auth_style") == "body",
 	}
-	if l, ok := cfg["scopes"].([]string); ok {
-		a.Scopes = l
-	}
+	a.Scopes = pc.StringList("scopes")
 	need := func(key, val string) {
 		if strings.TrimSpace(val) == "" {
 			bad(key, "is required for auth_type %s", a.Type)
@@ -333,7 +325,7 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 
 	// Creating jobs.
 	c.CreatePath = tmpl("create_path", jobEnv, true)
-	if c.CreatePath == nil && len(errs) == 0 {
+	if c.CreatePath == nil && len(pc.Errors()) == 0 {
 		c.CreatePath, _ = compileString("", jobEnv, true)
 	}
 	c.CreateBody = body("create_body", jobEnv)
@@ -342,7 +334,7 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 	if c.IdempotencyHeader != "" && !validHeaderName(c.IdempotencyHeader) {
 		bad("idempotency_header", "%q is not a valid header name", c.IdempotencyHeader)
 	}
-	if c.IdempotencyKey = tmpl("idempotency_key", jobEnv, false); c.IdempotencyKey == nil && c.IdempotencyHeader != "" && !hasKey(errs, "idempotency_key") {
+	if c.IdempotencyKey = tmpl("idempotency_key", jobEnv, false); c.IdempotencyKey == nil && c.IdempotencyHeader != "" && !hasKey(pc.Errors(), "idempotency_key") {
 		bad("idempotency_key", "must not be empty while idempotency_header is set")
 	}
 	if c.IdempotencyKey != nil && !stableKey(c.IdempotencyKey) {
@@ -370,7 +362,7 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 	if c.SiteKey != nil {
 		switch c.UnknownLocation {
 		case LocationCreate:
-			if c.SiteCreatePath == nil && !hasKey(errs, "site_create_path") {
+			if c.SiteCreatePath == nil && !hasKey(pc.Errors(), "site_create_path") {
 				bad("site_create_path", "is required for unknown_location: create")
 			}
 		case LocationDefault:
@@ -380,7 +372,7 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 		}
 	} else {
 		for _, k := range []string{"site_lookup_path", "site_create_path", "site_create_body"} {
-			if _, ok := cfg[k]; ok && cfg[k] != nil && cfg[k] != "" {
+			if v, ok := pc.Any(k); ok && v != "" {
 				bad(k, "has no effect without site_key")
 			}
 		}
@@ -392,17 +384,18 @@ func parseConfig(cfg map[string]any) (*Config, []pluginapi.ConfigError) {
 	}
 	c.InboundJobIDPath = bodyPath("inbound_job_id_path")
 	c.InboundStatusPath = bodyPath("inbound_status_path")
-	if len(c.InboundJobIDPath) == 0 && !hasKey(errs, "inbound_job_id_path") {
+	if len(c.InboundJobIDPath) == 0 && !hasKey(pc.Errors(), "inbound_job_id_path") {
 		bad("inbound_job_id_path", "must not be empty")
 	}
-	if len(c.InboundStatusPath) == 0 && !hasKey(errs, "inbound_status_path") {
+	if len(c.InboundStatusPath) == 0 && !hasKey(pc.Errors(), "inbound_status_path") {
 		bad("inbound_status_path", "must not be empty")
 	}
 	if c.InboundMaxBytes <= 0 {
 		bad("inbound_max_bytes", "must be positive")
 	}
-	sm, smErrs := parseStatusMap(cfg["status_map"])
-	errs = append(errs, smErrs...)
+	statusMap, _ := pc.Any("status_map")
+	sm, smErrs := parseStatusMap(statusMap)
+	errs := append(pc.Errors(), smErrs...)
 	c.StatusMap = sm
 
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })

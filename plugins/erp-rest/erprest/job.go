@@ -11,8 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/wogate/wogate/internal/retryafter"
 	"github.com/wogate/wogate/pkg/corrigo"
+	"github.com/wogate/wogate/pkg/corrigo/retryafter"
 	"github.com/wogate/wogate/pkg/pluginapi"
 )
 

@@ -3143,7 +3143,7 @@ const file_wogate_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x05KVPut\x12\x1e.wogate.plugin.v1.KVPutRequest\x1a\x1f.wogate.plugin.v1.KVPutResponse\x12Q\n" +
 	"\bKVDelete\x12!.wogate.plugin.v1.KVDeleteRequest\x1a\".wogate.plugin.v1.KVDeleteResponse\x12B\n" +
 	"\x03Log\x12\x1c.wogate.plugin.v1.LogRequest\x1a\x1d.wogate.plugin.v1.LogResponse\x12`\n" +
-	"\rSubmitActions\x12&.wogate.plugin.v1.SubmitActionsRequest\x1a'.wogate.plugin.v1.SubmitActionsResponseB,Z*github.com/wogate/wogate/internal/pluginpbb\x06proto3"
+	"\rSubmitActions\x12&.wogate.plugin.v1.SubmitActionsRequest\x1a'.wogate.plugin.v1.SubmitActionsResponseB:Z8github.com/wogate/wogate/pkg/pluginapi/internal/pluginpbb\x06proto3"
 
 var (
 	file_wogate_plugin_v1_plugin_proto_rawDescOnce sync.Once
