@@ -44,12 +44,13 @@ var DefaultConfig = Config{
 		SQLite:      SQLiteConfig{QuickCheck: "auto", QuickCheckBudget: 10 * time.Second},
 	},
 	Delivery: Delivery{
-		MaxAttempts:    10,
-		BackoffInitial: time.Second,
-		BackoffMax:     5 * time.Minute,
-		EventLease:     10 * time.Second,
-		RetryAfterMax:  10 * time.Minute,
-		Breaker:        Breaker{ConsecutiveFailures: 5, OpenTimeout: 30 * time.Second, HalfOpenRequests: 1},
+		MaxAttempts:          10,
+		BackoffInitial:       time.Second,
+		BackoffMax:           5 * time.Minute,
+		EventLease:           10 * time.Second,
+		RetryAfterMax:        10 * time.Minute,
+		GuardCacheWorkOrders: 10000,
+		Breaker:              Breaker{ConsecutiveFailures: 5, OpenTimeout: 30 * time.Second, HalfOpenRequests: 1},
 	},
 	CustomerSettings: CustomerSettings{Refresh: 15 * time.Minute},
 	Admin:            Admin{Listen: "127.0.0.1:8081"},
@@ -518,6 +519,10 @@ type Delivery struct {
 	// the action's next try waits at least that long. 0s ignores
 	// Retry-After. Default 10m.
 	RetryAfterMax time.Duration `koanf:"retry_after_max" json:"retry_after_max"`
+	// GuardCacheWorkOrders bounds how many work orders' statuses the
+	// action guard keeps from notifications and fetches (about 0.8 KB
+	// each); one evicted costs a GET when it is needed. Default 10000.
+	GuardCacheWorkOrders int `koanf:"guard_cache_work_orders" json:"guard_cache_work_orders"`
 	// Breaker configures the circuit breaker each account's CorrigoPro
 	// calls go through; corrigo.accounts.<name>.breaker overrides it per
 	// account.

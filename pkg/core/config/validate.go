@@ -200,6 +200,9 @@ func (l *loader) validate(c *Config) {
 		l.errorf("delivery.backoff_max", true, "must not be less than backoff_initial (%s)", c.Delivery.BackoffInitial)
 	}
 	l.positive("delivery.event_lease", c.Delivery.EventLease)
+	if c.Delivery.GuardCacheWorkOrders < 1 {
+		l.errorf("delivery.guard_cache_work_orders", true, "must be ≥ 1")
+	}
 	// overload
 	if c.Overload.MaxPendingEvents < 0 {
 		l.errorf("overload.max_pending_events", true, "must be ≥ 0 (0: no limit)")

@@ -289,7 +289,7 @@ func (g *Gateway) buildEgress() {
 	}
 	g.egressObs = newEgressObserver(g.log.With("component", "egress"))
 	g.sender = egress.NewSender(apis, egress.Options{
-		Guard:           egress.GuardOptions{Logger: g.log},
+		Guard:           egress.GuardOptions{Logger: g.log, MaxWorkOrders: cfg.Delivery.GuardCacheWorkOrders},
 		InitialBackoff:  backoff,
 		MaxBackoff:      cfg.Delivery.BackoffMax,
 		MaxAttempts:     cfg.Delivery.MaxAttempts,
