@@ -31,9 +31,9 @@ func outageDelivery(retryAfterMax time.Duration) string {
   retry_after_max: %s
   event_lease: 2s
   breaker: {consecutive_failures: %d, open_timeout: %s, half_open_requests: %d}
-`, config.DefaultMaxAttempts, config.DefaultBackoffInitial/outageScale, config.DefaultBackoffMax/outageScale,
-		retryAfterMax, config.DefaultBreakerFailures, config.DefaultBreakerOpenTimeout/outageScale,
-		config.DefaultBreakerHalfOpen)
+`, config.DefaultConfig.Delivery.MaxAttempts, config.DefaultConfig.Delivery.BackoffInitial/outageScale, config.DefaultConfig.Delivery.BackoffMax/outageScale,
+		retryAfterMax, config.DefaultConfig.Delivery.Breaker.ConsecutiveFailures, config.DefaultConfig.Delivery.Breaker.OpenTimeout/outageScale,
+		config.DefaultConfig.Delivery.Breaker.HalfOpenRequests)
 }
 
 // TestOutageTwoHoursCompressed: CorrigoPro's REST API is down for two
@@ -61,7 +61,7 @@ func TestOutageTwoHoursCompressed(t *testing.T) {
 		retryAfterMax time.Duration
 		fetch         bool
 	}{
-		{"defaults, rule fetches the work order", config.DefaultRetryAfterMax / outageScale, true},
+		{"defaults, rule fetches the work order", config.DefaultConfig.Delivery.RetryAfterMax / outageScale, true},
 		{"retry-after ignored", 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) { runOutage(t, outageDelivery(tc.retryAfterMax), tc.fetch) })
@@ -163,8 +163,8 @@ func runOutage(t *testing.T, delivery string, fetch bool) {
 			}
 		}
 	}
-	if maxAttempts >= config.DefaultMaxAttempts {
-		t.Errorf("an action counted %d tries (max_attempts %d): the outage spent its attempts", maxAttempts, config.DefaultMaxAttempts)
+	if maxAttempts >= config.DefaultConfig.Delivery.MaxAttempts {
+		t.Errorf("an action counted %d tries (max_attempts %d): the outage spent its attempts", maxAttempts, config.DefaultConfig.Delivery.MaxAttempts)
 	}
 	log := w.logText()
 	eventWaits := countLines(log, "event failed while CorrigoPro is unavailable")
@@ -178,5 +178,5 @@ func runOutage(t *testing.T, delivery string, fetch bool) {
 		outage, outageScale, trafficDone.Round(time.Millisecond), refused,
 		countLines(log, "action waits for CorrigoPro"), eventWaits,
 		countLines(log, "corrigo circuit breaker changed state"),
-		landed.Round(time.Millisecond), actions, maxAttempts, config.DefaultMaxAttempts)
+		landed.Round(time.Millisecond), actions, maxAttempts, config.DefaultConfig.Delivery.MaxAttempts)
 }

@@ -13,7 +13,8 @@ import (
 // states it: the client and the plugin SDK stand alone, pkg/core never
 // imports the sandbox, nothing imports cmd/, the stages import only the
 // store and leaf helpers from pkg/core, only the packages the doc names
-// import a stage, the plugin host, a store implementation or gateway.
+// import a stage, the plugin host, a store implementation, gateway or
+// assemble (what gateway and replay share).
 // Test files are outside the walls (go list's Imports leave them out).
 func TestImportWalls(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
@@ -72,6 +73,9 @@ func TestImportWalls(t *testing.T) {
 		{"./pkg/core/egress", []string{"pkg/core/ingest", "pkg/core/dispatch", "pkg/core/plugins", "pkg/core/rules", "pkg/core/decide", "pkg/core/gateway"}},
 		{"./pkg/core/decide", []string{"pkg/core/gateway", "pkg/core/ingest", "pkg/core/egress"}},
 		{"./pkg/core/ruletest", []string{"pkg/core/gateway"}},
+		{"./pkg/core/replay", []string{"pkg/core/gateway"}},
+		{"./pkg/core/assemble", []string{"pkg/core/gateway", "pkg/core/ingest", "pkg/core/dispatch", "pkg/core/egress",
+			"pkg/core/rules", "pkg/core/decide", "pkg/core/replay", "pkg/core/ruletest"}},
 	}
 	for _, w := range deps {
 		for pkg := range list(w.from, true) {
@@ -121,10 +125,11 @@ func TestImportWalls(t *testing.T) {
 		"pkg/core/ingest":         {"pkg/core/gateway"},
 		"pkg/core/dispatch":       {"pkg/core/gateway", "pkg/core/decide", "pkg/core/replay", "pkg/core/ruletest"},
 		"pkg/core/egress":         {"pkg/core/gateway", "pkg/core/ruletest", "pkg/core/admin", "pkg/core/metrics"},
-		"pkg/core/plugins":        {"pkg/core/gateway", "pkg/core/decide", "pkg/core/replay", "pkg/core/admin", "pkg/core/metrics"},
-		"pkg/core/store/sqlite":   {"pkg/core/gateway"},
-		"pkg/core/store/postgres": {"pkg/core/gateway"},
-		"pkg/core/gateway":        {"pkg/core/replay"},
+		"pkg/core/plugins":        {"pkg/core/gateway", "pkg/core/assemble", "pkg/core/decide", "pkg/core/replay", "pkg/core/admin", "pkg/core/metrics"},
+		"pkg/core/store/sqlite":   {"pkg/core/assemble"},
+		"pkg/core/store/postgres": {"pkg/core/assemble"},
+		"pkg/core/gateway":        {},
+		"pkg/core/assemble":       {"pkg/core/gateway", "pkg/core/replay"},
 		"pkg/core/replay":         {},
 		"pkg/core/ruletest":       {"pkg/core/replay"},
 	}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/wogate/wogate/internal/progress"
 	"github.com/wogate/wogate/pkg/core/admin"
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/config"
-	"github.com/wogate/wogate/pkg/core/gateway"
 	"github.com/wogate/wogate/pkg/core/replay"
 	"github.com/wogate/wogate/pkg/core/store"
 )
@@ -174,7 +174,7 @@ func replayMain(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	if p := sandboxStorePath(cfg, sandboxes); sandboxes > 0 && p != "" && *storeFlag == "" {
 		cfg.Store.DSN = config.Secret(p)
 	}
-	st, err := gateway.OpenStoreReadOnly(ctx, cfg, env.pgSchema)
+	st, err := assemble.OpenStore(ctx, cfg, assemble.StoreOptions{ReadOnly: true, PostgresSchema: env.pgSchema})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway replay: %v\n", err)
 		return 2

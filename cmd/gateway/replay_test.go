@@ -17,6 +17,7 @@ import (
 
 	"github.com/wogate/wogate/internal/progress"
 	"github.com/wogate/wogate/internal/testplugin"
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/gateway"
 	"github.com/wogate/wogate/pkg/core/replay"
@@ -200,7 +201,7 @@ func listAll(t *testing.T, r *recorded) ([]store.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := gateway.OpenStoreReadOnly(context.Background(), cfg, "")
+	st, err := assemble.OpenStore(context.Background(), cfg, assemble.StoreOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/config"
-	"github.com/wogate/wogate/pkg/core/gateway"
 )
 
 // storeOptions are store check's flags.
@@ -98,7 +98,7 @@ func storeCheck(ctx context.Context, cmd *command, args []string, stdout, stderr
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	r, err := gateway.CheckStore(ctx, cfg, "")
+	r, err := assemble.CheckStore(ctx, cfg, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway store check: %v\n", err)
 		return 2

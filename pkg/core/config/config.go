@@ -19,67 +19,92 @@ import (
 	"github.com/wogate/wogate/pkg/corrigo"
 )
 
-// Defaults. A key absent from the file and the environment takes these
-// values; an explicit value is validated as written (an explicit `0s` for
-// an interval is an error, not "use the default").
-const (
-	DefaultListen               = "127.0.0.1:8080"
-	DefaultDataDir              = "./data"
-	DefaultStoreDriver          = "sqlite"
-	DefaultSQLiteFile           = "wogate.db" // inside data_dir
-	DefaultGroupCommitMaxBatch  = 256
-	DefaultGroupCommitMaxWait   = 2 * time.Millisecond
-	DefaultSQLiteQuickCheck     = "auto"
-	DefaultSQLiteQuickBudget    = 10 * time.Second
-	DefaultWebhookPathPrefix    = "/webhooks/corrigo/" // + account name
-	DefaultWebhookClockSkew     = 5 * time.Minute
-	DefaultWebhookMaxBodyBytes  = 4 << 20
-	DefaultPollingInterval      = time.Minute
-	DefaultPollingLookback      = 15 * time.Minute
-	DefaultReconcileInterval    = time.Hour
-	DefaultReconcileWindow      = 24 * time.Hour
-	DefaultPluginTimeout        = 10 * time.Second
-	DefaultPluginConcurrency    = 8
-	DefaultMaxAttempts          = 10
-	DefaultBackoffInitial       = time.Second
-	DefaultBackoffMax           = 5 * time.Minute
-	DefaultEventLease           = 10 * time.Second
-	DefaultGuardCacheWorkOrders = 10000
-	// Overload limits (Overload).
-	DefaultOverloadMaxPending     = 50000
-	DefaultOverloadMaxOldest      = time.Hour
-	DefaultOverloadMinFreeDisk    = int64(512 << 20)
-	DefaultOverloadMaxStore       = int64(8 << 30)
-	DefaultOverloadRetryAfter     = 30 * time.Second
-	DefaultOverloadSampleInterval = time.Second
-	DefaultRetryAfterMax          = 10 * time.Minute
-	DefaultBreakerFailures        = 5
-	DefaultBreakerOpenTimeout     = 30 * time.Second
-	DefaultBreakerHalfOpen        = 1
-	DefaultCustomerRefresh        = 15 * time.Minute
-	DefaultAdminListen            = "127.0.0.1:8081"
-	DefaultSandboxListen          = "127.0.0.1:8090"
-	DefaultSandboxTimeScale       = 1.0
-	DefaultSandboxClientID        = "wogate-sandbox"
-	DefaultSandboxClientSecret    = "wogate-sandbox-secret" //nolint:gosec // G101: the embedded sandbox's public test secret
-	DefaultLogLevel               = "info"
-	DefaultLogFormat              = "json"
-	DefaultTracingExporter        = "none"
-	DefaultTracingSampleRatio     = 1.0
-	DefaultTracingServiceName     = "wogate"
-	DefaultRetentionEvents        = 30 * 24 * time.Hour
-	DefaultRetentionLog           = 7 * 24 * time.Hour
-	DefaultEnvPrefix              = "WOGATE_"
-	DefaultEnvNestingSeparator    = "__"
-)
+// Defaults. A key absent from the file and the environment takes its value
+// in DefaultConfig, or for the keys of one account or one plugin in
+// DefaultAccount or DefaultPlugin; an explicit value is validated as
+// written (an explicit `0s` for an interval is an error, not "use the
+// default"). These three values are the only declaration of a default: the
+// loader fills absent keys from them (applyDefaults), the schema docs show
+// them, and components that need the same default outside a configuration
+// (plugins.DefaultSupervisor) take it from here. A key whose default is
+// its zero value is written out as an explicit default only when its field
+// is tagged `default:"zero"` (a duration where 0 turns a feature off).
+//
+// Defaults that are not a key's value are derived where they are used: a
+// sqlite store.dsn is DefaultSQLiteFile inside data_dir, a webhook path is
+// DefaultWebhookPathPrefix and the account's name, oauth_url is the
+// region's corrigo.DefaultOAuthURL, an account's breaker is
+// delivery.breaker.
+var DefaultConfig = Config{
+	Listen:  "127.0.0.1:8080",
+	DataDir: "./data",
+	Store: StoreConfig{
+		Driver:      "sqlite",
+		GroupCommit: GroupCommit{MaxBatch: 256, MaxWait: 2 * time.Millisecond},
+		SQLite:      SQLiteConfig{QuickCheck: "auto", QuickCheckBudget: 10 * time.Second},
+	},
+	Delivery: Delivery{
+		MaxAttempts:          10,
+		BackoffInitial:       time.Second,
+		BackoffMax:           5 * time.Minute,
+		EventLease:           10 * time.Second,
+		RetryAfterMax:        10 * time.Minute,
+		GuardCacheWorkOrders: 10000,
+		Breaker:              Breaker{ConsecutiveFailures: 5, OpenTimeout: 30 * time.Second, HalfOpenRequests: 1},
+	},
+	CustomerSettings: CustomerSettings{Refresh: 15 * time.Minute},
+	Admin:            Admin{Listen: "127.0.0.1:8081"},
+	Sandbox: Sandbox{
+		Listen:       "127.0.0.1:8090",
+		TimeScale:    1.0,
+		ClientID:     "wogate-sandbox",
+		ClientSecret: "wogate-sandbox-secret", //nolint:gosec // G101: the embedded sandbox's public test secret
+	},
+	Log:       Log{Level: "info", Format: "json"},
+	Retention: Retention{Events: 30 * 24 * time.Hour, Log: 7 * 24 * time.Hour},
+	Tracing:   Tracing{Exporter: "none", SampleRatio: 1.0, ServiceName: "wogate"},
+	Overload: Overload{
+		MaxPendingEvents: 50000,
+		MaxOldestPending: time.Hour,
+		MinFreeDiskBytes: 512 << 20,
+		MaxStoreBytes:    8 << 30,
+		RetryAfter:       30 * time.Second,
+		SampleInterval:   time.Second,
+	},
+}
 
-// Plugin supervisor defaults (plugins.<name>.supervisor); the same as
-// plugins.DefaultSupervisor.
+// DefaultAccount holds the defaults of each corrigo.accounts.<name>
+// section (webhook.path is derived from the name, see DefaultConfig).
+var DefaultAccount = Account{
+	Webhook: Webhook{
+		ClockSkew:          5 * time.Minute,
+		MaxBodyBytes:       4 << 20,
+		RefuseAccessTokens: true,
+	},
+	Polling:   Polling{Enabled: true, Interval: time.Minute, Lookback: 15 * time.Minute},
+	Reconcile: Reconcile{Interval: time.Hour, Window: 24 * time.Hour},
+}
+
+// DefaultPlugin holds the defaults of each plugins.<name> section. Its
+// Supervisor is also the plugin host's (plugins.DefaultSupervisor).
+var DefaultPlugin = Plugin{
+	Timeout:     10 * time.Second,
+	Concurrency: 8,
+	Inbound:     PluginInbound{HMACHeader: "X-Wogate-Signature"},
+	Supervisor: PluginSupervisor{
+		MaxCrashes:     5,
+		Window:         10 * time.Minute,
+		BackoffInitial: 250 * time.Millisecond,
+		BackoffMax:     30 * time.Second,
+	},
+}
+
+// Defaults that are not the value of one key.
 const (
-	DefaultSupervisorMaxCrashes     = 5
-	DefaultSupervisorWindow         = 10 * time.Minute
-	DefaultSupervisorBackoffInitial = 250 * time.Millisecond
-	DefaultSupervisorBackoffMax     = 30 * time.Second
+	DefaultSQLiteFile          = "wogate.db"          // inside data_dir
+	DefaultWebhookPathPrefix   = "/webhooks/corrigo/" // + account name
+	DefaultEnvPrefix           = "WOGATE_"
+	DefaultEnvNestingSeparator = "__"
 )
 
 // Config is the whole gateway configuration. The zero value is not useful:
@@ -330,7 +355,7 @@ type Reconcile struct {
 	Window time.Duration `koanf:"window" json:"window"`
 	// SilenceAlert raises an alert (log, metric, health) when no webhook
 	// arrived for this long; 0 turns it off. Default off.
-	SilenceAlert time.Duration `koanf:"silence_alert" json:"silence_alert"`
+	SilenceAlert time.Duration `koanf:"silence_alert" json:"silence_alert" default:"zero"`
 }
 
 // Plugin is one plugin process.
@@ -411,9 +436,6 @@ func (p PluginInbound) Open() bool {
 
 // Authenticated reports whether requests must prove a credential.
 func (p PluginInbound) Authenticated() bool { return p.Token != "" || p.HMACSecret != "" }
-
-// DefaultInboundHMACHeader carries an inbound request's HMAC.
-const DefaultInboundHMACHeader = "X-Wogate-Signature"
 
 // MinAdminTokenLen is the shortest admin.token accepted.
 const MinAdminTokenLen = 16
@@ -583,7 +605,7 @@ type Sandbox struct {
 	Listen string `koanf:"listen" json:"listen"`
 	// AutoCreate makes the sandbox create a random work order this often;
 	// 0 turns it off. Default off.
-	AutoCreate time.Duration `koanf:"auto_create" json:"auto_create"`
+	AutoCreate time.Duration `koanf:"auto_create" json:"auto_create" default:"zero"`
 	// TimeScale speeds up the sandbox's clock (SLA dates, token expiry).
 	// Default 1.
 	TimeScale float64 `koanf:"time_scale" json:"time_scale"`

@@ -372,12 +372,12 @@ func TestDefaults(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"listen", cfg.Listen, config.DefaultListen},
+		{"listen", cfg.Listen, config.DefaultConfig.Listen},
 		// Relative to the config file's directory, made absolute.
 		{"data_dir", cfg.DataDir, filepath.Join(mustAbs(t, "testdata"), "data")},
 		{"store.driver", cfg.Store.Driver, "sqlite"},
 		{"store.dsn", cfg.Store.DSN.Value(), filepath.Join(mustAbs(t, "testdata"), "data", "wogate.db")},
-		{"group_commit.max_batch", cfg.Store.GroupCommit.MaxBatch, config.DefaultGroupCommitMaxBatch},
+		{"group_commit.max_batch", cfg.Store.GroupCommit.MaxBatch, config.DefaultConfig.Store.GroupCommit.MaxBatch},
 		{"store.sqlite.quick_check", cfg.Store.SQLite.QuickCheck, "auto"},
 		{"store.sqlite.quick_check_budget", cfg.Store.SQLite.QuickCheckBudget, 10 * time.Second},
 		{"webhook.path", acc.Webhook.Path, "/webhooks/corrigo/main"},
@@ -399,7 +399,7 @@ func TestDefaults(t *testing.T) {
 		{"admin.listen", cfg.Admin.Listen, "127.0.0.1:8081"},
 		{"sandbox.listen", cfg.Sandbox.Listen, "127.0.0.1:8090"},
 		{"sandbox.time_scale", cfg.Sandbox.TimeScale, 1.0},
-		{"sandbox.client_secret", cfg.Sandbox.ClientSecret.Value(), config.DefaultSandboxClientSecret},
+		{"sandbox.client_secret", cfg.Sandbox.ClientSecret.Value(), config.DefaultConfig.Sandbox.ClientSecret.Value()},
 		{"log.level", cfg.Log.Level, "info"},
 		{"log.format", cfg.Log.Format, "json"},
 		{"retention.events", cfg.Retention.Events, 30 * 24 * time.Hour},
@@ -463,13 +463,13 @@ func TestFullConfig(t *testing.T) {
 		t.Errorf("erp: %+v", erp)
 	}
 	// Supervisor settings: the defaults, or field by field what is set.
-	if sv := erp.Supervisor; sv != (config.PluginSupervisor{MaxCrashes: config.DefaultSupervisorMaxCrashes,
-		Window: config.DefaultSupervisorWindow, BackoffInitial: config.DefaultSupervisorBackoffInitial,
-		BackoffMax: config.DefaultSupervisorBackoffMax}) {
+	if sv := erp.Supervisor; sv != (config.PluginSupervisor{MaxCrashes: config.DefaultPlugin.Supervisor.MaxCrashes,
+		Window: config.DefaultPlugin.Supervisor.Window, BackoffInitial: config.DefaultPlugin.Supervisor.BackoffInitial,
+		BackoffMax: config.DefaultPlugin.Supervisor.BackoffMax}) {
 		t.Errorf("erp supervisor (defaults) = %+v", sv)
 	}
 	if sv := cfg.Plugins["csv"].Supervisor; sv != (config.PluginSupervisor{MaxCrashes: 3, Window: 5 * time.Minute,
-		BackoffInitial: time.Second, BackoffMax: config.DefaultSupervisorBackoffMax}) {
+		BackoffInitial: time.Second, BackoffMax: config.DefaultPlugin.Supervisor.BackoffMax}) {
 		t.Errorf("csv supervisor = %+v", sv)
 	}
 	if !erp.IsSecretKey("auth.password") || erp.IsSecretKey("auth.user") {
@@ -1110,7 +1110,7 @@ func TestInboundRoutes(t *testing.T) {
 			if tc.authenticated && ib.Token != "" && ib.Token.Value() != "0123456789abcdef0123" {
 				t.Fatalf("token not resolved")
 			}
-			if ib.HMACHeader != config.DefaultInboundHMACHeader {
+			if ib.HMACHeader != config.DefaultPlugin.Inbound.HMACHeader {
 				t.Fatalf("hmac_header = %q", ib.HMACHeader)
 			}
 		})
@@ -1190,6 +1190,57 @@ func TestAdminTokenLength(t *testing.T) {
 		_, err := config.Parse("admin.yaml", []byte(y), env())
 		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "admin.token: must be at least 16 characters")) {
 			t.Errorf("token of %d characters: %v", len(tc.token), err)
+		}
+	}
+}
+
+// A file that names one account and one plugin and sets nothing else
+// loads as the default values: DefaultConfig, DefaultAccount and
+// DefaultPlugin are what the loader fills in, section by section.
+func TestDefaultsAreTheDefaultStructs(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	data := "corrigo:\n  accounts:\n    main:\n      sandbox: true\nplugins:\n  p:\n    command: /bin/true\n"
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, errs := load(t, path, env())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	d, da, dp := config.DefaultConfig, config.DefaultAccount, config.DefaultPlugin
+	acc, p := cfg.Corrigo.Accounts["main"], cfg.Plugins["p"]
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"listen", cfg.Listen, d.Listen},
+		{"data_dir", cfg.DataDir, filepath.Join(dir, "data")},
+		{"store.driver", cfg.Store.Driver, d.Store.Driver},
+		{"store.group_commit", cfg.Store.GroupCommit, d.Store.GroupCommit},
+		{"delivery", cfg.Delivery, d.Delivery},
+		{"customer_settings", cfg.CustomerSettings, d.CustomerSettings},
+		{"admin.listen", cfg.Admin.Listen, d.Admin.Listen},
+		{"sandbox", cfg.Sandbox, d.Sandbox},
+		{"log", cfg.Log, d.Log},
+		{"retention", cfg.Retention, d.Retention},
+		{"tracing.exporter", cfg.Tracing.Exporter, d.Tracing.Exporter},
+		{"tracing.sample_ratio", cfg.Tracing.SampleRatio, d.Tracing.SampleRatio},
+		{"tracing.service_name", cfg.Tracing.ServiceName, d.Tracing.ServiceName},
+		{"account webhook.clock_skew", acc.Webhook.ClockSkew, da.Webhook.ClockSkew},
+		{"account webhook.max_body_bytes", acc.Webhook.MaxBodyBytes, da.Webhook.MaxBodyBytes},
+		{"account webhook.refuse_access_tokens", acc.Webhook.RefuseAccessTokens, da.Webhook.RefuseAccessTokens},
+		{"account webhook.path", acc.Webhook.Path, config.DefaultWebhookPathPrefix + "main"},
+		{"account polling", acc.Polling, da.Polling},
+		{"account reconcile", acc.Reconcile, da.Reconcile},
+		{"account breaker", acc.Breaker, d.Delivery.Breaker},
+		{"plugin timeout", p.Timeout, dp.Timeout},
+		{"plugin concurrency", p.Concurrency, dp.Concurrency},
+		{"plugin inbound.hmac_header", p.Inbound.HMACHeader, dp.Inbound.HMACHeader},
+		{"plugin supervisor", p.Supervisor, dp.Supervisor},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
 }

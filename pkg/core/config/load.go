@@ -511,43 +511,19 @@ func (l *loader) expandEnv(s string, lenient bool) (string, bool, error) {
 
 // applyDefaults fills in every absent key with its default, in the raw
 // map, so that the typed decode and the validation see explicit values and
-// an explicit zero can be told from an absent key.
+// an explicit zero can be told from an absent key. The defaults are
+// DefaultConfig's, and DefaultAccount's and DefaultPlugin's for each
+// account and plugin named.
 func applyDefaults(raw map[string]any) {
-	set(raw, "listen", DefaultListen)
-	set(raw, "data_dir", DefaultDataDir)
-	if st := sub(raw, "store"); st != nil {
-		set(st, "driver", DefaultStoreDriver)
-		if gc := sub(st, "group_commit"); gc != nil {
-			set(gc, "max_batch", DefaultGroupCommitMaxBatch)
-			set(gc, "max_wait", DefaultGroupCommitMaxWait)
-		}
-		if sq := sub(st, "sqlite"); sq != nil {
-			set(sq, "quick_check", DefaultSQLiteQuickCheck)
-			set(sq, "quick_check_budget", DefaultSQLiteQuickBudget)
-		}
-	}
+	fillDefaults(raw, reflect.ValueOf(DefaultConfig))
 	if c := sub(raw, "corrigo"); c != nil {
 		if accs := sub(c, "accounts"); accs != nil {
 			for name := range accs {
-				a := sub(accs, name)
-				if a == nil {
-					continue
-				}
-				if w := sub(a, "webhook"); w != nil {
-					set(w, "path", DefaultWebhookPathPrefix+name)
-					set(w, "clock_skew", DefaultWebhookClockSkew)
-					set(w, "max_body_bytes", DefaultWebhookMaxBodyBytes)
-					set(w, "refuse_access_tokens", true)
-				}
-				if p := sub(a, "polling"); p != nil {
-					set(p, "enabled", true)
-					set(p, "interval", DefaultPollingInterval)
-					set(p, "lookback", DefaultPollingLookback)
-				}
-				if r := sub(a, "reconcile"); r != nil {
-					set(r, "interval", DefaultReconcileInterval)
-					set(r, "window", DefaultReconcileWindow)
-					set(r, "silence_alert", time.Duration(0))
+				if a := sub(accs, name); a != nil {
+					fillDefaults(a, reflect.ValueOf(DefaultAccount))
+					if w := sub(a, "webhook"); w != nil {
+						set(w, "path", DefaultWebhookPathPrefix+name)
+					}
 				}
 			}
 		}
@@ -555,67 +531,79 @@ func applyDefaults(raw map[string]any) {
 	if ps := sub(raw, "plugins"); ps != nil {
 		for name := range ps {
 			if p := sub(ps, name); p != nil {
-				set(p, "timeout", DefaultPluginTimeout)
-				set(p, "concurrency", DefaultPluginConcurrency)
-				if ib := sub(p, "inbound"); ib != nil {
-					set(ib, "hmac_header", DefaultInboundHMACHeader)
-				}
-				if sv := sub(p, "supervisor"); sv != nil {
-					set(sv, "max_crashes", DefaultSupervisorMaxCrashes)
-					set(sv, "window", DefaultSupervisorWindow)
-					set(sv, "backoff_initial", DefaultSupervisorBackoffInitial)
-					set(sv, "backoff_max", DefaultSupervisorBackoffMax)
-				}
+				fillDefaults(p, reflect.ValueOf(DefaultPlugin))
 			}
 		}
 	}
-	if d := sub(raw, "delivery"); d != nil {
-		set(d, "max_attempts", DefaultMaxAttempts)
-		set(d, "backoff_initial", DefaultBackoffInitial)
-		set(d, "backoff_max", DefaultBackoffMax)
-		set(d, "event_lease", DefaultEventLease)
-		set(d, "retry_after_max", DefaultRetryAfterMax)
-		set(d, "guard_cache_work_orders", DefaultGuardCacheWorkOrders)
-		if b := sub(d, "breaker"); b != nil {
-			set(b, "consecutive_failures", DefaultBreakerFailures)
-			set(b, "open_timeout", DefaultBreakerOpenTimeout)
-			set(b, "half_open_requests", DefaultBreakerHalfOpen)
+}
+
+// fillDefaults sets, in m, each key of the struct def whose value is not
+// zero (or is tagged default:"zero") and that m does not have, as the
+// plain value a file would give (string, int, float64, bool,
+// time.Duration). A struct field is a section: created in m only when it
+// holds a default. Maps (accounts, plugins) and lists have no defaults of
+// their own.
+func fillDefaults(m map[string]any, def reflect.Value) {
+	t := def.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		key := strings.Split(f.Tag.Get("koanf"), ",")[0]
+		if !f.IsExported() || key == "" || key == "-" {
+			continue
+		}
+		v := def.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+			if !hasDefault(v) {
+				continue
+			}
+			if s := sub(m, key); s != nil {
+				fillDefaults(s, v)
+			}
+			continue
+		}
+		if v.IsZero() && f.Tag.Get("default") != "zero" {
+			continue
+		}
+		switch {
+		case f.Type == durationType:
+			set(m, key, time.Duration(v.Int()))
+		case v.Kind() == reflect.String:
+			set(m, key, v.String())
+		case v.Kind() == reflect.Bool:
+			set(m, key, v.Bool())
+		case v.CanInt():
+			set(m, key, int(v.Int()))
+		case v.CanFloat():
+			set(m, key, v.Float())
+		default:
+			panic("config: no default of type " + f.Type.String() + " for " + key)
 		}
 	}
-	if cs := sub(raw, "customer_settings"); cs != nil {
-		set(cs, "refresh", DefaultCustomerRefresh)
+}
+
+// hasDefault reports whether fillDefaults would set anything from the
+// struct v.
+func hasDefault(v reflect.Value) bool {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() || f.Tag.Get("koanf") == "" || f.Tag.Get("koanf") == "-" {
+			continue
+		}
+		if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+			if hasDefault(v.Field(i)) {
+				return true
+			}
+			continue
+		}
+		if f.Type.Kind() == reflect.Map || f.Type.Kind() == reflect.Slice {
+			continue
+		}
+		if !v.Field(i).IsZero() || f.Tag.Get("default") == "zero" {
+			return true
+		}
 	}
-	if a := sub(raw, "admin"); a != nil {
-		set(a, "listen", DefaultAdminListen)
-	}
-	if s := sub(raw, "sandbox"); s != nil {
-		set(s, "listen", DefaultSandboxListen)
-		set(s, "auto_create", time.Duration(0))
-		set(s, "time_scale", DefaultSandboxTimeScale)
-		set(s, "client_id", DefaultSandboxClientID)
-		set(s, "client_secret", DefaultSandboxClientSecret)
-	}
-	if lg := sub(raw, "log"); lg != nil {
-		set(lg, "level", DefaultLogLevel)
-		set(lg, "format", DefaultLogFormat)
-	}
-	if r := sub(raw, "retention"); r != nil {
-		set(r, "events", DefaultRetentionEvents)
-		set(r, "log", DefaultRetentionLog)
-	}
-	if o := sub(raw, "overload"); o != nil {
-		set(o, "max_pending_events", DefaultOverloadMaxPending)
-		set(o, "max_oldest_pending", DefaultOverloadMaxOldest)
-		set(o, "min_free_disk_bytes", DefaultOverloadMinFreeDisk)
-		set(o, "max_store_bytes", DefaultOverloadMaxStore)
-		set(o, "retry_after", DefaultOverloadRetryAfter)
-		set(o, "sample_interval", DefaultOverloadSampleInterval)
-	}
-	if t := sub(raw, "tracing"); t != nil {
-		set(t, "exporter", DefaultTracingExporter)
-		set(t, "sample_ratio", DefaultTracingSampleRatio)
-		set(t, "service_name", DefaultTracingServiceName)
-	}
+	return false
 }
 
 // explicitBreakerKeys returns, per account, the keys of its breaker

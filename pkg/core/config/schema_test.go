@@ -10,9 +10,11 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wogate/wogate/pkg/pluginapi"
 )
@@ -153,7 +155,7 @@ func TestSchemaDefaults(t *testing.T) {
 		path []string
 		want any
 	}{
-		{[]string{"properties", "listen", "default"}, DefaultListen},
+		{[]string{"properties", "listen", "default"}, DefaultConfig.Listen},
 		{[]string{"properties", "store", "properties", "driver", "default"}, "sqlite"},
 		{[]string{"properties", "store", "properties", "group_commit", "properties", "max_wait", "default"}, "2ms"},
 		{[]string{"properties", "delivery", "properties", "backoff_max", "default"}, "5m"},
@@ -288,6 +290,33 @@ func TestPluginConfigSchema(t *testing.T) {
 			t.Errorf("%q: rejected: %v", c.config, es)
 		case c.want != "" && (len(es) == 0 || !strings.Contains(fmt.Sprint(es), c.want)):
 			t.Errorf("%q: got %v, want %q", c.config, es, c.want)
+		}
+	}
+}
+
+// default:"zero" marks a key whose default is its zero value, written out;
+// on a field the default structs set it would be a second declaration.
+func TestZeroDefaultTags(t *testing.T) {
+	var check func(v reflect.Value, path string)
+	check = func(v reflect.Value, path string) {
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			p := joinKey(path, f.Tag.Get("koanf"))
+			if f.Tag.Get("default") == "zero" && !v.Field(i).IsZero() {
+				t.Errorf("%s is tagged default:\"zero\" but its default is %v", p, v.Field(i))
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+				check(v.Field(i), p)
+			}
+		}
+	}
+	check(reflect.ValueOf(DefaultConfig), "")
+	check(reflect.ValueOf(DefaultAccount), "corrigo.accounts.*")
+	check(reflect.ValueOf(DefaultPlugin), "plugins.*")
+	defs := schemaDefaults()
+	for _, k := range []string{"corrigo.accounts.*.reconcile.silence_alert", "sandbox.auto_create"} {
+		if v, ok := defs[k]; !ok || v != time.Duration(0) {
+			t.Errorf("schema default of %s = %v (%v), want 0s", k, v, ok)
 		}
 	}
 }

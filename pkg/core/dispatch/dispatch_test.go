@@ -480,3 +480,32 @@ func TestDecideStoresNothingAndMarksReplay(t *testing.T) {
 		t.Fatalf("Decide stored actions: %+v", st.outbox())
 	}
 }
+
+// PrepareRetryPolicy refuses negative settings without changing the
+// policy in force; what it accepts applies only when its function runs.
+func TestPrepareRetryPolicy(t *testing.T) {
+	d, err := New(Options{Store: newMemStore(), Evaluator: everything, Plugins: pluginFunc(acceptAll), Logger: quiet(),
+		MaxAttempts: 4, BackoffBase: time.Second, BackoffMax: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	was := d.retryPolicy()
+	for _, bad := range []RetryPolicy{{MaxAttempts: -1}, {BackoffBase: -time.Second}, {BackoffMax: -time.Second}} {
+		if apply, err := d.PrepareRetryPolicy(bad); err == nil || apply != nil {
+			t.Errorf("PrepareRetryPolicy(%+v) = %v, want an error", bad, err)
+		}
+	}
+	apply, err := d.PrepareRetryPolicy(RetryPolicy{MaxAttempts: 9, BackoffMax: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.retryPolicy(); got != was {
+		t.Fatalf("policy %+v before apply, want %+v", got, was)
+	}
+	apply()
+	want := was
+	want.MaxAttempts, want.BackoffMax = 9, 2*time.Minute
+	if got := d.retryPolicy(); got != want {
+		t.Fatalf("policy %+v after apply, want %+v", got, want)
+	}
+}

@@ -74,3 +74,47 @@ func TestSetRetryPolicy(t *testing.T) {
 		t.Fatalf("backoff %s, want the new initial backoff (1m, jittered)", d)
 	}
 }
+
+// PrepareReload builds the new settings without touching the running
+// ones: a refused one changes nothing, an accepted one only at Apply.
+func TestPrepareReloadAppliesOnlyAtApply(t *testing.T) {
+	f := newFakeCorrigo(t)
+	s := newTestSender(t, f, Options{MaxAttempts: 10, InitialBackoff: time.Second, MaxBackoff: time.Minute,
+		Breaker: BreakerOptions{ConsecutiveFailures: 5}})
+	was := s.retryPolicy()
+	if _, err := s.PrepareReload(RetryPolicy{MaxAttempts: -1}, BreakerOptions{}, nil); err == nil {
+		t.Fatal("negative max attempts accepted")
+	}
+	if _, err := s.PrepareReload(RetryPolicy{}, BreakerOptions{}, map[string]BreakerOptions{"x": {OpenTimeout: -time.Second}}); err == nil {
+		t.Fatal("negative open timeout accepted")
+	}
+	r, err := s.PrepareReload(RetryPolicy{MaxAttempts: 3, InitialBackoff: time.Minute, MaxBackoff: time.Minute},
+		BreakerOptions{ConsecutiveFailures: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cbs := map[string]any{}
+	for name, a := range s.accounts {
+		cbs[name] = a.cb.Load()
+	}
+	if got := s.retryPolicy(); got != was {
+		t.Fatalf("retry policy %+v before Apply, want %+v", got, was)
+	}
+	for name, a := range s.accounts {
+		if a.cb.Load() != cbs[name] || a.bo.ConsecutiveFailures != 5 {
+			t.Fatalf("account %s: breaker replaced before Apply", name)
+		}
+	}
+	replaced := s.Apply(r)
+	if len(replaced) != len(s.accounts) || len(replaced) == 0 {
+		t.Fatalf("replaced %v, want every account", replaced)
+	}
+	if got := s.retryPolicy(); got.MaxAttempts != 3 || got.InitialBackoff != time.Minute {
+		t.Fatalf("retry policy %+v after Apply", got)
+	}
+	for name, a := range s.accounts {
+		if a.cb.Load() == cbs[name] || a.bo.ConsecutiveFailures != 2 {
+			t.Fatalf("account %s: breaker not replaced at Apply", name)
+		}
+	}
+}

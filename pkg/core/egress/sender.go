@@ -263,11 +263,11 @@ func (s *Sender) breakerOptions(name string) BreakerOptions {
 	return bo
 }
 
+// newBreaker builds a's breaker with the settings bo; it touches nothing
+// until the caller stores it in a.cb (a new breaker starts closed, so the
+// caller also clears a's open and outage times then: installBreaker).
 func (s *Sender) newBreaker(a *account, bo BreakerOptions) *gobreaker.CircuitBreaker[any] {
 	name := a.name
-	// A new breaker starts closed.
-	a.openUntil.Store(0)
-	a.outageSince.Store(0)
 	return gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
 		Name:        "corrigo:" + name,
 		MaxRequests: bo.HalfOpenRequests,

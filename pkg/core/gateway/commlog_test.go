@@ -10,6 +10,7 @@ import (
 
 	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/pkg/core/admin"
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
@@ -47,7 +48,7 @@ func TestCommunicationLogCustomer(t *testing.T) {
 	if err := w.stop(); err != nil { // flushes the log
 		t.Fatal(err)
 	}
-	st, err := openStore(context.Background(), w.g.cfg, Options{})
+	st, err := assemble.OpenStore(context.Background(), w.g.cfg, assemble.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,20 @@
-// Package gateway wires the gateway's stages into one runtime: config →
-// store → CorrigoPro clients → token verifiers → plugins → rules → ingest
-// (webhooks, pollers) → dispatch → egress, plus the communication log and
-// the health endpoints. It owns their lifecycle: New builds everything and
-// fails early with a clear error; Run serves until its context ends and
-// then shuts down in the order that loses nothing (stop accepting, stop
-// claiming, let in-flight work finish within a deadline, stop plugins,
-// close the store).
+// Package gateway wires the gateway's stages into one runtime and owns
+// their lifecycle. New builds, in this order, and fails early with a
+// clear error: the listeners, the store (pkg/core/assemble opens it; here
+// it is decorated with metrics and write health), the communication log,
+// one CorrigoPro client per account, egress (sender and worker), the
+// plugins with their host services (pkg/core/assemble), the rules
+// (pkg/core/decide), dispatch, ingest (webhook endpoints with their
+// token verifiers, pollers, the plugins' inbound routes) and the admin
+// listener. Run serves until its context ends and then shuts down in the
+// order that loses nothing (stop accepting, stop claiming, let in-flight
+// work finish within a deadline, stop plugins, close the store). Reload
+// applies a new configuration through each component's reloader.
 //
 // The stages never call each other directly: ingest writes events to the
 // store, dispatch turns them into outbox actions, egress sends those. The
 // gateway only connects wake-up signals between them so an event does not
-// wait for a poll interval.
+// wait for a poll interval. Nothing outside cmd/ imports this package.
 package gateway
 
 import (
@@ -21,7 +25,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -29,6 +32,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/commlog"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/decide"
@@ -41,7 +45,6 @@ import (
 	"github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/ratelog"
 	"github.com/wogate/wogate/pkg/core/store"
-	"github.com/wogate/wogate/pkg/core/store/sqlite"
 	"github.com/wogate/wogate/pkg/corrigo"
 )
 
@@ -129,7 +132,8 @@ type Gateway struct {
 	adminLn           net.Listener
 	tls, adminTLS     *listenerTLS // tls.go; nil without TLS
 	closeFns          []func()
-	rl                reloader // reload.go
+	rl                reloader       // reload.go
+	silences          silenceReports // reconcile_wiring.go
 
 	tracer         trace.Tracer
 	tracerProvider trace.TracerProvider
@@ -139,11 +143,10 @@ type Gateway struct {
 	running bool
 }
 
-// New builds the runtime described by cfg: it opens the store (running
-// migrations), builds a client and a webhook verifier per account, starts
-// the plugins, compiles the rules, and prepares ingest, dispatch and
-// egress. Nothing is served until Run. On error everything already started
-// is stopped again.
+// New builds the runtime described by cfg, in the order of the package
+// doc: listeners, store, communication log, clients, egress, plugins,
+// rules, dispatch, ingest, admin. Nothing is served until Run. On error
+// everything already started is stopped again.
 func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -176,55 +179,109 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if err := g.setupTracing(ctx); err != nil { // tracing.go
 		return nil, err
 	}
-	if g.st, err = openStore(ctx, cfg, opts); err != nil {
+	if err := g.openStore(ctx); err != nil {
 		return nil, err
 	}
-	g.shed = g.newShedder(g.st, sqliteDir(cfg)) // overload.go; before the store is decorated
-	if t, ok := g.st.(interface{ TookOverLeases() (int64, int64) }); ok {
+	g.openCommLog()
+	if err := g.buildClients(); err != nil {
+		return nil, err
+	}
+	g.buildEgress()
+	// Plugins, then rules: a rule naming a plugin that failed to start is
+	// caught here rather than at the first event.
+	intake, err := g.startPlugins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	eval, err := decide.NewEvaluator(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	g.initReload(cfg, eval, intake) // reload.go
+	if err := g.buildDispatcher(); err != nil {
+		return nil, err
+	}
+	if err := g.buildIngest(intake); err != nil {
+		return nil, err
+	}
+	g.buildAdmin() // admin.go
+	return g, nil
+}
+
+// openStore opens the configured store (running migrations) and
+// decorates it as every stage sees it: Options.WrapStore, the store
+// metrics, and the write health readiness watches (storehealth.go). The
+// store closes with the gateway.
+func (g *Gateway) openStore(ctx context.Context) error {
+	// Exclusive: one gateway per SQLite file, and the leases a killed
+	// predecessor left are taken back at once (sqlite.Options).
+	st, err := assemble.OpenStore(ctx, g.cfg, assemble.StoreOptions{
+		SQLiteSynchronous: g.opts.SQLiteSynchronous, PostgresSchema: g.opts.PostgresSchema, Exclusive: true,
+		Logger: g.log,
+	})
+	if err != nil {
+		return err
+	}
+	g.shed = g.newShedder(st, sqliteDir(g.cfg)) // overload.go; before the store is decorated
+	g.metrics.SetOverloadSource(g.shed.State)
+	if t, ok := st.(interface{ TookOverLeases() (int64, int64) }); ok {
 		if ev, ac := t.TookOverLeases(); ev+ac > 0 {
 			g.log.Info("took over the leases a previous gateway left on this store; its work starts again now",
 				"events", ev, "actions", ac)
 		}
 	}
-	if opts.WrapStore != nil {
-		g.st = opts.WrapStore(g.st)
+	if g.opts.WrapStore != nil {
+		st = g.opts.WrapStore(st)
 	}
-	g.st = g.metrics.WrapStore(g.st)
-	g.health = newHealthStore(g.st) // storehealth.go: readiness sees failed writes
+	g.health = newHealthStore(g.metrics.WrapStore(st))
 	g.st = g.health
 	g.metrics.SetBacklogSource(g.st)
-	g.metrics.SetWebhookStats(g.stats.Snapshot)
-	g.sigs = newSignatureTracker(g.log, g.metrics.WebhookSignatureVerified)
 	g.onClose(func() {
 		if cerr := g.st.Close(); cerr != nil {
 			g.log.Warn("close store", "err", cerr)
 		}
 	})
+	return nil
+}
+
+// openCommLog starts the communication log writer over the store.
+func (g *Gateway) openCommLog() {
 	g.clog = commlog.New(g.st, commlog.Options{Logger: g.log,
 		Directory: commlog.NewDirectory(commlog.DirectoryOptions{Lookup: workOrderInfo(g.st)})})
 	g.metrics.SetCommLogStats(g.clog.Stats)
-	g.metrics.SetOverloadSource(g.shed.State)
 	g.onClose(g.clog.Close)
+}
 
-	names := accountNames(cfg)
-	apis := map[string]egress.API{}
-	prefixes := map[string]string{} // the sender derives actions' MessageIds itself
+// buildClients builds one CorrigoPro client per account, on one pooled
+// transport, feeding the communication log and the metrics.
+func (g *Gateway) buildClients() error {
 	httpClient := g.corrigoHTTPClient()
-	for _, name := range names {
-		a := cfg.Corrigo.Accounts[name]
+	for _, name := range accountNames(g.cfg) {
+		a := g.cfg.Corrigo.Accounts[name]
 		c, err := corrigo.NewClient(corrigo.Config{
 			Region: a.Region, BaseURL: a.BaseURL, OAuthURL: a.OAuthURL,
 			ClientID: a.ClientID, ClientSecret: a.ClientSecret.Value(),
 			MessageIDPrefix: a.MessageIDPrefix, HTTPClient: httpClient, RateLimiter: rateLimiter(a.RateLimit),
 			Observer:     g.metrics.ObserveExchanges(name, exchangeObserver(g.clog, name)),
-			AcceptAny2xx: cfg.Corrigo.AcceptAny2xx, // strict.go in pkg/corrigo
+			AcceptAny2xx: g.cfg.Corrigo.AcceptAny2xx, // strict.go in pkg/corrigo
 		})
 		if err != nil {
-			return nil, fmt.Errorf("account %s: corrigo client: %w", name, err)
+			return fmt.Errorf("account %s: corrigo client: %w", name, err)
 		}
 		g.clients[name] = c
+	}
+	return nil
+}
+
+// buildEgress builds the sender (guard, breakers, retries) over the
+// clients and the worker that feeds it from the outbox.
+func (g *Gateway) buildEgress() {
+	cfg, opts := g.cfg, g.opts
+	apis := map[string]egress.API{}
+	prefixes := map[string]string{} // the sender derives actions' MessageIds itself
+	for name, c := range g.clients {
 		apis[name] = c
-		prefixes[name] = a.MessageIDPrefix
+		prefixes[name] = cfg.Corrigo.Accounts[name].MessageIDPrefix
 	}
 	backoff := cfg.Delivery.BackoffInitial
 	if opts.EgressBackoff > 0 {
@@ -250,32 +307,35 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		Lease:  cfg.Delivery.EventLease, // renewed while a send runs (egress.WorkerOptions.Lease); a killed process's sends are retaken after it
 		Tracer: g.tracer,
 	})
+}
 
-	// Plugins, then rules: a rule naming a plugin that failed to start is
-	// caught here rather than at the first event.
-	host := &hostServices{accounts: map[string]bool{}, reader: g.sender, settings: g.sender.Guard(), kv: g.st}
-	for _, n := range names {
-		host.accounts[n] = true
-	}
-	host.intake = newIntake(cfg, g.st, g.log) // inbound.go
+// startPlugins starts every configured plugin (launched, described, its
+// config validated and applied) with the host services they call back
+// into: work orders and customer settings through the sender, the
+// store's key-value space, and the intake for the actions they submit on
+// their own, which it returns.
+func (g *Gateway) startPlugins(ctx context.Context) (*actionIntake, error) {
+	intake := newIntake(g.cfg, g.st, g.log) // inbound.go
+	host := assemble.NewHost(g.cfg, assemble.HostOptions{Reader: g.sender, Settings: g.sender.Guard(), KV: g.st, Actions: intake})
 	g.plugins = plugins.NewManager(host, g.log.With("component", "plugins"))
 	g.metrics.SetPluginSource(g.plugins)
 	g.onClose(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), g.opts.ShutdownTimeout)
 		defer cancel()
 		if err := g.plugins.Close(ctx); err != nil {
 			g.log.Warn("stop plugins", "err", err)
 		}
 	})
-	if err := g.plugins.Start(ctx, pluginSpecs(cfg)); err != nil {
+	if err := g.plugins.Start(ctx, assemble.PluginSpecs(g.cfg)); err != nil {
 		return nil, fmt.Errorf("start plugins: %w", err)
 	}
-	eval, err := decide.NewEvaluator(cfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	g.initReload(cfg, eval, host.intake)
+	return intake, nil
+}
 
+// buildDispatcher builds the dispatcher over the live rules (reload.go),
+// the instrumented plugins and the sender's work order reads.
+func (g *Gateway) buildDispatcher() (err error) {
+	cfg, opts := g.cfg, g.opts
 	g.disp, err = dispatch.New(dispatch.Options{
 		Store: g.st, Evaluator: &g.rl.eval, Plugins: g.metrics.InstrumentPlugins(g.plugins), WorkOrders: g.sender,
 		Workers: opts.Workers, Lease: cfg.Delivery.EventLease,
@@ -287,19 +347,25 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		Logger:   g.log,
 		Tracer:   g.tracer,
 	})
-	if err != nil {
-		return nil, err
-	}
+	return err
+}
 
+// buildIngest builds the public listener's server: each account's webhook
+// endpoint (one verifier per certificate) and poller, the plugins'
+// inbound routes and the health endpoints.
+func (g *Gateway) buildIngest(intake *actionIntake) error {
+	g.metrics.SetWebhookStats(g.stats.Snapshot)
+	g.sigs = newSignatureTracker(g.log, g.metrics.WebhookSignatureVerified) // signatures.go
 	mux := &routeMux{ServeMux: http.NewServeMux(), routes: &g.routes}
 	wake := func(*store.Event) { g.disp.Wake() }
-	for _, name := range names {
-		a := cfg.Corrigo.Accounts[name]
+	for _, name := range accountNames(g.cfg) {
+		a := g.cfg.Corrigo.Accounts[name]
 		if !a.Webhook.Disabled {
-			h, err := g.webhook(cfg, name, a)
+			h, configured, err := g.webhook(g.cfg, name, a)
 			if err != nil {
-				return nil, err
+				return err
 			}
+			configured()
 			slot := &hookSlot{}
 			slot.h.Store(h)
 			g.hooks[a.Webhook.Path] = slot
@@ -312,12 +378,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 				OnStored: wake, Logger: g.log,
 			})
 			if err != nil {
-				return nil, err
+				return err
 			}
 			g.pollers = append(g.pollers, p)
 		}
 	}
-	g.routeInbound(mux.ServeMux, host.intake) // inbound.go: /plugins/{name}/inbound
+	g.routeInbound(mux.ServeMux, intake) // inbound.go: /plugins/{name}/inbound
 	g.routes = append(g.routes, inboundPatterns...)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -332,29 +398,27 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          g.serverErrorLog("listen"), // tls.go: handshake errors bounded
 	}
-	g.buildAdmin()
-	return g, nil
+	return nil
 }
 
 // webhook builds one account's endpoint with its certificate's verifier,
 // its pinned claims and its source allowlist.
-func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*ingest.Webhook, error) {
+func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (_ *ingest.Webhook, configured func(), _ error) {
 	vo, err := WebhookVerifyOptions(cfg, name, a)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v, err := corrigo.NewVerifier([]byte(a.Webhook.Certificate.Value()), vo)
 	if err != nil {
-		return nil, fmt.Errorf("account %s: %w", name, err)
+		return nil, nil, fmt.Errorf("account %s: %w", name, err)
 	}
 	allowed, err := netallow.Parse(a.Webhook.AllowedSources)
 	if err != nil {
-		return nil, fmt.Errorf("account %s: webhook allowed_sources: %w", name, err)
+		return nil, nil, fmt.Errorf("account %s: webhook allowed_sources: %w", name, err)
 	}
-	g.sigs.configure(name, v)
 	proxies, err := netallow.Parse(cfg.TrustedProxies)
 	if err != nil {
-		return nil, fmt.Errorf("trusted_proxies: %w", err)
+		return nil, nil, fmt.Errorf("trusted_proxies: %w", err)
 	}
 	var source func(*http.Request) (string, bool)
 	if !allowed.Empty() {
@@ -366,7 +430,7 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 			return addr.String(), allowed.Contains(addr)
 		}
 	}
-	return ingest.NewWebhook(ingest.WebhookOptions{
+	h, err := ingest.NewWebhook(ingest.WebhookOptions{
 		Account: name, Verify: newCachedVerifier(v, g.sigs.observer(name)).Check, Store: g.st, SourceAllowed: source,
 		ExplainRejections: a.Webhook.ExplainRejections,
 		MaxBodyBytes:      a.Webhook.MaxBodyBytes, Logger: g.log, Stats: g.stats,
@@ -375,6 +439,10 @@ func (g *Gateway) webhook(cfg *config.Config, name string, a config.Account) (*i
 		Tracer:     g.tracer,
 		Shed:       g.shed.Shedding,
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, func() { g.sigs.configure(name, v) }, nil
 }
 
 // WebhookVerifyOptions are the verifier options of account name's webhook
@@ -693,66 +761,6 @@ func (g *Gateway) closeAll() {
 	for i := len(fns) - 1; i >= 0; i-- {
 		fns[i]()
 	}
-}
-
-// openStore opens the configured store. PostgreSQL is opened by the
-// postgres package when it is configured.
-func openStore(ctx context.Context, cfg *config.Config, opts Options) (store.Store, error) {
-	switch cfg.Store.Driver {
-	case "", "sqlite":
-		path := cfg.Store.DSN.Value()
-		if path == "" {
-			path = filepath.Join(cfg.DataDir, config.DefaultSQLiteFile)
-		}
-		// Exclusive: one gateway per SQLite file, and the leases a killed
-		// predecessor left are taken back at once (sqlite.Options).
-		st, err := sqlite.Open(ctx, path, sqlite.Options{MaxBatch: cfg.Store.GroupCommit.MaxBatch, MaxWait: cfg.Store.GroupCommit.MaxWait,
-			Synchronous: opts.SQLiteSynchronous, Exclusive: true,
-			QuickCheck: cfg.Store.SQLite.QuickCheck, QuickCheckBudget: cfg.Store.SQLite.QuickCheckBudget})
-		if err != nil {
-			return nil, fmt.Errorf("open store: %w", err)
-		}
-		logOpenCheck(opts.Logger, st.Path(), st.OpenCheck())
-		return st, nil
-	case "postgres":
-		return openPostgres(ctx, cfg, opts)
-	}
-	return nil, fmt.Errorf("open store: unknown driver %q", cfg.Store.Driver)
-}
-
-// logOpenCheck says what the SQLite store's open-time quick_check did: a
-// check abandoned for its budget is a warning (the file was not checked in
-// full), one that ran is an info line with its duration.
-func logOpenCheck(log *slog.Logger, path string, oc sqlite.OpenCheck) {
-	if log == nil {
-		return
-	}
-	switch {
-	case oc.Mode == sqlite.QuickCheckOff:
-		log.Info("store quick_check is off (store.sqlite.quick_check)", "path", path)
-	case !oc.Complete:
-		log.Warn("store quick_check did not finish within its budget and was abandoned; the file is served unchecked. "+
-			"Run `gateway store check` during a quiet hour, or set store.sqlite.quick_check: always (or a larger quick_check_budget)",
-			"path", path, "bytes", oc.Bytes, "budget", oc.Budget)
-	default:
-		log.Info("store quick_check ok", "path", path, "bytes", oc.Bytes, "duration", oc.Duration.Round(time.Millisecond))
-	}
-}
-
-func pluginSpecs(cfg *config.Config) []plugins.Spec {
-	var specs []plugins.Spec
-	for _, name := range sortedKeys(cfg.Plugins) {
-		p := cfg.Plugins[name]
-		var env []string
-		for _, k := range sortedKeys(p.Env) {
-			env = append(env, k+"="+p.Env[k].Value())
-		}
-		specs = append(specs, plugins.Spec{Name: name, Command: p.Command, Args: p.Args, Env: env, Dir: cfg.Dir, Config: p.Config,
-			Timeout: p.Timeout, Concurrency: p.Concurrency, SHA256: p.SHA256,
-			Supervisor: plugins.Supervisor{MaxCrashes: p.Supervisor.MaxCrashes, CrashWindow: p.Supervisor.Window,
-				BackoffMin: p.Supervisor.BackoffInitial, BackoffMax: p.Supervisor.BackoffMax}})
-	}
-	return specs
 }
 
 func accountNames(cfg *config.Config) []string { return sortedKeys(cfg.Corrigo.Accounts) }

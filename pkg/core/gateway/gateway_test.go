@@ -22,6 +22,7 @@ import (
 
 	"github.com/wogate/wogate/internal/testhttp"
 	"github.com/wogate/wogate/internal/testplugin"
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
@@ -311,7 +312,7 @@ func TestCommunicationLogBothDirections(t *testing.T) {
 	if err := w.stop(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := openStore(context.Background(), w.g.cfg, Options{})
+	st, err := assemble.OpenStore(context.Background(), w.g.cfg, assemble.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +481,7 @@ admin: {listen: ""}
 		t.Fatalf("New with a binary that is not a plugin: %v; want an error naming the plugin", err)
 	}
 	// The store New opened was closed again: a second gateway can open it.
-	st, err := openStore(context.Background(), cfg, Options{})
+	st, err := assemble.OpenStore(context.Background(), cfg, assemble.StoreOptions{})
 	if err != nil {
 		t.Fatalf("store left open after a failed New: %v", err)
 	}

@@ -117,14 +117,10 @@ func (in *actionIntake) store(ctx context.Context, plugin, account, messageID, k
 }
 
 // SubmitActions implements plugins.ActionQueue for the gateway's host
-// services: the actions are stored as an inbound event with MessageID
-// "plugin:<plugin>:<key>". An empty key gets a random one (no
-// deduplication).
-func (h *hostServices) SubmitActions(ctx context.Context, plugin, account, key string, actions []pluginapi.Action) error {
-	in := h.intake
-	if in == nil {
-		return fmt.Errorf("submit actions: %w", errors.ErrUnsupported)
-	}
+// services (assemble.HostOptions.Actions): the actions are stored as an
+// inbound event with MessageID "plugin:<plugin>:<key>". An empty key gets
+// a random one (no deduplication).
+func (in *actionIntake) SubmitActions(ctx context.Context, plugin, account, key string, actions []pluginapi.Action) error {
 	if !in.known(account) {
 		in.log.Warn("refused actions submitted by a plugin", "plugin", plugin, "account", account, "key", key, "reason", "unknown account")
 		return &pluginapi.Error{Message: fmt.Sprintf("unknown account %q", account)}
@@ -149,7 +145,7 @@ func (h *hostServices) SubmitActions(ctx context.Context, plugin, account, key s
 	return nil
 }
 
-var _ plugins.ActionQueue = (*hostServices)(nil)
+var _ plugins.ActionQueue = (*actionIntake)(nil)
 
 func kindList(actions []pluginapi.Action) []string {
 	out := make([]string, len(actions))

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/dispatch"
 	"github.com/wogate/wogate/pkg/core/plugins"
@@ -35,7 +36,7 @@ type intakeWorld struct {
 	t    *testing.T
 	st   *sqlite.Store
 	in   *actionIntake
-	hs   *hostServices
+	hs   *assemble.Host
 	logs *lockedBuffer
 }
 
@@ -81,10 +82,11 @@ func newIntakeWorld(t *testing.T, accounts map[string]bool) *intakeWorld {
 		<-done
 		_ = st.Close()
 	})
-	hs := &hostServices{accounts: map[string]bool{}, intake: in}
+	cfg := &config.Config{Corrigo: config.CorrigoConfig{Accounts: map[string]config.Account{}}}
 	for a := range accounts {
-		hs.accounts[a] = true
+		cfg.Corrigo.Accounts[a] = config.Account{}
 	}
+	hs := assemble.NewHost(cfg, assemble.HostOptions{Actions: in})
 	return &intakeWorld{t: t, st: st, in: in, hs: hs, logs: logs}
 }
 
@@ -269,13 +271,6 @@ func TestSubmitActionsStoreDownIsRetryable(t *testing.T) {
 	var pe *pluginapi.Error
 	if !errors.As(err, &pe) || !pe.Retryable {
 		t.Fatalf("got %v, want a retryable error", err)
-	}
-}
-
-func TestSubmitActionsWithoutIntake(t *testing.T) {
-	err := (&hostServices{}).SubmitActions(context.Background(), "csv", "acme", "k", []pluginapi.Action{{Kind: pluginapi.KindCheckIn, WorkOrderID: 1}})
-	if !errors.Is(err, errors.ErrUnsupported) {
-		t.Fatalf("got %v", err)
 	}
 }
 
@@ -561,7 +556,7 @@ func TestInboundAuth(t *testing.T) {
 	policies := map[string]config.PluginInbound{
 		"erp":  {Token: tok},
 		"hook": {HMACSecret: sec, HMACHeader: "X-Signature"},
-		"both": {Token: tok, HMACSecret: sec, HMACHeader: config.DefaultInboundHMACHeader},
+		"both": {Token: tok, HMACSecret: sec, HMACHeader: config.DefaultPlugin.Inbound.HMACHeader},
 		"csv":  {},
 		"lo":   {AllowUnauthenticatedOnLoopback: true},
 	}
@@ -597,10 +592,10 @@ func TestInboundAuth(t *testing.T) {
 		{name: "hmac of another body", plugin: "hook", hdr: map[string]string{"X-Signature": hmacHex(sec, body+" ")}, want: 401, wantErr: "X-Signature"},
 		{name: "hmac under another secret", plugin: "hook", hdr: map[string]string{"X-Signature": hmacHex("other-secret-0123456", body)}, want: 401},
 		{name: "hmac not hex", plugin: "hook", hdr: map[string]string{"X-Signature": "zz"}, want: 401},
-		{name: "hmac in the wrong header", plugin: "hook", hdr: map[string]string{config.DefaultInboundHMACHeader: good}, want: 401},
+		{name: "hmac in the wrong header", plugin: "hook", hdr: map[string]string{config.DefaultPlugin.Inbound.HMACHeader: good}, want: 401},
 		{name: "both: token only", plugin: "both", hdr: map[string]string{TokenHeader: tok}, want: 401},
-		{name: "both: hmac only", plugin: "both", hdr: map[string]string{config.DefaultInboundHMACHeader: good}, want: 401},
-		{name: "both", plugin: "both", hdr: map[string]string{TokenHeader: tok, config.DefaultInboundHMACHeader: good}, want: 200},
+		{name: "both: hmac only", plugin: "both", hdr: map[string]string{config.DefaultPlugin.Inbound.HMACHeader: good}, want: 401},
+		{name: "both", plugin: "both", hdr: map[string]string{TokenHeader: tok, config.DefaultPlugin.Inbound.HMACHeader: good}, want: 200},
 		{name: "no credential configured: no route", plugin: "csv", want: 404, wantErr: "has no inbound route"},
 		{name: "no credential configured, token sent", plugin: "csv", hdr: map[string]string{TokenHeader: tok}, want: 404},
 		{name: "unknown plugin", plugin: "nope", want: 404, wantErr: "no plugin"},

@@ -41,7 +41,7 @@ func (g *Gateway) runMaintenance(ctx context.Context) {
 				g.disp.Wake()
 			},
 			OnSilence: func(s reconcile.Silence) {
-				silences.put(g, s)
+				g.silences.put(s)
 				v := 0.0
 				if s.Silent {
 					v = 1
@@ -72,7 +72,7 @@ func (g *Gateway) runMaintenance(ctx context.Context) {
 		}
 	}
 	wg.Wait()
-	silences.drop(g)
+	g.silences.clear()
 }
 
 // eventRetention is the age handled events are pruned at: retention.events
@@ -98,39 +98,37 @@ func eventRetention(cfg *config.Config, events time.Duration, raised func(accoun
 // WebhookSilence returns, per account, the last webhook silence report of
 // its reconciler while the gateway runs (accounts never reported silent
 // are absent). Metrics and health checks read it.
-func (g *Gateway) WebhookSilence() map[string]reconcile.Silence { return silences.get(g) }
+func (g *Gateway) WebhookSilence() map[string]reconcile.Silence { return g.silences.get() }
 
-// silences holds the reports beside the Gateway (whose struct belongs to
-// the runtime wiring) until its maintenance loops stop.
-var silences = &silenceReports{m: map[*Gateway]map[string]reconcile.Silence{}}
-
+// silenceReports holds the reconcilers' last reports, per account, until
+// the maintenance loops stop.
 type silenceReports struct {
 	mu sync.Mutex
-	m  map[*Gateway]map[string]reconcile.Silence
+	m  map[string]reconcile.Silence
 }
 
-func (r *silenceReports) put(g *Gateway, s reconcile.Silence) {
+func (r *silenceReports) put(s reconcile.Silence) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.m[g] == nil {
-		r.m[g] = map[string]reconcile.Silence{}
+	if r.m == nil {
+		r.m = map[string]reconcile.Silence{}
 	}
-	r.m[g][s.Account] = s
+	r.m[s.Account] = s
 }
 
-func (r *silenceReports) get(g *Gateway) map[string]reconcile.Silence {
+func (r *silenceReports) get() map[string]reconcile.Silence {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := map[string]reconcile.Silence{}
-	for k, v := range r.m[g] {
+	out := make(map[string]reconcile.Silence, len(r.m))
+	for k, v := range r.m {
 		out[k] = v
 	}
 	return out
 }
 
-func (r *silenceReports) drop(g *Gateway) {
+func (r *silenceReports) clear() {
 	r.mu.Lock()
-	delete(r.m, g)
+	r.m = nil
 	r.mu.Unlock()
 }
 

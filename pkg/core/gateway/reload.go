@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/decide"
 	"github.com/wogate/wogate/pkg/core/dispatch"
@@ -145,15 +146,19 @@ func (g *Gateway) LastReload() ReloadStatus {
 // plugin inbound tokens, each existing account's webhook verification
 // (certificate, audience, clock skew, hashes, signed bytes, body limit),
 // retry limits and backoff, circuit breaker settings and (with
-// Options.LogLevel) log.level are reloaded.
+// Options.LogLevel) log.level are reloaded: the keys of the component
+// reloaders (reloaders).
 // Anything else that changed (listeners, store, data_dir, accounts added
 // or removed, account URLs and credentials, polling, reconciliation, the
 // event lease, retention, log format, sandbox) needs a restart: the
 // reload is refused with a *RestartRequiredError naming every such key.
 //
-// On any error the running configuration stays in force untouched and
-// plugins this reload started are stopped again. The outcome is logged,
-// counted in wogate_config_reloads_total and kept for LastReload.
+// Each component prepares first (builds and checks everything, changing
+// nothing); only when all have, the plugin manager starts the new plugins
+// and, at its swap, every component installs what it prepared, in one
+// step. On any error the running configuration stays in force untouched
+// and plugins this reload started are stopped again. The outcome is
+// logged, counted in wogate_config_reloads_total and kept for LastReload.
 func (g *Gateway) Reload(ctx context.Context, next *config.Config) (res ReloadResult, err error) {
 	g.rl.mu.Lock()
 	defer g.rl.mu.Unlock()
@@ -162,56 +167,34 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (res ReloadRe
 	start := time.Now()
 	defer func() { g.reloaded(res, err, time.Since(start)) }()
 
-	changed, restart := diffConfig(cur, next)
+	active := g.activeReloaders()
+	changed, restart := diffKeys(cur, next, active)
 	res.Changed = changed
-	var level slog.Level
-	if g.opts.LogLevel != nil {
-		// The logger's level is a variable the gateway may set.
-		restart = slices.DeleteFunc(restart, func(k string) bool { return k == "log.level" })
-		if err := level.UnmarshalText([]byte(next.Log.Level)); err != nil {
-			return res, fmt.Errorf("log.level: %w", err)
-		}
-	}
 	if len(restart) > 0 {
 		return res, &RestartRequiredError{Keys: restart}
 	}
-	eval, err := decide.NewEvaluator(next, nil)
-	if err != nil {
-		return res, err
-	}
-	hooks := map[string]*ingest.Webhook{}
-	shadow := map[string]bool{}
-	for _, name := range accountNames(next) {
-		a := next.Corrigo.Accounts[name]
-		shadow[name] = a.Shadow
-		if a.Webhook.Disabled || !hasPrefix(changed, "corrigo.accounts."+name+".webhook") {
-			continue
-		}
-		h, err := g.webhook(next, name, a)
+	swaps := make([]func(*ReloadResult), 0, len(active))
+	for _, r := range active {
+		swap, err := r.prepare(g, next, changed)
 		if err != nil {
 			return res, err
 		}
-		hooks[a.Webhook.Path] = h
+		if swap != nil {
+			swaps = append(swaps, swap)
+		}
 	}
-	res.Plugins, err = g.plugins.Reconfigure(ctx, pluginSpecs(next), func() {
-		// Everything else is swapped together with the plugins, so an
+	res.Plugins, err = g.plugins.Reconfigure(ctx, assemble.PluginSpecs(next), func() {
+		// Every component swaps here, together with the plugins, so an
 		// event evaluated from here on sees the new rules and the new
 		// plugin instances.
-		g.rl.eval.p.Store(eval)
-		for path, h := range hooks {
-			g.hooks[path].h.Store(h)
-		}
-		g.rl.intake.setShadow(shadow)
-		g.applyDelivery(next, &res)
-		if g.opts.LogLevel != nil {
-			g.opts.LogLevel.Set(level)
+		for _, swap := range swaps {
+			swap(&res)
 		}
 		g.rl.live.Store(next)
 	})
 	if err != nil {
 		return res, fmt.Errorf("plugins: %w", err)
 	}
-	res.Rules = eval.Rules()
 	return res, nil
 }
 
@@ -222,22 +205,6 @@ func (g *Gateway) ReloadFailed(err error) {
 	g.rl.mu.Lock()
 	defer g.rl.mu.Unlock()
 	g.reloaded(ReloadResult{OldVersion: g.current().Version}, err, 0)
-}
-
-// applyDelivery hands the retry and breaker settings of cfg to dispatch
-// and egress. Run flags (Options.Breaker, EgressBackoff) keep overriding
-// the file, as at start.
-func (g *Gateway) applyDelivery(cfg *config.Config, res *ReloadResult) {
-	d := cfg.Delivery
-	g.disp.SetRetryPolicy(dispatch.RetryPolicy{MaxAttempts: d.MaxAttempts, BackoffBase: d.BackoffInitial, BackoffMax: d.BackoffMax,
-		RetryAfterMax: retryAfterMax(d.RetryAfterMax)})
-	backoff := d.BackoffInitial
-	if g.opts.EgressBackoff > 0 {
-		backoff = g.opts.EgressBackoff
-	}
-	g.sender.SetRetryPolicy(egress.RetryPolicy{InitialBackoff: backoff, MaxBackoff: d.BackoffMax, MaxAttempts: d.MaxAttempts,
-		RetryAfterMax: retryAfterMax(d.RetryAfterMax)})
-	res.Breakers = g.sender.SetBreakers(breakerOptions(d.Breaker, g.opts.Breaker), accountBreakers(cfg, g.opts.Breaker))
 }
 
 // reloaded logs, counts and records one reload attempt.
@@ -285,64 +252,214 @@ func (in *actionIntake) isShadow(account string) bool {
 	return in.shadow[account]
 }
 
-// reloadable are the config keys a reload applies, as key prefixes; "*"
-// matches one segment (a map key). Every other key needs a restart, so a
-// key added to Config later is safe by default.
-var reloadable = []string{
-	"rules",
-	"plugins",
-	"corrigo.accounts.*.shadow",
-	"corrigo.accounts.*.webhook.certificate",
-	"corrigo.accounts.*.webhook.audience",
-	"corrigo.accounts.*.webhook.clock_skew",
-	"corrigo.accounts.*.webhook.hashes",
-	"corrigo.accounts.*.webhook.signed_bytes",
-	"corrigo.accounts.*.webhook.max_body_bytes",
-	"corrigo.accounts.*.webhook.names",
-	"corrigo.accounts.*.webhook.refuse_access_tokens",
-	"corrigo.accounts.*.webhook.allowed_sources",
-	"corrigo.accounts.*.webhook.explain_rejections",
-	"corrigo.accounts.*.breaker",
-	"delivery.max_attempts",
-	"delivery.backoff_initial",
-	"delivery.backoff_max",
-	"delivery.retry_after_max",
-	"delivery.breaker",
+// A componentReloader is one component's part of Reload: the config keys
+// it applies and its prepare step. The keys a reload may change are the
+// keys of the reloaders, and only those: every other key needs a restart,
+// so a key added to Config later is safe by default.
+type componentReloader struct {
+	// component names what the reloader changes.
+	component string
+	// keys are the config keys it applies, as key prefixes; "*" matches
+	// one segment (a map key).
+	keys []string
+	// only, if set, says whether g can apply the keys at all; if it
+	// cannot, they need a restart.
+	only func(g *Gateway) bool
+	// prepare builds the component's new state from next (changed are
+	// the keys that differ), checking everything and changing nothing;
+	// an error refuses the reload. swap, nil when there is nothing to
+	// do, installs the state: it runs inside the plugin swap with every
+	// other component's, must be quick and cannot fail.
+	prepare func(g *Gateway, next *config.Config, changed []string) (swap func(*ReloadResult), err error)
+}
+
+// reloaders are the components a reload changes, prepared in this order.
+// The plugin manager is not among them: its Reconfigure is the swap
+// (starting new plugins is its prepare, undone when it fails), and it
+// applies the plugins key.
+var reloaders = []componentReloader{
+	{component: "plugins", keys: []string{"plugins"}, prepare: preparePlugins},
+	{component: "rules", keys: []string{"rules", "corrigo.accounts.*.shadow"}, prepare: prepareRules},
+	{component: "webhooks", keys: []string{
+		"corrigo.accounts.*.webhook.certificate",
+		"corrigo.accounts.*.webhook.audience",
+		"corrigo.accounts.*.webhook.clock_skew",
+		"corrigo.accounts.*.webhook.hashes",
+		"corrigo.accounts.*.webhook.signed_bytes",
+		"corrigo.accounts.*.webhook.max_body_bytes",
+		"corrigo.accounts.*.webhook.names",
+		"corrigo.accounts.*.webhook.refuse_access_tokens",
+		"corrigo.accounts.*.webhook.allowed_sources",
+		"corrigo.accounts.*.webhook.explain_rejections",
+	}, prepare: prepareWebhooks},
+	{component: "intake", keys: []string{"corrigo.accounts.*.shadow"}, prepare: prepareIntake},
+	{component: "dispatch", keys: []string{
+		"delivery.max_attempts", "delivery.backoff_initial", "delivery.backoff_max", "delivery.retry_after_max",
+	}, prepare: prepareDispatch},
+	{component: "egress", keys: []string{
+		"delivery.max_attempts", "delivery.backoff_initial", "delivery.backoff_max", "delivery.retry_after_max",
+		"delivery.breaker", "corrigo.accounts.*.breaker",
+	}, prepare: prepareEgress},
+	{component: "log", keys: []string{"log.level"}, prepare: prepareLogLevel,
+		only: func(g *Gateway) bool { return g.opts.LogLevel != nil }}, // the logger's level is a variable the gateway may set
+}
+
+// activeReloaders are the reloaders g can run.
+func (g *Gateway) activeReloaders() []componentReloader {
+	var out []componentReloader
+	for _, r := range reloaders {
+		if r.only == nil || r.only(g) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// preparePlugins has nothing to build: plugins.Manager.Reconfigure
+// checks the specs, starts what changed and swaps.
+func preparePlugins(*Gateway, *config.Config, []string) (func(*ReloadResult), error) {
+	return nil, nil
+}
+
+// prepareRules compiles the new rules against the new plugin set.
+func prepareRules(g *Gateway, next *config.Config, _ []string) (func(*ReloadResult), error) {
+	eval, err := decide.NewEvaluator(next, nil)
+	if err != nil {
+		return nil, err
+	}
+	return func(res *ReloadResult) {
+		g.rl.eval.p.Store(eval)
+		res.Rules = eval.Rules()
+	}, nil
+}
+
+// prepareWebhooks builds a new endpoint (verifier, claims, allowlist) for
+// each account whose webhook settings changed; the paths keep their
+// slots.
+func prepareWebhooks(g *Gateway, next *config.Config, changed []string) (func(*ReloadResult), error) {
+	hooks := map[string]*ingest.Webhook{}
+	var records []func() // the signature tracker learns the new verifiers' combinations (signatures.go)
+	for _, name := range accountNames(next) {
+		a := next.Corrigo.Accounts[name]
+		if a.Webhook.Disabled || !hasPrefix(changed, "corrigo.accounts."+name+".webhook") {
+			continue
+		}
+		h, configured, err := g.webhook(next, name, a)
+		if err != nil {
+			return nil, err
+		}
+		hooks[a.Webhook.Path] = h
+		records = append(records, configured)
+	}
+	if len(hooks) == 0 {
+		return nil, nil
+	}
+	return func(*ReloadResult) {
+		for path, h := range hooks {
+			g.hooks[path].h.Store(h)
+		}
+		for _, configured := range records {
+			configured()
+		}
+	}, nil
+}
+
+// prepareIntake takes the accounts' shadow flags for actions plugins
+// submit on their own.
+func prepareIntake(g *Gateway, next *config.Config, _ []string) (func(*ReloadResult), error) {
+	shadow := map[string]bool{}
+	for name, a := range next.Corrigo.Accounts {
+		shadow[name] = a.Shadow
+	}
+	return func(*ReloadResult) { g.rl.intake.setShadow(shadow) }, nil
+}
+
+// prepareDispatch takes the events' retry settings.
+func prepareDispatch(g *Gateway, next *config.Config, _ []string) (func(*ReloadResult), error) {
+	d := next.Delivery
+	apply, err := g.disp.PrepareRetryPolicy(dispatch.RetryPolicy{MaxAttempts: d.MaxAttempts, BackoffBase: d.BackoffInitial,
+		BackoffMax: d.BackoffMax, RetryAfterMax: retryAfterMax(d.RetryAfterMax)})
+	if err != nil {
+		return nil, err
+	}
+	return func(*ReloadResult) { apply() }, nil
+}
+
+// prepareEgress takes the actions' retry settings and the breakers. Run
+// flags (Options.Breaker, EgressBackoff) keep overriding the file, as at
+// start.
+func prepareEgress(g *Gateway, next *config.Config, _ []string) (func(*ReloadResult), error) {
+	d := next.Delivery
+	backoff := d.BackoffInitial
+	if g.opts.EgressBackoff > 0 {
+		backoff = g.opts.EgressBackoff
+	}
+	r, err := g.sender.PrepareReload(egress.RetryPolicy{InitialBackoff: backoff, MaxBackoff: d.BackoffMax, MaxAttempts: d.MaxAttempts,
+		RetryAfterMax: retryAfterMax(d.RetryAfterMax)}, breakerOptions(d.Breaker, g.opts.Breaker), accountBreakers(next, g.opts.Breaker))
+	if err != nil {
+		return nil, err
+	}
+	return func(res *ReloadResult) { res.Breakers = g.sender.Apply(r) }, nil
+}
+
+// prepareLogLevel parses log.level for Options.LogLevel.
+func prepareLogLevel(g *Gateway, next *config.Config, _ []string) (func(*ReloadResult), error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(next.Log.Level)); err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	return func(*ReloadResult) { g.opts.LogLevel.Set(level) }, nil
 }
 
 // diffConfig lists the keys that differ between a and b and, among them,
-// those that need a restart. An account added or removed is a restart
-// key of its own ("corrigo.accounts.<name>").
+// those that need a restart on any gateway (the reloaders' keys, without
+// those only some gateways can apply).
 func diffConfig(a, b *config.Config) (changed, restart []string) {
+	var always []componentReloader
+	for _, r := range reloaders {
+		if r.only == nil {
+			always = append(always, r)
+		}
+	}
+	return diffKeys(a, b, always)
+}
+
+// diffKeys lists the keys that differ between a and b and, among them,
+// those that none of rs applies. An account added or removed is a
+// restart key of its own ("corrigo.accounts.<name>").
+func diffKeys(a, b *config.Config, rs []componentReloader) (changed, restart []string) {
 	diffValue(reflect.ValueOf(*a), reflect.ValueOf(*b), "", &changed)
 	sort.Strings(changed)
 	for _, k := range changed {
-		if !isReloadable(k) {
+		if !isReloadable(k, rs) {
 			restart = append(restart, k)
 		}
 	}
 	return changed, restart
 }
 
-func isReloadable(key string) bool {
+func isReloadable(key string, rs []componentReloader) bool {
 	ks := strings.Split(key, ".")
-	for _, p := range reloadable {
-		ps := strings.Split(p, ".")
-		if len(ks) < len(ps) {
-			continue
-		}
-		ok := true
-		for i, seg := range ps {
-			if seg != "*" && seg != ks[i] {
-				ok = false
-				break
-			}
-		}
-		if ok {
+	for _, r := range rs {
+		if slices.ContainsFunc(r.keys, func(p string) bool { return matchKey(ks, p) }) {
 			return true
 		}
 	}
 	return false
+}
+
+// matchKey reports whether the key split into ks lies under the prefix p.
+func matchKey(ks []string, p string) bool {
+	ps := strings.Split(p, ".")
+	if len(ks) < len(ps) {
+		return false
+	}
+	for i, seg := range ps {
+		if seg != "*" && seg != ks[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // hasPrefix reports whether a key in keys is prefix or lies under it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -311,5 +312,92 @@ func TestDiffConfigTLSNeedsRestart(t *testing.T) {
 	changed, restart := diffConfig(a, b)
 	if !slices.Equal(restart, changed) || len(restart) != 2 {
 		t.Fatalf("changed = %v, restart = %v; want both TLS keys to need a restart", changed, restart)
+	}
+}
+
+// TestReloadPrepareFailureChangesNoComponent: a reload that changes every
+// component's keys and that one component refuses while preparing leaves
+// every component as it was (rules, webhooks, intake, dispatch, egress,
+// log level, plugins, the config in force); without the refused value
+// the same reload changes each of them.
+func TestReloadPrepareFailureChangesNoComponent(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	g := w.g
+	g.opts.LogLevel = new(slog.LevelVar)
+	cur := g.current()
+	path := cur.Corrigo.Accounts["main"].Webhook.Path
+	type state struct {
+		live     *config.Config
+		eval     any
+		hook     any
+		shadow   bool
+		dispatch any
+		egress   any
+		level    slog.Level
+		pid      int
+	}
+	snapshot := func() state {
+		return state{live: g.current(), eval: g.rl.eval.p.Load(), hook: g.hooks[path].h.Load(), shadow: g.rl.intake.isShadow("main"),
+			dispatch: g.disp.RetryPolicy(), egress: g.sender.RetryPolicy(), level: g.opts.LogLevel.Level(),
+			pid: g.plugins.Health()["accept"].PID}
+	}
+	// everything changes a key of each component.
+	everything := func() *config.Config {
+		next := *cur
+		next.Version = "next"
+		next.Rules = slices.Clone(cur.Rules)
+		next.Rules[0].When += " && event.WorkOrderId > 0"
+		next.Corrigo.Accounts = maps.Clone(cur.Corrigo.Accounts)
+		acc := next.Corrigo.Accounts["main"]
+		acc.Shadow = true
+		acc.Webhook.ClockSkew += time.Minute
+		acc.Breaker.ConsecutiveFailures = 9
+		next.Corrigo.Accounts["main"] = acc
+		next.Delivery.MaxAttempts = 7
+		next.Delivery.Breaker.ConsecutiveFailures = 9
+		next.Log.Level = "error"
+		return &next
+	}
+	before := snapshot()
+	for _, f := range []struct {
+		name string
+		edit func(*config.Config)
+		want string
+	}{
+		// egress prepares after rules, webhooks, intake and dispatch.
+		{"egress refuses a negative breaker timeout", func(c *config.Config) {
+			acc := c.Corrigo.Accounts["main"]
+			acc.Breaker.OpenTimeout = -time.Second
+			c.Corrigo.Accounts["main"] = acc
+		}, "negative breaker open timeout"},
+		{"the webhook certificate does not parse", func(c *config.Config) {
+			acc := c.Corrigo.Accounts["main"]
+			acc.Webhook.Certificate = "not a certificate"
+			c.Corrigo.Accounts["main"] = acc
+		}, "account main"},
+		{"log.level is not a level", func(c *config.Config) { c.Log.Level = "loud" }, "log.level"},
+	} {
+		next := everything()
+		f.edit(next)
+		_, err := g.Reload(t.Context(), next)
+		if err == nil || !strings.Contains(err.Error(), f.want) {
+			t.Fatalf("%s: err = %v, want it to mention %q", f.name, err, f.want)
+		}
+		if after := snapshot(); after != before {
+			t.Fatalf("%s: a failed reload changed a component:\nbefore %+v\nafter  %+v", f.name, before, after)
+		}
+	}
+	res, err := g.Reload(t.Context(), everything())
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := snapshot()
+	if after.live == before.live || after.eval == before.eval || after.hook == before.hook || !after.shadow ||
+		after.dispatch == before.dispatch || after.egress == before.egress || after.level != slog.LevelError ||
+		!slices.Equal(res.Breakers, []string{"main"}) {
+		t.Fatalf("the same reload without the refused value did not change every component:\nbefore %+v\nafter  %+v\nresult %+v", before, after, res)
+	}
+	if after.pid != before.pid {
+		t.Fatalf("unchanged plugin restarted: pid %d → %d", before.pid, after.pid)
 	}
 }

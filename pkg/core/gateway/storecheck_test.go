@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/core/store/postgres"
@@ -94,7 +95,7 @@ func TestNewRefusesCorruptStore(t *testing.T) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
-	r, err := CheckStore(context.Background(), cfg, "")
+	r, err := assemble.CheckStore(context.Background(), cfg, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestNewChecksIntactStore(t *testing.T) {
 	if !strings.Contains(logs.String(), "store quick_check ok") {
 		t.Errorf("no quick_check line in the log:\n%s", logs.String())
 	}
-	r, err := CheckStore(context.Background(), cfg, "")
+	r, err := assemble.CheckStore(context.Background(), cfg, "")
 	if err != nil || !r.OK() {
 		t.Errorf("check of the intact store: %+v, %v", r, err)
 	}
@@ -143,7 +144,7 @@ func TestCheckStorePostgres(t *testing.T) {
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatal(err)
 	}
-	r, err := CheckStore(ctx, cfg, schema)
+	r, err := assemble.CheckStore(ctx, cfg, schema)
 	if err != nil || r.OK() || !strings.Contains(strings.Join(r.Problems, "\n"), "schema_migrations") {
 		t.Errorf("check of an empty schema: %+v, %v", r, err)
 	}
@@ -152,7 +153,7 @@ func TestCheckStorePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = st.Close()
-	r, err = CheckStore(ctx, cfg, schema)
+	r, err = assemble.CheckStore(ctx, cfg, schema)
 	if err != nil || !r.OK() || r.Check != "schema" || !strings.HasPrefix(r.Target, "postgres://") {
 		t.Errorf("check of a migrated schema: %+v, %v", r, err)
 	}
@@ -167,13 +168,13 @@ func TestCheckStorePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = conn.Close(ctx)
-	r, err = CheckStore(ctx, cfg, schema)
+	r, err = assemble.CheckStore(ctx, cfg, schema)
 	if err != nil || r.OK() || !strings.Contains(strings.Join(r.Problems, "\n"), "upgrade wogate") {
 		t.Errorf("check with a future migration: %+v, %v", r, err)
 	}
 	// Without a password in the output.
 	cfg.Store.DSN = config.Secret("postgres://u:s3cret-pw@127.0.0.1:1/db?connect_timeout=1")
-	_, err = CheckStore(ctx, cfg, schema)
+	_, err = assemble.CheckStore(ctx, cfg, schema)
 	if err == nil || strings.Contains(err.Error(), "s3cret-pw") {
 		t.Errorf("unreachable database: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/store"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/corrigo/sandbox"
@@ -78,7 +79,7 @@ func TestUnexpectedAnswersReachTheCommunicationLog(t *testing.T) {
 		if err := w.stop(); err != nil { // flushes the log
 			t.Fatal(err)
 		}
-		st, err := openStore(ctx, w.g.cfg, Options{})
+		st, err := assemble.OpenStore(ctx, w.g.cfg, assemble.StoreOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
+	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/tracing/tracectx"
 	"github.com/wogate/wogate/pkg/corrigo"
 	"github.com/wogate/wogate/pkg/pluginapi"
@@ -123,14 +124,16 @@ type Supervisor struct {
 	CrashWindow time.Duration
 }
 
-// DefaultSupervisor is used when no WithSupervisor option is given.
+// DefaultSupervisor is used when no WithSupervisor option is given. Its
+// crash and restart settings are the configuration's defaults
+// (plugins.<name>.supervisor, config.DefaultPlugin), declared there once.
 var DefaultSupervisor = Supervisor{
 	HealthInterval: 5 * time.Second,
 	PingTimeout:    2 * time.Second,
-	BackoffMin:     250 * time.Millisecond,
-	BackoffMax:     30 * time.Second,
-	MaxCrashes:     5,
-	CrashWindow:    10 * time.Minute,
+	BackoffMin:     config.DefaultPlugin.Supervisor.BackoffInitial,
+	BackoffMax:     config.DefaultPlugin.Supervisor.BackoffMax,
+	MaxCrashes:     config.DefaultPlugin.Supervisor.MaxCrashes,
+	CrashWindow:    config.DefaultPlugin.Supervisor.Window,
 }
 
 func (s Supervisor) withDefaults() Supervisor { return s.over(DefaultSupervisor) }

@@ -35,10 +35,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wogate/wogate/pkg/core/assemble"
 	"github.com/wogate/wogate/pkg/core/config"
 	"github.com/wogate/wogate/pkg/core/decide"
 	"github.com/wogate/wogate/pkg/core/dispatch"
-	"github.com/wogate/wogate/pkg/core/gateway"
 	pluginmgr "github.com/wogate/wogate/pkg/core/plugins"
 	"github.com/wogate/wogate/pkg/core/ruletest"
 	"github.com/wogate/wogate/pkg/core/store"
@@ -189,13 +189,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var plugins dispatch.Plugins = recordedPlugins{r}
 	classify := r.recordedVerdict
 	if o.WithPlugins {
-		m := pluginmgr.NewManager(gateway.NewPluginHost(o.Config, r, r, &overlayKV{src: o.Source}), log.With("component", "plugins"))
+		m := pluginmgr.NewManager(assemble.NewHost(o.Config, assemble.HostOptions{Reader: r, Settings: r, KV: &overlayKV{src: o.Source}}), log.With("component", "plugins"))
 		defer func() {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
 			_ = m.Close(cctx)
 		}()
-		if err := m.Start(ctx, gateway.PluginSpecs(o.Config)); err != nil {
+		if err := m.Start(ctx, assemble.PluginSpecs(o.Config)); err != nil {
 			return nil, fmt.Errorf("start plugins: %w", err)
 		}
 		plugins, classify = m, decide.ClassifyPluginError

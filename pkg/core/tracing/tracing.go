@@ -79,7 +79,7 @@ func New(ctx context.Context, cfg config.Tracing, opts Options) (*Provider, erro
 	}
 	name := cfg.ServiceName
 	if name == "" {
-		name = config.DefaultTracingServiceName
+		name = config.DefaultConfig.Tracing.ServiceName
 	}
 	kvs := []attribute.KeyValue{semconv.ServiceName(name)}
 	if opts.ServiceVersion != "" {
