@@ -8,7 +8,36 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/wogate/wogate/pkg/core/config"
 )
+
+// readmeConfigLoads writes the config of a generated plugin's README to
+// config.yaml beside it and loads it as the gateway would: what the README
+// tells a vendor to run must be a complete, valid config.
+func readmeConfigLoads(t *testing.T, dir string) {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```yaml\n")
+	yml, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatalf("README.md has no yaml block:\n%s", readme)
+	}
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("the README's config does not load: %v\n%s", err, yml)
+	}
+	if !cfg.UsesSandbox() || len(cfg.Plugins) != 1 || len(cfg.Rules) != 1 {
+		t.Fatalf("the README's config does not run the plugin against the sandbox:\n%s", yml)
+	}
+}
 
 // A generated Go plugin builds against the repository's SDK (through
 // --sdk-dir's replace, offline: GOPROXY=off, the module cache has what the
@@ -38,6 +67,7 @@ func TestPluginNewGo(t *testing.T) {
 	run("vet", "./...")
 	run("test", "-count=1", "./...")
 	run("build", "-o", "acme-erp", ".")
+	readmeConfigLoads(t, dir)
 
 	out.Reset()
 	if code := pluginsMain(t.Context(), []string{"describe", filepath.Join(dir, "acme-erp")}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "name:         acme-erp\n") {
@@ -87,6 +117,7 @@ func TestPluginNewPython(t *testing.T) {
 	if o, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("unittest: %v\n%s", err, o)
 	}
+	readmeConfigLoads(t, dir)
 	out.Reset()
 	if code := pluginsMain(t.Context(), []string{"describe", python, "--", filepath.Join(dir, "main.py")}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "name:         acme-py\n") {
 		t.Fatalf("describe: exit %d, %s%s", code, out.String(), errOut.String())
