@@ -75,8 +75,13 @@ func (c *Config) Any(key string) (any, bool) {
 	return v, ok && v != nil
 }
 
-// KeyPath is the path naming key of this object in problems.
+// KeyPath is the path naming key of this object in problems. An empty
+// key is written `""`, so it stays visible in the path (and an object
+// under it is not taken for the top level).
 func (c *Config) KeyPath(key string) string {
+	if key == "" {
+		key = `""`
+	}
 	if c.path == "" {
 		return key
 	}
