@@ -74,33 +74,9 @@ func (ti *TokenInspection) Verified() []ComboResult {
 // configuration decides acceptance. Errors are *VerifyError for a token
 // that cannot be decoded, or a certificate error.
 func InspectToken(token string, certPEM []byte) (*TokenInspection, error) {
-	token = strings.TrimSpace(token)
-	if len(token) >= 6 && strings.EqualFold(token[:6], "bearer") && (len(token) == 6 || token[6] == ' ' || token[6] == '\t') {
-		token = strings.TrimSpace(token[6:])
-	}
-	if token == "" {
-		return nil, &VerifyError{Reason: ReasonMissingToken, Err: errors.New("no token")}
-	}
-	if len(token) > DefaultMaxTokenBytes {
-		return nil, verr(ReasonMalformed, "token is %d bytes, limit %d", len(token), DefaultMaxTokenBytes)
-	}
-	dataSeg, sigSeg, ok := strings.Cut(token, TokenSeparator)
-	if !ok {
-		return nil, verr(ReasonMalformed, "no %s separator", TokenSeparator)
-	}
-	if strings.Contains(sigSeg, TokenSeparator) {
-		return nil, verr(ReasonMalformed, "more than one %s separator", TokenSeparator)
-	}
-	if dataSeg == "" || sigSeg == "" {
-		return nil, verr(ReasonMalformed, "empty data or signature segment")
-	}
-	data, err := decodeTokenSegment(dataSeg)
+	dataSeg, data, sig, err := splitToken(token, DefaultMaxTokenBytes)
 	if err != nil {
-		return nil, verr(ReasonBadBase64, "data segment: %w", err)
-	}
-	sig, err := decodeTokenSegment(sigSeg)
-	if err != nil {
-		return nil, verr(ReasonBadBase64, "signature segment: %w", err)
+		return nil, err
 	}
 	ti := &TokenInspection{Gzipped: bytes.HasPrefix(data, gzipMagic), DataBytes: len(data), SignatureBytes: len(sig)}
 	plain := data

@@ -288,33 +288,9 @@ func (v *Verifier) Check(token string) (string, error) {
 // parsed, except that a SignedGunzipped combination must inflate (bounded)
 // to know what was signed.
 func (v *Verifier) VerifyToken(token string) (*VerifyResult, error) {
-	token = strings.TrimSpace(token)
-	if len(token) >= 6 && strings.EqualFold(token[:6], "bearer") && (len(token) == 6 || token[6] == ' ' || token[6] == '\t') {
-		token = strings.TrimSpace(token[6:])
-	}
-	if token == "" {
-		return nil, &VerifyError{Reason: ReasonMissingToken, Err: errors.New("no token")}
-	}
-	if len(token) > v.maxToken {
-		return nil, verr(ReasonMalformed, "token is %d bytes, limit %d", len(token), v.maxToken)
-	}
-	dataSeg, sigSeg, ok := strings.Cut(token, TokenSeparator)
-	if !ok {
-		return nil, verr(ReasonMalformed, "no %s separator", TokenSeparator)
-	}
-	if strings.Contains(sigSeg, TokenSeparator) {
-		return nil, verr(ReasonMalformed, "more than one %s separator", TokenSeparator)
-	}
-	if dataSeg == "" || sigSeg == "" {
-		return nil, verr(ReasonMalformed, "empty data or signature segment")
-	}
-	data, err := decodeTokenSegment(dataSeg)
+	dataSeg, data, sig, err := splitToken(token, v.maxToken)
 	if err != nil {
-		return nil, verr(ReasonBadBase64, "data segment: %w", err)
-	}
-	sig, err := decodeTokenSegment(sigSeg)
-	if err != nil {
-		return nil, verr(ReasonBadBase64, "signature segment: %w", err)
+		return nil, err
 	}
 	// A signature is exactly as long as the modulus. Checking that first is
 	// free, while crypto/rsa rebuilds the key's Montgomery parameters on
@@ -553,4 +529,39 @@ func gunzipBounded(data []byte, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("gzip: %w (%d bytes)", errInflateLimit, limit)
 	}
 	return buf.Bytes(), nil
+}
+
+// splitToken strips an optional "Bearer " prefix, checks the token's size
+// and shape (one "<---->" between two non-empty segments) and
+// base64-decodes both segments; dataSeg is the data segment as sent (one
+// of the byte strings a signature may cover). VerifyToken and InspectToken
+// share it, so a token inspected is read exactly as the verifier reads it.
+func splitToken(token string, limit int) (dataSeg string, data, sig []byte, err error) {
+	token = strings.TrimSpace(token)
+	if len(token) >= 6 && strings.EqualFold(token[:6], "bearer") && (len(token) == 6 || token[6] == ' ' || token[6] == '\t') {
+		token = strings.TrimSpace(token[6:])
+	}
+	if token == "" {
+		return "", nil, nil, &VerifyError{Reason: ReasonMissingToken, Err: errors.New("no token")}
+	}
+	if len(token) > limit {
+		return "", nil, nil, verr(ReasonMalformed, "token is %d bytes, limit %d", len(token), limit)
+	}
+	dataSeg, sigSeg, ok := strings.Cut(token, TokenSeparator)
+	if !ok {
+		return "", nil, nil, verr(ReasonMalformed, "no %s separator", TokenSeparator)
+	}
+	if strings.Contains(sigSeg, TokenSeparator) {
+		return "", nil, nil, verr(ReasonMalformed, "more than one %s separator", TokenSeparator)
+	}
+	if dataSeg == "" || sigSeg == "" {
+		return "", nil, nil, verr(ReasonMalformed, "empty data or signature segment")
+	}
+	if data, err = decodeTokenSegment(dataSeg); err != nil {
+		return "", nil, nil, verr(ReasonBadBase64, "data segment: %w", err)
+	}
+	if sig, err = decodeTokenSegment(sigSeg); err != nil {
+		return "", nil, nil, verr(ReasonBadBase64, "signature segment: %w", err)
+	}
+	return dataSeg, data, sig, nil
 }
