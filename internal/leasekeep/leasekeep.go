@@ -21,6 +21,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/wogate/wogate/internal/backoff"
 )
 
 // RenewFunc extends the leases of ids by the Keeper's lease and returns
@@ -107,6 +109,35 @@ func (h *Hold) lapse() {
 			h.cancel()
 		}
 	})
+}
+
+// RetryWrite calls write until it succeeds or fails for good (retryable
+// says no), ctx ends or the lease lapses, waiting 100 ms, 200 ms, … up to
+// 2 s between tries (onRetry is told each wait). It is how a worker keeps
+// the outcome of work already done when a store write fails for a moment
+// (a dropped PostgreSQL connection, a busy SQLite file): the pool
+// reconnects meanwhile, and the lease, still renewed, keeps the row ours.
+// It returns the last error. A nil Hold retries until ctx ends.
+func (h *Hold) RetryWrite(ctx context.Context, write func() error, retryable func(error) bool, onRetry func(try int, wait time.Duration, err error)) error {
+	err := write()
+	for try := 1; err != nil && retryable(err) && ctx.Err() == nil; try++ {
+		wait := backoff.Exponential(100*time.Millisecond, 2*time.Second, try)
+		if onRetry != nil {
+			onRetry(try, wait, err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-h.Lapsed():
+			t.Stop()
+			return err
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		err = write()
+	}
+	return err
 }
 
 // Held returns the ids being renewed, in order (tests, metrics).

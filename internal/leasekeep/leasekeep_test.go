@@ -126,3 +126,39 @@ func TestKeeperRunStops(t *testing.T) {
 		t.Fatal("Run did not return")
 	}
 }
+
+// TestRetryWrite: a recoverable failure is retried with the doubling wait
+// until the write succeeds; a permanent one, or a lapsed lease, ends it.
+func TestRetryWrite(t *testing.T) {
+	k := New(time.Hour, func(context.Context, []int64) (int, error) { return 0, nil }, slog.New(slog.DiscardHandler))
+	transient, permanent := errors.New("connection reset"), errors.New("lease lost")
+	retryable := func(err error) bool { return err == transient }
+	ctx := context.Background()
+
+	calls := 0
+	var waits []time.Duration
+	h := k.Hold(1, nil)
+	err := h.RetryWrite(ctx, func() error {
+		calls++
+		if calls < 3 {
+			return transient
+		}
+		return nil
+	}, retryable, func(_ int, wait time.Duration, _ error) { waits = append(waits, wait) })
+	if err != nil || calls != 3 || !slices.Equal(waits, []time.Duration{100 * time.Millisecond, 200 * time.Millisecond}) {
+		t.Fatalf("err %v after %d calls, waits %v", err, calls, waits)
+	}
+
+	calls = 0
+	if err := h.RetryWrite(ctx, func() error { calls++; return permanent }, retryable, nil); err != permanent || calls != 1 {
+		t.Fatalf("permanent failure: %v after %d calls", err, calls)
+	}
+
+	cancelled := false
+	lapsing := k.Hold(2, func() { cancelled = true })
+	lapsing.lapse()
+	calls = 0
+	if err := lapsing.RetryWrite(ctx, func() error { calls++; return transient }, retryable, nil); err != transient || calls != 1 || !cancelled {
+		t.Fatalf("lapsed hold: %v after %d calls", err, calls)
+	}
+}

@@ -475,7 +475,7 @@ func (d *Dispatcher) handle(ctx context.Context, ev *store.Event) {
 			}
 		}
 	}
-	if err := d.completeEvent(ctx, ev.ID, out, log); err != nil {
+	if err := d.completeEvent(ctx, hold, ev.ID, out, log); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			log.Warn("lease lost before the outcome was stored; another worker has the event")
 			return
@@ -740,30 +740,16 @@ func (d *Dispatcher) callPlugin(ctx context.Context, plugin, rule string, shadow
 	return acts, tracectx.Traceparent(ctx), nil
 }
 
-// completeEvent stores an outcome. A failed write (a dropped PostgreSQL
-// connection, a busy SQLite file) is retried, with backoff, for as long
-// as the event's lease is renewed — the pool reconnects meanwhile — so
-// the plugin's work is not thrown away and its lane does not stall for a
-// lease; ctx ends when the lease can no longer be renewed, or at the
-// drain deadline. A lost lease, an invalid outcome and a closed store are
-// not retried.
-func (d *Dispatcher) completeEvent(ctx context.Context, id int64, out store.Outcome, log *slog.Logger) error {
-	wait := 100 * time.Millisecond
-	for try := 1; ; try++ {
-		err := d.o.Store.CompleteEvent(ctx, id, d.o.Owner, out)
-		if err == nil || errors.Is(err, store.ErrLeaseLost) || errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrClosed) || ctx.Err() != nil {
-			return err
-		}
-		log.Warn("store outcome failed; retrying while the lease holds", "try", try, "next", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		wait = min(2*wait, 2*time.Second)
-	}
+// completeEvent stores an outcome, retrying a failed write while the
+// event's lease holds (leasekeep.Hold.RetryWrite), so the plugin's work is
+// not thrown away and its lane does not stall for a lease; ctx ends when
+// the lease can no longer be renewed, or at the drain deadline. A lost
+// lease, an invalid outcome and a closed store are not retried.
+func (d *Dispatcher) completeEvent(ctx context.Context, hold *leasekeep.Hold, id int64, out store.Outcome, log *slog.Logger) error {
+	return hold.RetryWrite(ctx, func() error { return d.o.Store.CompleteEvent(ctx, id, d.o.Owner, out) }, store.WriteMayRecover,
+		func(try int, wait time.Duration, err error) {
+			log.Warn("store outcome failed; retrying while the lease holds", "try", try, "next", wait, "err", err)
+		})
 }
 
 // duplicateNew reports why a NewWorkOrder event is a duplicate: the same

@@ -293,20 +293,9 @@ func (w *Worker) handle(sendCtx context.Context, a store.OutboxAction) {
 	// A failed write is retried while the lease is renewed (the store
 	// reconnects meanwhile): a send that happened and is not recorded is
 	// sent again by the next claimer, after a check.
-	err := record()
-	for wait := 100 * time.Millisecond; err != nil && retryableRecord(err); wait = min(2*wait, 2*time.Second) {
+	err := hold.RetryWrite(sctx, record, store.WriteMayRecover, func(_ int, wait time.Duration, err error) {
 		w.opts.Logger.Warn("egress: record action result failed; retrying while the lease holds", "action", a.ID, "next", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-hold.Lapsed():
-		case <-sctx.Done():
-		case <-t.C:
-			err = record()
-			continue
-		}
-		t.Stop()
-		break
-	}
+	})
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrLeaseLost):
@@ -315,14 +304,6 @@ func (w *Worker) handle(sendCtx context.Context, a store.OutboxAction) {
 	default:
 		w.opts.Logger.Error("egress: record action result", "action", a.ID, "status", r.Status, "retry", r.Retry, "err", err)
 	}
-}
-
-// retryableRecord says whether a failed result write may succeed if tried
-// again: not when the lease is gone, the write is invalid or the store is
-// closed.
-func retryableRecord(err error) bool {
-	return !errors.Is(err, store.ErrLeaseLost) && !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrClosed) &&
-		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // dueTimes keeps the earliest times at which retries scheduled by this

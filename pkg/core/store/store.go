@@ -34,6 +34,14 @@ var (
 	ErrReadOnly = errors.New("store: opened read-only")
 )
 
+// WriteMayRecover says whether a failed write may succeed if tried again
+// (a dropped connection, a busy database): not when the lease is gone, the
+// write is invalid, the store is closed or the caller's context ended.
+func WriteMayRecover(err error) bool {
+	return !errors.Is(err, ErrLeaseLost) && !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrClosed) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
 // EventStatus is where an event is in its life.
 type EventStatus string
 
